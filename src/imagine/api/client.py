@@ -1,0 +1,240 @@
+"""The xAI REST client: one httpx client, typed errors, careful retries.
+
+GETs are retried on 429, 5xx and network trouble (exponential backoff with jitter, ``Retry-After``
+honoured). A POST is retried only when the answer proves it was not accepted (429, or the connection
+never opened): the API has no idempotency key, so a POST whose answer was lost raises AnswerLost and
+is never sent again by this client.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Awaitable, Callable, Generator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+)
+
+from imagine import __version__
+from imagine.api import contract
+from imagine.api.errors import (
+    AnswerLost,
+    APIError,
+    NotFound,
+    RateLimited,
+    UnexpectedAnswer,
+    Unreachable,
+    error_for,
+    retry_after,
+)
+from imagine.api.types import ModelInfo, Poll, parse_models, parse_poll
+
+USER_AGENT = f"imagine/{__version__} (+https://github.com/imagine-cli/imagine)"
+DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=30.0)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5
+    initial: float = 0.5
+    maximum: float = 20.0
+    max_total: float = 120.0
+    max_retry_after: float = 300.0
+
+
+RetryHook = Callable[[APIError, float, int], None]
+
+
+def backoff(policy: RetryPolicy, attempt: int) -> float:
+    """Exponential backoff with "equal jitter": half the step fixed, half random."""
+    step = min(policy.maximum, policy.initial * 2.0 ** (attempt - 1))
+    return step / 2 + random.uniform(0, step / 2)
+
+
+class HostBoundBearer(httpx.Auth):
+    """Adds the key only to requests for the API's own origin, never to any other host."""
+
+    def __init__(self, api_key: str, base_url: str) -> None:
+        self._header = f"Bearer {api_key}"
+        self._origin = _origin(base_url)
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if _origin(str(request.url)) == self._origin:
+            request.headers["Authorization"] = self._header
+        yield request
+
+    def __repr__(self) -> str:
+        return f"HostBoundBearer(origin={self._origin!r})"
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
+def _connection_error(base_url: str, error: Exception, *, sent: bool) -> APIError:
+    reason = str(error) or type(error).__name__
+    if sent:
+        return AnswerLost(
+            f"the request reached {base_url} but no answer came back ({reason})",
+            hint="It may have been accepted.",
+        )
+    return Unreachable(
+        f"cannot reach {base_url}: {reason}",
+        hint="Check --base-url and your network, then try again.",
+    )
+
+
+class XAIClient:
+    def __init__(
+        self,
+        base_url: str = "https://api.x.ai",
+        api_key: str | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        transport: httpx.AsyncBaseTransport | None = None,
+        on_retry: RetryHook | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.retry = retry or RetryPolicy()
+        self.on_retry = on_retry
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            auth=HostBoundBearer(api_key, self.base_url) if api_key else None,
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            timeout=timeout,
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    async def __aenter__(self) -> XAIClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- routes -------------------------------------------------------------------------------
+
+    async def submit(self, route: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST a render; return the answer (with ``request_id``). Never resent once it may have landed."""
+        response = await self._with_retries(
+            lambda: self._send("POST", route, json=body),
+            retry_on=(RateLimited, Unreachable),
+        )
+        answer = _json(response)
+        if not isinstance(answer, dict) or not isinstance(answer.get("request_id"), str):
+            raise UnexpectedAnswer(
+                f"the API accepted the request but sent no request_id: {str(answer)[:200]}"
+            )
+        return answer
+
+    async def poll(self, request_id: str) -> Poll:
+        path = contract.ROUTE_VIDEO.format(request_id=request_id)
+        response = await self._with_retries(lambda: self._send("GET", path))
+        body = _json(response) if response.content.strip() else None
+        return parse_poll(response.status_code, body, retry_after(response))
+
+    async def models(self) -> list[ModelInfo]:
+        response = await self._with_retries(lambda: self._send("GET", contract.ROUTE_MODELS))
+        return parse_models(_json(response))
+
+    async def model(self, model_id: str) -> ModelInfo | None:
+        path = f"{contract.ROUTE_MODELS}/{model_id}"
+        try:
+            response = await self._with_retries(lambda: self._send("GET", path))
+        except NotFound:
+            return None
+        return parse_models({"models": [_json(response)]})[0]
+
+    async def api_key_info(self) -> dict[str, Any]:
+        response = await self._with_retries(lambda: self._send("GET", contract.ROUTE_API_KEY))
+        answer = _json(response)
+        if not isinstance(answer, dict):
+            raise UnexpectedAnswer("the API key information is not a JSON object")
+        return answer
+
+    async def upload(self, name: str, data: bytes, mime: str, purpose: str = "") -> dict[str, Any]:
+        """POST /v1/files. An upload costs nothing, so a lost answer may safely be sent again."""
+        files = {"file": (name, data, mime)}
+        form = {"purpose": purpose} if purpose else None
+        response = await self._with_retries(
+            lambda: self._send("POST", contract.ROUTE_FILES, files=files, data=form)
+        )
+        answer = _json(response)
+        if not isinstance(answer, dict) or not answer.get("id"):
+            raise UnexpectedAnswer("the Files API answered without a file id")
+        return answer
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = await self._http.request(method, path, **kwargs)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
+            raise _connection_error(self.base_url, error, sent=False) from None
+        except httpx.TransportError as error:
+            raise _connection_error(self.base_url, error, sent=True) from None
+        if response.status_code >= 400:
+            raise error_for(response)
+        return response
+
+    async def _with_retries(
+        self,
+        call: Callable[[], Awaitable[httpx.Response]],
+        retry_on: tuple[type[APIError], ...] | None = None,
+    ) -> httpx.Response:
+        policy = self.retry
+
+        def should_retry(error: BaseException) -> bool:
+            if retry_on is not None:
+                return isinstance(error, retry_on)
+            return isinstance(error, APIError) and error.retryable
+
+        def wait(state: RetryCallState) -> float:
+            error = state.outcome.exception() if state.outcome else None
+            if isinstance(error, RateLimited) and error.retry_after is not None:
+                return float(min(error.retry_after, policy.max_retry_after))
+            return backoff(policy, state.attempt_number)
+
+        def before_sleep(state: RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome else None
+            if self.on_retry and isinstance(error, APIError) and state.next_action:
+                self.on_retry(error, state.next_action.sleep, state.attempt_number)
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.max_total),
+            wait=wait,
+            retry=retry_if_exception(should_retry),
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+
+        async def attempt() -> httpx.Response:
+            response: httpx.Response = await call()
+            return response
+
+        return await retrying(attempt)
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise UnexpectedAnswer(
+            f"the API answered {response.status_code} with a body that is not JSON: "
+            f"{response.text[:120]!r}"
+        ) from None

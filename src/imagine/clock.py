@@ -1,0 +1,25 @@
+"""Time in one format: UTC ISO 8601 with milliseconds and a Z, fixed width so strings sort as times."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+
+def now() -> float:
+    return time.time()
+
+
+def iso(timestamp: float | None = None) -> str:
+    moment = datetime.fromtimestamp(now() if timestamp is None else timestamp, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse(text: str) -> float:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
+
+
+def ms_between(start: str | None, end: str | None) -> int | None:
+    if not start or not end:
+        return None
+    return round((parse(end) - parse(start)) * 1000)

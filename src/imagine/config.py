@@ -1,0 +1,288 @@
+"""Settings: built-in defaults < user config.toml < project imagine.toml < command-line flags.
+
+Both files hold the same flat keys (see ``SETTINGS``); prices live in a ``[prices.<model>]`` table.
+Every value, wherever it comes from, passes through the same checks, so a typo in a config file gets
+the same one-line error as a typo on the command line.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from imagine import paths
+from imagine.api import contract
+from imagine.atomic import write_atomic
+from imagine.errors import ConfigError
+from imagine.pricing import DEFAULT_PRICES
+
+DEFAULT_BASE_URL = "https://api.x.ai"
+DEFAULT_OUTPUT = "renders/{date}-{slug}-{short}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    model: str = contract.BASE_MODEL
+    duration: int = contract.DEFAULT_DURATION
+    aspect: str = "16:9"
+    resolution: str = "480p"
+    audio: bool = True
+    output: str = DEFAULT_OUTPUT
+    base_url: str = DEFAULT_BASE_URL
+    rps: float = 1.0
+    concurrency: int = 4
+    confirm_above_usd: float = 1.0
+    max_cost_usd: float | None = None
+    prices: Mapping[str, Mapping[str, float]] = field(default_factory=lambda: DEFAULT_PRICES)
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """Apply command-line values; None means "not given"."""
+        given = {key: value for key, value in overrides.items() if value is not None}
+        return replace(self, **given)
+
+
+def _model(value: Any) -> str:
+    name = _text(value)
+    model = contract.canonical_model(name)
+    if model is None:
+        known = ", ".join(contract.MODELS)
+        raise ValueError(f"unknown model {name!r}: choose {known} (see `imagine models`)")
+    return model
+
+
+def _duration(value: Any) -> int:
+    number = _integer(value)
+    if not contract.MIN_DURATION <= number <= contract.MAX_DURATION:
+        raise ValueError(f"duration {number} is out of range: the API accepts 1 to 15 seconds")
+    return number
+
+
+def _aspect(value: Any) -> str:
+    aspect = _text(value)
+    if aspect not in contract.ASPECT_RATIOS:
+        allowed = ", ".join(contract.ASPECT_RATIOS)
+        raise ValueError(f"aspect ratio {aspect!r} is not supported: choose one of {allowed}")
+    return aspect
+
+
+def _resolution(value: Any) -> str:
+    resolution = _text(value).lower()
+    if resolution not in contract.RESOLUTIONS:
+        allowed = ", ".join(contract.RESOLUTIONS)
+        raise ValueError(f"resolution {resolution!r} is not supported: choose one of {allowed}")
+    return resolution
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"expected a non-empty string, got {value!r}")
+    return value.strip()
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"expected a whole number, got {value!r}")
+    try:
+        return int(str(value), 10)
+    except ValueError:
+        raise ValueError(f"expected a whole number, got {value!r}") from None
+
+
+def _positive_number(value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"expected a number, got {value!r}") from None
+    if number <= 0:
+        raise ValueError(f"expected a number above 0, got {value!r}")
+    return number
+
+
+def _usd(value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"expected an amount in USD, got {value!r}") from None
+    if number < 0:
+        raise ValueError(f"expected an amount of 0 or more, got {value!r}")
+    return number
+
+
+def _concurrency(value: Any) -> int:
+    number = _integer(value)
+    if number < 1:
+        raise ValueError(f"concurrency must be 1 or more, got {number}")
+    return number
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"true", "yes", "on", "1"}:
+        return True
+    if text in {"false", "no", "off", "0"}:
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _base_url(value: Any) -> str:
+    url = _text(value).rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError(f"base URL {url!r} is not an http(s) URL like https://api.x.ai")
+    if parts.path.rstrip("/").endswith("/v1"):
+        raise ValueError(f"base URL {url!r} should be the API root without /v1 (routes add it)")
+    return url
+
+
+def _output(value: Any) -> str:
+    from imagine.project import check_template
+
+    template = _text(value)
+    check_template(template)
+    return template
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    parse: Callable[[Any], Any]
+    help: str
+
+
+SETTINGS: dict[str, Setting] = {
+    s.key: s
+    for s in (
+        Setting("model", _model, "model for new renders"),
+        Setting("duration", _duration, "seconds of video, 1-15"),
+        Setting("aspect", _aspect, "aspect ratio: " + " ".join(contract.ASPECT_RATIOS)),
+        Setting("resolution", _resolution, "480p, 720p or 1080p (1080p on grok-imagine-video-1.5)"),
+        Setting("audio", _boolean, "generate an audio track"),
+        Setting("output", _output, "output path template, relative to the project"),
+        Setting("base_url", _base_url, "API root, e.g. https://api.x.ai"),
+        Setting("rps", _positive_number, "job starts per second per model"),
+        Setting("concurrency", _concurrency, "renders in flight at once"),
+        Setting("confirm_above_usd", _usd, "ask before spending more than this on a terminal"),
+        Setting("max_cost_usd", _usd, "refuse a command whose estimate exceeds this"),
+    )
+}
+
+
+def parse_value(key: str, value: Any, *, source: str) -> Any:
+    """Check one setting; raise ConfigError naming the source and the fix."""
+    if key.startswith("prices."):
+        return _price(key, value, source=source)
+    setting = SETTINGS.get(key)
+    if setting is None:
+        known = ", ".join(SETTINGS)
+        place = f" in {source}" if source else ""
+        raise ConfigError(f"unknown setting {key!r}{place}; known settings: {known}")
+    try:
+        return setting.parse(value)
+    except ValueError as error:
+        raise ConfigError(f"{error} ({_where(key, source)})") from None
+
+
+def _where(key: str, source: str) -> str:
+    """Name the place to fix: a flag as it is, a file with the key inside it."""
+    if source.startswith("-"):
+        return source
+    return f"{key} in {source}" if source else key
+
+
+def _price(key: str, value: Any, *, source: str) -> float:
+    parts = key.split(".")
+    if len(parts) != 3 or contract.canonical_model(parts[1]) is None:
+        raise ConfigError(f"{key!r} in {source} should look like prices.<model>.<resolution>")
+    if parts[2] not in contract.RESOLUTIONS:
+        raise ConfigError(f"{key!r} in {source}: resolution must be one of 480p, 720p, 1080p")
+    try:
+        return _usd(value)
+    except ValueError as error:
+        raise ConfigError(f"{error} ({_where(key, source)})") from None
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """The file's table, or {} when it does not exist."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except OSError as error:
+        raise ConfigError(f"cannot read {path}: {error.strerror}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path} is not valid TOML ({error}); fix or remove it") from None
+
+
+def flatten(table: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings as flat keys, prices as prices.<model>.<resolution>."""
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        if key == "prices" and isinstance(value, Mapping):
+            for model, row in value.items():
+                for resolution, price in dict(row).items():
+                    flat[f"prices.{model}.{resolution}"] = price
+        elif key != "project":
+            flat[key] = value
+    return flat
+
+
+def apply_file(settings: Settings, path: Path) -> Settings:
+    values = flatten(read_toml(path))
+    prices = {model: dict(row) for model, row in settings.prices.items()}
+    changes: dict[str, Any] = {}
+    for key, raw in values.items():
+        value = parse_value(key, raw, source=str(path))
+        if key.startswith("prices."):
+            _, model, resolution = key.split(".")
+            prices.setdefault(contract.canonical_model(model) or model, {})[resolution] = value
+        else:
+            changes[key] = value
+    return replace(settings, prices=prices, **changes)
+
+
+def load(project_file: Path | None = None) -> Settings:
+    settings = apply_file(Settings(), paths.config_file())
+    if project_file is not None:
+        settings = apply_file(settings, project_file)
+    return settings
+
+
+def setting_names() -> list[str]:
+    return [f.name for f in fields(Settings) if f.name != "prices"]
+
+
+def set_value(path: Path, key: str, raw: str) -> Any:
+    """Check and store one setting in a TOML file; return the stored value."""
+    import tomli_w
+
+    value = parse_value(key, raw, source="")
+    table = read_toml(path)
+    if key.startswith("prices."):
+        _, model, resolution = key.split(".")
+        table.setdefault("prices", {}).setdefault(model, {})[resolution] = value
+    else:
+        table[key] = value
+    write_atomic(path, tomli_w.dumps(table).encode())
+    return value
+
+
+def unset_value(path: Path, key: str) -> bool:
+    import tomli_w
+
+    table = read_toml(path)
+    if key.startswith("prices."):
+        _, model, resolution = ([*key.split("."), "", ""])[:3]
+        found = table.get("prices", {}).get(model, {}).pop(resolution, None) is not None
+    else:
+        found = table.pop(key, None) is not None
+    if found:
+        write_atomic(path, tomli_w.dumps(table).encode())
+    return found

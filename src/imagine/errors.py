@@ -1,0 +1,78 @@
+"""The one exception tree. Every error a user can meet is an ImagineError carrying its exit code.
+
+The CLI catches ImagineError in exactly one place and prints ``str(error)`` as one line on stderr.
+Messages therefore say what is wrong and what would fix it, in one sentence or two.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Exit statuses, the same with or without --json (see README, "Exit codes")."""
+
+    OK = 0
+    JOB_FAILED = 1
+    USAGE = 2
+    AUTH = 3
+    UNREACHABLE = 4
+    POLICY = 5
+    TIMEOUT = 6
+    INTERRUPTED = 130
+
+
+class ImagineError(Exception):
+    """Base of every error meant for the user."""
+
+    exit_code: ExitCode = ExitCode.USAGE
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message} {self.hint}"
+        return self.message
+
+
+class UsageError(ImagineError):
+    """Bad input on the command line or in a file: nothing was submitted."""
+
+    exit_code = ExitCode.USAGE
+
+
+class ConfigError(UsageError):
+    """A config file or setting that cannot be used."""
+
+
+class ProjectError(UsageError):
+    """The project folder cannot be used (missing, not writable, bad imagine.toml)."""
+
+
+class JobNotFound(UsageError):
+    """A job reference that matches no job, or more than one."""
+
+
+class AuthError(ImagineError):
+    """No API key, a wrong one, or one without permission."""
+
+    exit_code = ExitCode.AUTH
+
+
+class UnreachableError(ImagineError):
+    """The API could not be reached (after retries)."""
+
+    exit_code = ExitCode.UNREACHABLE
+
+
+class PolicyError(ImagineError):
+    """Refused by a local budget or policy before anything was sent."""
+
+    exit_code = ExitCode.POLICY
+
+
+class MediaError(UsageError):
+    """A media file that cannot be read, or a missing optional media dependency."""

@@ -1,0 +1,182 @@
+"""The project folder: where renders land, found like git finds its repository.
+
+The project is the nearest folder upward holding ``imagine.toml`` (made by ``imagine init``), else the
+current folder. Output names come from a template relative to the project; they are sanitised and can
+never escape it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import string
+import tempfile
+import unicodedata
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from imagine.errors import ProjectError, UsageError
+
+PROJECT_FILE = "imagine.toml"
+RENDERS_DIR = "renders"
+TEMPLATE_FIELDS = {
+    "date": "creation date, YYYY-MM-DD",
+    "time": "creation time, HHMMSS",
+    "slug": "the prompt, shortened to a file name",
+    "id": "the job id",
+    "short": "the last 8 characters of the job id",
+    "seq": "the job number (@N)",
+    "n": "the variation number, from 1",
+    "model": "the model",
+    "mode": "text, image, reference, edit or extend",
+    "duration": "seconds",
+    "resolution": "480p, 720p or 1080p",
+    "aspect": "aspect ratio, e.g. 16x9",
+}
+UNIQUE_FIELDS = ("id", "short", "seq")
+
+PROJECT_TEMPLATE = """\
+# imagine project settings: these override your user config for renders made in this folder.
+# Every key of `imagine config list` may appear here, e.g.:
+# model = "grok-imagine-video"
+# resolution = "720p"
+# duration = 8
+# aspect = "16:9"
+# output = "renders/{date}-{slug}-{short}"
+"""
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+    config_file: Path | None
+
+    def relative(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+
+def find_project(explicit: Path | None = None, cwd: Path | None = None) -> Project:
+    """The project for a command: ``--project`` if given, else search upward for imagine.toml."""
+    if explicit is not None:
+        root = explicit.expanduser().resolve()
+        if root.exists() and not root.is_dir():
+            raise ProjectError(f"--project {explicit} is a file, not a folder")
+        marker = root / PROJECT_FILE
+        return Project(root, marker if marker.is_file() else None)
+    start = (cwd or Path.cwd()).resolve()
+    for folder in (start, *start.parents):
+        marker = folder / PROJECT_FILE
+        if marker.is_file():
+            return Project(folder, marker)
+    return Project(start, None)
+
+
+def init_project(folder: Path) -> Path:
+    """Create imagine.toml and renders/ in ``folder``; refuse to overwrite an existing project."""
+    root = folder.expanduser().resolve()
+    marker = root / PROJECT_FILE
+    if marker.exists():
+        raise ProjectError(f"{marker} already exists: this folder is already a project")
+    try:
+        (root / RENDERS_DIR).mkdir(parents=True, exist_ok=True)
+        with marker.open("x", encoding="utf-8") as handle:
+            handle.write(PROJECT_TEMPLATE)
+    except OSError as error:
+        raise ProjectError(f"cannot create a project in {root}: {error.strerror}") from None
+    return marker
+
+
+def ensure_writable(folder: Path) -> None:
+    """Create ``folder`` and prove a file can be written there, before any money is spent."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".imagine-write-test-"):
+            pass
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise ProjectError(
+            f"cannot write renders to {folder}: {reason}",
+            hint="Choose another folder with --project, or fix its permissions.",
+        ) from None
+
+
+def check_template(template: str) -> None:
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as error:
+        raise ValueError(f"output template {template!r} is malformed ({error})") from None
+    for _, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        if name not in TEMPLATE_FIELDS:
+            known = ", ".join("{" + key + "}" for key in TEMPLATE_FIELDS)
+            raise ValueError(f"unknown field {{{name}}} in output template; fields: {known}")
+        if spec or conversion:
+            raise ValueError(f"output template field {{{name}}} takes no format spec")
+
+
+def slugify(text: str, limit: int = 48) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:limit].rstrip("-") or "video"
+
+
+def _clean_part(part: str) -> str:
+    cleaned = re.sub(r"[^\w.\-+@=,]+", "-", part, flags=re.UNICODE)
+    cleaned = re.sub(r"-+(?=\.)|(?<=\.)-+", "", cleaned).strip(" .-")
+    return cleaned[:120] or "_"
+
+
+def render_template(template: str, values: Mapping[str, object]) -> PurePosixPath:
+    """The relative path a template names, each part sanitised, ``.mp4`` appended when missing."""
+    try:
+        check_template(template)
+        text = template.format_map({key: str(value) for key, value in values.items()})
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    if text.startswith(("/", "~")) or re.match(r"^[A-Za-z]:", text):
+        raise UsageError(
+            f"output {text!r} is outside the project: give a path relative to the project, "
+            "or choose the folder with --project"
+        )
+    parts = [p for p in text.replace("\\", "/").split("/") if p not in ("", ".")]
+    if not parts or ".." in parts:
+        raise UsageError(f"output {text!r} must name a file inside the project (no '..')")
+    path = PurePosixPath(*[_clean_part(p) for p in parts])
+    return path if path.suffix.lower() == ".mp4" else path.with_name(path.name + ".mp4")
+
+
+def has_unique_field(template: str) -> bool:
+    return any("{" + name + "}" in template for name in UNIQUE_FIELDS)
+
+
+def plan_output(
+    project: Project,
+    template: str,
+    values: Mapping[str, object],
+    taken: Callable[[Path], bool],
+) -> Path:
+    """An absolute output path for a new job, never one already used by a file or another job."""
+    relative = render_template(template, values)
+    path = project.root / relative
+    if taken(path) and not has_unique_field(template):
+        stem = f"{path.stem}-{values['short']}"
+        path = path.with_name(stem + path.suffix)
+    if taken(path):
+        raise UsageError(
+            f"output {project.relative(path)} is already taken by another render",
+            hint="Put {short} or {id} in -o/--output to make names unique.",
+        )
+    return path
+
+
+def is_inside(path: Path, folder: Path) -> bool:
+    try:
+        Path(os.path.realpath(path)).relative_to(os.path.realpath(folder))
+    except ValueError:
+        return False
+    return True
