@@ -1,0 +1,117 @@
+"""The job: one render's whole life, as the ledger keeps it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    QUEUED = "queued"
+    SUBMITTING = "submitting"
+    RUNNING = "running"
+    DOWNLOADING = "downloading"
+    COMPLETE = "complete"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    BLOCKED = "blocked"
+    EXPIRED = "expired"
+    UNKNOWN = "unknown"
+
+    @property
+    def live(self) -> bool:
+        """Still moving on its own: `imagine wait` will carry it on."""
+        return self in LIVE
+
+    @property
+    def final(self) -> bool:
+        return self in FINAL
+
+
+LIVE = frozenset({Status.QUEUED, Status.SUBMITTING, Status.RUNNING, Status.DOWNLOADING})
+FINAL = frozenset({Status.COMPLETE, Status.FAILED, Status.CANCELED, Status.BLOCKED, Status.EXPIRED})
+# Provider-side outcomes that mean the job did not produce a video (exit code 1).
+UNSUCCESSFUL = frozenset({Status.FAILED, Status.BLOCKED, Status.EXPIRED})
+
+
+@dataclass(frozen=True)
+class Job:
+    seq: int
+    id: str
+    parent_id: str | None
+    status: Status
+    mode: str
+    model: str
+    route: str
+    prompt: str | None
+    prompt_sent: str | None
+    duration: int | None
+    aspect_ratio: str | None
+    resolution: str | None
+    generate_audio: bool
+    variation: int
+    params_json: str
+    inputs_json: str
+    fingerprint: str
+    base_url: str
+    project_dir: str
+    output_path: str
+    request_id: str | None
+    progress: int | None
+    video_url: str | None
+    video_duration: float | None
+    moderation: str | None
+    cost_estimate_usd: float | None
+    price_per_second_usd: float | None
+    cost_ticks: int | None
+    error_code: str | None
+    error_message: str | None
+    request_json: str | None
+    submit_response_json: str | None
+    response_json: str | None
+    file_sha256: str | None
+    file_bytes: int | None
+    file_json: str | None
+    sidecar_path: str | None
+    created_at: str
+    submitted_at: str | None
+    completed_at: str | None
+    downloaded_at: str | None
+    updated_at: str
+    poll_count: int
+    next_poll_at: str | None
+    last_pending_at: str | None
+    lease_owner: str | None
+    lease_expires_at: str | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Job:
+        values = {name: row[name] for name in COLUMNS}
+        values["status"] = Status(values["status"])
+        values["generate_audio"] = bool(values["generate_audio"])
+        return cls(**values)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(json.loads(self.params_json))
+
+    @property
+    def inputs(self) -> list[dict[str, Any]]:
+        return list(json.loads(self.inputs_json))
+
+    @property
+    def file_info(self) -> dict[str, Any] | None:
+        return json.loads(self.file_json) if self.file_json else None
+
+    @property
+    def response(self) -> dict[str, Any] | None:
+        return json.loads(self.response_json) if self.response_json else None
+
+    @property
+    def output_seconds(self) -> float:
+        return float(self.video_duration or self.params.get("output_seconds") or self.duration or 0)
+
+
+COLUMNS = tuple(f.name for f in fields(Job))

@@ -1,0 +1,136 @@
+"""Sharing one ledger between processes: job leases, the global in-flight cap and start pacing.
+
+Each check-and-set runs inside one IMMEDIATE transaction, so two processes can never both take the
+same job, the same slot or the same start time.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+
+from imagine import clock
+from imagine.jobs import Status
+from imagine.ledger.store import Ledger
+
+IN_FLIGHT = (Status.SUBMITTING.value, Status.RUNNING.value, Status.DOWNLOADING.value)
+
+
+def new_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def claim(ledger: Ledger, job_id: str, owner: str, seconds: float) -> bool:
+    """Take the job's lease if it is free, ours, expired, or held by a process that has died."""
+    now = clock.now()
+    with ledger.transaction() as conn:
+        row = conn.execute(
+            "SELECT lease_owner, lease_expires_at FROM jobs WHERE id = ?", (job_id,)
+        ).fetchone()
+        if row is None:
+            return False
+        current, expires = row
+        free = current is None or current == owner or expires is None or expires < clock.iso(now)
+        if not free and not _is_dead(current):
+            return False
+        conn.execute(
+            "UPDATE jobs SET lease_owner = ?, lease_expires_at = ? WHERE id = ?",
+            (owner, clock.iso(now + seconds), job_id),
+        )
+        return True
+
+
+def _is_dead(owner: str) -> bool:
+    """True when the owner is a process on this machine that no longer runs."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def renew(ledger: Ledger, owner: str, seconds: float) -> None:
+    with ledger.transaction() as conn:
+        conn.execute(
+            "UPDATE jobs SET lease_expires_at = ? WHERE lease_owner = ?",
+            (clock.iso(clock.now() + seconds), owner),
+        )
+
+
+def release(ledger: Ledger, job_id: str, owner: str) -> None:
+    with ledger.transaction() as conn:
+        conn.execute(
+            "UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL"
+            " WHERE id = ? AND lease_owner = ?",
+            (job_id, owner),
+        )
+
+
+def holder(ledger: Ledger, job_id: str) -> str | None:
+    row = ledger.conn.execute(
+        "SELECT lease_owner FROM jobs WHERE id = ? AND lease_expires_at > ?",
+        (job_id, clock.iso()),
+    ).fetchone()
+    return str(row[0]) if row and row[0] else None
+
+
+def try_start(ledger: Ledger, job_id: str, model: str, *, rps: float, cap: int) -> float:
+    """Mark the job ``submitting`` if a slot is free and its start time has come.
+
+    Returns 0 when the job may be sent now, -1 when it is no longer queued (another process moved
+    it), else the seconds to wait before asking again.
+    Slots are counted over jobs in flight whose lease is held by a live process, in every process
+    sharing this ledger; starts are spaced 1/rps apart per model (a token bucket of depth one).
+    """
+    now = clock.now()
+    with ledger.transaction() as conn:
+        row = conn.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None or row[0] != Status.QUEUED.value:
+            return -1.0
+        marks = ", ".join("?" for _ in IN_FLIGHT)
+        (in_flight,) = conn.execute(
+            f"SELECT COUNT(*) FROM jobs WHERE status IN ({marks})"
+            " AND lease_owner IS NOT NULL AND lease_expires_at > ?",
+            (*IN_FLIGHT, clock.iso(now)),
+        ).fetchone()
+        if in_flight >= cap:
+            return 0.25
+        row = conn.execute("SELECT next_start_at FROM pacing WHERE model = ?", (model,)).fetchone()
+        next_start = float(row[0]) if row else 0.0
+        if next_start > now:
+            return next_start - now
+        conn.execute(
+            "INSERT INTO pacing (model, next_start_at) VALUES (?, ?)"
+            " ON CONFLICT(model) DO UPDATE SET next_start_at = excluded.next_start_at",
+            (model, max(now, next_start) + 1.0 / rps),
+        )
+        stamp = clock.iso(now)
+        conn.execute(
+            "UPDATE jobs SET status = ?, updated_at = ? WHERE id = ?",
+            (Status.SUBMITTING.value, stamp, job_id),
+        )
+        conn.execute(
+            "INSERT INTO job_events (job_id, at, event, from_status, to_status)"
+            " VALUES (?, ?, 'submitting', 'queued', 'submitting')",
+            (job_id, stamp),
+        )
+    return 0.0
+
+
+def slow_down(ledger: Ledger, model: str, seconds: float) -> None:
+    """After a 429, push the model's next start back for every process."""
+    until = clock.now() + seconds
+    with ledger.transaction() as conn:
+        conn.execute(
+            "INSERT INTO pacing (model, next_start_at) VALUES (?, ?)"
+            " ON CONFLICT(model) DO UPDATE SET next_start_at ="
+            " MAX(next_start_at, excluded.next_start_at)",
+            (model, until),
+        )

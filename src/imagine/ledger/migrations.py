@@ -1,0 +1,128 @@
+"""Ordered, named migrations, each applied with its bookkeeping row in one transaction.
+
+A shipped migration is never edited: change the schema by appending a new one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from imagine.clock import iso
+from imagine.ledger.db import transaction
+
+Migration = tuple[str, Callable[[sqlite3.Connection], None]]
+
+
+def m001_jobs(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        """
+        CREATE TABLE jobs (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            parent_id TEXT REFERENCES jobs(id),
+            status TEXT NOT NULL,
+            mode TEXT NOT NULL,
+            model TEXT NOT NULL,
+            route TEXT NOT NULL,
+            prompt TEXT,
+            prompt_sent TEXT,
+            duration INTEGER,
+            aspect_ratio TEXT,
+            resolution TEXT,
+            generate_audio INTEGER NOT NULL DEFAULT 1,
+            variation INTEGER NOT NULL DEFAULT 1,
+            params_json TEXT NOT NULL DEFAULT '{}',
+            inputs_json TEXT NOT NULL DEFAULT '[]',
+            fingerprint TEXT NOT NULL,
+            base_url TEXT NOT NULL,
+            project_dir TEXT NOT NULL,
+            output_path TEXT NOT NULL,
+            request_id TEXT UNIQUE,
+            progress INTEGER,
+            video_url TEXT,
+            video_duration REAL,
+            moderation TEXT,
+            cost_estimate_usd REAL,
+            price_per_second_usd REAL,
+            cost_ticks INTEGER,
+            error_code TEXT,
+            error_message TEXT,
+            request_json TEXT,
+            submit_response_json TEXT,
+            response_json TEXT,
+            file_sha256 TEXT,
+            file_bytes INTEGER,
+            file_json TEXT,
+            sidecar_path TEXT,
+            created_at TEXT NOT NULL,
+            submitted_at TEXT,
+            completed_at TEXT,
+            downloaded_at TEXT,
+            updated_at TEXT NOT NULL
+        )
+        """
+    )
+    conn.execute("CREATE INDEX jobs_status ON jobs(status)")
+    conn.execute("CREATE INDEX jobs_fingerprint ON jobs(fingerprint)")
+
+
+def m002_job_events(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        """
+        CREATE TABLE job_events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            event TEXT NOT NULL,
+            from_status TEXT,
+            to_status TEXT,
+            detail_json TEXT
+        )
+        """
+    )
+    conn.execute("CREATE INDEX job_events_job ON job_events(job_id, id)")
+
+
+def m003_scheduling(conn: sqlite3.Connection) -> None:
+    """Polling schedule and leases, so several processes can share the work of one ledger."""
+    for column in (
+        "poll_count INTEGER NOT NULL DEFAULT 0",
+        "next_poll_at TEXT",
+        "last_pending_at TEXT",
+        "lease_owner TEXT",
+        "lease_expires_at TEXT",
+    ):
+        conn.execute(f"ALTER TABLE jobs ADD COLUMN {column}")
+    conn.execute("CREATE INDEX jobs_next_poll ON jobs(status, next_poll_at)")
+    conn.execute("CREATE TABLE pacing (model TEXT PRIMARY KEY, next_start_at REAL NOT NULL)")
+
+
+MIGRATIONS: list[Migration] = [
+    ("001_jobs", m001_jobs),
+    ("002_job_events", m002_job_events),
+    ("003_scheduling", m003_scheduling),
+]
+
+
+def applied(conn: sqlite3.Connection) -> set[str]:
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    return {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+
+
+def migrate(conn: sqlite3.Connection, migrations: list[Migration] | None = None) -> list[str]:
+    """Apply every migration not yet applied, in order; return the names applied now."""
+    done = applied(conn)
+    ran = []
+    for name, step in migrations if migrations is not None else MIGRATIONS:
+        if name in done:
+            continue
+        with transaction(conn):
+            if name in applied(conn):  # another process got there first
+                continue
+            step(conn)
+            conn.execute("INSERT INTO _migrations VALUES (?, ?)", (name, iso()))
+        ran.append(name)
+    return ran

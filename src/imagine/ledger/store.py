@@ -1,0 +1,258 @@
+"""The ledger: every job and every transition, one transaction per logical write."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from imagine import clock, paths
+from imagine.errors import JobNotFound
+from imagine.jobs import COLUMNS, Job, Status
+from imagine.ledger.db import connect, transaction
+from imagine.ledger.migrations import migrate
+
+# Statuses whose planned output path is spoken for (failed and canceled jobs give theirs back).
+_HOLDS_PATH = ("queued", "submitting", "running", "downloading", "complete", "unknown")
+
+
+class StaleTransition(Exception):
+    """The job was not in the state the caller expected (another process moved it first)."""
+
+
+@dataclass(frozen=True)
+class Event:
+    job_id: str
+    at: str
+    event: str
+    from_status: str | None
+    to_status: str | None
+    detail: dict[str, Any] | None
+
+
+class Ledger:
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path | None = None) -> Ledger:
+        where = path or paths.ledger_file()
+        conn = connect(where)
+        migrate(conn)
+        return cls(conn, where)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with transaction(self.conn) as conn:
+            yield conn
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def insert(
+        self,
+        values: Mapping[str, Any] | Callable[[int], Mapping[str, Any]],
+        *,
+        detail: Mapping[str, Any] | None = None,
+    ) -> Job:
+        """Add a job. ``values`` may be a function of the job's number, called under the write
+        lock, so that names derived from it (and checks against other jobs) cannot race."""
+        now = clock.iso()
+        with self.transaction() as conn:
+            if callable(values):
+                (last,) = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM jobs").fetchone()
+                (used,) = conn.execute(
+                    "SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'jobs'"
+                ).fetchone()
+                seq = max(last, used) + 1
+                row = {"seq": seq, "created_at": now, "updated_at": now, **values(seq)}
+            else:
+                row = {"created_at": now, "updated_at": now, **values}
+            unknown = set(row) - set(COLUMNS)
+            if unknown:
+                raise ValueError(f"not job columns: {sorted(unknown)}")
+            names = ", ".join(row)
+            marks = ", ".join("?" for _ in row)
+            conn.execute(f"INSERT INTO jobs ({names}) VALUES ({marks})", tuple(row.values()))
+            self._event(conn, row["id"], "created", None, row["status"], detail, now)
+        return self.require(row["id"])
+
+    def update(
+        self,
+        job_id: str,
+        event: str,
+        *,
+        expect: Iterable[Status] | None = None,
+        detail: Mapping[str, Any] | None = None,
+        **values: Any,
+    ) -> Job:
+        """Change a job and record the event, atomically; ``expect`` guards against races."""
+        now = clock.iso()
+        with self.transaction() as conn:
+            current = self._get(conn, job_id)
+            if current is None:
+                raise JobNotFound(f"no job {job_id} in the ledger")
+            if expect is not None and current.status not in set(expect):
+                raise StaleTransition(f"job {job_id} is {current.status}")
+            values = {**values, "updated_at": now}
+            assignments = ", ".join(f"{name} = ?" for name in values)
+            conn.execute(f"UPDATE jobs SET {assignments} WHERE id = ?", (*values.values(), job_id))
+            to_status = values.get("status")
+            if to_status is not None or event != "update":
+                self._event(conn, job_id, event, current.status, to_status, detail, now)
+        return self.require(job_id)
+
+    def _event(
+        self,
+        conn: sqlite3.Connection,
+        job_id: str,
+        event: str,
+        from_status: str | None,
+        to_status: str | None,
+        detail: Mapping[str, Any] | None,
+        at: str,
+    ) -> None:
+        conn.execute(
+            "INSERT INTO job_events (job_id, at, event, from_status, to_status, detail_json)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                job_id,
+                at,
+                event,
+                from_status,
+                to_status,
+                json.dumps(dict(detail)) if detail else None,
+            ),
+        )
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def _get(self, conn: sqlite3.Connection, job_id: str) -> Job | None:
+        row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return Job.from_row(row) if row else None
+
+    def get(self, job_id: str) -> Job | None:
+        return self._get(self.conn, job_id)
+
+    def require(self, job_id: str) -> Job:
+        job = self.get(job_id)
+        if job is None:
+            raise JobNotFound(f"no job {job_id} in the ledger")
+        return job
+
+    def resolve(self, ref: str) -> Job:
+        """A job from what a user types: an id, a unique id prefix, a request id, @last or @N."""
+        text = ref.strip()
+        if text.lower() == "@last":
+            row = self.conn.execute("SELECT * FROM jobs ORDER BY seq DESC LIMIT 1").fetchone()
+            if row is None:
+                raise JobNotFound("there are no jobs yet: start one with `imagine gen`")
+            return Job.from_row(row)
+        if re.fullmatch(r"@\d+", text):
+            row = self.conn.execute("SELECT * FROM jobs WHERE seq = ?", (int(text[1:]),)).fetchone()
+            if row is None:
+                raise JobNotFound(f"no job {text}: see `imagine list` for job numbers")
+            return Job.from_row(row)
+        if not re.fullmatch(r"[0-9A-Za-z-]{4,}", text):
+            raise JobNotFound(
+                f"{ref!r} is not a job reference: give an id (or 4+ characters of one), @last or @N"
+            )
+        rows = self.conn.execute(
+            "SELECT * FROM jobs WHERE id LIKE ? OR request_id = ? ORDER BY seq DESC LIMIT 3",
+            (text.lower() + "%", text),
+        ).fetchall()
+        if not rows:
+            raise JobNotFound(f"no job matches {ref!r}: see `imagine list`")
+        if len(rows) > 1:
+            raise JobNotFound(f"{ref!r} matches several jobs: give more characters of the id")
+        return Job.from_row(rows[0])
+
+    def jobs(
+        self,
+        *,
+        statuses: Iterable[Status] | None = None,
+        since: str | None = None,
+        text: str | None = None,
+        limit: int | None = None,
+    ) -> list[Job]:
+        """Jobs newest first, filtered."""
+        where, args = [], []
+        if statuses is not None:
+            wanted = [str(s) for s in statuses]
+            where.append(f"status IN ({', '.join('?' for _ in wanted)})")
+            args.extend(wanted)
+        if since is not None:
+            where.append("created_at >= ?")
+            args.append(since)
+        if text:
+            where.append(
+                "(prompt LIKE ? ESCAPE '\\' OR id LIKE ? OR output_path LIKE ? ESCAPE '\\')"
+            )
+            pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            args.extend([pattern, text.lower() + "%", pattern])
+        sql = "SELECT * FROM jobs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY seq DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [Job.from_row(row) for row in self.conn.execute(sql, args)]
+
+    def by_fingerprint(self, fingerprint: str) -> list[Job]:
+        rows = self.conn.execute(
+            "SELECT * FROM jobs WHERE fingerprint = ? ORDER BY seq DESC", (fingerprint,)
+        )
+        return [Job.from_row(row) for row in rows]
+
+    def output_taken(self, path: Path) -> bool:
+        marks = ", ".join("?" for _ in _HOLDS_PATH)
+        row = self.conn.execute(
+            f"SELECT 1 FROM jobs WHERE output_path = ? AND status IN ({marks}) LIMIT 1",
+            (str(path), *_HOLDS_PATH),
+        ).fetchone()
+        return row is not None
+
+    def events(self, job_id: str) -> list[Event]:
+        rows = self.conn.execute("SELECT * FROM job_events WHERE job_id = ? ORDER BY id", (job_id,))
+        return [
+            Event(
+                job_id=row["job_id"],
+                at=row["at"],
+                event=row["event"],
+                from_status=row["from_status"],
+                to_status=row["to_status"],
+                detail=json.loads(row["detail_json"]) if row["detail_json"] else None,
+            )
+            for row in rows
+        ]
+
+    def render_seconds(self, model: str, resolution: str | None, seconds: float) -> list[float]:
+        """How long recent renders of this shape took at the provider (newest first)."""
+        rows = self.conn.execute(
+            "SELECT submitted_at, completed_at, last_pending_at FROM jobs"
+            " WHERE model = ? AND resolution IS ? AND video_duration = ?"
+            " AND completed_at IS NOT NULL AND submitted_at IS NOT NULL"
+            " ORDER BY seq DESC LIMIT 20",
+            (model, resolution, seconds),
+        )
+        found = []
+        for row in rows:
+            done = clock.parse(row["completed_at"])
+            if row["last_pending_at"]:
+                done = (done + clock.parse(row["last_pending_at"])) / 2
+            found.append(max(0.0, done - clock.parse(row["submitted_at"])))
+        return found
