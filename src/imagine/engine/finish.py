@@ -1,0 +1,127 @@
+"""The last stage: fetch the MP4, check it, write the sidecar, mark the job complete."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from imagine import clock, sidecar
+from imagine.api.types import DONE, EXPIRED
+from imagine.engine.download import DownloadError, LinkExpired, fetch, part_path, sha256_file
+from imagine.errors import MediaError
+from imagine.jobs import Job, Status
+
+if TYPE_CHECKING:
+    from imagine.engine.runner import Engine
+
+
+class Finisher:
+    def __init__(self, engine: Engine, http: httpx.AsyncClient) -> None:
+        self.engine = engine
+        self.http = http
+
+    async def finish(self, job: Job) -> None:
+        final = Path(job.output_path)
+        if final.exists() and not part_path(final).exists():
+            # A crash after the rename: the file was verified before it got its final name.
+            await self._complete(job, final, sha256_file(final))
+            return
+        attempts = self.engine.options.download_attempts
+        for attempt in range(1, attempts + 1):
+            job = self.engine.ledger.require(job.id)
+            if job.status is not Status.DOWNLOADING:
+                return
+            try:
+                done = await fetch(self.http, job.video_url or "", final, self._progress(job))
+            except LinkExpired:
+                if not await self._refresh(job):
+                    return
+                continue
+            except DownloadError as error:
+                if attempt == attempts:
+                    raise _stalled(error) from None
+                self.engine.emit(job, "retry", message=f"{error}; resuming")
+                await asyncio.sleep(min(8.0, 0.3 * 2**attempt) * random.uniform(0.8, 1.2))
+                continue
+            await self._complete(job, final, done.sha256)
+            return
+
+    def _progress(self, job: Job) -> Any:
+        def report(have: int, total: int | None) -> None:
+            self.engine.emit(job, "downloading", data={"bytes": have, "total": total})
+
+        return report
+
+    async def _refresh(self, job: Job) -> bool:
+        """The video URL expired: ask the API for a fresh one (or learn the result is gone)."""
+        assert job.request_id is not None
+        poll = await self.engine.client(job).poll(job.request_id)
+        if poll.status == DONE and poll.video_url:
+            self.engine.ledger.update(
+                job.id, "new_url", video_url=poll.video_url, response_json=json.dumps(poll.raw)
+            )
+            return True
+        if poll.status in (EXPIRED, DONE):
+            job = self.engine.ledger.update(
+                job.id,
+                "expired",
+                status=Status.EXPIRED,
+                error_code="expired",
+                error_message="the video URL expired and the provider no longer holds the result",
+            )
+            self.engine.emit(job, "expired", message=job.error_message)
+            return False
+        self.engine.apply_poll(job, poll)
+        return False
+
+    async def _complete(self, job: Job, final: Path, digest: str) -> None:
+        info = await asyncio.to_thread(_describe, final)
+        done_at = clock.iso()
+        side = sidecar.sidecar_path(final)
+        values: dict[str, Any] = {
+            "status": Status.COMPLETE,
+            "file_sha256": digest,
+            "file_bytes": final.stat().st_size,
+            "file_json": json.dumps(info),
+            "downloaded_at": done_at,
+            "sidecar_path": str(side),
+        }
+        # The sidecar is written from the job as it will be once complete, then the ledger commits.
+        sidecar.write(replace(job, **values), side)
+        job = self.engine.ledger.update(job.id, "complete", **values)
+        self.engine.emit(job, "complete", progress=100)
+
+
+def _describe(path: Path) -> dict[str, Any]:
+    """What the file really is, read back by a decoder when the media extra is installed."""
+    from imagine.media import have_av
+    from imagine.media.probe import probe_video
+
+    if not have_av():
+        return {"probed": False}
+    try:
+        info = probe_video(path)
+    except MediaError as error:
+        return {"probed": False, "probe_error": str(error)}
+    return {
+        "probed": True,
+        "duration": round(info.duration, 3),
+        "width": info.width,
+        "height": info.height,
+        "video_codec": info.video_codec,
+        "audio_codec": info.audio_codec,
+        "has_audio": info.has_audio,
+        "fps": info.fps,
+    }
+
+
+def _stalled(error: DownloadError) -> Exception:
+    from imagine.api.errors import Unreachable
+
+    return Unreachable(f"the download did not finish: {error}", hint="Resume with `imagine wait`.")

@@ -1,0 +1,50 @@
+"""When to poll next. Scheduled, not looped: the first poll goes near the expected finish learned from
+earlier renders of the same shape; later ones follow the reported progress, else back off.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    first_without_history: float = 1.0
+    lead: float = 0.8  # first poll at this fraction of the expected render time
+    margin: float = 0.25  # seconds after the predicted finish
+    minimum: float = 0.5
+    maximum: float = 30.0
+    growth: float = 1.5
+
+
+def expected_seconds(history: Sequence[float]) -> float | None:
+    return statistics.median(history) if history else None
+
+
+def first_delay(expected: float | None, policy: PollPolicy = PollPolicy()) -> float:
+    if expected is None:
+        return policy.first_without_history
+    return _clamp(expected * policy.lead, policy)
+
+
+def next_delay(
+    elapsed: float,
+    progress: float | None,
+    expected: float | None,
+    polls: int,
+    policy: PollPolicy = PollPolicy(),
+) -> float:
+    """Seconds until the next poll of a job still pending ``elapsed`` seconds after submission."""
+    if progress is not None and 5 <= progress < 100:
+        predicted_total = elapsed * 100.0 / progress
+        return _clamp(predicted_total - elapsed + policy.margin, policy)
+    if expected is not None and expected - elapsed > policy.minimum:
+        return _clamp(expected - elapsed + policy.margin, policy)
+    base = max(policy.minimum, (expected or 10.0) * 0.1)
+    return _clamp(base * policy.growth ** max(0, polls - 1), policy)
+
+
+def _clamp(seconds: float, policy: PollPolicy) -> float:
+    return min(policy.maximum, max(policy.minimum, seconds))

@@ -1,0 +1,141 @@
+"""From requests to ledger rows: reuse what was already rendered, attach to what is running,
+record the rest as queued jobs — before any network call.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from imagine import ids, pricing
+from imagine.engine.download import part_path
+from imagine.jobs import Job, Status
+from imagine.ledger.store import Ledger
+from imagine.project import Project, plan_output, slugify
+from imagine.spec import RenderSpec
+
+NEW, REUSED, ATTACHED, UNRESOLVED = "new", "reused", "attached", "unresolved"
+RESUMED, SETTLED = (
+    "resumed",
+    "settled",
+)  # jobs named to `imagine wait`: unfinished, or already final
+
+
+@dataclass(frozen=True)
+class Planned:
+    job: Job
+    action: str  # NEW, REUSED (complete, file on disk), ATTACHED (live), UNRESOLVED (unknown), …
+
+    @property
+    def needs_engine(self) -> bool:
+        return self.action in (NEW, ATTACHED, RESUMED)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where and how new jobs are recorded."""
+
+    project: Project
+    template: str
+    base_url: str
+    prices: Mapping[str, Mapping[str, float]]
+    parent_id: str | None = None
+
+
+def estimate(spec: RenderSpec, prices: Mapping[str, Mapping[str, float]]) -> pricing.Estimate:
+    images = (1 if spec.image else 0) + len(spec.references)
+    video_seconds = float(spec.video.seconds or 0) if spec.video else 0.0
+    return pricing.estimate(
+        spec.model,
+        spec.billed_resolution,
+        spec.output_seconds,
+        input_images=images,
+        input_video_seconds=video_seconds,
+        prices=prices,
+    )
+
+
+def find_existing(ledger: Ledger, fingerprint: str) -> Planned | None:
+    """An earlier job for the same request that makes a new render unnecessary."""
+    for job in ledger.by_fingerprint(fingerprint):
+        if job.status is Status.COMPLETE and Path(job.output_path).is_file():
+            return Planned(job, REUSED)
+        if job.status.live:
+            return Planned(job, ATTACHED)
+        if job.status is Status.UNKNOWN:
+            return Planned(job, UNRESOLVED)
+    return None
+
+
+def plan(
+    ledger: Ledger, specs: Sequence[RenderSpec], target: Target, *, force: bool = False
+) -> list[Planned]:
+    planned = []
+    for spec in specs:
+        fingerprint = spec.fingerprint(target.base_url)
+        existing = None if force else find_existing(ledger, fingerprint)
+        planned.append(existing or Planned(_record(ledger, spec, fingerprint, target), NEW))
+    return planned
+
+
+def _record(ledger: Ledger, spec: RenderSpec, fingerprint: str, target: Target) -> Job:
+    job_id = ids.new_id()
+    cost = estimate(spec, target.prices)
+    created = datetime.now()
+
+    def taken(path: Path) -> bool:
+        return path.exists() or part_path(path).exists() or ledger.output_taken(path)
+
+    def values(seq: int) -> dict[str, Any]:
+        fields = _template_fields(spec, job_id, seq, created)
+        output = plan_output(target.project, target.template, fields, taken)
+        return {
+            "id": job_id,
+            "parent_id": target.parent_id,
+            "status": Status.QUEUED,
+            "mode": spec.mode,
+            "model": spec.model,
+            "route": spec.route,
+            "prompt": spec.prompt,
+            "prompt_sent": spec.prompt,
+            "duration": spec.duration,
+            "aspect_ratio": spec.aspect_ratio,
+            "resolution": spec.resolution,
+            "generate_audio": spec.generate_audio,
+            "variation": spec.variation,
+            "params_json": json.dumps(spec.params()),
+            "inputs_json": json.dumps([item.reference() for item in spec.inputs]),
+            "fingerprint": fingerprint,
+            "base_url": target.base_url,
+            "project_dir": str(target.project.root),
+            "output_path": str(output),
+            "cost_estimate_usd": cost.usd,
+            "price_per_second_usd": cost.price_per_second,
+            "request_json": json.dumps(spec.recorded_body()),
+        }
+
+    return ledger.insert(values, detail={"estimate_usd": round(cost.usd, 4)})
+
+
+def _template_fields(
+    spec: RenderSpec, job_id: str, seq: int, created: datetime
+) -> dict[str, object]:
+    subject = spec.prompt or (spec.inputs[0].source if spec.inputs else "video")
+    return {
+        "date": created.strftime("%Y-%m-%d"),
+        "time": created.strftime("%H%M%S"),
+        "slug": slugify(Path(subject).stem if not spec.prompt else subject),
+        "id": job_id,
+        "short": ids.short(job_id),
+        "seq": seq,
+        "n": spec.variation,
+        "model": spec.model,
+        "mode": spec.mode,
+        "duration": spec.duration if spec.duration is not None else "",
+        "resolution": spec.resolution or "",
+        "aspect": (spec.aspect_ratio or "").replace(":", "x"),
+    }

@@ -1,0 +1,131 @@
+"""The render workflow shared by `gen` (and later `edit`, `extend`, `batch`): check, record, drive.
+
+The CLI calls these in order; each step either succeeds or raises an ImagineError before anything is
+half-written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from imagine import plan, policy
+from imagine.engine.events import Sink, null_sink
+from imagine.engine.runner import Engine, EngineOptions, Outcome
+from imagine.errors import ExitCode, ImagineError
+from imagine.jobs import UNSUCCESSFUL, Job, Status
+from imagine.project import ensure_writable, render_template
+from imagine.session import Session
+from imagine.spec import RenderSpec, validate
+
+
+@dataclass(frozen=True)
+class Preview:
+    specs: tuple[RenderSpec, ...]
+    total_usd: float
+    base_url: str
+
+    def bodies(self) -> list[dict[str, object]]:
+        return [spec.body() for spec in self.specs]
+
+
+@dataclass(frozen=True)
+class Result:
+    job: Job
+    action: str  # plan.NEW / REUSED / ATTACHED / UNRESOLVED
+    reason: str | None = None
+    error: ImagineError | None = None
+
+
+def preview(
+    session: Session, specs: Sequence[RenderSpec], template: str, *, dry_run: bool = False
+) -> Preview:
+    """Validate everything that can be checked offline; nothing is sent.
+
+    Unless this is a dry run, the output folders are created and proven writable, so that a render
+    is never paid for and then lost for want of a place to put it.
+    """
+    for spec in specs:
+        validate(spec)
+    folders = {_output_folder(session, spec, template) for spec in specs}
+    total = sum(plan.estimate(spec, session.settings.prices).usd for spec in specs)
+    if not dry_run:
+        for folder in sorted(folders):
+            ensure_writable(folder)
+    return Preview(tuple(specs), total, session.base_url)
+
+
+def _output_folder(session: Session, spec: RenderSpec, template: str) -> Path:
+    sample = {
+        "date": datetime.now().strftime("%Y-%m-%d"),
+        "time": "000000",
+        "slug": "x",
+        "id": "x",
+        "short": "x",
+        "seq": 1,
+        "n": spec.variation,
+        "model": spec.model,
+        "mode": spec.mode,
+        "duration": spec.duration or "",
+        "resolution": spec.resolution or "",
+        "aspect": (spec.aspect_ratio or "").replace(":", "x"),
+    }
+    return (session.project.root / render_template(template, sample)).parent
+
+
+def record(
+    session: Session, preview_: Preview, template: str, *, force: bool = False
+) -> list[plan.Planned]:
+    """Write the jobs to the ledger (or find them there already). Needs credentials first."""
+    session.require_credentials()
+    policy.check_budget(preview_.total_usd, session.settings)
+    target = plan.Target(
+        project=session.project,
+        template=template,
+        base_url=preview_.base_url,
+        prices=session.settings.prices,
+    )
+    return plan.plan(session.ledger, preview_.specs, target, force=force)
+
+
+async def drive(
+    session: Session,
+    job_ids: Sequence[str],
+    *,
+    options: EngineOptions,
+    sink: Sink = null_sink,
+) -> list[Outcome]:
+    engine = Engine(session.ledger, session.client, sink=sink, options=options)
+    return await engine.run(list(job_ids))
+
+
+def results(planned: Sequence[plan.Planned], outcomes: Sequence[Outcome]) -> list[Result]:
+    by_id = {outcome.job.id: outcome for outcome in outcomes}
+    found = []
+    for item in planned:
+        outcome = by_id.get(item.job.id)
+        if outcome is None:
+            found.append(Result(item.job, item.action))
+        else:
+            found.append(Result(outcome.job, item.action, outcome.reason, outcome.error))
+    return found
+
+
+def exit_code(found: Sequence[Result], *, waited: bool = True) -> ExitCode:
+    """The documented exit status for a set of jobs (README, "Exit codes"), most serious first."""
+    errors = [result.error for result in found if result.error is not None]
+    if any(result.reason == "auth" for result in found):
+        return ExitCode.AUTH
+    if any(error.exit_code == ExitCode.USAGE for error in errors):
+        return ExitCode.USAGE
+    if any(r.job.status in UNSUCCESSFUL and r.error is None for r in found):
+        return ExitCode.JOB_FAILED
+    if any(r.reason == "unreachable" or r.job.status is Status.UNKNOWN for r in found):
+        return ExitCode.UNREACHABLE
+    if any(r.reason in ("timeout", "held") for r in found):
+        return ExitCode.TIMEOUT
+    if waited and any(r.job.status.live for r in found):
+        return ExitCode.TIMEOUT
+    return ExitCode.OK

@@ -1,0 +1,238 @@
+"""What to render: a validated request, its exact JSON body, and its fingerprint.
+
+Validation here happens before anything is recorded or sent; where the API has its own message for a
+rule, the message is the API's, followed by what would work instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from imagine.api import contract
+from imagine.errors import UsageError
+
+TEXT, IMAGE, REFERENCE, EDIT, EXTEND = "text", "image", "reference", "edit", "extend"
+MODES = (TEXT, IMAGE, REFERENCE, EDIT, EXTEND)
+ROUTES = {
+    TEXT: contract.ROUTE_GENERATIONS,
+    IMAGE: contract.ROUTE_GENERATIONS,
+    REFERENCE: contract.ROUTE_GENERATIONS,
+    EDIT: contract.ROUTE_EDITS,
+    EXTEND: contract.ROUTE_EXTENSIONS,
+}
+
+
+@dataclass(frozen=True)
+class MediaInput:
+    """One input file or URL, held by reference: the ledger keeps its path and hash, never its bytes."""
+
+    role: str  # "image", "reference" or "video"
+    source: str  # what the user gave: a path, a URL, a file id or a job reference
+    kind: str  # "file", "url", "file_id" or "job"
+    sent_as: str  # "data_url", "file_id" or "url"
+    value: str = field(repr=False)  # what goes in the body: a URL, data URL or file id
+    sha256: str | None = None
+    mime: str | None = None
+    size: int | None = None
+    path: str | None = None
+    seconds: float | None = None
+    width: int | None = None
+    height: int | None = None
+    job_id: str | None = None
+
+    def api_object(self) -> dict[str, str]:
+        if self.sent_as == "file_id":
+            return {"file_id": self.value}
+        return {"url": self.value}
+
+    def reference(self) -> dict[str, Any]:
+        """How this input is recorded in the ledger and the sidecar (no data URL, ever)."""
+        record: dict[str, Any] = {
+            "role": self.role,
+            "source": self.source,
+            "kind": self.kind,
+            "sent_as": self.sent_as,
+            "sha256": self.sha256,
+            "mime": self.mime,
+            "bytes": self.size,
+        }
+        if self.path:
+            record["path"] = self.path
+        if self.sent_as == "url":
+            record["url"] = self.value
+        if self.sent_as == "file_id":
+            record["file_id"] = self.value
+        for key in ("seconds", "width", "height", "job_id"):
+            if getattr(self, key) is not None:
+                record[key] = getattr(self, key)
+        return record
+
+    def identity(self) -> str:
+        """What makes two inputs the same for the fingerprint: content hash, else the URL."""
+        return self.sha256 or self.value
+
+
+@dataclass(frozen=True)
+class RenderSpec:
+    mode: str
+    model: str
+    prompt: str | None
+    duration: int | None = contract.DEFAULT_DURATION
+    aspect_ratio: str | None = "16:9"
+    resolution: str | None = "480p"
+    generate_audio: bool = True
+    image: MediaInput | None = None
+    references: tuple[MediaInput, ...] = ()
+    video: MediaInput | None = None
+    variation: int = 1
+
+    @property
+    def route(self) -> str:
+        return ROUTES[self.mode]
+
+    @property
+    def inputs(self) -> list[MediaInput]:
+        found = [self.image, *self.references, self.video]
+        return [item for item in found if item is not None]
+
+    @property
+    def output_seconds(self) -> float:
+        """Length of the video this request produces (edits keep the input's; extensions add)."""
+        if self.mode == EDIT:
+            return float(self.video.seconds or 0) if self.video else 0.0
+        if self.mode == EXTEND:
+            base = float(self.video.seconds or 0) if self.video else 0.0
+            return base + float(self.duration or contract.EXTENSION_DEFAULT_DURATION)
+        return float(self.duration or contract.DEFAULT_DURATION)
+
+    @property
+    def billed_resolution(self) -> str:
+        if self.resolution:
+            return self.resolution
+        height = min(self.video.width or 0, self.video.height or 0) if self.video else 0
+        return "720p" if height >= 720 else "480p"
+
+    def body(self) -> dict[str, Any]:
+        """The exact JSON body sent to the API."""
+        body: dict[str, Any] = {"model": self.model}
+        if self.prompt:
+            body["prompt"] = self.prompt
+        if self.mode in (TEXT, IMAGE, REFERENCE):
+            body["duration"] = self.duration
+            body["aspect_ratio"] = self.aspect_ratio
+            body["resolution"] = self.resolution
+        if self.mode == EXTEND:
+            body["duration"] = self.duration
+        if self.image:
+            body["image"] = self.image.api_object()
+        if self.references:
+            body["reference_images"] = [item.api_object() for item in self.references]
+        if self.video:
+            body["video"] = self.video.api_object()
+        if not self.generate_audio:
+            body["generate_audio"] = False
+        return body
+
+    def recorded_body(self) -> dict[str, Any]:
+        """The body as the ledger keeps it: inline data replaced by a reference to its hash."""
+        body = self.body()
+        for key in ("image", "video"):
+            if isinstance(body.get(key), dict):
+                body[key] = _redact_data(body[key])
+        if "reference_images" in body:
+            body["reference_images"] = [_redact_data(item) for item in body["reference_images"]]
+        return body
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "duration": self.duration,
+            "aspect_ratio": self.aspect_ratio,
+            "resolution": self.resolution,
+            "generate_audio": self.generate_audio,
+            "variation": self.variation,
+            "output_seconds": self.output_seconds,
+        }
+
+    def fingerprint(self, base_url: str) -> str:
+        """Same request to the same provider → same fingerprint → rendered (and paid for) once."""
+        identity = {
+            "provider": provider_identity(base_url),
+            "route": self.route,
+            "mode": self.mode,
+            "model": self.model,
+            "prompt": self.prompt,
+            "duration": self.duration,
+            "aspect_ratio": self.aspect_ratio,
+            "resolution": self.resolution,
+            "generate_audio": self.generate_audio,
+            "inputs": [[item.role, item.identity()] for item in self.inputs],
+            "variation": self.variation,
+        }
+        canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _redact_data(obj: dict[str, Any]) -> dict[str, Any]:
+    url = obj.get("url")
+    if isinstance(url, str) and url.startswith("data:"):
+        digest = hashlib.sha256(url.encode()).hexdigest()[:16]
+        return {"url": f"{url.split(',', 1)[0]},<{len(url)} characters, sha256 {digest}…>"}
+    return obj
+
+
+def provider_identity(base_url: str) -> str:
+    """The provider a render belongs to: its host (ports change between simulator runs)."""
+    if base_url.startswith("sim:"):
+        return "simulator"
+    return (urlsplit(base_url).hostname or base_url).lower()
+
+
+def validate(spec: RenderSpec) -> None:
+    """Refuse, before a cent is spent, what the API would refuse."""
+    _check_prompt(spec)
+    if spec.mode in (TEXT, IMAGE, REFERENCE):
+        _check_generation(spec)
+    if spec.mode in (EDIT, EXTEND) and spec.model != contract.BASE_MODEL:
+        message = contract.MSG_EDIT_MODEL if spec.mode == EDIT else contract.MSG_EXTENSION_MODEL
+        raise UsageError(f"{message} Use -m {contract.BASE_MODEL}.")
+
+
+def _check_prompt(spec: RenderSpec) -> None:
+    if spec.prompt is not None and not spec.prompt.strip():
+        raise UsageError(
+            'the prompt is empty: say what to render, e.g. imagine gen "a fox in snow"'
+        )
+    if spec.prompt is None and spec.mode != IMAGE:
+        raise UsageError(
+            'a prompt is required: say what to render, e.g. imagine gen "a fox in snow"'
+        )
+
+
+def _check_generation(spec: RenderSpec) -> None:
+    duration = spec.duration or 0
+    if not contract.MIN_DURATION <= duration <= contract.MAX_DURATION:
+        raise UsageError(f"{contract.MSG_DURATION} (got {duration}): pass -d/--duration 1 to 15.")
+    base = spec.model == contract.BASE_MODEL
+    if spec.references:
+        if len(spec.references) > contract.MAX_REFERENCE_IMAGES:
+            message = contract.MSG_TOO_MANY_REFERENCES.format(n=len(spec.references))
+            raise UsageError(f"{message} Pass at most 14 --ref images.")
+        if base and duration > contract.MAX_REFERENCE_DURATION_BASE:
+            message = contract.MSG_REFERENCE_DURATION.format(n=duration)
+            raise UsageError(f"{message} Use -d 10 or less, or -m {contract.MODEL_15}.")
+        if spec.resolution == "1080p":
+            raise UsageError(f"{contract.MSG_REFERENCE_1080P} Use -r 720p.")
+        if base and spec.image:
+            raise UsageError(
+                "--image and --ref cannot be combined on grok-imagine-video: "
+                f"drop one, or use -m {contract.MODEL_15}."
+            )
+    if spec.resolution == "1080p" and base:
+        raise UsageError(
+            f"1080p is only available on {contract.MODEL_15}: "
+            f"add -m {contract.MODEL_15}, or use -r 720p."
+        )
