@@ -1,0 +1,105 @@
+"""The Typer app: command groups composed here, and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from imagine import __version__
+from imagine.errors import ExitCode, ImagineError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _debug() -> bool:
+    return os.environ.get("IMAGINE_DEBUG", "") not in ("", "0")
+
+
+class ImagineGroup(TyperGroup):
+    """Every ImagineError ends here: one line on stderr, the documented exit code."""
+
+    def invoke(self, ctx: Any) -> Any:
+        from imagine.cli import output
+
+        try:
+            return super().invoke(ctx)
+        except ImagineError as error:
+            if _debug():
+                import traceback
+
+                traceback.print_exc()
+            output.error(str(error))
+            raise typer.Exit(int(error.exit_code)) from None
+        except KeyboardInterrupt:
+            output.message("interrupted")
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as error:  # a bug: say so briefly, unless a traceback is wanted
+            if _debug() or getattr(sys, "_called_from_test", False):
+                raise
+            name = type(error).__name__
+            output.error(
+                f"internal error ({name}: {error}); run again with IMAGINE_DEBUG=1 for details"
+            )
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(
+    name="imagine",
+    cls=ImagineGroup,
+    context_settings=CONTEXT,
+    rich_markup_mode=None,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"imagine {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks for errors (or IMAGINE_DEBUG=1).")
+    ] = False,
+) -> None:
+    """Render videos with xAI's Grok Imagine API from a terminal, a script or CI.
+
+    Jobs are kept in a local SQLite ledger, so nothing paid for is lost and nothing is paid twice.
+    Try it offline first: imagine gen --sim "a red fox running through snow"
+    """
+    if debug:
+        os.environ["IMAGINE_DEBUG"] = "1"
+
+
+def _register() -> None:
+    from imagine.cli import auth, completion, configure, gen, jobs, models, project, sim, wait
+
+    app.command("gen")(gen.gen)
+    app.command("wait")(wait.wait)
+    app.command("list")(jobs.list_jobs)
+    app.command("show")(jobs.show)
+    app.command("init")(project.init)
+    app.command("models")(models.models)
+    app.command("sim")(sim.sim)
+    app.command("completion")(completion.completion)
+    app.add_typer(configure.app, name="config")
+    app.add_typer(auth.app, name="auth")
+
+
+_register()

@@ -1,0 +1,135 @@
+"""`imagine config get|set|unset|list|path`: user settings, or a project's with --project."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from imagine import config, paths
+from imagine.cli import output
+from imagine.config import SETTINGS, Settings
+from imagine.errors import ConfigError
+from imagine.project import PROJECT_FILE, find_project
+
+app = typer.Typer(
+    help="Read and change settings (user config, or the project's imagine.toml with --project).",
+    no_args_is_help=True,
+)
+
+ProjectFlag = Annotated[
+    bool, typer.Option("--project", help="Act on the project's imagine.toml instead.")
+]
+Key = Annotated[str, typer.Argument(help="Setting name (see `imagine config list`).")]
+
+
+def _file(project: bool) -> Path:
+    if not project:
+        return paths.config_file()
+    found = find_project()
+    if found.config_file is None:
+        raise ConfigError("no imagine.toml here or above: run `imagine init` first")
+    return found.config_file
+
+
+def _effective() -> tuple[Settings, dict[str, str]]:
+    """The settings in force here, and where each came from."""
+    found = find_project()
+    sources = {key: "default" for key in SETTINGS}
+    for path, name in ((paths.config_file(), "user"), (found.config_file, "project")):
+        if path is not None:
+            for key in config.flatten(config.read_toml(path)):
+                sources[key] = name
+    return config.load(found.config_file), sources
+
+
+def _value(settings: Settings, key: str) -> Any:
+    if key.startswith("prices."):
+        _, model, resolution = ([*key.split("."), "", ""])[:3]
+        return settings.prices.get(model, {}).get(resolution)
+    if key not in SETTINGS:
+        config.parse_value(key, None, source="")
+    return getattr(settings, key)
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+@app.command("get")
+def get(key: Key) -> None:
+    """Print the value in force for KEY.
+
+    Example: imagine config get resolution
+    """
+    settings, _ = _effective()
+    output.data(_show(_value(settings, key)))
+
+
+@app.command("set")
+def set_(
+    key: Key, value: Annotated[str, typer.Argument(help="New value.")], project: ProjectFlag = False
+) -> None:
+    """Set KEY to VALUE (checked before it is written).
+
+    Example: imagine config set resolution 720p
+    """
+    path = _file(project)
+    stored = config.set_value(path, key, value)
+    output.message(f"{key} = {_show(stored)}  ({path})")
+
+
+@app.command("unset")
+def unset(key: Key, project: ProjectFlag = False) -> None:
+    """Remove KEY, so the default (or the user value, for a project) applies again.
+
+    Example: imagine config unset resolution
+    """
+    path = _file(project)
+    if not config.unset_value(path, key):
+        output.message(f"{key} was not set in {path}")
+        return
+    output.message(f"{key} removed from {path}")
+
+
+@app.command("list")
+def list_(
+    json_output: Annotated[bool, typer.Option("--json", help="As a JSON object.")] = False,
+) -> None:
+    """List every setting in force here and where it comes from.
+
+    Example: imagine config list
+    """
+    settings, sources = _effective()
+    if json_output:
+        values = {key: getattr(settings, key) for key in SETTINGS}
+        values["prices"] = {m: dict(row) for m, row in settings.prices.items()}
+        output.json_pretty(values)
+        return
+    for key, setting in SETTINGS.items():
+        value = _show(getattr(settings, key))
+        output.data(f"{key} = {value}".ljust(44) + f"# {sources[key]}: {setting.help}")
+    for model, row in settings.prices.items():
+        for resolution, price in row.items():
+            origin = sources.get(f"prices.{model}.{resolution}", "default")
+            output.data(f"prices.{model}.{resolution} = {price}".ljust(44) + f"# {origin}: USD/s")
+
+
+@app.command("path")
+def path(project: ProjectFlag = False) -> None:
+    """Print the config file's path (it may not exist yet).
+
+    Example: imagine config path
+    """
+    if project:
+        output.data(str(_file(True)))
+        return
+    output.data(str(paths.config_file()))
+
+
+__all__ = ["PROJECT_FILE", "app"]

@@ -1,0 +1,175 @@
+"""`imagine list` and `imagine show JOB`: the ledger, read."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+import typer
+
+from imagine import clock, ids, sidecar
+from imagine.cli import output
+from imagine.cli.run import shown_path
+from imagine.errors import UsageError
+from imagine.jobs import Job, Status
+from imagine.ledger.store import Ledger
+from imagine.pricing import format_usd, ticks_to_usd
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_since(text: str) -> str:
+    """``30m``, ``2h``, ``7d`` or an ISO date/time → an ISO timestamp to compare with."""
+    match = re.fullmatch(r"(\d+)\s*([smhdw])", text.strip())
+    if match:
+        return clock.iso(clock.now() - int(match[1]) * _UNITS[match[2]])
+    from datetime import UTC, datetime
+
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(
+            f"--since {text!r} is not a time: use e.g. 30m, 2h, 7d or 2026-11-01"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.astimezone()
+    return clock.iso(moment.astimezone(UTC).timestamp())
+
+
+def _statuses(values: list[str] | None) -> list[Status] | None:
+    if not values:
+        return None
+    found = []
+    for value in ",".join(values).split(","):
+        try:
+            found.append(Status(value.strip().lower()))
+        except ValueError:
+            names = ", ".join(s.value for s in Status)
+            raise UsageError(f"unknown status {value!r}: choose from {names}") from None
+    return found
+
+
+def list_jobs(
+    status: Annotated[
+        list[str] | None,
+        typer.Option("--status", "-s", help="Only jobs in this status (repeat or comma-separate)."),
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only jobs created since: 30m, 2h, 7d or a date.")
+    ] = None,
+    query: Annotated[
+        str | None,
+        typer.Option("-q", "--query", help="Only jobs whose prompt or path contains this."),
+    ] = None,
+    limit: Annotated[int, typer.Option("-n", "--limit", min=1, help="How many jobs.")] = 20,
+    json_output: Annotated[bool, typer.Option("--json", help="One JSON object per job.")] = False,
+) -> None:
+    """List jobs, newest first.
+
+    Example: imagine list --status running,unknown
+    """
+    wanted = _statuses(status)
+    after = parse_since(since) if since else None
+    with Ledger.open() as ledger:
+        jobs = ledger.jobs(statuses=wanted, since=after, text=query, limit=limit)
+    if json_output:
+        for job in jobs:
+            output.json_line(sidecar.job_document(job))
+        return
+    if not jobs:
+        output.message("no jobs" + (" match" if wanted or after or query else " yet"))
+        return
+    output.out().print(_table(jobs))
+
+
+def _table(jobs: list[Job]) -> object:
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for name in ("#", "id", "status", "model", "len", "res", "cost", "created", "prompt"):
+        table.add_column(name, no_wrap=name != "prompt", overflow="ellipsis")
+    for job in jobs:
+        table.add_row(
+            str(job.seq),
+            ids.short(job.id),
+            _status_text(job),
+            job.model.replace("grok-imagine-video", "giv"),
+            f"{job.output_seconds:g}s",
+            job.resolution or "",
+            _cost(job),
+            job.created_at[:16].replace("T", " "),
+            " ".join((job.prompt or "").split())[:60],
+        )
+    return table
+
+
+def _status_text(job: Job) -> str:
+    if job.status is Status.RUNNING and job.progress is not None:
+        return f"running {job.progress}%"
+    return str(job.status)
+
+
+def _cost(job: Job) -> str:
+    if job.cost_ticks is not None:
+        return format_usd(ticks_to_usd(job.cost_ticks))
+    if job.cost_estimate_usd is not None:
+        return "~" + format_usd(job.cost_estimate_usd)
+    return ""
+
+
+def show(
+    job_ref: Annotated[str, typer.Argument(metavar="JOB", help="id, id prefix, @last or @N.")],
+    json_output: Annotated[
+        bool, typer.Option("--json", help="The job as JSON (the sidecar's shape).")
+    ] = False,
+) -> None:
+    """Show one job: its request, state, cost, file and history.
+
+    Example: imagine show @last --json
+    """
+    with Ledger.open() as ledger:
+        job = ledger.resolve(job_ref)
+        events = ledger.events(job.id)
+    if json_output:
+        output.json_pretty(sidecar.job_document(job))
+        return
+    console = output.out()
+    for key, value in _fields(job):
+        console.print(f"{key:>12}  {value}", markup=False, highlight=False)
+    console.print(f"{'history':>12}", markup=False)
+    for event in events:
+        moved = f"{event.from_status or ''} → {event.to_status}" if event.to_status else ""
+        console.print(f"{'':>12}  {event.at}  {event.event} {moved}".rstrip(), markup=False)
+
+
+def _fields(job: Job) -> list[tuple[str, str]]:
+    info = job.file_info or {}
+    rows = [
+        ("job", f"#{job.seq} {job.id}"),
+        ("status", _status_text(job)),
+        ("model", job.model),
+        ("mode", job.mode),
+        ("prompt", job.prompt or ""),
+        (
+            "parameters",
+            f"{job.output_seconds:g}s {job.aspect_ratio or ''} {job.resolution or ''}"
+            + ("" if job.generate_audio else " silent"),
+        ),
+        ("request id", job.request_id or "—"),
+        ("cost", _cost(job) or "—"),
+        ("file", shown_path(job.output_path)),
+    ]
+    if info.get("duration"):
+        rows.append(
+            (
+                "video",
+                f"{info['duration']:.2f} s {info.get('width')}×{info.get('height')} "
+                f"{info.get('video_codec')}"
+                + (f" + {info.get('audio_codec')}" if info.get("has_audio") else ""),
+            )
+        )
+    if job.error_message:
+        rows.append(("error", job.error_message))
+    if job.parent_id:
+        rows.append(("parent", job.parent_id))
+    return rows

@@ -1,0 +1,117 @@
+"""Options shared by several commands; their names are part of the command-line contract."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from imagine.api import contract
+
+Duration = Annotated[
+    int | None,
+    typer.Option(
+        "-d", "--duration", metavar="SECONDS", help="Seconds of video, 1-15 [default: 8]."
+    ),
+]
+Aspect = Annotated[
+    str | None,
+    typer.Option(
+        "-a",
+        "--aspect",
+        metavar="RATIO",
+        help=f"Aspect ratio: {', '.join(contract.ASPECT_RATIOS)} [default: 16:9].",
+    ),
+]
+Resolution = Annotated[
+    str | None,
+    typer.Option(
+        "-r",
+        "--resolution",
+        metavar="RES",
+        help="480p, 720p or 1080p (1080p on grok-imagine-video-1.5) [default: 480p].",
+    ),
+]
+Model = Annotated[
+    str | None,
+    typer.Option("-m", "--model", metavar="MODEL", help="Model [default: grok-imagine-video]."),
+]
+NoAudio = Annotated[bool, typer.Option("--no-audio", help="Ask for a silent video.")]
+Variations = Annotated[
+    int,
+    typer.Option(
+        "-n", "--variations", metavar="N", min=1, max=16, help="How many takes to render."
+    ),
+]
+Output = Annotated[
+    str | None,
+    typer.Option(
+        "-o",
+        "--output",
+        metavar="TEMPLATE",
+        help="Output path template relative to the project, e.g. 'clips/{date}-{slug}'; "
+        "fields {date} {time} {slug} {id} {short} {seq} {n} {model} {mode} {duration} "
+        "{resolution} {aspect}; .mp4 is added.",
+    ),
+]
+ProjectDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--project",
+        metavar="DIR",
+        help="Project folder [default: nearest folder with imagine.toml, else the current one].",
+    ),
+]
+NoWait = Annotated[
+    bool,
+    typer.Option(
+        "--no-wait", help="Submit, print the job id and return; finish later with `imagine wait`."
+    ),
+]
+Json = Annotated[
+    bool, typer.Option("--json", help="Print one JSON object per job (the sidecar's shape).")
+]
+Quiet = Annotated[
+    bool, typer.Option("-q", "--quiet", help="No progress or messages, only results and errors.")
+]
+Progress = Annotated[
+    str | None,
+    typer.Option(
+        "--progress",
+        metavar="MODE",
+        help="Progress display: auto, plain, json (NDJSON events on stderr) or none.",
+    ),
+]
+Yes = Annotated[bool, typer.Option("-y", "--yes", help="Do not ask for confirmation.")]
+Force = Annotated[
+    bool, typer.Option("--force", help="Render anew even if the same request was rendered before.")
+]
+DryRun = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run", help="Print the exact request body and cost; send nothing, needs no key."
+    ),
+]
+Sim = Annotated[
+    bool,
+    typer.Option("--sim", help="Run against an in-process simulator (no key, no cost)."),
+]
+BaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--base-url",
+        metavar="URL",
+        envvar="IMAGINE_BASE_URL",
+        help="API root [default: https://api.x.ai]; routes are appended as /v1/....",
+    ),
+]
+Timeout = Annotated[
+    float | None,
+    typer.Option(
+        "--timeout",
+        metavar="SECONDS",
+        min=0,
+        help="Stop waiting after this many seconds (exit 6; resumable).",
+    ),
+]

@@ -1,0 +1,119 @@
+"""`imagine sim`: the bundled xAI-compatible simulator, for offline use, demos and tests."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from imagine.cli import output
+from imagine.errors import UsageError
+
+Rate = Annotated[float, typer.Option(min=0.0, max=1.0)]
+
+
+def sim(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p", help="Port (0: any free port).")] = 8000,
+    speed: Annotated[
+        float,
+        typer.Option(
+            "--speed",
+            min=0.001,
+            help="Render-time divisor: 1 is real-API-like (tens of seconds), larger is faster.",
+        ),
+    ] = 1.0,
+    render_time: Annotated[
+        float | None, typer.Option("--render-time", help="Mean render seconds (ignores --speed).")
+    ] = None,
+    jitter: Annotated[
+        float, typer.Option("--jitter", min=0.0, max=0.9, help="± fraction of render time.")
+    ] = 0.0,
+    fail_rate: Annotated[
+        float, typer.Option("--fail-rate", min=0.0, max=1.0, help="Fraction of renders that fail.")
+    ] = 0.0,
+    rps_limit: Annotated[
+        float | None,
+        typer.Option("--rps-limit", help="Answer 429 above this many starts per second per model."),
+    ] = None,
+    error_rate: Annotated[
+        float,
+        typer.Option(
+            "--error-rate", min=0.0, max=1.0, help="Fraction of API requests answered 5xx."
+        ),
+    ] = 0.0,
+    drop_rate: Annotated[
+        float,
+        typer.Option(
+            "--drop-rate",
+            min=0.0,
+            max=1.0,
+            help="Fraction of accepted POSTs whose answer is dropped.",
+        ),
+    ] = 0.0,
+    truncate_rate: Annotated[
+        float,
+        typer.Option("--truncate-rate", min=0.0, max=1.0, help="Fraction of downloads cut short."),
+    ] = 0.0,
+    moderate: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--moderate",
+            help="A word that gets a prompt moderated (repeatable) [default: moderate-me].",
+        ),
+    ] = None,
+    url_ttl: Annotated[
+        float, typer.Option("--url-ttl", help="Seconds a video URL stays valid.")
+    ] = 86400.0,
+    expire_after: Annotated[
+        float | None,
+        typer.Option("--expire-after", help="Seconds after finishing when results expire."),
+    ] = None,
+    api_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--api-key", help="Accept only this key (repeatable) [default: any key starting xai-]."
+        ),
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed for the fault knobs.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every request.")] = False,
+) -> None:
+    """Serve an xAI-compatible video API on loopback until killed (Ctrl-C).
+
+    Point imagine at it with --base-url and any key starting with xai-; read its counters at
+    /sim/stats. Example: imagine sim --port 8000 --speed 10
+    """
+    from imagine.sim import SimConfig, Simulator
+
+    try:
+        config = SimConfig(
+            speed=speed,
+            render_time=render_time,
+            jitter=jitter,
+            fail_rate=fail_rate,
+            rps_limit=rps_limit,
+            error_rate=error_rate,
+            drop_rate=drop_rate,
+            truncate_rate=truncate_rate,
+            moderation_words=tuple(moderate) if moderate else ("moderate-me",),
+            url_ttl=url_ttl,
+            expire_after=expire_after,
+            api_keys=tuple(api_key) if api_key else None,
+            seed=seed,
+            verbose=verbose,
+        )
+        simulator = Simulator(config, host=host, port=port)
+    except (ValueError, OSError) as error:
+        raise UsageError(f"cannot start the simulator: {error}") from None
+    output.data(simulator.url)
+    output.message(
+        f"simulator listening on {simulator.url} (speed {speed:g}); try:\n"
+        f'  XAI_API_KEY={simulator.api_key} imagine gen --base-url {simulator.url} "a fox"\n'
+        f"counters: {simulator.url}/sim/stats · stop with Ctrl-C"
+    )
+    try:
+        simulator.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        simulator.stop()

@@ -1,0 +1,57 @@
+"""`imagine wait [JOB…|--all]`: carry unfinished jobs on — after Ctrl-C, a crash or --no-wait."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from imagine import plan
+from imagine.cli import options as opt
+from imagine.cli.run import Presentation, drive
+from imagine.errors import UsageError
+from imagine.jobs import LIVE, Job
+from imagine.session import Session
+
+
+def wait(
+    jobs: Annotated[
+        list[str] | None,
+        typer.Argument(help="Jobs: id, id prefix, @last or @N. None: every unfinished job."),
+    ] = None,
+    all_jobs: Annotated[bool, typer.Option("--all", help="Every unfinished job.")] = False,
+    timeout: opt.Timeout = None,
+    json_output: opt.Json = False,
+    quiet: opt.Quiet = False,
+    progress: opt.Progress = None,
+) -> None:
+    """Resume polling and downloading until the jobs are finished.
+
+    Example: imagine wait @last
+    """
+    if jobs and all_jobs:
+        raise UsageError("give job references or --all, not both")
+    with Session() as session:
+        if jobs:
+            found = _dedupe([session.ledger.resolve(ref) for ref in jobs])
+        else:
+            found = list(reversed(session.ledger.jobs(statuses=LIVE)))
+            if not found:
+                if not quiet:
+                    typer.echo("imagine: no unfinished jobs", err=True)
+                return
+        for base_url in {job.base_url for job in found if job.status.live}:
+            session.require_credentials(base_url)
+        planned = [
+            plan.Planned(job, plan.RESUMED if job.status.live else plan.SETTLED) for job in found
+        ]
+        show = Presentation(json=json_output, quiet=quiet, progress=progress)
+        code = drive(session, planned, wait=True, timeout=timeout, show=show)
+    raise typer.Exit(int(code))
+
+
+def _dedupe(jobs: list[Job]) -> list[Job]:
+    seen: dict[str, Job] = {}
+    for job in jobs:
+        seen.setdefault(job.id, job)
+    return list(seen.values())
