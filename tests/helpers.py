@@ -1,0 +1,45 @@
+"""Helpers for tests that run the real CLI in-process."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import httpx
+from typer.testing import CliRunner, Result
+
+from imagine.cli.app import app
+
+
+class Cli:
+    def __init__(self) -> None:
+        self.runner = CliRunner()
+
+    def run(
+        self, *args: str, env: dict[str, str] | None = None, input: str | None = None
+    ) -> Result:
+        return self.runner.invoke(app, list(args), env=env, input=input)
+
+    def gen(self, sim: Any, *args: str, env: dict[str, str] | None = None) -> Result:
+        """`imagine gen ARGS --base-url SIM` with the simulator's key."""
+        return self.run(
+            "gen", *args, "--base-url", sim.url, env={"XAI_API_KEY": sim.api_key, **(env or {})}
+        )
+
+
+def read_jobs(home: Path) -> list[sqlite3.Row]:
+    path = home / "ledger.sqlite3"
+    if not path.exists():
+        return []
+    conn = sqlite3.connect(path)
+    conn.row_factory = sqlite3.Row
+    try:
+        return list(conn.execute("SELECT * FROM jobs ORDER BY seq"))
+    finally:
+        conn.close()
+
+
+def sim_stats(sim: Any) -> dict[str, Any]:
+    stats: dict[str, Any] = httpx.get(f"{sim.url}/sim/stats").json()
+    return stats

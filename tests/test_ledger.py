@@ -1,0 +1,210 @@
+"""The ledger: migrations from every historical schema, events, references, leases, pacing."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from imagine import clock, ids
+from imagine.errors import JobNotFound
+from imagine.jobs import Status
+from imagine.ledger import leases
+from imagine.ledger.db import connect
+from imagine.ledger.migrations import MIGRATIONS, migrate
+from imagine.ledger.store import Ledger, StaleTransition
+
+
+def job_values(**overrides: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "id": ids.new_id(),
+        "status": Status.QUEUED,
+        "mode": "text",
+        "model": "grok-imagine-video",
+        "route": "/v1/videos/generations",
+        "prompt": "a fox in the snow",
+        "fingerprint": "f" * 64,
+        "base_url": "https://api.x.ai",
+        "project_dir": "/tmp/p",
+        "output_path": "/tmp/p/renders/fox.mp4",
+        "request_json": json.dumps({"model": "grok-imagine-video", "prompt": "a fox"}),
+    }
+    values.update(overrides)
+    return values
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Ledger:
+    return Ledger.open(tmp_path / "ledger.sqlite3")
+
+
+def test_opens_in_wal_mode_with_a_busy_timeout(ledger: Ledger) -> None:
+    assert ledger.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert ledger.conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
+
+
+def test_default_location_follows_imagine_home(imagine_home: Path) -> None:
+    with Ledger.open() as ledger:
+        assert ledger.path == imagine_home / "ledger.sqlite3"
+
+
+def test_imagine_ledger_moves_the_ledger_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IMAGINE_LEDGER", str(tmp_path / "ci" / "jobs.db"))
+    with Ledger.open() as ledger:
+        assert ledger.path == tmp_path / "ci" / "jobs.db"
+    assert (tmp_path / "ci" / "jobs.db").exists()
+
+
+@pytest.mark.parametrize("done", range(len(MIGRATIONS) + 1))
+def test_migrates_from_every_historical_schema(tmp_path: Path, done: int) -> None:
+    path = tmp_path / "old.sqlite3"
+    conn = connect(path)
+    migrate(conn, MIGRATIONS[:done])
+    if done:  # a job written by that older version must survive the upgrade
+        conn.execute(
+            "INSERT INTO jobs (id, status, mode, model, route, fingerprint, base_url,"
+            " project_dir, output_path, created_at, updated_at)"
+            " VALUES ('old1', 'running', 'text', 'm', '/r', 'fp', 'u', '/p', '/p/a.mp4', 't', 't')"
+        )
+    conn.close()
+    with Ledger.open(path) as ledger:
+        names = [row[0] for row in ledger.conn.execute("SELECT name FROM _migrations")]
+        assert names == [name for name, _ in MIGRATIONS]
+        columns = {row[1] for row in ledger.conn.execute("PRAGMA table_info(jobs)")}
+        assert {"next_poll_at", "lease_owner", "poll_count"} <= columns
+        if done:
+            assert ledger.require("old1").status is Status.RUNNING
+
+
+def test_migrations_run_once(tmp_path: Path) -> None:
+    conn = connect(tmp_path / "l.sqlite3")
+    assert migrate(conn) == [name for name, _ in MIGRATIONS]
+    assert migrate(conn) == []
+
+
+def test_every_transition_is_an_event(ledger: Ledger) -> None:
+    job = ledger.insert(job_values())
+    ledger.update(job.id, "submitted", status=Status.RUNNING, request_id="r1")
+    ledger.update(job.id, "update", progress=40)
+    ledger.update(job.id, "complete", status=Status.COMPLETE)
+    events = ledger.events(job.id)
+    assert [(e.event, e.from_status, e.to_status) for e in events] == [
+        ("created", None, "queued"),
+        ("submitted", "queued", "running"),
+        ("complete", "running", "complete"),
+    ]
+    assert all(e.at.endswith("Z") for e in events)
+
+
+def test_update_refuses_a_stale_transition(ledger: Ledger) -> None:
+    job = ledger.insert(job_values())
+    ledger.update(job.id, "canceled", status=Status.CANCELED)
+    with pytest.raises(StaleTransition):
+        ledger.update(job.id, "submitted", expect=[Status.QUEUED], status=Status.RUNNING)
+    assert ledger.require(job.id).status is Status.CANCELED
+
+
+def test_resolve_references(ledger: Ledger) -> None:
+    first = ledger.insert(job_values(id="01jdaaaaaaaaaaaaaaaaaaaaaa"))
+    second = ledger.insert(job_values(id="01jdbbbbbbbbbbbbbbbbbbbbbb", request_id="req-7"))
+    assert ledger.resolve("@last").id == second.id
+    assert ledger.resolve(f"@{first.seq}").id == first.id
+    assert ledger.resolve("01jda").id == first.id
+    assert ledger.resolve("01JDB").id == second.id
+    assert ledger.resolve("req-7").id == second.id
+    with pytest.raises(JobNotFound, match="several jobs"):
+        ledger.resolve("01jd")
+    with pytest.raises(JobNotFound, match="no job @99"):
+        ledger.resolve("@99")
+    with pytest.raises(JobNotFound, match="not a job reference"):
+        ledger.resolve("../etc")
+
+
+def test_filters(ledger: Ledger) -> None:
+    ledger.insert(job_values(prompt="a red fox", output_path="/p/1.mp4"))
+    ledger.insert(
+        job_values(prompt="blue whale 100%", status=Status.FAILED, output_path="/p/2.mp4")
+    )
+    assert [j.prompt for j in ledger.jobs(text="fox")] == ["a red fox"]
+    assert [j.prompt for j in ledger.jobs(text="100%")] == ["blue whale 100%"]
+    assert [j.prompt for j in ledger.jobs(statuses=[Status.FAILED])] == ["blue whale 100%"]
+    assert len(ledger.jobs(limit=1)) == 1
+    assert ledger.jobs(since=clock.iso(clock.now() + 60)) == []
+
+
+def test_leases_are_exclusive_until_they_expire(ledger: Ledger) -> None:
+    job = ledger.insert(job_values())
+    assert leases.claim(ledger, job.id, "other-host:1:a", 60)
+    assert not leases.claim(ledger, job.id, "me", 60)
+    ledger.conn.execute(
+        "UPDATE jobs SET lease_expires_at = ? WHERE id = ?", (clock.iso(clock.now() - 1), job.id)
+    )
+    assert leases.claim(ledger, job.id, "me", 60)
+    leases.release(ledger, job.id, "me")
+    assert leases.holder(ledger, job.id) is None
+
+
+def test_a_dead_local_process_loses_its_lease_at_once(ledger: Ledger) -> None:
+    job = ledger.insert(job_values())
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    dead = f"{socket.gethostname()}:{child.pid}:abc"
+    assert leases.claim(ledger, job.id, dead, 600)
+    alive = f"{socket.gethostname()}:{os.getpid()}:def"
+    assert leases.claim(ledger, job.id, "me", 60)  # the dead owner's lease is taken over
+    assert not leases.claim(ledger, job.id, alive, 60)
+
+
+def test_try_start_caps_jobs_in_flight_across_processes(ledger: Ledger) -> None:
+    jobs = [ledger.insert(job_values()) for _ in range(3)]
+    for job in jobs:
+        leases.claim(ledger, job.id, "p1", 60)
+    # Distinct models, so that pacing does not come into it.
+    assert leases.try_start(ledger, jobs[0].id, "m0", rps=1, cap=2) == 0
+    assert leases.try_start(ledger, jobs[1].id, "m1", rps=1, cap=2) == 0
+    assert leases.try_start(ledger, jobs[2].id, "m2", rps=1, cap=2) > 0
+    assert ledger.require(jobs[2].id).status is Status.QUEUED
+    ledger.update(jobs[0].id, "complete", status=Status.COMPLETE)
+    assert leases.try_start(ledger, jobs[2].id, "m2", rps=1, cap=2) == 0
+    assert ledger.require(jobs[2].id).status is Status.SUBMITTING
+    assert leases.try_start(ledger, jobs[2].id, "m2", rps=1, cap=2) == -1
+
+
+def test_try_start_paces_starts_per_model(ledger: Ledger) -> None:
+    jobs = [ledger.insert(job_values()) for _ in range(3)]
+    assert leases.try_start(ledger, jobs[0].id, "m", rps=1, cap=10) == 0
+    wait = leases.try_start(ledger, jobs[1].id, "m", rps=1, cap=10)
+    assert 0.9 < wait <= 1.0
+    assert leases.try_start(ledger, jobs[2].id, "other-model", rps=1, cap=10) == 0
+
+
+def test_output_paths_are_held_by_live_and_complete_jobs(ledger: Ledger) -> None:
+    job = ledger.insert(job_values(output_path="/p/a.mp4"))
+    assert ledger.output_taken(Path("/p/a.mp4"))
+    ledger.update(job.id, "failed", status=Status.FAILED)
+    assert not ledger.output_taken(Path("/p/a.mp4"))
+
+
+def test_insert_with_a_function_of_the_job_number(ledger: Ledger) -> None:
+    ledger.insert(job_values())
+    job = ledger.insert(lambda seq: job_values(output_path=f"/p/{seq}.mp4"))
+    assert job.seq == 2
+    assert job.output_path == "/p/2.mp4"
+
+
+def test_two_connections_write_without_locking_errors(tmp_path: Path) -> None:
+    path = tmp_path / "shared.sqlite3"
+    one, two = Ledger.open(path), Ledger.open(path)
+    for n in range(20):
+        (one if n % 2 else two).insert(job_values())
+    assert len(one.jobs()) == 20
+    assert isinstance(two.conn, sqlite3.Connection)
