@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from typing import Annotated
 
 import typer
@@ -79,27 +80,40 @@ def list_jobs(
     if not jobs:
         output.message("no jobs" + (" match" if wanted or after or query else " yet"))
         return
+    if not sys.stdout.isatty():
+        # For pipes: one tab-separated line per job, no header, nothing cut (like gh).
+        for job in jobs:
+            output.data("\t".join(_row(job, full=True)))
+        return
     output.out().print(_table(jobs))
+
+
+COLUMNS = ("#", "id", "status", "model", "len", "res", "cost", "created", "prompt")
+
+
+def _row(job: Job, *, full: bool = False) -> list[str]:
+    prompt = " ".join((job.prompt or "").split())
+    return [
+        str(job.seq),
+        job.id if full else ids.short(job.id),
+        _status_text(job),
+        job.model if full else job.model.replace("grok-imagine-video", "giv"),
+        f"{job.output_seconds:g}s",
+        job.resolution or "",
+        _cost(job),
+        job.created_at if full else job.created_at[:16].replace("T", " "),
+        prompt if full else prompt[:60],
+    ]
 
 
 def _table(jobs: list[Job]) -> object:
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for name in ("#", "id", "status", "model", "len", "res", "cost", "created", "prompt"):
+    for name in COLUMNS:
         table.add_column(name, no_wrap=name != "prompt", overflow="ellipsis")
     for job in jobs:
-        table.add_row(
-            str(job.seq),
-            ids.short(job.id),
-            _status_text(job),
-            job.model.replace("grok-imagine-video", "giv"),
-            f"{job.output_seconds:g}s",
-            job.resolution or "",
-            _cost(job),
-            job.created_at[:16].replace("T", " "),
-            " ".join((job.prompt or "").split())[:60],
-        )
+        table.add_row(*_row(job))
     return table
 
 

@@ -40,7 +40,8 @@ from imagine.ledger import leases
 from imagine.ledger.store import Ledger, StaleTransition
 
 ClientFactory = Callable[[str], XAIClient]
-BodyFactory = Callable[[Job], "asyncio.Future[dict[str, Any]] | Any"]
+MAX_RATE_LIMITED_ROUNDS = 6
+MAX_STALLED_POLLS = 4
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,8 @@ class Engine:
         self._gate = asyncio.Lock()
         self._deadline: float | None = None
         self._http: httpx.AsyncClient | None = None
+        self._strikes: dict[str, int] = {}  # consecutive 429s at submit, or failed polls, per job
+        self._warned: set[str] = set()
 
     # -- running -------------------------------------------------------------------------------
 
@@ -178,7 +181,12 @@ class Engine:
         except asyncio.CancelledError:
             self._answer_lost(job, "interrupted while the request was being sent")
             raise
-        except (RateLimited, Unreachable) as error:
+        except RateLimited as error:
+            if self._rate_limited(job, error):
+                return
+            self._refused(job, error, code="not_submitted")
+            raise
+        except Unreachable as error:
             self._refused(job, error, code="not_submitted")
             raise
         except (AnswerLost, ServerError) as error:
@@ -191,6 +199,21 @@ class Engine:
             self._answer_lost(job, str(error))
             raise
         self._submitted(job, answer)
+
+    def _rate_limited(self, job: Job, error: RateLimited) -> bool:
+        """Still limited after the client's retries: slow every process down and queue the job
+        again (it was refused, so nothing was paid), a few times before giving up."""
+        rounds = self._strikes.get(job.id, 0) + 1
+        self._strikes[job.id] = rounds
+        if rounds > MAX_RATE_LIMITED_ROUNDS:
+            return False
+        delay = error.retry_after or min(60.0, 2.0**rounds)
+        leases.slow_down(self.ledger, job.model, delay)
+        job = self.ledger.update(
+            job.id, "rate_limited", status=Status.QUEUED, detail={"retry_in": delay}
+        )
+        self.emit(job, "retry", message=f"rate limited; trying again in {delay:.0f}s")
+        return True
 
     async def _take_slot(self, job: Job) -> bool:
         """Wait for a free slot and the model's next start time; then the job is `submitting`."""
@@ -260,6 +283,9 @@ class Engine:
             return
         try:
             poll = await self.client(job).poll(job.request_id)
+        except (Unreachable, ServerError, RateLimited, AnswerLost) as error:
+            self._stalled(job, error)
+            return
         except NotFound as error:
             job = self.ledger.update(
                 job.id,
@@ -270,7 +296,19 @@ class Engine:
             )
             self.emit(job, "failed", message=job.error_message)
             return
+        self._strikes.pop(job.id, None)
         self.apply_poll(job, poll)
+
+    def _stalled(self, job: Job, error: APIError) -> None:
+        """The API did not answer a poll even after retries: the render goes on without us, so
+        try again later, and give up this run only after several rounds."""
+        rounds = self._strikes.get(job.id, 0) + 1
+        self._strikes[job.id] = rounds
+        if rounds > MAX_STALLED_POLLS:
+            raise error
+        delay = min(60.0, 5.0 * 2 ** (rounds - 1))
+        self.ledger.update(job.id, "update", next_poll_at=clock.iso(clock.now() + delay))
+        self.emit(job, "stalled", message=f"{error}; polling again in {delay:.0f}s")
 
     def apply_poll(self, job: Job, poll: Poll) -> Job:
         """Record one poll answer and move the job on."""
@@ -311,7 +349,8 @@ class Engine:
             next_poll_at=clock.iso(now + delay),
             **common,
         )
-        if poll.status != PENDING:
+        if poll.status != PENDING and job.id not in self._warned:
+            self._warned.add(job.id)
             self.emit(job, "warning", message=f"unexpected status {poll.status!r}; still polling")
         self.emit(job, "progress", progress=job.progress)
         return job
