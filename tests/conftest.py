@@ -25,6 +25,15 @@ def imagine_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh folder to work in, made the current one."""
+    folder = tmp_path / "work"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    return folder
+
+
+@pytest.fixture
 def sim_factory() -> Iterator[Callable[..., Any]]:
     """Start simulators on free loopback ports; all are stopped at the end of the test."""
     from imagine.sim import SimConfig, Simulator

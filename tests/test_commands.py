@@ -7,43 +7,33 @@ import stat
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from imagine import paths
 from tests.helpers import Cli, read_jobs, sim_stats
 
 
-@pytest.fixture
-def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "work"
-    folder.mkdir()
-    monkeypatch.chdir(folder)
-    return folder
-
-
 def test_init_then_renders_from_a_subfolder_land_in_the_project(
-    cli: Cli, sim: Any, here: Path
+    cli: Cli, sim: Any, project: Path
 ) -> None:
     assert cli.run("init", "film").exit_code == 0
-    assert (here / "film" / "imagine.toml").is_file()
-    scene = here / "film" / "scenes"
+    assert (project / "film" / "imagine.toml").is_file()
+    scene = project / "film" / "scenes"
     scene.mkdir()
-    (here / "film" / "imagine.toml").write_text('resolution = "720p"\nduration = 2\n')
+    (project / "film" / "imagine.toml").write_text('resolution = "720p"\nduration = 2\n')
     import os
 
     os.chdir(scene)
     result = cli.gen(sim, "a lantern")
     assert result.exit_code == 0, result.stderr
     video = (scene / result.stdout.strip()).resolve()
-    assert video.parent == (here / "film" / "renders").resolve()
+    assert video.parent == (project / "film" / "renders").resolve()
     side = json.loads(video.with_suffix(".json").read_text())
     assert side["parameters"]["resolution"] == "720p"
     assert side["parameters"]["duration"] == 2
     assert side["file"]["width"] == 1280
-    assert cli.run("init", str(here / "film")).exit_code == 2
+    assert cli.run("init", str(project / "film")).exit_code == 2
 
 
-def test_config_set_get_list_unset(cli: Cli, here: Path) -> None:
+def test_config_set_get_list_unset(cli: Cli, project: Path) -> None:
     assert cli.run("config", "set", "resolution", "720p").exit_code == 0
     assert cli.run("config", "get", "resolution").stdout.strip() == "720p"
     listing = cli.run("config", "list").stdout
@@ -53,7 +43,7 @@ def test_config_set_get_list_unset(cli: Cli, here: Path) -> None:
     assert cli.run("config", "get", "resolution").stdout.strip() == "480p"
 
 
-def test_config_refuses_bad_values_in_one_line(cli: Cli, here: Path) -> None:
+def test_config_refuses_bad_values_in_one_line(cli: Cli, project: Path) -> None:
     result = cli.run("config", "set", "duration", "99")
     assert result.exit_code == 2
     assert result.stderr == (
@@ -63,7 +53,7 @@ def test_config_refuses_bad_values_in_one_line(cli: Cli, here: Path) -> None:
     assert cli.run("config", "get", "nope").exit_code == 2
 
 
-def test_project_config_needs_a_project(cli: Cli, here: Path) -> None:
+def test_project_config_needs_a_project(cli: Cli, project: Path) -> None:
     result = cli.run("config", "set", "--project", "duration", "4")
     assert result.exit_code == 2
     assert "imagine init" in result.stderr
@@ -73,7 +63,7 @@ def test_project_config_needs_a_project(cli: Cli, here: Path) -> None:
 
 
 def test_gen_uses_a_broken_config_file_as_an_error_not_a_crash(
-    cli: Cli, sim: Any, here: Path
+    cli: Cli, sim: Any, project: Path
 ) -> None:
     paths.config_file().parent.mkdir(parents=True, exist_ok=True)
     paths.config_file().write_text("aspect = 'auto'\n")
@@ -84,7 +74,7 @@ def test_gen_uses_a_broken_config_file_as_an_error_not_a_crash(
     assert sim_stats(sim)["submissions"] == 0
 
 
-def test_auth_set_status_remove(cli: Cli, sim_factory: Any, here: Path) -> None:
+def test_auth_set_status_remove(cli: Cli, sim_factory: Any, project: Path) -> None:
     key = "xai-stored-key-for-auth-tests-123456"
     sim = sim_factory(api_keys=(key,))
     assert cli.run("auth", "set", input=key + "\n").exit_code == 0
@@ -104,13 +94,13 @@ def test_auth_set_status_remove(cli: Cli, sim_factory: Any, here: Path) -> None:
     assert cli.run("auth", "status", "--offline").exit_code == 3
 
 
-def test_the_environment_key_wins(cli: Cli, here: Path) -> None:
+def test_the_environment_key_wins(cli: Cli, project: Path) -> None:
     cli.run("auth", "set", input="xai-file-key-000000000000\n")
     result = cli.run("auth", "status", "--offline", env={"XAI_API_KEY": "xai-env-key-1111111111"})
     assert "from XAI_API_KEY" in result.stdout
 
 
-def test_models(cli: Cli, here: Path) -> None:
+def test_models(cli: Cli, project: Path) -> None:
     result = cli.run("models", "--sim")
     assert result.exit_code == 0, result.stderr
     assert "grok-imagine-video" in result.stdout and "480p $0.05/s" in result.stdout
@@ -118,7 +108,7 @@ def test_models(cli: Cli, here: Path) -> None:
     assert {row["id"] for row in rows} >= {"grok-imagine-video", "grok-imagine-video-1.5"}
 
 
-def test_list_and_show(cli: Cli, sim: Any, here: Path) -> None:
+def test_list_and_show(cli: Cli, sim: Any, project: Path) -> None:
     cli.gen(sim, "an orange kite", "-d", "1")
     cli.gen(sim, "please moderate-me", "-d", "1")
     listing = cli.run("list")
@@ -131,7 +121,7 @@ def test_list_and_show(cli: Cli, sim: Any, here: Path) -> None:
     assert shown.exit_code == 0
     assert "an orange kite" in shown.stdout and "submitted" in shown.stdout
     document = json.loads(cli.run("show", "@1", "--json").stdout)
-    side = json.loads((here / document["file"]["sidecar"]).read_text())
+    side = json.loads((project / document["file"]["sidecar"]).read_text())
     assert document == side
     missing = cli.run("show", "@42")
     assert missing.exit_code == 2
@@ -139,14 +129,14 @@ def test_list_and_show(cli: Cli, sim: Any, here: Path) -> None:
     assert cli.run("list", "--since", "yesterday-ish").exit_code == 2
 
 
-def test_wait_with_nothing_to_do(cli: Cli, here: Path) -> None:
+def test_wait_with_nothing_to_do(cli: Cli, project: Path) -> None:
     result = cli.run("wait")
     assert result.exit_code == 0
     assert "no unfinished jobs" in result.stderr
 
 
 def test_timeout_leaves_the_job_resumable(
-    cli: Cli, sim_factory: Any, here: Path, imagine_home: Path
+    cli: Cli, sim_factory: Any, project: Path, imagine_home: Path
 ) -> None:
     sim = sim_factory(speed=5.0)
     result = cli.gen(sim, "a very slow glacier", "-d", "2", "--timeout", "0.5")
@@ -160,7 +150,7 @@ def test_timeout_leaves_the_job_resumable(
 
 
 def test_rate_limits_slow_submissions_down_without_losing_or_doubling(
-    cli: Cli, sim_factory: Any, here: Path
+    cli: Cli, sim_factory: Any, project: Path
 ) -> None:
     sim = sim_factory(rps_limit=2)
     cli.run("config", "set", "rps", "50")
@@ -172,7 +162,7 @@ def test_rate_limits_slow_submissions_down_without_losing_or_doubling(
     assert stats["rate_limited"] >= 1
 
 
-def test_progress_as_json_events(cli: Cli, sim: Any, here: Path) -> None:
+def test_progress_as_json_events(cli: Cli, sim: Any, project: Path) -> None:
     result = cli.gen(sim, "a bouncing ball", "-d", "1", "--progress", "json")
     assert result.exit_code == 0
     events = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]

@@ -14,14 +14,6 @@ from imagine.media.probe import probe_video
 from tests.helpers import Cli, read_jobs, sim_stats
 
 
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "film"
-    folder.mkdir()
-    monkeypatch.chdir(folder)
-    return folder
-
-
 def test_gen_renders_a_playable_mp4_with_its_sidecar(
     cli: Cli, sim: Any, project: Path, imagine_home: Path
 ) -> None:
@@ -296,3 +288,12 @@ def test_ledger_rows_are_readable_with_plain_sqlite(
     events = [row[0] for row in conn.execute("SELECT event FROM job_events ORDER BY id")]
     assert events[0] == "created" and events[-1] == "complete"
     assert {"submitting", "submitted", "rendered"} <= set(events)
+
+
+def test_sim_jobs_resume_in_a_later_process(cli: Cli, project: Path) -> None:
+    """--sim's simulator dies with its process; `wait` starts another on the same saved state."""
+    started = cli.run("gen", "--sim", "--no-wait", "a patient heron", "-d", "1")
+    assert started.exit_code == 0, started.stderr
+    finished = cli.run("wait", started.stdout.strip())
+    assert finished.exit_code == 0, finished.stderr
+    assert probe_video(project / finished.stdout.strip()).duration == pytest.approx(1, abs=0.2)

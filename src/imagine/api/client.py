@@ -38,7 +38,7 @@ from imagine.api.errors import (
 )
 from imagine.api.types import ModelInfo, Poll, parse_models, parse_poll
 
-USER_AGENT = f"imagine/{__version__} (+https://github.com/imagine-cli/imagine)"
+USER_AGENT = f"imagine/{__version__}"
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=30.0)
 
 
