@@ -7,9 +7,12 @@ _imagine() {
     for ((i = 1; i < COMP_CWORD; i++)); do
         w="${COMP_WORDS[i]}"
         case "$path:$w" in
+            ":audit") path="audit" ;;
             ":auth") path="auth" ;;
             ":completion") path="completion" ;;
             ":config") path="config" ;;
+            ":edit") path="edit" ;;
+            ":extend") path="extend" ;;
             ":gen") path="gen" ;;
             ":init") path="init" ;;
             ":list") path="list" ;;
@@ -32,7 +35,15 @@ _imagine() {
             if [[ "$cur" == -* ]]; then
                 COMPREPLY=($(compgen -W '--version --debug --help' -- "$cur"))
             else
-                COMPREPLY=($(compgen -W 'auth completion config gen init list models show sim wait' -- "$cur"))
+                COMPREPLY=($(compgen -W 'audit auth completion config edit extend gen init list models show sim wait' -- "$cur"))
+            fi
+            ;;
+        "audit")
+            case "$prev" in
+                -n|--limit) COMPREPLY=(); return ;;
+            esac
+            if [[ "$cur" == -* ]]; then
+                COMPREPLY=($(compgen -W '-n --limit --json --help' -- "$cur"))
             fi
             ;;
         "auth")
@@ -99,8 +110,39 @@ _imagine() {
                 COMPREPLY=($(compgen -W '--project --help' -- "$cur"))
             fi
             ;;
+        "edit")
+            case "$prev" in
+                -m|--model) COMPREPLY=($(compgen -W 'grok-imagine-video grok-imagine-video-1.5' -- "$cur")); return ;;
+                -n|--variations) COMPREPLY=(); return ;;
+                -o|--output) COMPREPLY=(); return ;;
+                --project) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+                --timeout) COMPREPLY=(); return ;;
+                --progress) COMPREPLY=($(compgen -W 'auto plain json none' -- "$cur")); return ;;
+                --base-url) COMPREPLY=(); return ;;
+            esac
+            if [[ "$cur" == -* ]]; then
+                COMPREPLY=($(compgen -W '--consent -m --model --no-audio -n --variations -o --output --project --no-wait --timeout --json -q --quiet --progress -y --yes --force --dry-run --sim --base-url --help' -- "$cur"))
+            fi
+            ;;
+        "extend")
+            case "$prev" in
+                -d|--duration) COMPREPLY=(); return ;;
+                -m|--model) COMPREPLY=($(compgen -W 'grok-imagine-video grok-imagine-video-1.5' -- "$cur")); return ;;
+                -n|--variations) COMPREPLY=(); return ;;
+                -o|--output) COMPREPLY=(); return ;;
+                --project) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+                --timeout) COMPREPLY=(); return ;;
+                --progress) COMPREPLY=($(compgen -W 'auto plain json none' -- "$cur")); return ;;
+                --base-url) COMPREPLY=(); return ;;
+            esac
+            if [[ "$cur" == -* ]]; then
+                COMPREPLY=($(compgen -W '-d --duration -m --model --no-audio -n --variations -o --output --project --no-wait --timeout --json -q --quiet --progress -y --yes --force --dry-run --sim --base-url --help' -- "$cur"))
+            fi
+            ;;
         "gen")
             case "$prev" in
+                --image|-i) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+                --ref) COMPREPLY=($(compgen -f -- "$cur")); return ;;
                 -d|--duration) COMPREPLY=(); return ;;
                 -a|--aspect) COMPREPLY=($(compgen -W '1:1 16:9 9:16 4:3 3:4 3:2 2:3' -- "$cur")); return ;;
                 -r|--resolution) COMPREPLY=($(compgen -W '480p 720p 1080p' -- "$cur")); return ;;
@@ -113,7 +155,7 @@ _imagine() {
                 --base-url) COMPREPLY=(); return ;;
             esac
             if [[ "$cur" == -* ]]; then
-                COMPREPLY=($(compgen -W '-d --duration -a --aspect -r --resolution -m --model --no-audio -n --variations -o --output --project --no-wait --timeout --json -q --quiet --progress -y --yes --force --dry-run --sim --base-url --help' -- "$cur"))
+                COMPREPLY=($(compgen -W '--image -i --ref -d --duration -a --aspect -r --resolution -m --model --no-audio -n --variations -o --output --project --no-wait --timeout --json -q --quiet --progress -y --yes --force --dry-run --sim --base-url --help' -- "$cur"))
             fi
             ;;
         "init")

@@ -16,7 +16,7 @@ from imagine.engine.download import part_path
 from imagine.jobs import Job, Status
 from imagine.ledger.store import Ledger
 from imagine.project import Project, plan_output, slugify
-from imagine.spec import RenderSpec
+from imagine.spec import EDIT, RenderSpec
 
 NEW, REUSED, ATTACHED, UNRESOLVED = "new", "reused", "attached", "unresolved"
 RESUMED, SETTLED = (
@@ -43,7 +43,7 @@ class Target:
     template: str
     base_url: str
     prices: Mapping[str, Mapping[str, float]]
-    parent_id: str | None = None
+    consent: Mapping[str, Any] | None = None  # edits: who confirmed consent, how and when
 
 
 def estimate(spec: RenderSpec, prices: Mapping[str, Mapping[str, float]]) -> pricing.Estimate:
@@ -93,9 +93,12 @@ def _record(ledger: Ledger, spec: RenderSpec, fingerprint: str, target: Target) 
     def values(seq: int) -> dict[str, Any]:
         fields = _template_fields(spec, job_id, seq, created)
         output = plan_output(target.project, target.template, fields, taken)
+        params = spec.params()
+        if target.consent is not None:
+            params["consent"] = dict(target.consent)
         return {
             "id": job_id,
-            "parent_id": target.parent_id,
+            "parent_id": next((item.job_id for item in spec.inputs if item.job_id), None),
             "status": Status.QUEUED,
             "mode": spec.mode,
             "model": spec.model,
@@ -107,7 +110,7 @@ def _record(ledger: Ledger, spec: RenderSpec, fingerprint: str, target: Target) 
             "resolution": spec.resolution,
             "generate_audio": spec.generate_audio,
             "variation": spec.variation,
-            "params_json": json.dumps(spec.params()),
+            "params_json": json.dumps(params),
             "inputs_json": json.dumps([item.reference() for item in spec.inputs]),
             "fingerprint": fingerprint,
             "base_url": target.base_url,
@@ -118,7 +121,24 @@ def _record(ledger: Ledger, spec: RenderSpec, fingerprint: str, target: Target) 
             "request_json": json.dumps(spec.recorded_body()),
         }
 
-    return ledger.insert(values, detail={"estimate_usd": round(cost.usd, 4)})
+    return ledger.insert(
+        values, detail={"estimate_usd": round(cost.usd, 4)}, audit=_audit(spec, target)
+    )
+
+
+def _audit(spec: RenderSpec, target: Target) -> dict[str, Any] | None:
+    """Edits are audited: who, when, which input (by hash), which prompt, how consent was given."""
+    if spec.mode != EDIT or spec.video is None:
+        return None
+    consent = dict(target.consent or {})
+    return {
+        "action": "edit",
+        "actor": consent.get("by"),
+        "consent": consent.get("how"),
+        "input_sha256": spec.video.sha256,
+        "input_source": spec.video.source,
+        "prompt": spec.prompt,
+    }
 
 
 def _template_fields(

@@ -6,10 +6,11 @@ half-written.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from imagine import plan, policy
 from imagine.engine.events import Sink, null_sink
@@ -76,7 +77,12 @@ def _output_folder(session: Session, spec: RenderSpec, template: str) -> Path:
 
 
 def record(
-    session: Session, preview_: Preview, template: str, *, force: bool = False
+    session: Session,
+    preview_: Preview,
+    template: str,
+    *,
+    force: bool = False,
+    consent: Mapping[str, Any] | None = None,
 ) -> list[plan.Planned]:
     """Write the jobs to the ledger (or find them there already). Needs credentials first."""
     session.require_credentials()
@@ -86,6 +92,7 @@ def record(
         template=template,
         base_url=preview_.base_url,
         prices=session.settings.prices,
+        consent=consent,
     )
     return plan.plan(session.ledger, preview_.specs, target, force=force)
 

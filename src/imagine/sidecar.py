@@ -65,6 +65,7 @@ def job_document(job: Job) -> dict[str, Any]:
         },
         "cost": _cost(job),
         "moderation": {"outcome": job.moderation},
+        "consent": params.get("consent"),
         "error": (
             {"code": job.error_code, "message": job.error_message}
             if job.error_code or job.error_message
@@ -120,7 +121,10 @@ def _file(job: Job) -> dict[str, Any]:
         "video_codec": info.get("video_codec"),
         "audio_codec": info.get("audio_codec"),
         "has_audio": info.get("has_audio"),
-        "poster": info.get("poster"),
+        "poster": _relative(
+            str(Path(job.output_path).with_name(info["poster"])) if info.get("poster") else None,
+            job.project_dir,
+        ),
     }
 
 

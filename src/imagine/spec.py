@@ -6,9 +6,11 @@ rule, the message is the API's, followed by what would work instead.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -46,7 +48,8 @@ class MediaInput:
 
     def api_object(self) -> dict[str, str]:
         if self.sent_as == "file_id":
-            return {"file_id": self.value}
+            # Uploaded through the Files API at submit time; the id is not known before.
+            return {"file_id": self.value or f"<uploaded at submit: {Path(self.path or '').name}>"}
         return {"url": self.value}
 
     def reference(self) -> dict[str, Any]:
@@ -139,13 +142,7 @@ class RenderSpec:
 
     def recorded_body(self) -> dict[str, Any]:
         """The body as the ledger keeps it: inline data replaced by a reference to its hash."""
-        body = self.body()
-        for key in ("image", "video"):
-            if isinstance(body.get(key), dict):
-                body[key] = _redact_data(body[key])
-        if "reference_images" in body:
-            body["reference_images"] = [_redact_data(item) for item in body["reference_images"]]
-        return body
+        return recorded(self.body())
 
     def params(self) -> dict[str, Any]:
         return {
@@ -176,11 +173,23 @@ class RenderSpec:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def recorded(body: dict[str, Any]) -> dict[str, Any]:
+    """A request body fit for the ledger: inline data replaced by its length and hash."""
+    kept = dict(body)
+    for key in ("image", "video"):
+        if isinstance(kept.get(key), dict):
+            kept[key] = _redact_data(kept[key])
+    if isinstance(kept.get("reference_images"), list):
+        kept["reference_images"] = [_redact_data(item) for item in kept["reference_images"]]
+    return kept
+
+
 def _redact_data(obj: dict[str, Any]) -> dict[str, Any]:
     url = obj.get("url")
     if isinstance(url, str) and url.startswith("data:"):
-        digest = hashlib.sha256(url.encode()).hexdigest()[:16]
-        return {"url": f"{url.split(',', 1)[0]},<{len(url)} characters, sha256 {digest}…>"}
+        head, _, payload = url.partition(",")
+        digest = hashlib.sha256(base64.b64decode(payload)).hexdigest()
+        return {"url": f"{head},<{len(payload)} base64 characters of sha256 {digest}>"}
     return obj
 
 
@@ -199,6 +208,10 @@ def validate(spec: RenderSpec) -> None:
     if spec.mode in (EDIT, EXTEND) and spec.model != contract.BASE_MODEL:
         message = contract.MSG_EDIT_MODEL if spec.mode == EDIT else contract.MSG_EXTENSION_MODEL
         raise UsageError(f"{message} Use -m {contract.BASE_MODEL}.")
+    if spec.mode == EXTEND and not 1 <= (spec.duration or 0) <= contract.MAX_DURATION:
+        raise UsageError(
+            f"an extension adds 1 to 15 seconds (got {spec.duration}): pass -d/--duration 1 to 15."
+        )
 
 
 def _check_prompt(spec: RenderSpec) -> None:

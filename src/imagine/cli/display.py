@@ -46,6 +46,9 @@ class PlainDisplay(NullDisplay):
         self._marks: dict[str, int] = {}
 
     def __call__(self, update: Update) -> None:
+        if update.kind == "note":
+            self.note(update.message or "")
+            return
         text = self._describe(update)
         if text:
             self.note(f"{update.label} {text}")
@@ -143,6 +146,9 @@ class RichDisplay:
         return self.tasks[update.job_id]
 
     def __call__(self, update: Update) -> None:
+        if update.kind == "note":
+            self.note(update.message or "")
+            return
         task = self._task(update)
         if update.kind == "downloading":
             have, total = update.data.get("bytes"), update.data.get("total")

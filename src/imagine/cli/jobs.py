@@ -187,3 +187,29 @@ def _fields(job: Job) -> list[tuple[str, str]]:
     if job.parent_id:
         rows.append(("parent", job.parent_id))
     return rows
+
+
+def audit(
+    limit: Annotated[int, typer.Option("-n", "--limit", min=1, help="How many entries.")] = 50,
+    json_output: Annotated[bool, typer.Option("--json", help="One JSON object per entry.")] = False,
+) -> None:
+    """Show the audit log of edits: who edited which video (by hash), when, how consent was given.
+
+    Example: imagine audit -n 10
+    """
+    with Ledger.open() as ledger:
+        entries = ledger.audit_log(limit)
+    if json_output:
+        for entry in entries:
+            output.json_line(entry)
+        return
+    if not entries:
+        output.message("no edits yet")
+        return
+    for entry in entries:
+        output.data(
+            "\t".join(
+                str(entry[key] or "")
+                for key in ("at", "action", "actor", "consent", "input_sha256", "job_id", "prompt")
+            )
+        )

@@ -95,22 +95,31 @@ class Finisher:
         # The sidecar is written from the job as it will be once complete, then the ledger commits.
         sidecar.write(replace(job, **values), side)
         job = self.engine.ledger.update(job.id, "complete", **values)
+        if "note" in info:
+            self.engine.note_once(info["note"])
         self.engine.emit(job, "complete", progress=100)
 
 
 def _describe(path: Path) -> dict[str, Any]:
-    """What the file really is, read back by a decoder when the media extra is installed."""
-    from imagine.media import have_av
+    """What the file really is, read back by a decoder, and its poster (NAME.jpg, a frame from
+    the middle, for previews) — when the media extra is installed."""
+    from imagine.media import INSTALL_HINT, have_av
+    from imagine.media.poster import write_poster
     from imagine.media.probe import probe_video
 
     if not have_av():
-        return {"probed": False}
+        return {
+            "probed": False,
+            "note": f"no probe or poster without the media extra: {INSTALL_HINT}",
+        }
     try:
         info = probe_video(path)
+        poster = write_poster(path, path.with_suffix(".jpg"))
     except MediaError as error:
         return {"probed": False, "probe_error": str(error)}
     return {
         "probed": True,
+        "poster": poster.name,
         "duration": round(info.duration, 3),
         "width": info.width,
         "height": info.height,

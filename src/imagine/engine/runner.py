@@ -31,13 +31,15 @@ from imagine.api.errors import (
 )
 from imagine.api.types import DONE, EXPIRED, FAILED, PENDING, Poll
 from imagine.engine import schedule
+from imagine.engine.bodies import InputChanged, request_body
 from imagine.engine.download import new_http
 from imagine.engine.events import Sink, Update, null_sink
 from imagine.engine.finish import Finisher
 from imagine.errors import ImagineError
 from imagine.jobs import Job, Status
 from imagine.ledger import leases
-from imagine.ledger.store import Ledger, StaleTransition
+from imagine.ledger.store import Ledger
+from imagine.spec import recorded
 
 ClientFactory = Callable[[str], XAIClient]
 MAX_RATE_LIMITED_ROUNDS = 6
@@ -89,6 +91,7 @@ class Engine:
         self._http: httpx.AsyncClient | None = None
         self._strikes: dict[str, int] = {}  # consecutive 429s at submit, or failed polls, per job
         self._warned: set[str] = set()
+        self._noted: set[str] = set()
 
     # -- running -------------------------------------------------------------------------------
 
@@ -141,7 +144,7 @@ class Engine:
             return Outcome(job, reason="unreachable", error=error)
         except (AuthenticationFailed, PermissionDenied) as error:
             return Outcome(self.ledger.require(job_id), reason="auth", error=error)
-        except APIError as error:
+        except ImagineError as error:
             return Outcome(self.ledger.require(job_id), reason="refused", error=error)
         finally:
             leases.release(self.ledger, job_id, self.owner)
@@ -174,8 +177,15 @@ class Engine:
         if not await self._take_slot(job):
             return
         job = self.ledger.require(job.id)
-        body = json.loads(job.request_json or "{}")
         self.emit(job, "submitting")
+        try:
+            body = await request_body(job, self.client(job), self.ledger)
+        except InputChanged as error:
+            self._refused(job, error, code="input_changed")
+            raise
+        except APIError as error:
+            self._refused(job, error, code="upload_failed")
+            raise
         try:
             answer = await self.client(job).submit(job.route, body)
         except asyncio.CancelledError:
@@ -198,7 +208,7 @@ class Engine:
         except APIError as error:
             self._answer_lost(job, str(error))
             raise
-        self._submitted(job, answer)
+        self._submitted(job, answer, body)
 
     def _rate_limited(self, job: Job, error: RateLimited) -> bool:
         """Still limited after the client's retries: slow every process down and queue the job
@@ -232,7 +242,7 @@ class Engine:
                     return False
                 await self._sleep(wait)
 
-    def _submitted(self, job: Job, answer: dict[str, Any]) -> None:
+    def _submitted(self, job: Job, answer: dict[str, Any], body: dict[str, Any]) -> None:
         now = clock.now()
         expected = self._expected(job)
         job = self.ledger.update(
@@ -240,6 +250,7 @@ class Engine:
             "submitted",
             status=Status.RUNNING,
             request_id=answer["request_id"],
+            request_json=json.dumps(recorded(body)),
             submitted_at=clock.iso(now),
             submit_response_json=json.dumps(answer),
             next_poll_at=clock.iso(now + schedule.first_delay(expected, self.options.poll)),
@@ -247,14 +258,15 @@ class Engine:
         )
         self.emit(job, "submitted", progress=0)
 
-    def _refused(self, job: Job, error: APIError, *, code: str) -> None:
+    def _refused(self, job: Job, error: ImagineError, *, code: str) -> None:
+        """Not accepted, so not paid for: the job fails with the reason."""
         job = self.ledger.update(
             job.id,
             "refused",
             status=Status.FAILED,
             error_code=code,
             error_message=str(error),
-            detail={"http_status": error.status},
+            detail={"http_status": getattr(error, "status", None)},
         )
         self.emit(job, "failed", message=str(error))
 
@@ -420,8 +432,8 @@ class Engine:
         label = f"#{job.seq}"
         self.sink(Update(job_id=job.id, kind=kind, status=str(job.status), label=label, **kw))
 
-    def transition(self, job: Job, event: str, **values: Any) -> Job:
-        try:
-            return self.ledger.update(job.id, event, expect=[job.status], **values)
-        except StaleTransition:
-            return self.ledger.require(job.id)
+    def note_once(self, text: str) -> None:
+        """A message for the user that is worth saying once per run, not once per job."""
+        if text not in self._noted:
+            self._noted.add(text)
+            self.sink(Update(job_id="", kind="note", status="", label="", message=text))

@@ -98,10 +98,30 @@ def m003_scheduling(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE TABLE pacing (model TEXT PRIMARY KEY, next_start_at REAL NOT NULL)")
 
 
+def m004_audit_log(conn: sqlite3.Connection) -> None:
+    """Edits change someone's video: who did it, when, to which input, with what consent."""
+    conn.execute(
+        """
+        CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,
+            job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+            action TEXT NOT NULL,
+            actor TEXT,
+            consent TEXT,
+            input_sha256 TEXT,
+            input_source TEXT,
+            prompt TEXT
+        )
+        """
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("001_jobs", m001_jobs),
     ("002_job_events", m002_job_events),
     ("003_scheduling", m003_scheduling),
+    ("004_audit_log", m004_audit_log),
 ]
 
 

@@ -68,6 +68,7 @@ class Ledger:
         values: Mapping[str, Any] | Callable[[int], Mapping[str, Any]],
         *,
         detail: Mapping[str, Any] | None = None,
+        audit: Mapping[str, Any] | None = None,
     ) -> Job:
         """Add a job. ``values`` may be a function of the job's number, called under the write
         lock, so that names derived from it (and checks against other jobs) cannot race."""
@@ -89,7 +90,20 @@ class Ledger:
             marks = ", ".join("?" for _ in row)
             conn.execute(f"INSERT INTO jobs ({names}) VALUES ({marks})", tuple(row.values()))
             self._event(conn, row["id"], "created", None, row["status"], detail, now)
+            if audit is not None:
+                entry = {"at": now, "job_id": row["id"], **audit}
+                columns = ", ".join(entry)
+                conn.execute(
+                    f"INSERT INTO audit_log ({columns}) VALUES ({', '.join('?' for _ in entry)})",
+                    tuple(entry.values()),
+                )
         return self.require(row["id"])
+
+    def audit_log(self, limit: int | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM audit_log ORDER BY id DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [dict(row) for row in self.conn.execute(sql)]
 
     def update(
         self,

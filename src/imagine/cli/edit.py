@@ -1,0 +1,175 @@
+"""`imagine edit VIDEO PROMPT` (video→video) and `imagine extend VIDEO PROMPT` (continue a clip)."""
+
+from __future__ import annotations
+
+import getpass
+import socket
+from typing import Annotated, Any
+
+import typer
+
+from imagine import clock
+from imagine.api import contract
+from imagine.cli import options as opt
+from imagine.cli import output
+from imagine.cli.render import Flags, execute, job_finder, settings_with
+from imagine.errors import PolicyError
+from imagine.media.inputs import EDIT_RULES, EXTEND_RULES, video_input
+from imagine.session import Session
+from imagine.spec import EDIT, EXTEND, RenderSpec
+
+Video = Annotated[
+    str,
+    typer.Argument(
+        metavar="VIDEO",
+        help="An MP4 file, an https URL, or a job (id, @last, @N).",
+        show_default=False,
+    ),
+]
+Prompt = Annotated[
+    str,
+    typer.Argument(
+        metavar="PROMPT", show_default=False, help="What to change, or what happens next."
+    ),
+]
+CONSENT_QUESTION = (
+    "Do you own this video, or have the consent of the people in it, to edit it with AI?"
+)
+
+
+def _consent(given: bool) -> dict[str, Any]:
+    """Editing someone's video needs their consent: --consent, or a yes on a terminal."""
+    how = "flag" if given else None
+    if how is None and output.stdin_is_terminal():
+        if not typer.confirm(CONSENT_QUESTION, default=False, err=True):
+            raise PolicyError("not edited: consent was not confirmed")
+        how = "prompt"
+    if how is None:
+        raise PolicyError(
+            "editing a video needs --consent: pass it to confirm you own the video "
+            "or have the consent of the people in it"
+        )
+    return {
+        "given": True,
+        "how": how,
+        "by": f"{getpass.getuser()}@{socket.gethostname()}",
+        "at": clock.iso(),
+    }
+
+
+def edit(
+    video: Video,
+    prompt: Prompt,
+    consent: Annotated[
+        bool,
+        typer.Option(
+            "--consent",
+            help="Confirm you own the video or have consent to edit it "
+            "(recorded in the ledger and the audit log).",
+        ),
+    ] = False,
+    model: opt.Model = None,
+    no_audio: opt.NoAudio = False,
+    variations: opt.Variations = 1,
+    output_template: opt.Output = None,
+    project: opt.ProjectDir = None,
+    no_wait: opt.NoWait = False,
+    timeout: opt.Timeout = None,
+    json_output: opt.Json = False,
+    quiet: opt.Quiet = False,
+    progress: opt.Progress = None,
+    yes: opt.Yes = False,
+    force: opt.Force = False,
+    dry_run: opt.DryRun = False,
+    sim: opt.Sim = False,
+    base_url: opt.BaseUrl = None,
+) -> None:
+    """Edit a video (up to 8.7 s) with an instruction; the result keeps its length.
+
+    Example: imagine edit clip.mp4 "make it snow" --consent
+    """
+    with Session(project_dir=project, base_url=base_url, use_sim=sim) as session:
+        settings = settings_with(session, no_audio=no_audio, model=model, output=output_template)
+        source = video_input(video, EDIT_RULES, job_finder(session))
+        specs = [
+            RenderSpec(
+                mode=EDIT,
+                model=settings.model,
+                prompt=prompt,
+                duration=None,
+                aspect_ratio=None,
+                resolution=None,
+                generate_audio=settings.audio,
+                video=source,
+                variation=n,
+            )
+            for n in range(1, variations + 1)
+        ]
+        flags = Flags(no_wait, timeout, json_output, quiet, progress, yes, force, dry_run)
+        code = execute(session, specs, settings, flags, consent=lambda: _consent(consent))
+    raise typer.Exit(int(code))
+
+
+def extend(
+    video: Video,
+    prompt: Prompt,
+    duration: Annotated[
+        int | None,
+        typer.Option(
+            "-d",
+            "--duration",
+            metavar="SECONDS",
+            help="Seconds to add, 1-15 (2-10 documented) [default: 6].",
+        ),
+    ] = None,
+    model: opt.Model = None,
+    no_audio: opt.NoAudio = False,
+    variations: opt.Variations = 1,
+    output_template: opt.Output = None,
+    project: opt.ProjectDir = None,
+    no_wait: opt.NoWait = False,
+    timeout: opt.Timeout = None,
+    json_output: opt.Json = False,
+    quiet: opt.Quiet = False,
+    progress: opt.Progress = None,
+    yes: opt.Yes = False,
+    force: opt.Force = False,
+    dry_run: opt.DryRun = False,
+    sim: opt.Sim = False,
+    base_url: opt.BaseUrl = None,
+) -> None:
+    """Continue a clip (2-15 s) from its last frame; the result is the original plus the new part.
+
+    Example: imagine extend @last "the fox leaps over the stream" -d 4
+    """
+    with Session(project_dir=project, base_url=base_url, use_sim=sim) as session:
+        settings = settings_with(
+            session,
+            no_audio=no_audio,
+            model=model,
+            output=output_template,
+            duration=duration if duration is not None else contract.EXTENSION_DEFAULT_DURATION,
+        )
+        if not 2 <= settings.duration <= 10 and not quiet:
+            output.warn(
+                f"-d {settings.duration}: the documented range for extensions is 2-10 s; "
+                "the API accepts 1-15"
+            )
+        source = video_input(video, EXTEND_RULES, job_finder(session))
+        specs = [
+            RenderSpec(
+                mode=EXTEND,
+                model=settings.model,
+                prompt=prompt,
+                duration=settings.duration,
+                aspect_ratio=None,
+                resolution=None,
+                generate_audio=settings.audio,
+                video=source,
+                variation=n,
+            )
+            for n in range(1, variations + 1)
+        ]
+        flags = Flags(no_wait, timeout, json_output, quiet, progress, yes, force, dry_run)
+        code = execute(session, specs, settings, flags)
+    raise typer.Exit(int(code))

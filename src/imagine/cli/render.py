@@ -1,0 +1,111 @@
+"""What `gen`, `edit` and `extend` share: settings from flags, checks, dry run, cost, record, drive."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import typer
+
+from imagine.cli import output
+from imagine.cli.run import Presentation, drive
+from imagine.config import Settings, parse_value
+from imagine.errors import ExitCode, JobNotFound
+from imagine.jobs import Job
+from imagine.media.inputs import JobFinder
+from imagine.pricing import format_usd
+from imagine.render import Preview, preview, record
+from imagine.session import Session
+from imagine.spec import RenderSpec
+
+FLAGS = {
+    "duration": "-d/--duration",
+    "aspect": "-a/--aspect",
+    "resolution": "-r/--resolution",
+    "model": "-m/--model",
+    "output": "-o/--output",
+}
+
+
+@dataclass(frozen=True)
+class Flags:
+    no_wait: bool = False
+    timeout: float | None = None
+    json: bool = False
+    quiet: bool = False
+    progress: str | None = None
+    yes: bool = False
+    force: bool = False
+    dry_run: bool = False
+
+
+def settings_with(session: Session, *, no_audio: bool = False, **given: Any) -> Settings:
+    """The settings in force, with the values given on the command line checked and applied."""
+    checked = {
+        key: parse_value(key, value, source=FLAGS[key])
+        for key, value in given.items()
+        if value is not None
+    }
+    if no_audio:
+        checked["audio"] = False
+    return session.settings.with_overrides(**checked)
+
+
+def job_finder(session: Session) -> JobFinder:
+    def find(ref: str) -> Job | None:
+        try:
+            return session.ledger.resolve(ref)
+        except JobNotFound:
+            return None
+
+    return find
+
+
+def execute(
+    session: Session,
+    specs: list[RenderSpec],
+    settings: Settings,
+    flags: Flags,
+    *,
+    consent: Callable[[], dict[str, Any]] | None = None,
+) -> ExitCode:
+    """Check, then (unless a dry run) record and drive the jobs; the exit status to end with.
+
+    ``consent`` is asked for after every other check, so nobody confirms a request that is
+    then refused.
+    """
+    if not flags.dry_run:
+        session.require_credentials()
+    checked = preview(session, specs, settings.output, dry_run=flags.dry_run)
+    if flags.dry_run:
+        print_dry_run(checked)
+        return ExitCode.OK
+    agreed = consent() if consent else None
+    confirm_cost(checked, settings, yes=flags.yes)
+    planned = record(session, checked, settings.output, force=flags.force, consent=agreed)
+    show = Presentation(json=flags.json, quiet=flags.quiet, progress=flags.progress)
+    return drive(session, planned, wait=not flags.no_wait, timeout=flags.timeout, show=show)
+
+
+def print_dry_run(checked: Preview) -> None:
+    """The exact bodies on stdout (one JSON object per request), the route and cost on stderr."""
+    for spec, body in zip(checked.specs, checked.bodies(), strict=True):
+        output.message(f"POST {checked.base_url}{spec.route}")
+        output.json_line(body)
+    output.message(f"dry run: nothing sent; estimated cost {format_usd(checked.total_usd)}")
+
+
+def confirm_cost(checked: Preview, settings: Settings, *, yes: bool) -> None:
+    """On a terminal, ask before spending more than confirm_above_usd; scripts are never asked."""
+    from imagine.policy import check_budget, needs_confirmation
+
+    check_budget(checked.total_usd, settings)
+    if yes or not needs_confirmation(checked.total_usd, settings):
+        return
+    if not output.stdin_is_terminal():
+        return
+    question = f"This will cost about {format_usd(checked.total_usd)}. Render?"
+    if not typer.confirm(question, default=False, err=True):
+        output.message("nothing rendered")
+        raise typer.Exit(0)
