@@ -381,3 +381,20 @@ def test_an_input_changed_before_sending_is_not_sent(
     (row,) = read_jobs(imagine_home)
     assert (row["status"], row["error_code"]) == ("failed", "input_changed")
     assert sim_stats(sim)["submissions"] == 0
+
+
+def test_without_the_media_extra_there_is_a_note_not_a_crash(
+    project: Path, clip: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import imagine.media
+    from imagine.engine.finish import _describe
+    from imagine.errors import UsageError
+    from imagine.media.inputs import EDIT_RULES, video_input
+
+    monkeypatch.setattr(imagine.media, "have_av", lambda: False)
+    described = _describe(clip)
+    assert described["probed"] is False
+    assert "pip install 'imagine[media]'" in described["note"]
+    assert not clip.with_suffix(".jpg").exists()
+    with pytest.raises(UsageError, match="needs the media extra"):
+        video_input(str(clip), EDIT_RULES, lambda ref: None)

@@ -18,8 +18,13 @@ def test_first_poll_with_history_is_near_the_expected_finish() -> None:
 
 
 def test_progress_predicts_the_finish() -> None:
-    # 10 s in, 40 % done: 15 s more, plus the margin.
-    assert next_delay(10.0, 40, None, 1) == 15.0 + POLICY.margin
+    # 15 s in, 60 % done: 10 s more, plus the margin.
+    assert next_delay(15.0, 60, None, 1) == 10.0 + POLICY.margin
+
+
+def test_low_progress_closes_in_before_aiming() -> None:
+    # 10 s in, 40 % done: 15 s more predicted, but whole-number progress this early is coarse.
+    assert next_delay(10.0, 40, None, 1) == 15.0 * POLICY.approach
 
 
 def test_without_progress_waits_for_the_expected_finish_then_backs_off() -> None:

@@ -63,21 +63,22 @@ class Finisher:
         assert job.request_id is not None
         poll = await self.engine.client(job).poll(job.request_id)
         if poll.status == DONE and poll.video_url:
-            self.engine.ledger.update(
-                job.id, "new_url", video_url=poll.video_url, response_json=json.dumps(poll.raw)
+            moved = self.engine.move(
+                job, "new_url", video_url=poll.video_url, response_json=json.dumps(poll.raw)
             )
-            return True
+            return moved is not None
         if poll.status in (EXPIRED, DONE):
-            job = self.engine.ledger.update(
-                job.id,
+            moved = self.engine.move(
+                job,
                 "expired",
                 status=Status.EXPIRED,
                 error_code="expired",
                 error_message="the video URL expired and the provider no longer holds the result",
             )
-            self.engine.emit(job, "expired", message=job.error_message)
+            if moved:
+                self.engine.emit(moved, "expired", message=moved.error_message)
             return False
-        self.engine.apply_poll(job, poll)
+        self.engine.poller.apply(job, poll)
         return False
 
     async def _complete(self, job: Job, final: Path, digest: str) -> None:
@@ -94,10 +95,11 @@ class Finisher:
         }
         # The sidecar is written from the job as it will be once complete, then the ledger commits.
         sidecar.write(replace(job, **values), side)
-        job = self.engine.ledger.update(job.id, "complete", **values)
+        moved = self.engine.move(job, "complete", **values)
         if "note" in info:
             self.engine.note_once(info["note"])
-        self.engine.emit(job, "complete", progress=100)
+        if moved:
+            self.engine.emit(moved, "complete", progress=100)
 
 
 def _describe(path: Path) -> dict[str, Any]:

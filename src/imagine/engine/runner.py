@@ -1,8 +1,13 @@
-"""The async engine used by `gen`, `wait` (and later `batch`): submit, poll, download, finish.
+"""The async engine used by `gen`, `edit`, `extend`, `batch` and `wait`: submit, poll, download.
 
 Every transition is committed to the ledger before the next network call, so a crash at any point
 leaves each job in a state `imagine wait` can carry on from. A job whose POST may have landed without
 an answer becomes ``unknown`` and is never sent again by the engine.
+
+Three stages share one event loop: submissions, paced per model and capped in flight across every
+process sharing the ledger (``leases.try_start``); polls, each at the job's ``next_poll_at``; and
+downloads. A job is driven by one process at a time, the holder of its lease; another process that
+wants it watches the ledger until it is finished, or takes it over if its holder dies.
 """
 
 from __future__ import annotations
@@ -29,21 +34,22 @@ from imagine.api.errors import (
     ServerError,
     Unreachable,
 )
-from imagine.api.types import DONE, EXPIRED, FAILED, PENDING, Poll
 from imagine.engine import schedule
 from imagine.engine.bodies import InputChanged, request_body
 from imagine.engine.download import new_http
 from imagine.engine.events import Sink, Update, null_sink
 from imagine.engine.finish import Finisher
+from imagine.engine.polling import Poller
 from imagine.errors import ImagineError
 from imagine.jobs import Job, Status
 from imagine.ledger import leases
-from imagine.ledger.store import Ledger
+from imagine.ledger.store import Ledger, StaleTransition
 from imagine.spec import recorded
 
 ClientFactory = Callable[[str], XAIClient]
 MAX_RATE_LIMITED_ROUNDS = 6
-MAX_STALLED_POLLS = 4
+SLOT_RECHECK = 0.5  # seconds between looks at the shared ledger while every slot is taken
+WATCH_INTERVAL = 1.0  # seconds between looks at a job another process is driving
 
 
 @dataclass(frozen=True)
@@ -62,7 +68,7 @@ class Outcome:
     """Where a job stands when the engine let go of it, and why if it is not final."""
 
     job: Job
-    reason: str | None = None  # "timeout", "held", "unreachable", or None when settled
+    reason: str | None = None  # "timeout", "unreachable", "auth", "refused"; None when settled
     error: ImagineError | None = None
 
 
@@ -87,11 +93,12 @@ class Engine:
         self._client_factory = clients
         self._clients: dict[str, XAIClient] = {}
         self._gate = asyncio.Lock()
+        self._freed = asyncio.Event()
         self._deadline: float | None = None
         self._http: httpx.AsyncClient | None = None
-        self._strikes: dict[str, int] = {}  # consecutive 429s at submit, or failed polls, per job
-        self._warned: set[str] = set()
+        self._limited: dict[str, int] = {}  # 429 rounds per job at submit
         self._noted: set[str] = set()
+        self.poller = Poller(self)
 
     # -- running -------------------------------------------------------------------------------
 
@@ -102,7 +109,10 @@ class Engine:
         heartbeat = asyncio.create_task(self._heartbeat())
         self._http = new_http()
         try:
-            return list(await asyncio.gather(*(self._drive(job_id) for job_id in job_ids)))
+            unique = list(dict.fromkeys(job_ids))
+            outcomes = await asyncio.gather(*(self._drive(job_id) for job_id in unique))
+            by_id = {outcome.job.id: outcome for outcome in outcomes}
+            return [by_id[job_id] for job_id in job_ids]
         finally:
             heartbeat.cancel()
             await self._close()
@@ -128,14 +138,14 @@ class Engine:
         return self._clients[job.base_url]
 
     async def _drive(self, job_id: str) -> Outcome:
-        job = self.ledger.require(job_id)
-        if not job.status.live:
-            return Outcome(job)
-        if not leases.claim(self.ledger, job_id, self.owner, self.options.lease_seconds):
-            self.emit(job, "held", message="another imagine process is handling this job")
-            return Outcome(job, reason="held")
         try:
-            return await self._advance(job_id)
+            if not await self._claim(job_id):
+                return Outcome(self.ledger.require(job_id))
+            try:
+                return await self._advance(job_id)
+            finally:
+                leases.release(self.ledger, job_id, self.owner)
+                self.slot_freed()
         except _Deadline:
             return Outcome(self.ledger.require(job_id), reason="timeout")
         except (Unreachable, ServerError, RateLimited, AnswerLost) as error:
@@ -146,8 +156,21 @@ class Engine:
             return Outcome(self.ledger.require(job_id), reason="auth", error=error)
         except ImagineError as error:
             return Outcome(self.ledger.require(job_id), reason="refused", error=error)
-        finally:
-            leases.release(self.ledger, job_id, self.owner)
+
+    async def _claim(self, job_id: str) -> bool:
+        """Take the job's lease; while another live process holds it, watch the ledger instead.
+        False when the job is finished (by whoever) before we get it."""
+        told = False
+        while True:
+            job = self.ledger.require(job_id)
+            if not job.status.live:
+                return False
+            if leases.claim(self.ledger, job_id, self.owner, self.options.lease_seconds):
+                return True
+            if not told:
+                self.emit(job, "held", message="another imagine process is handling it; watching")
+                told = True
+            await self.sleep(WATCH_INTERVAL)
 
     async def _advance(self, job_id: str) -> Outcome:
         finisher = Finisher(self, self._require_http())
@@ -156,11 +179,11 @@ class Engine:
             if job.status is Status.QUEUED:
                 await self._submit(job)
             elif job.status is Status.SUBMITTING:
-                self._answer_lost(job, "the process sending it stopped before the answer came")
+                self.answer_lost(job, "the process sending it stopped before the answer came")
             elif job.status is Status.RUNNING:
                 if not self.options.wait:
                     return Outcome(job)
-                await self._poll(job)
+                await self.poller.poll(job)
             elif job.status is Status.DOWNLOADING:
                 await finisher.finish(job)
             else:
@@ -189,7 +212,7 @@ class Engine:
         try:
             answer = await self.client(job).submit(job.route, body)
         except asyncio.CancelledError:
-            self._answer_lost(job, "interrupted while the request was being sent")
+            self.answer_lost(job, "interrupted while the request was being sent")
             raise
         except RateLimited as error:
             if self._rate_limited(job, error):
@@ -199,36 +222,24 @@ class Engine:
         except Unreachable as error:
             self._refused(job, error, code="not_submitted")
             raise
-        except (AnswerLost, ServerError) as error:
-            self._answer_lost(job, str(error))
-            raise
         except (InvalidRequest, NotFound, AuthenticationFailed, PermissionDenied) as error:
             self._refused(job, error, code=error.code or type(error).__name__)
             raise
-        except APIError as error:
-            self._answer_lost(job, str(error))
+        except APIError as error:  # 5xx, a lost answer, an answer without a request id
+            self.answer_lost(job, str(error))
             raise
         self._submitted(job, answer, body)
 
-    def _rate_limited(self, job: Job, error: RateLimited) -> bool:
-        """Still limited after the client's retries: slow every process down and queue the job
-        again (it was refused, so nothing was paid), a few times before giving up."""
-        rounds = self._strikes.get(job.id, 0) + 1
-        self._strikes[job.id] = rounds
-        if rounds > MAX_RATE_LIMITED_ROUNDS:
-            return False
-        delay = error.retry_after or min(60.0, 2.0**rounds)
-        leases.slow_down(self.ledger, job.model, delay)
-        job = self.ledger.update(
-            job.id, "rate_limited", status=Status.QUEUED, detail={"retry_in": delay}
-        )
-        self.emit(job, "retry", message=f"rate limited; trying again in {delay:.0f}s")
-        return True
-
     async def _take_slot(self, job: Job) -> bool:
-        """Wait for a free slot and the model's next start time; then the job is `submitting`."""
+        """Wait for a free slot and the model's next start time; then the job is `submitting`.
+
+        One task per process asks at a time (the gate), so a thousand queued jobs cost one look
+        at the ledger, not a thousand. A slot freed in this process wakes the asker at once; one
+        freed elsewhere is seen at the next look.
+        """
         async with self._gate:
             while True:
+                self._freed.clear()
                 wait = leases.try_start(
                     self.ledger,
                     job.id,
@@ -240,187 +251,95 @@ class Engine:
                     return True
                 if wait < 0:
                     return False
-                await self._sleep(wait)
+                await self._nap(min(wait, SLOT_RECHECK))
+
+    async def _nap(self, seconds: float) -> None:
+        """Sleep up to ``seconds``, waking early when a slot is freed in this process."""
+        if self._deadline is not None and clock.now() + seconds > self._deadline:
+            await self.sleep(seconds)  # sleeps to the deadline, then raises
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._freed.wait(), timeout=seconds)
+
+    def slot_freed(self) -> None:
+        self._freed.set()
+
+    def _rate_limited(self, job: Job, error: RateLimited) -> bool:
+        """Still limited after the client's retries: slow every process down and queue the job
+        again (it was refused, so nothing was paid), a few times before giving up."""
+        rounds = self._limited.get(job.id, 0) + 1
+        self._limited[job.id] = rounds
+        if rounds > MAX_RATE_LIMITED_ROUNDS:
+            return False
+        delay = error.retry_after or min(60.0, 2.0**rounds)
+        leases.slow_down(self.ledger, job.model, delay)
+        moved = self.move(job, "rate_limited", status=Status.QUEUED, detail={"retry_in": delay})
+        if moved:
+            self.slot_freed()
+            self.emit(moved, "retry", message=f"rate limited; trying again in {delay:.0f}s")
+        return True
 
     def _submitted(self, job: Job, answer: dict[str, Any], body: dict[str, Any]) -> None:
         now = clock.now()
-        expected = self._expected(job)
-        job = self.ledger.update(
-            job.id,
-            "submitted",
-            status=Status.RUNNING,
-            request_id=answer["request_id"],
-            request_json=json.dumps(recorded(body)),
-            submitted_at=clock.iso(now),
-            submit_response_json=json.dumps(answer),
-            next_poll_at=clock.iso(now + schedule.first_delay(expected, self.options.poll)),
-            detail={"request_id": answer["request_id"]},
-        )
-        self.emit(job, "submitted", progress=0)
+        first = schedule.first_delay(self.expected(job), self.options.poll)
+        values: dict[str, Any] = {
+            "request_id": answer["request_id"],
+            "request_json": json.dumps(recorded(body)),
+            "submitted_at": clock.iso(now),
+            "submit_response_json": json.dumps(answer),
+            "next_poll_at": clock.iso(now + first),
+        }
+        moved = self.move(job, "submitted", status=Status.RUNNING, **values)
+        if moved is None:
+            # Canceled while the request was in flight: the provider has it all the same, so the
+            # request id is kept (for the cost, and in case the user wants the video after all).
+            self.ledger.update(job.id, "submitted_after_cancel", **values)
+            return
+        self.emit(moved, "submitted", progress=0)
 
     def _refused(self, job: Job, error: ImagineError, *, code: str) -> None:
         """Not accepted, so not paid for: the job fails with the reason."""
-        job = self.ledger.update(
-            job.id,
+        moved = self.move(
+            job,
             "refused",
             status=Status.FAILED,
             error_code=code,
             error_message=str(error),
             detail={"http_status": getattr(error, "status", None)},
         )
-        self.emit(job, "failed", message=str(error))
+        if moved:
+            self.emit(moved, "failed", message=str(error))
 
-    def _answer_lost(self, job: Job, reason: str) -> None:
+    def answer_lost(self, job: Job, reason: str) -> None:
         message = (
             f"the answer was lost after sending ({reason}); it may be rendering and billed. "
             f"Run `imagine retry {ids.short(job.id)}` to send it again, "
             f"or `imagine cancel {ids.short(job.id)}`."
         )
-        job = self.ledger.update(
-            job.id,
+        moved = self.move(
+            job,
             "answer_lost",
             status=Status.UNKNOWN,
             error_code="answer_lost",
             error_message=message,
         )
-        self.emit(job, "unknown", message=message)
+        if moved:
+            self.emit(moved, "unknown", message=message)
 
-    # -- polling -------------------------------------------------------------------------------
+    # -- shared by the stages ------------------------------------------------------------------
 
-    async def _poll(self, job: Job) -> None:
-        if job.next_poll_at:
-            await self._sleep(clock.parse(job.next_poll_at) - clock.now())
-        if job.request_id is None:
-            self._answer_lost(job, "no request id was recorded")
-            return
+    def move(self, job: Job, event: str, **values: Any) -> Job | None:
+        """Change the job if it is still in the state we last saw; None if someone moved it
+        first (e.g. `imagine cancel` from another terminal)."""
         try:
-            poll = await self.client(job).poll(job.request_id)
-        except (Unreachable, ServerError, RateLimited, AnswerLost) as error:
-            self._stalled(job, error)
-            return
-        except NotFound as error:
-            job = self.ledger.update(
-                job.id,
-                "not_found",
-                status=Status.FAILED,
-                error_code="not_found",
-                error_message=f"the API no longer knows this request: {error}",
-            )
-            self.emit(job, "failed", message=job.error_message)
-            return
-        self._strikes.pop(job.id, None)
-        self.apply_poll(job, poll)
+            return self.ledger.update(job.id, event, expect=[job.status], **values)
+        except StaleTransition:
+            return None
 
-    def _stalled(self, job: Job, error: APIError) -> None:
-        """The API did not answer a poll even after retries: the render goes on without us, so
-        try again later, and give up this run only after several rounds."""
-        rounds = self._strikes.get(job.id, 0) + 1
-        self._strikes[job.id] = rounds
-        if rounds > MAX_STALLED_POLLS:
-            raise error
-        delay = min(60.0, 5.0 * 2 ** (rounds - 1))
-        self.ledger.update(job.id, "update", next_poll_at=clock.iso(clock.now() + delay))
-        self.emit(job, "stalled", message=f"{error}; polling again in {delay:.0f}s")
-
-    def apply_poll(self, job: Job, poll: Poll) -> Job:
-        """Record one poll answer and move the job on."""
-        common: dict[str, Any] = {
-            "poll_count": job.poll_count + 1,
-            "response_json": json.dumps(poll.raw) if poll.raw else job.response_json,
-        }
-        if poll.status == DONE:
-            return self._done(job, poll, common)
-        if poll.status == FAILED:
-            return self._failed(job, poll, common)
-        if poll.status == EXPIRED:
-            job = self.ledger.update(
-                job.id,
-                "expired",
-                status=Status.EXPIRED,
-                error_code="expired",
-                error_message="the provider no longer holds this result",
-                **common,
-            )
-            self.emit(job, "expired", message=job.error_message)
-            return job
-        return self._pending(job, poll, common)
-
-    def _pending(self, job: Job, poll: Poll, common: dict[str, Any]) -> Job:
-        now = clock.now()
-        elapsed = now - clock.parse(job.submitted_at or job.created_at)
-        delay = poll.retry_after
-        if delay is None:
-            delay = schedule.next_delay(
-                elapsed, poll.progress, self._expected(job), common["poll_count"], self.options.poll
-            )
-        job = self.ledger.update(
-            job.id,
-            "update",
-            progress=poll.progress if poll.progress is not None else job.progress,
-            last_pending_at=clock.iso(now),
-            next_poll_at=clock.iso(now + delay),
-            **common,
-        )
-        if poll.status != PENDING and job.id not in self._warned:
-            self._warned.add(job.id)
-            self.emit(job, "warning", message=f"unexpected status {poll.status!r}; still polling")
-        self.emit(job, "progress", progress=job.progress)
-        return job
-
-    def _done(self, job: Job, poll: Poll, common: dict[str, Any]) -> Job:
-        fields: dict[str, Any] = {
-            **common,
-            "completed_at": clock.iso(),
-            "cost_ticks": poll.cost_ticks,
-            "video_duration": poll.video_duration,
-            "progress": 100,
-        }
-        if poll.blocked:
-            job = self.ledger.update(
-                job.id,
-                "blocked",
-                status=Status.BLOCKED,
-                moderation="blocked",
-                error_code="moderation",
-                error_message="the provider's moderation withheld this video",
-                **fields,
-            )
-            self.emit(job, "blocked", message=job.error_message)
-            return job
-        job = self.ledger.update(
-            job.id,
-            "rendered",
-            status=Status.DOWNLOADING,
-            moderation="passed",
-            video_url=poll.video_url,
-            **fields,
-        )
-        self.emit(job, "rendered", progress=100)
-        return job
-
-    def _failed(self, job: Job, poll: Poll, common: dict[str, Any]) -> Job:
-        message = poll.error_message or "the provider reported the render failed"
-        blocked = "moderation" in message.lower()
-        job = self.ledger.update(
-            job.id,
-            "blocked" if blocked else "failed",
-            status=Status.BLOCKED if blocked else Status.FAILED,
-            moderation="blocked" if blocked else None,
-            error_code=poll.error_code or "failed",
-            error_message=message,
-            completed_at=clock.iso(),
-            **common,
-        )
-        self.emit(job, str(job.status), message=message)
-        return job
-
-    def _expected(self, job: Job) -> float | None:
+    def expected(self, job: Job) -> float | None:
         history = self.ledger.render_seconds(job.model, job.resolution, job.output_seconds)
         return schedule.expected_seconds(history)
 
-    # -- helpers -------------------------------------------------------------------------------
-
-    async def _sleep(self, seconds: float) -> None:
+    async def sleep(self, seconds: float) -> None:
         if seconds <= 0:
             return
         if self._deadline is not None and clock.now() + seconds > self._deadline:
@@ -429,11 +348,12 @@ class Engine:
         await asyncio.sleep(seconds)
 
     def emit(self, job: Job, kind: str, **kw: Any) -> None:
-        label = f"#{job.seq}"
-        self.sink(Update(job_id=job.id, kind=kind, status=str(job.status), label=label, **kw))
+        self.sink(
+            Update(job_id=job.id, kind=kind, status=str(job.status), label=f"#{job.seq}", **kw)
+        )
 
     def note_once(self, text: str) -> None:
-        """A message for the user that is worth saying once per run, not once per job."""
+        """A message worth saying once per run, not once per job."""
         if text not in self._noted:
             self._noted.add(text)
             self.sink(Update(job_id="", kind="note", status="", label="", message=text))

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 class PollPolicy:
     first_without_history: float = 1.0
     lead: float = 0.8  # first poll at this fraction of the expected render time
-    margin: float = 0.25  # seconds after the predicted finish
+    margin: float = 0.15  # seconds after the predicted finish
+    trust_progress: float = 50.0  # below this, progress is a hint, not an aim
+    approach: float = 0.6  # fraction of the predicted remaining time to wait while closing in
     minimum: float = 0.5
     maximum: float = 30.0
     growth: float = 1.5
@@ -38,8 +40,11 @@ def next_delay(
 ) -> float:
     """Seconds until the next poll of a job still pending ``elapsed`` seconds after submission."""
     if progress is not None and 5 <= progress < 100:
-        predicted_total = elapsed * 100.0 / progress
-        return _clamp(predicted_total - elapsed + policy.margin, policy)
+        remaining = elapsed * 100.0 / progress - elapsed
+        if progress < policy.trust_progress:
+            # Early on, whole-number progress says little: close in, then aim.
+            return _clamp(remaining * policy.approach, policy)
+        return _clamp(remaining + policy.margin, policy)
     if expected is not None and expected - elapsed > policy.minimum:
         return _clamp(expected - elapsed + policy.margin, policy)
     base = max(policy.minimum, (expected or 10.0) * 0.1)

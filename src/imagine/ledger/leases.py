@@ -14,7 +14,12 @@ from imagine import clock
 from imagine.jobs import Status
 from imagine.ledger.store import Ledger
 
-IN_FLIGHT = (Status.SUBMITTING.value, Status.RUNNING.value, Status.DOWNLOADING.value)
+# Renders in flight at the provider. A job being downloaded has finished rendering: it no longer
+# holds a slot, so the next render can start while the file comes down.
+IN_FLIGHT = (Status.SUBMITTING.value, Status.RUNNING.value)
+
+
+CAP_RECHECK = 0.5  # seconds to wait before asking again when every slot is taken
 
 
 def new_owner() -> str:
@@ -101,7 +106,7 @@ def try_start(ledger: Ledger, job_id: str, model: str, *, rps: float, cap: int) 
             (*IN_FLIGHT, clock.iso(now)),
         ).fetchone()
         if in_flight >= cap:
-            return 0.25
+            return CAP_RECHECK
         row = conn.execute("SELECT next_start_at FROM pacing WHERE model = ?", (model,)).fetchone()
         next_start = float(row[0]) if row else 0.0
         if next_start > now:

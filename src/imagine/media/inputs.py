@@ -154,8 +154,14 @@ def video_input(text: str, rules: VideoRules, find_job: JobFinder) -> MediaInput
 
 
 def _video_file(path: Path, rules: VideoRules, *, source: str) -> MediaInput:
+    from imagine.media import INSTALL_HINT, have_av
     from imagine.media.probe import probe_video
 
+    if not have_av():
+        raise UsageError(
+            f"{rules.purpose} needs the media extra to check the video before paying for it: "
+            f"{INSTALL_HINT}"
+        )
     data = _read(path, "VIDEO")
     try:
         info = probe_video(data)

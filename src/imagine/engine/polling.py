@@ -1,0 +1,169 @@
+"""The poll stage: ask about a running job when its schedule says so, and record the answer."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from imagine import clock
+from imagine.api.errors import AnswerLost, APIError, NotFound, RateLimited, ServerError, Unreachable
+from imagine.api.types import DONE, EXPIRED, FAILED, PENDING, Poll
+from imagine.engine import schedule
+from imagine.jobs import Job, Status
+
+if TYPE_CHECKING:
+    from imagine.engine.runner import Engine
+
+MAX_STALLED_POLLS = 4
+
+
+class Poller:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._stalls: dict[str, int] = {}
+        self._warned: set[str] = set()
+
+    async def poll(self, job: Job) -> None:
+        engine = self.engine
+        if job.next_poll_at:
+            await engine.sleep(clock.parse(job.next_poll_at) - clock.now())
+        if job.request_id is None:
+            engine.answer_lost(job, "no request id was recorded")
+            return
+        try:
+            answer = await engine.client(job).poll(job.request_id)
+        except (Unreachable, ServerError, RateLimited, AnswerLost) as error:
+            self._stalled(job, error)
+            return
+        except NotFound as error:
+            moved = engine.move(
+                job,
+                "not_found",
+                status=Status.FAILED,
+                error_code="not_found",
+                error_message=f"the API no longer knows this request: {error}",
+            )
+            if moved:
+                engine.emit(moved, "failed", message=moved.error_message)
+            return
+        self._stalls.pop(job.id, None)
+        self.apply(job, answer)
+
+    def _stalled(self, job: Job, error: APIError) -> None:
+        """The API did not answer even after retries: the render goes on without us, so try
+        again later, and give up this run only after several rounds."""
+        rounds = self._stalls.get(job.id, 0) + 1
+        self._stalls[job.id] = rounds
+        if rounds > MAX_STALLED_POLLS:
+            raise error
+        delay = min(60.0, 5.0 * 2 ** (rounds - 1))
+        self.engine.move(job, "update", next_poll_at=clock.iso(clock.now() + delay))
+        self.engine.emit(job, "stalled", message=f"{error}; polling again in {delay:.0f}s")
+
+    def apply(self, job: Job, answer: Poll) -> Job | None:
+        """Record one poll answer and move the job on (None if someone else moved it first)."""
+        common: dict[str, Any] = {
+            "poll_count": job.poll_count + 1,
+            "response_json": json.dumps(answer.raw) if answer.raw else job.response_json,
+        }
+        if answer.status == DONE:
+            return self._done(job, answer, common)
+        if answer.status == FAILED:
+            return self._failed(job, answer, common)
+        if answer.status == EXPIRED:
+            return self._finish(
+                job,
+                "expired",
+                Status.EXPIRED,
+                "expired",
+                "the provider no longer holds this result",
+                **common,
+            )
+        return self._pending(job, answer, common)
+
+    def _pending(self, job: Job, answer: Poll, common: dict[str, Any]) -> Job | None:
+        engine = self.engine
+        now = clock.now()
+        elapsed = now - clock.parse(job.submitted_at or job.created_at)
+        delay = answer.retry_after
+        if delay is None:
+            delay = schedule.next_delay(
+                elapsed,
+                answer.progress,
+                engine.expected(job),
+                common["poll_count"],
+                engine.options.poll,
+            )
+        moved = engine.move(
+            job,
+            "update",
+            progress=answer.progress if answer.progress is not None else job.progress,
+            last_pending_at=clock.iso(now),
+            next_poll_at=clock.iso(now + delay),
+            **common,
+        )
+        if moved is None:
+            return None
+        if answer.status != PENDING and job.id not in self._warned:
+            self._warned.add(job.id)
+            engine.emit(
+                moved, "warning", message=f"unexpected status {answer.status!r}; still polling"
+            )
+        engine.emit(moved, "progress", progress=moved.progress)
+        return moved
+
+    def _done(self, job: Job, answer: Poll, common: dict[str, Any]) -> Job | None:
+        fields: dict[str, Any] = {
+            **common,
+            "completed_at": clock.iso(),
+            "cost_ticks": answer.cost_ticks,
+            "video_duration": answer.video_duration,
+            "progress": 100,
+        }
+        if answer.blocked:
+            return self._finish(
+                job,
+                "blocked",
+                Status.BLOCKED,
+                "moderation",
+                "the provider's moderation withheld this video",
+                moderation="blocked",
+                **fields,
+            )
+        moved = self.engine.move(
+            job,
+            "rendered",
+            status=Status.DOWNLOADING,
+            moderation="passed",
+            video_url=answer.video_url,
+            **fields,
+        )
+        if moved:
+            self.engine.slot_freed()
+            self.engine.emit(moved, "rendered", progress=100)
+        return moved
+
+    def _failed(self, job: Job, answer: Poll, common: dict[str, Any]) -> Job | None:
+        message = answer.error_message or "the provider reported the render failed"
+        blocked = "moderation" in message.lower()
+        return self._finish(
+            job,
+            "blocked" if blocked else "failed",
+            Status.BLOCKED if blocked else Status.FAILED,
+            answer.error_code or "failed",
+            message,
+            moderation="blocked" if blocked else None,
+            completed_at=clock.iso(),
+            **common,
+        )
+
+    def _finish(
+        self, job: Job, event: str, status: Status, code: str, message: str, **values: Any
+    ) -> Job | None:
+        moved = self.engine.move(
+            job, event, status=status, error_code=code, error_message=message, **values
+        )
+        if moved:
+            self.engine.slot_freed()
+            self.engine.emit(moved, event, message=message)
+        return moved
