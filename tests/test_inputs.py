@@ -361,6 +361,7 @@ def test_an_input_changed_before_sending_is_not_sent(
     """Jobs keep inputs by reference: if the file changes before the job is sent (say, a queued
     job resumed later), the job fails instead of rendering something else under the same name."""
     from imagine.media.inputs import image_input
+    from imagine.plan import Request
     from imagine.render import preview, record
     from imagine.session import Session
     from imagine.spec import IMAGE, RenderSpec
@@ -373,7 +374,7 @@ def test_an_input_changed_before_sending_is_not_sent(
             prompt="move",
             image=image_input(str(still), "image", "--image", lambda ref: None),
         )
-        (planned,) = record(session, preview(session, [spec], "renders/{slug}"), "renders/{slug}")
+        (planned,) = record(session, preview(session, [Request(spec, "renders/{slug}")]))
     write_image(still, width=320, height=240, fmt="png", seed=99)
     result = cli.run("wait", planned.job.id)
     assert result.exit_code == 2

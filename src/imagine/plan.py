@@ -1,5 +1,8 @@
 """From requests to ledger rows: reuse what was already rendered, attach to what is running,
 record the rest as queued jobs — before any network call.
+
+The check for an earlier job and the insert of a new one happen in one write transaction, so two
+processes given the same request at the same moment record it once.
 """
 
 from __future__ import annotations
@@ -16,13 +19,11 @@ from imagine.engine.download import part_path
 from imagine.jobs import Job, Status
 from imagine.ledger.store import Ledger
 from imagine.project import Project, plan_output, slugify
+from imagine.reuse import SidecarIndex, import_render
 from imagine.spec import EDIT, RenderSpec
 
 NEW, REUSED, ATTACHED, UNRESOLVED = "new", "reused", "attached", "unresolved"
-RESUMED, SETTLED = (
-    "resumed",
-    "settled",
-)  # jobs named to `imagine wait`: unfinished, or already final
+RESUMED, SETTLED = "resumed", "settled"  # jobs named to `imagine wait`: unfinished, or final
 
 
 @dataclass(frozen=True)
@@ -40,10 +41,15 @@ class Target:
     """Where and how new jobs are recorded."""
 
     project: Project
-    template: str
     base_url: str
     prices: Mapping[str, Mapping[str, float]]
     consent: Mapping[str, Any] | None = None  # edits: who confirmed consent, how and when
+
+
+@dataclass(frozen=True)
+class Request:
+    spec: RenderSpec
+    template: str  # output path template, relative to the project
 
 
 def estimate(spec: RenderSpec, prices: Mapping[str, Mapping[str, float]]) -> pricing.Estimate:
@@ -59,30 +65,46 @@ def estimate(spec: RenderSpec, prices: Mapping[str, Mapping[str, float]]) -> pri
     )
 
 
+def classify(job: Job) -> Planned | None:
+    """What an earlier job for the same request means for a new one, if anything."""
+    if job.status is Status.COMPLETE and Path(job.output_path).is_file():
+        return Planned(job, REUSED)
+    if job.status.live:
+        return Planned(job, ATTACHED)
+    if job.status is Status.UNKNOWN:
+        return Planned(job, UNRESOLVED)
+    return None
+
+
 def find_existing(ledger: Ledger, fingerprint: str) -> Planned | None:
-    """An earlier job for the same request that makes a new render unnecessary."""
+    """The newest earlier job for the same request that makes a new render unnecessary."""
     for job in ledger.by_fingerprint(fingerprint):
-        if job.status is Status.COMPLETE and Path(job.output_path).is_file():
-            return Planned(job, REUSED)
-        if job.status.live:
-            return Planned(job, ATTACHED)
-        if job.status is Status.UNKNOWN:
-            return Planned(job, UNRESOLVED)
+        found = classify(job)
+        if found:
+            return found
     return None
 
 
 def plan(
-    ledger: Ledger, specs: Sequence[RenderSpec], target: Target, *, force: bool = False
+    ledger: Ledger, requests: Sequence[Request], target: Target, *, force: bool = False
 ) -> list[Planned]:
+    index = SidecarIndex(target.project)
     planned = []
-    for spec in specs:
-        fingerprint = spec.fingerprint(target.base_url)
+    for request in requests:
+        fingerprint = request.spec.fingerprint(target.base_url)
         existing = None if force else find_existing(ledger, fingerprint)
-        planned.append(existing or Planned(_record(ledger, spec, fingerprint, target), NEW))
+        if existing is None and not force:
+            found = index.find(fingerprint)
+            if found is not None:
+                existing = Planned(import_render(ledger, found, target.project), REUSED)
+        planned.append(existing or _record(ledger, request, fingerprint, target, force=force))
     return planned
 
 
-def _record(ledger: Ledger, spec: RenderSpec, fingerprint: str, target: Target) -> Job:
+def _record(
+    ledger: Ledger, request: Request, fingerprint: str, target: Target, *, force: bool
+) -> Planned:
+    spec = request.spec
     job_id = ids.new_id()
     cost = estimate(spec, target.prices)
     created = datetime.now()
@@ -91,39 +113,60 @@ def _record(ledger: Ledger, spec: RenderSpec, fingerprint: str, target: Target) 
         return path.exists() or part_path(path).exists() or ledger.output_taken(path)
 
     def values(seq: int) -> dict[str, Any]:
-        fields = _template_fields(spec, job_id, seq, created)
-        output = plan_output(target.project, target.template, fields, taken)
-        params = spec.params()
-        if target.consent is not None:
-            params["consent"] = dict(target.consent)
-        return {
-            "id": job_id,
-            "parent_id": next((item.job_id for item in spec.inputs if item.job_id), None),
-            "status": Status.QUEUED,
-            "mode": spec.mode,
-            "model": spec.model,
-            "route": spec.route,
-            "prompt": spec.prompt,
-            "prompt_sent": spec.prompt,
-            "duration": spec.duration,
-            "aspect_ratio": spec.aspect_ratio,
-            "resolution": spec.resolution,
-            "generate_audio": spec.generate_audio,
-            "variation": spec.variation,
-            "params_json": json.dumps(params),
-            "inputs_json": json.dumps([item.reference() for item in spec.inputs]),
-            "fingerprint": fingerprint,
-            "base_url": target.base_url,
-            "project_dir": str(target.project.root),
-            "output_path": str(output),
-            "cost_estimate_usd": cost.usd,
-            "price_per_second_usd": cost.price_per_second,
-            "request_json": json.dumps(spec.recorded_body()),
-        }
+        fields = template_fields(spec, job_id, seq, created)
+        output = plan_output(target.project, request.template, fields, taken)
+        return _row(spec, job_id, fingerprint, output, cost, target)
 
-    return ledger.insert(
-        values, detail={"estimate_usd": round(cost.usd, 4)}, audit=_audit(spec, target)
+    def earlier() -> Job | None:
+        found = None if force else find_existing(ledger, fingerprint)
+        return found.job if found else None
+
+    job = ledger.insert(
+        values,
+        detail={"estimate_usd": round(cost.usd, 4)},
+        audit=_audit(spec, target),
+        unless=earlier,
     )
+    if job.id != job_id:  # another process recorded the same request a moment ago
+        return classify(job) or Planned(job, ATTACHED)
+    return Planned(job, NEW)
+
+
+def _row(
+    spec: RenderSpec,
+    job_id: str,
+    fingerprint: str,
+    output: Path,
+    cost: pricing.Estimate,
+    target: Target,
+) -> dict[str, Any]:
+    params = spec.params()
+    if target.consent is not None:
+        params["consent"] = dict(target.consent)
+    return {
+        "id": job_id,
+        "parent_id": next((item.job_id for item in spec.inputs if item.job_id), None),
+        "status": Status.QUEUED,
+        "mode": spec.mode,
+        "model": spec.model,
+        "route": spec.route,
+        "prompt": spec.prompt,
+        "prompt_sent": spec.prompt,
+        "duration": spec.duration,
+        "aspect_ratio": spec.aspect_ratio,
+        "resolution": spec.resolution,
+        "generate_audio": spec.generate_audio,
+        "variation": spec.variation,
+        "params_json": json.dumps(params),
+        "inputs_json": json.dumps([item.reference() for item in spec.inputs]),
+        "fingerprint": fingerprint,
+        "base_url": target.base_url,
+        "project_dir": str(target.project.root),
+        "output_path": str(output),
+        "cost_estimate_usd": cost.usd,
+        "price_per_second_usd": cost.price_per_second,
+        "request_json": json.dumps(spec.recorded_body()),
+    }
 
 
 def _audit(spec: RenderSpec, target: Target) -> dict[str, Any] | None:
@@ -141,7 +184,7 @@ def _audit(spec: RenderSpec, target: Target) -> dict[str, Any] | None:
     }
 
 
-def _template_fields(
+def template_fields(
     spec: RenderSpec, job_id: str, seq: int, created: datetime
 ) -> dict[str, object]:
     subject = spec.prompt or (spec.inputs[0].source if spec.inputs else "video")

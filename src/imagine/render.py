@@ -1,4 +1,4 @@
-"""The render workflow shared by `gen` (and later `edit`, `extend`, `batch`): check, record, drive.
+"""The render workflow shared by `gen`, `edit`, `extend` and `batch`: check, record, drive.
 
 The CLI calls these in order; each step either succeeds or raises an ImagineError before anything is
 half-written.
@@ -24,9 +24,13 @@ from imagine.spec import RenderSpec, validate
 
 @dataclass(frozen=True)
 class Preview:
-    specs: tuple[RenderSpec, ...]
+    requests: tuple[plan.Request, ...]
     total_usd: float
     base_url: str
+
+    @property
+    def specs(self) -> list[RenderSpec]:
+        return [request.spec for request in self.requests]
 
     def bodies(self) -> list[dict[str, object]]:
         return [spec.body() for spec in self.specs]
@@ -41,45 +45,31 @@ class Result:
 
 
 def preview(
-    session: Session, specs: Sequence[RenderSpec], template: str, *, dry_run: bool = False
+    session: Session, requests: Sequence[plan.Request], *, dry_run: bool = False
 ) -> Preview:
     """Validate everything that can be checked offline; nothing is sent.
 
     Unless this is a dry run, the output folders are created and proven writable, so that a render
     is never paid for and then lost for want of a place to put it.
     """
-    for spec in specs:
-        validate(spec)
-    folders = {_output_folder(session, spec, template) for spec in specs}
-    total = sum(plan.estimate(spec, session.settings.prices).usd for spec in specs)
+    for request in requests:
+        validate(request.spec)
+    folders = {_output_folder(session, request) for request in requests}
+    total = sum(plan.estimate(r.spec, session.settings.prices).usd for r in requests)
     if not dry_run:
         for folder in sorted(folders):
             ensure_writable(folder)
-    return Preview(tuple(specs), total, session.base_url)
+    return Preview(tuple(requests), total, session.base_url)
 
 
-def _output_folder(session: Session, spec: RenderSpec, template: str) -> Path:
-    sample = {
-        "date": datetime.now().strftime("%Y-%m-%d"),
-        "time": "000000",
-        "slug": "x",
-        "id": "x",
-        "short": "x",
-        "seq": 1,
-        "n": spec.variation,
-        "model": spec.model,
-        "mode": spec.mode,
-        "duration": spec.duration or "",
-        "resolution": spec.resolution or "",
-        "aspect": (spec.aspect_ratio or "").replace(":", "x"),
-    }
-    return (session.project.root / render_template(template, sample)).parent
+def _output_folder(session: Session, request: plan.Request) -> Path:
+    fields = plan.template_fields(request.spec, "0" * 26, 1, datetime.now())
+    return (session.project.root / render_template(request.template, fields)).parent
 
 
 def record(
     session: Session,
     preview_: Preview,
-    template: str,
     *,
     force: bool = False,
     consent: Mapping[str, Any] | None = None,
@@ -89,12 +79,11 @@ def record(
     policy.check_budget(preview_.total_usd, session.settings)
     target = plan.Target(
         project=session.project,
-        template=template,
         base_url=preview_.base_url,
         prices=session.settings.prices,
         consent=consent,
     )
-    return plan.plan(session.ledger, preview_.specs, target, force=force)
+    return plan.plan(session.ledger, preview_.requests, target, force=force)
 
 
 async def drive(

@@ -14,10 +14,10 @@ from imagine.config import Settings, parse_value
 from imagine.errors import ExitCode, JobNotFound
 from imagine.jobs import Job
 from imagine.media.inputs import JobFinder
+from imagine.plan import Request
 from imagine.pricing import format_usd
 from imagine.render import Preview, preview, record
 from imagine.session import Session
-from imagine.spec import RenderSpec
 
 FLAGS = {
     "duration": "-d/--duration",
@@ -64,7 +64,7 @@ def job_finder(session: Session) -> JobFinder:
 
 def execute(
     session: Session,
-    specs: list[RenderSpec],
+    requests: list[Request],
     settings: Settings,
     flags: Flags,
     *,
@@ -77,13 +77,13 @@ def execute(
     """
     if not flags.dry_run:
         session.require_credentials()
-    checked = preview(session, specs, settings.output, dry_run=flags.dry_run)
+    checked = preview(session, requests, dry_run=flags.dry_run)
     if flags.dry_run:
         print_dry_run(checked)
         return ExitCode.OK
     agreed = consent() if consent else None
     confirm_cost(checked, settings, yes=flags.yes)
-    planned = record(session, checked, settings.output, force=flags.force, consent=agreed)
+    planned = record(session, checked, force=flags.force, consent=agreed)
     show = Presentation(json=flags.json, quiet=flags.quiet, progress=flags.progress)
     return drive(session, planned, wait=not flags.no_wait, timeout=flags.timeout, show=show)
 

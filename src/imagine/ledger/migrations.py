@@ -99,13 +99,14 @@ def m003_scheduling(conn: sqlite3.Connection) -> None:
 
 
 def m004_audit_log(conn: sqlite3.Connection) -> None:
-    """Edits change someone's video: who did it, when, to which input, with what consent."""
+    """Edits change someone's video: who did it, when, to which input, with what consent.
+    Entries outlive their jobs (`imagine rm` keeps them), hence no foreign key."""
     conn.execute(
         """
         CREATE TABLE audit_log (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
             at TEXT NOT NULL,
-            job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+            job_id TEXT NOT NULL,
             action TEXT NOT NULL,
             actor TEXT,
             consent TEXT,

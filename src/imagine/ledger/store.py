@@ -69,11 +69,16 @@ class Ledger:
         *,
         detail: Mapping[str, Any] | None = None,
         audit: Mapping[str, Any] | None = None,
+        unless: Callable[[], Job | None] | None = None,
     ) -> Job:
         """Add a job. ``values`` may be a function of the job's number, called under the write
-        lock, so that names derived from it (and checks against other jobs) cannot race."""
+        lock, so that names derived from it (and checks against other jobs) cannot race.
+        ``unless``, also called under the lock, may name an existing job to return instead."""
         now = clock.iso()
         with self.transaction() as conn:
+            existing = unless() if unless else None
+            if existing is not None:
+                return existing
             if callable(values):
                 (last,) = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM jobs").fetchone()
                 (used,) = conn.execute(
