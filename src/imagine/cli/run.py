@@ -1,4 +1,7 @@
-"""Drive jobs with a progress display, then report them: shared by `gen` and `wait`."""
+"""Drive jobs with a progress display, report each as it finishes, then sum up.
+
+Shared by every command that renders (`gen`, `edit`, `extend`, `batch`, `retry`) and by `wait`.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,8 @@ import typer
 
 from imagine import ids, plan, render, sidecar
 from imagine.cli import output
-from imagine.cli.display import Display, make_display
+from imagine.cli.display import FINAL_KINDS, Display, make_display
+from imagine.engine.events import Update
 from imagine.engine.runner import EngineOptions
 from imagine.errors import ExitCode
 from imagine.jobs import Job, Status
@@ -32,6 +36,29 @@ def label(job: Job) -> str:
     return " ".join(text.split())
 
 
+class Reporter:
+    """Prints each job's result the moment it is final: scripts and pipelines can act on the
+    first video while the others still render."""
+
+    def __init__(self, session: Session, show: Presentation, actions: dict[str, str]) -> None:
+        self.session = session
+        self.show = show
+        self.actions = actions
+        self.printed: set[str] = set()
+
+    def __call__(self, update: Update) -> None:
+        if update.kind in FINAL_KINDS and update.job_id and update.job_id not in self.printed:
+            job = self.session.ledger.require(update.job_id)
+            self.print(render.Result(job, self.actions.get(job.id, plan.NEW)))
+
+    def print(self, result: render.Result) -> None:
+        self.printed.add(result.job.id)
+        if self.show.json:
+            output.json_line(sidecar.job_document(result.job))
+        else:
+            _report_text(result, self.show.quiet)
+
+
 def drive(
     session: Session,
     planned: Sequence[plan.Planned],
@@ -39,31 +66,43 @@ def drive(
     wait: bool,
     timeout: float | None,
     show: Presentation,
+    rps: float | None = None,
+    concurrency: int | None = None,
 ) -> ExitCode:
-    """Run the engine over the planned jobs, print results, return the exit status."""
+    """Run the engine over the planned jobs, report them, return the exit status."""
     labels = {item.job.id: label(item.job) for item in planned}
-    display = make_display(
-        labels, quiet=show.quiet or (show.json and show.progress is None), progress=show.progress
-    )
+    display = make_display(labels, quiet=show.quiet, progress=show.progress)
+    reporter = Reporter(session, show, {item.job.id: item.action for item in planned})
     _announce(planned, display)
     session.on_retry = lambda error, delay, attempt: display.note(
         f"{error}; retrying in {delay:.1f}s (attempt {attempt + 1})"
     )
     options = EngineOptions(
-        rps=session.settings.rps,
-        concurrency=session.settings.concurrency,
+        rps=rps or session.settings.rps,
+        concurrency=concurrency or session.settings.concurrency,
         wait=wait,
         timeout=timeout,
     )
     to_drive = [item.job.id for item in planned if item.needs_engine]
+
+    def sink(update: Update) -> None:
+        display(update)
+        reporter(update)
+
     try:
         with display:
-            outcomes = asyncio.run(render.drive(session, to_drive, options=options, sink=display))
+            outcomes = asyncio.run(render.drive(session, to_drive, options=options, sink=sink))
     except KeyboardInterrupt:
         _interrupted(session, to_drive)
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     found = render.results(planned, outcomes)
-    report(found, show)
+    for result in found:
+        if result.job.id not in reporter.printed:
+            reporter.print(result)
+        elif result.error is not None and result.job.status is Status.FAILED:
+            _error_detail(result)
+    if len(found) > 1 and not show.json and not show.quiet and output.stderr_is_terminal():
+        output.err().print(summary_table(found))
     return render.exit_code(found, waited=wait)
 
 
@@ -75,9 +114,7 @@ def _announce(planned: Sequence[plan.Planned], display: Display) -> None:
                 f"#{job.seq} already rendered (same request): {shown_path(job.output_path)}"
             )
         elif item.action == plan.ATTACHED:
-            display.note(
-                f"#{job.seq} is already {job.status}: following it instead of paying again"
-            )
+            display.note(f"#{job.seq} is already {job.status}: following it, not paying again")
         elif item.action == plan.UNRESOLVED:
             display.note(
                 f"#{job.seq} (same request) is unknown: its answer was lost. "
@@ -87,7 +124,7 @@ def _announce(planned: Sequence[plan.Planned], display: Display) -> None:
 
 
 def _interrupted(session: Session, job_ids: Sequence[str]) -> None:
-    jobs = [session.ledger.require(job_id) for job_id in job_ids]
+    jobs = [session.ledger.require(job_id) for job_id in dict.fromkeys(job_ids)]
     live = [job for job in jobs if job.status.live]
     if live:
         refs = " ".join(ids.short(job.id) for job in live)
@@ -98,14 +135,6 @@ def _interrupted(session: Session, job_ids: Sequence[str]) -> None:
     for job in jobs:
         if job.status is Status.UNKNOWN:
             output.warn(job.error_message or f"#{job.seq} is unknown")
-
-
-def report(found: Sequence[render.Result], show: Presentation) -> None:
-    for result in found:
-        if show.json:
-            output.json_line(sidecar.job_document(result.job))
-        else:
-            _report_text(result, show.quiet)
 
 
 def _report_text(result: render.Result, quiet: bool) -> None:
@@ -119,19 +148,23 @@ def _report_text(result: render.Result, quiet: bool) -> None:
         output.data(job.id)
         if not quiet:
             output.message(_live_note(job, result.reason))
-    elif result.error is not None:
+    elif result.error is not None and job.status is not Status.UNKNOWN:
         output.error(str(result.error))
     else:
         text = job.error_message or str(job.status)
         output.message(f"✗ #{job.seq} {job.status}: {text}", style="red")
 
 
+def _error_detail(result: render.Result) -> None:
+    """A refusal reported as a failed job gets its full error line too (the fix it names)."""
+    if result.error is not None and str(result.error) != result.job.error_message:
+        output.error(str(result.error))
+
+
 def _live_note(job: Job, reason: str | None) -> str:
     ref = ids.short(job.id)
     if reason == "timeout":
         return f"#{job.seq} still {job.status} when the wait timed out; resume: imagine wait {ref}"
-    if reason == "held":
-        return f"#{job.seq} is being handled by another imagine process"
     if reason == "unreachable":
         return f"#{job.seq} is {job.status} and safe in the ledger; resume: imagine wait {ref}"
     return f"#{job.seq} {job.status}; finish it with: imagine wait {ref}"
@@ -148,6 +181,30 @@ def summary(job: Job) -> str:
     elif job.cost_estimate_usd is not None:
         parts.append(f"~{format_usd(job.cost_estimate_usd)}")
     return " · ".join(parts)
+
+
+def summary_table(found: Sequence[render.Result]) -> object:
+    """The end-of-run table on a terminal: what happened to each job, and the total spent."""
+    from rich.table import Table
+
+    table = Table(title=None, box=None, pad_edge=False, header_style="bold")
+    for name in ("#", "status", "result", "cost"):
+        table.add_column(name, overflow="ellipsis", no_wrap=name != "result")
+    spent = 0.0
+    for result in found:
+        job = result.job
+        cost = ticks_to_usd(job.cost_ticks) if job.cost_ticks is not None else None
+        if cost is not None and result.action != plan.REUSED:
+            spent += cost
+        what = shown_path(job.output_path) if job.status is Status.COMPLETE else job.error_message
+        status = "reused" if result.action == plan.REUSED else str(job.status)
+        table.add_row(str(job.seq), status, what or "", format_usd(cost) if cost else "")
+    counts: dict[str, int] = {}
+    for result in found:
+        counts[str(result.job.status)] = counts.get(str(result.job.status), 0) + 1
+    tally = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    table.caption = f"{len(found)} jobs: {tally}; spent {format_usd(spent)} this run"
+    return table
 
 
 def shown_path(path: str) -> str:
