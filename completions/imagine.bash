@@ -9,6 +9,8 @@ _imagine() {
         case "$path:$w" in
             ":audit") path="audit" ;;
             ":auth") path="auth" ;;
+            ":batch") path="batch" ;;
+            ":cancel") path="cancel" ;;
             ":completion") path="completion" ;;
             ":config") path="config" ;;
             ":edit") path="edit" ;;
@@ -17,6 +19,8 @@ _imagine() {
             ":init") path="init" ;;
             ":list") path="list" ;;
             ":models") path="models" ;;
+            ":retry") path="retry" ;;
+            ":rm") path="rm" ;;
             ":show") path="show" ;;
             ":sim") path="sim" ;;
             ":wait") path="wait" ;;
@@ -35,7 +39,7 @@ _imagine() {
             if [[ "$cur" == -* ]]; then
                 COMPREPLY=($(compgen -W '--version --debug --help' -- "$cur"))
             else
-                COMPREPLY=($(compgen -W 'audit auth completion config edit extend gen init list models show sim wait' -- "$cur"))
+                COMPREPLY=($(compgen -W 'audit auth batch cancel completion config edit extend gen init list models retry rm show sim wait' -- "$cur"))
             fi
             ;;
         "audit")
@@ -69,6 +73,34 @@ _imagine() {
             esac
             if [[ "$cur" == -* ]]; then
                 COMPREPLY=($(compgen -W '--offline --base-url --sim --help' -- "$cur"))
+            fi
+            ;;
+        "batch")
+            case "$prev" in
+                --format) COMPREPLY=(); return ;;
+                -c|--concurrency) COMPREPLY=(); return ;;
+                --rps) COMPREPLY=(); return ;;
+                -d|--duration) COMPREPLY=(); return ;;
+                -a|--aspect) COMPREPLY=($(compgen -W '1:1 16:9 9:16 4:3 3:4 3:2 2:3' -- "$cur")); return ;;
+                -r|--resolution) COMPREPLY=($(compgen -W '480p 720p 1080p' -- "$cur")); return ;;
+                -m|--model) COMPREPLY=($(compgen -W 'grok-imagine-video grok-imagine-video-1.5' -- "$cur")); return ;;
+                -o|--output) COMPREPLY=(); return ;;
+                --project) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+                --timeout) COMPREPLY=(); return ;;
+                --progress) COMPREPLY=($(compgen -W 'auto plain json none' -- "$cur")); return ;;
+                --base-url) COMPREPLY=(); return ;;
+            esac
+            if [[ "$cur" == -* ]]; then
+                COMPREPLY=($(compgen -W '--strict --format -c --concurrency --rps -d --duration -a --aspect -r --resolution -m --model --no-audio -o --output --consent --project --no-wait --timeout --json -q --quiet --progress -y --yes --force --dry-run --sim --base-url --help' -- "$cur"))
+            else
+                COMPREPLY=($(compgen -f -- "$cur"))
+            fi
+            ;;
+        "cancel")
+            if [[ "$cur" == -* ]]; then
+                COMPREPLY=($(compgen -W '--help' -- "$cur"))
+            else
+                COMPREPLY=($(compgen -W '@last' -- "$cur"))
             fi
             ;;
         "completion")
@@ -182,6 +214,24 @@ _imagine() {
             esac
             if [[ "$cur" == -* ]]; then
                 COMPREPLY=($(compgen -W '--json --base-url --sim --help' -- "$cur"))
+            fi
+            ;;
+        "retry")
+            case "$prev" in
+                --timeout) COMPREPLY=(); return ;;
+                --progress) COMPREPLY=($(compgen -W 'auto plain json none' -- "$cur")); return ;;
+            esac
+            if [[ "$cur" == -* ]]; then
+                COMPREPLY=($(compgen -W '--no-wait --timeout --json -q --quiet --progress -y --yes --help' -- "$cur"))
+            else
+                COMPREPLY=($(compgen -W '@last' -- "$cur"))
+            fi
+            ;;
+        "rm")
+            if [[ "$cur" == -* ]]; then
+                COMPREPLY=($(compgen -W '--files --help' -- "$cur"))
+            else
+                COMPREPLY=($(compgen -W '@last' -- "$cur"))
             fi
             ;;
         "show")

@@ -141,7 +141,7 @@ def _row(
     target: Target,
 ) -> dict[str, Any]:
     params = spec.params()
-    if target.consent is not None:
+    if target.consent is not None and spec.mode == EDIT:
         params["consent"] = dict(target.consent)
     return {
         "id": job_id,

@@ -88,14 +88,31 @@ def root(
 
 
 def _register() -> None:
-    from imagine.cli import auth, completion, configure, edit, gen, jobs, models, project, sim, wait
+    from imagine.cli import (
+        auth,
+        batch,
+        completion,
+        configure,
+        edit,
+        gen,
+        jobs,
+        manage,
+        models,
+        project,
+        sim,
+        wait,
+    )
 
     app.command("gen")(gen.gen)
     app.command("edit")(edit.edit)
     app.command("extend")(edit.extend)
+    app.command("batch")(batch.batch)
     app.command("wait")(wait.wait)
     app.command("list")(jobs.list_jobs)
     app.command("show")(jobs.show)
+    app.command("cancel")(manage.cancel)
+    app.command("retry")(manage.retry)
+    app.command("rm")(manage.rm)
     app.command("audit")(jobs.audit)
     app.command("init")(project.init)
     app.command("models")(models.models)

@@ -38,24 +38,32 @@ CONSENT_QUESTION = (
 )
 
 
-def _consent(given: bool) -> dict[str, Any]:
-    """Editing someone's video needs their consent: --consent, or a yes on a terminal."""
-    how = "flag" if given else None
-    if how is None and output.stdin_is_terminal():
-        if not typer.confirm(CONSENT_QUESTION, default=False, err=True):
-            raise PolicyError("not edited: consent was not confirmed")
-        how = "prompt"
-    if how is None:
-        raise PolicyError(
-            "editing a video needs --consent: pass it to confirm you own the video "
-            "or have the consent of the people in it"
-        )
+def consent_record(how: str) -> dict[str, Any]:
     return {
         "given": True,
         "how": how,
         "by": f"{getpass.getuser()}@{socket.gethostname()}",
         "at": clock.iso(),
     }
+
+
+def ask_consent(given: bool, *, count: int = 1) -> dict[str, Any]:
+    """Editing someone's video needs their consent: --consent, or a yes on a terminal."""
+    if given:
+        return consent_record("flag")
+    if output.stdin_is_terminal():
+        question = (
+            CONSENT_QUESTION
+            if count == 1
+            else CONSENT_QUESTION.replace("this video", f"these {count} videos")
+        )
+        if not typer.confirm(question, default=False, err=True):
+            raise PolicyError("not edited: consent was not confirmed")
+        return consent_record("prompt")
+    raise PolicyError(
+        "editing a video needs --consent: pass it to confirm you own the video "
+        "or have the consent of the people in it"
+    )
 
 
 def edit(
@@ -110,7 +118,7 @@ def edit(
             for n in range(1, variations + 1)
         ]
         flags = Flags(no_wait, timeout, json_output, quiet, progress, yes, force, dry_run)
-        code = execute(session, requests, settings, flags, consent=lambda: _consent(consent))
+        code = execute(session, requests, settings, flags, consent=lambda: ask_consent(consent))
     raise typer.Exit(int(code))
 
 

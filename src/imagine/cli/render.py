@@ -69,6 +69,8 @@ def execute(
     flags: Flags,
     *,
     consent: Callable[[], dict[str, Any]] | None = None,
+    rps: float | None = None,
+    concurrency: int | None = None,
 ) -> ExitCode:
     """Check, then (unless a dry run) record and drive the jobs; the exit status to end with.
 
@@ -85,7 +87,15 @@ def execute(
     confirm_cost(checked, settings, yes=flags.yes)
     planned = record(session, checked, force=flags.force, consent=agreed)
     show = Presentation(json=flags.json, quiet=flags.quiet, progress=flags.progress)
-    return drive(session, planned, wait=not flags.no_wait, timeout=flags.timeout, show=show)
+    return drive(
+        session,
+        planned,
+        wait=not flags.no_wait,
+        timeout=flags.timeout,
+        show=show,
+        rps=rps,
+        concurrency=concurrency,
+    )
 
 
 def print_dry_run(checked: Preview) -> None:

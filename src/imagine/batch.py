@@ -1,0 +1,115 @@
+"""From a batch file's entries to render requests, checked one by one.
+
+An entry that cannot become a request (a missing image, a rule of the model) becomes a problem
+with its line number, like a malformed line: the rest of the batch can go ahead without it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from imagine.api import contract
+from imagine.batchfile import EDIT, EXTEND, BatchEntry, BatchFile, BatchProblem
+from imagine.config import Settings
+from imagine.errors import UsageError
+from imagine.media.inputs import (
+    EDIT_RULES,
+    EXTEND_RULES,
+    JobFinder,
+    VideoRules,
+    image_input,
+    video_input,
+)
+from imagine.plan import Request
+from imagine.spec import EDIT as EDIT_MODE
+from imagine.spec import EXTEND as EXTEND_MODE
+from imagine.spec import IMAGE, REFERENCE, TEXT, MediaInput, RenderSpec, validate
+
+
+@dataclass(frozen=True)
+class Built:
+    requests: tuple[tuple[int, Request], ...]  # (line number, request)
+    problems: tuple[BatchProblem, ...]
+    edits_without_consent: tuple[int, ...]  # line numbers of edits whose line gives no consent
+
+
+class Inputs:
+    """Inputs by what the file says, each read and checked once however many lines use it."""
+
+    def __init__(self, find_job: JobFinder) -> None:
+        self.find_job = find_job
+        self._seen: dict[tuple[str, str], MediaInput] = {}
+
+    def image(self, text: str, role: str) -> MediaInput:
+        key = (role, text)
+        if key not in self._seen:
+            self._seen[key] = image_input(
+                text, role, "image" if role == "image" else "ref", self.find_job
+            )
+        return self._seen[key]
+
+    def video(self, text: str, rules: VideoRules) -> MediaInput:
+        key = (rules.purpose, text)
+        if key not in self._seen:
+            self._seen[key] = video_input(text, rules, self.find_job)
+        return self._seen[key]
+
+
+def build(batch: BatchFile, settings: Settings, find_job: JobFinder) -> Built:
+    inputs = Inputs(find_job)
+    requests: list[tuple[int, Request]] = []
+    problems = list(batch.problems)
+    unconsented: list[int] = []
+    for entry in batch.entries:
+        try:
+            made = entry_requests(entry, settings, inputs)
+        except UsageError as error:
+            problems.append(BatchProblem(entry.line, str(error)))
+            continue
+        requests.extend((entry.line, request) for request in made)
+        if entry.mode == EDIT and not entry.consent:
+            unconsented.append(entry.line)
+    problems.sort(key=lambda problem: problem.line)
+    return Built(tuple(requests), tuple(problems), tuple(unconsented))
+
+
+def entry_requests(entry: BatchEntry, settings: Settings, inputs: Inputs) -> list[Request]:
+    """The requests one entry asks for (one per variation), each checked as `gen` would."""
+    template = entry.output or settings.output
+    specs = [_spec(entry, settings, inputs, n) for n in range(1, entry.n + 1)]
+    for spec in specs:
+        validate(spec)
+    return [Request(spec, template) for spec in specs]
+
+
+def _spec(entry: BatchEntry, settings: Settings, inputs: Inputs, variation: int) -> RenderSpec:
+    model = entry.model or settings.model
+    audio = settings.audio if entry.audio is None else entry.audio
+    if entry.mode in (EDIT, EXTEND):
+        assert entry.video is not None  # the parser requires it for edit and extend
+        editing = entry.mode == EDIT
+        return RenderSpec(
+            mode=EDIT_MODE if editing else EXTEND_MODE,
+            model=model,
+            prompt=entry.prompt,
+            duration=None if editing else entry.duration or contract.EXTENSION_DEFAULT_DURATION,
+            aspect_ratio=None,
+            resolution=None,
+            generate_audio=audio,
+            video=inputs.video(entry.video, EDIT_RULES if editing else EXTEND_RULES),
+            variation=variation,
+        )
+    image = inputs.image(entry.image, "image") if entry.image else None
+    refs = tuple(inputs.image(ref, "reference") for ref in entry.refs)
+    return RenderSpec(
+        mode=REFERENCE if refs else IMAGE if image else TEXT,
+        model=model,
+        prompt=entry.prompt,
+        duration=entry.duration or settings.duration,
+        aspect_ratio=entry.aspect or settings.aspect,
+        resolution=entry.resolution or settings.resolution,
+        generate_audio=audio,
+        image=image,
+        references=refs,
+        variation=variation,
+    )

@@ -1,0 +1,154 @@
+"""`imagine batch FILE`: many jobs from .txt, .jsonl or .csv (or stdin), paced, resumable, once."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from imagine.batch import Built, build
+from imagine.batchfile import BatchFile, BatchProblem, read_batch
+from imagine.cli import options as opt
+from imagine.cli import output
+from imagine.cli.edit import ask_consent, consent_record
+from imagine.cli.render import Flags, execute, job_finder, settings_with
+from imagine.errors import ExitCode, UsageError
+from imagine.session import Session
+
+
+def batch(
+    file: Annotated[
+        str,
+        typer.Argument(
+            metavar="FILE",
+            help="Jobs: .txt (a prompt a line, # comments), .jsonl or .csv (fields as gen's "
+            "options); - reads stdin.",
+            show_default=False,
+        ),
+    ],
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Refuse the whole file if any line is bad.")
+    ] = False,
+    file_format: Annotated[
+        str | None,
+        typer.Option("--format", metavar="FMT", help="txt, jsonl or csv [default: by extension]."),
+    ] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            "-c",
+            "--concurrency",
+            min=1,
+            metavar="N",
+            help="Renders in flight at once, across processes [default: 4].",
+        ),
+    ] = None,
+    rps: Annotated[
+        float | None,
+        typer.Option(
+            "--rps", min=0.001, metavar="R", help="Job starts per second per model [default: 1]."
+        ),
+    ] = None,
+    duration: opt.Duration = None,
+    aspect: opt.Aspect = None,
+    resolution: opt.Resolution = None,
+    model: opt.Model = None,
+    no_audio: opt.NoAudio = False,
+    output_template: opt.Output = None,
+    consent: Annotated[
+        bool, typer.Option("--consent", help="Confirm consent for every edit in the file.")
+    ] = False,
+    project: opt.ProjectDir = None,
+    no_wait: opt.NoWait = False,
+    timeout: opt.Timeout = None,
+    json_output: opt.Json = False,
+    quiet: opt.Quiet = False,
+    progress: opt.Progress = None,
+    yes: opt.Yes = False,
+    force: opt.Force = False,
+    dry_run: opt.DryRun = False,
+    sim: opt.Sim = False,
+    base_url: opt.BaseUrl = None,
+) -> None:
+    """Render every job in a file; run it again and only what is missing is rendered.
+
+    Options given here are defaults for the lines; a line's own fields win.
+    Example: imagine batch prompts.txt -d 4 -c 8
+    """
+    text = sys.stdin.read() if file == "-" else None
+    parsed = read_batch(file, text=text, fmt=file_format)
+    with Session(project_dir=project, base_url=base_url, use_sim=sim) as session:
+        settings = settings_with(
+            session,
+            no_audio=no_audio,
+            duration=duration,
+            aspect=aspect,
+            resolution=resolution,
+            model=model,
+            output=output_template,
+        )
+        built = build(parsed, settings, job_finder(session))
+        problems = list(built.problems)
+        agreed = _edit_consent(built, consent, problems, dry_run=dry_run)
+        skipped = {problem.line for problem in problems}
+        requests = [request for line, request in built.requests if line not in skipped]
+        if strict and problems:
+            _print_problems(parsed, problems, skipped=False)
+            raise UsageError(
+                f"{len(problems)} bad line(s) in {parsed.name}: nothing submitted (--strict)"
+            )
+        code = ExitCode.OK
+        if requests:
+            flags = Flags(no_wait, timeout, json_output, quiet, progress, yes, force, dry_run)
+            code = execute(
+                session,
+                requests,
+                settings,
+                flags,
+                consent=(lambda: agreed) if agreed else None,
+                rps=rps,
+                concurrency=concurrency,
+            )
+        elif not problems and not quiet:
+            output.message(f"{parsed.name}: no jobs in the file")
+    if problems:
+        _print_problems(parsed, problems)
+        if code == ExitCode.OK:
+            code = ExitCode.USAGE
+    raise typer.Exit(int(code))
+
+
+def _edit_consent(
+    built: Built, given: bool, problems: list[BatchProblem], *, dry_run: bool
+) -> dict[str, Any] | None:
+    """One consent for the file's edits: --consent, every edit line saying so, or one yes."""
+    edits = sum(1 for _, request in built.requests if request.spec.mode == "edit")
+    if not edits or dry_run:
+        return None
+    if given:
+        return consent_record("flag")
+    if not built.edits_without_consent:
+        return consent_record("file")
+    if output.stdin_is_terminal():
+        return ask_consent(False, count=edits)
+    problems.extend(
+        BatchProblem(
+            line, "editing a video needs consent: add consent=true to the line, or pass --consent"
+        )
+        for line in built.edits_without_consent
+    )
+    problems.sort(key=lambda problem: problem.line)
+    return None
+
+
+def _print_problems(
+    parsed: BatchFile, problems: list[BatchProblem], *, skipped: bool = True
+) -> None:
+    for problem in problems:
+        output.error(f"{parsed.name}:{problem.line}: {problem.message}")
+    if problems and skipped:
+        output.message(
+            f"{len(problems)} line(s) of {parsed.name} skipped; fix them and run the same "
+            "command again (finished jobs are not rendered twice)"
+        )
