@@ -1,0 +1,96 @@
+"""`imagine cancel`, `imagine retry` and `imagine rm`: the user's say-so over jobs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from imagine import ids, manage, plan
+from imagine.cli import options as opt
+from imagine.cli import output
+from imagine.cli.run import Presentation, drive
+from imagine.errors import ExitCode
+from imagine.jobs import Job, Status
+from imagine.session import Session
+
+Jobs = Annotated[list[str], typer.Argument(metavar="JOB...", help="id, id prefix, @last or @N.")]
+
+
+def cancel(jobs: Jobs) -> None:
+    """Stop waiting for jobs and mark them canceled.
+
+    A queued job is never sent. xAI's API cannot stop a render already sent: it may still be
+    rendered and billed, and its request id stays in the ledger.
+    Example: imagine cancel @last
+    """
+    with Session() as session:
+        for ref in jobs:
+            done = manage.cancel(session.ledger, session.ledger.resolve(ref))
+            job = done.job
+            if done.paid:
+                output.message(
+                    f"#{job.seq} canceled here; it was {done.was}, so the provider may still "
+                    "render (and bill) it"
+                )
+            else:
+                output.message(f"#{job.seq} canceled before it was sent: nothing paid")
+
+
+def retry(
+    jobs: Jobs,
+    no_wait: opt.NoWait = False,
+    timeout: opt.Timeout = None,
+    json_output: opt.Json = False,
+    quiet: opt.Quiet = False,
+    progress: opt.Progress = None,
+    yes: opt.Yes = False,
+) -> None:
+    """Submit failed, expired, blocked, canceled or unknown jobs again, as new linked jobs.
+
+    Example: imagine retry @last
+    """
+    with Session() as session:
+        old = [session.ledger.resolve(ref) for ref in jobs]
+        for job in old:
+            session.require_credentials(job.base_url)
+        _confirm_unknown([job for job in old if job.status is Status.UNKNOWN], yes=yes)
+        fresh = [manage.retry(session.ledger, job) for job in old]
+        for before, after in zip(old, fresh, strict=True):
+            if not quiet:
+                output.message(f"#{before.seq} retried as #{after.seq} ({ids.short(after.id)})")
+        planned = [plan.Planned(job, plan.NEW) for job in fresh]
+        show = Presentation(json=json_output, quiet=quiet, progress=progress)
+        code = drive(session, planned, wait=not no_wait, timeout=timeout, show=show)
+    raise typer.Exit(int(code))
+
+
+def _confirm_unknown(unknown: list[Job], *, yes: bool) -> None:
+    """An unknown job may have been accepted: sending it again may pay twice. Say so."""
+    if not unknown:
+        return
+    names = ", ".join(f"#{job.seq}" for job in unknown)
+    warning = f"{names} may already have been accepted (and billed); retrying sends it again"
+    if yes or not output.stdin_is_terminal():
+        output.warn(warning)
+        return
+    if not typer.confirm(f"{warning}. Retry?", default=False, err=True):
+        raise typer.Exit(int(ExitCode.OK))
+
+
+def rm(
+    jobs: Jobs,
+    files: Annotated[
+        bool, typer.Option("--files", help="Also delete the MP4, its sidecar and poster.")
+    ] = False,
+) -> None:
+    """Remove finished jobs from the ledger (their files stay unless --files).
+
+    Example: imagine rm @3 --files
+    """
+    with Session() as session:
+        for ref in jobs:
+            job = session.ledger.resolve(ref)
+            removed = manage.remove(session.ledger, job, delete_files=files)
+            extra = f" and {len(removed)} file(s)" if removed else ""
+            output.message(f"removed #{job.seq}{extra}")

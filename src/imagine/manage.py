@@ -1,0 +1,134 @@
+"""Changing jobs by hand: cancel, retry, remove. Each one a guarded transaction in the ledger."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from imagine import clock, ids
+from imagine.engine.download import part_path
+from imagine.errors import UsageError
+from imagine.jobs import Job, Status
+from imagine.ledger.store import Ledger, StaleTransition
+from imagine.project import Project, plan_output
+
+RETRYABLE = frozenset(
+    {Status.FAILED, Status.EXPIRED, Status.UNKNOWN, Status.CANCELED, Status.BLOCKED}
+)
+# Columns a retry copies: the request itself, not what happened to it.
+REQUEST_COLUMNS = (
+    "mode",
+    "model",
+    "route",
+    "prompt",
+    "prompt_sent",
+    "duration",
+    "aspect_ratio",
+    "resolution",
+    "generate_audio",
+    "variation",
+    "params_json",
+    "inputs_json",
+    "fingerprint",
+    "base_url",
+    "project_dir",
+    "cost_estimate_usd",
+    "price_per_second_usd",
+    "request_json",
+)
+
+
+@dataclass(frozen=True)
+class Canceled:
+    job: Job
+    was: Status
+
+    @property
+    def paid(self) -> bool:
+        """Whether the provider may already be rendering (and billing) it."""
+        return self.was is not Status.QUEUED
+
+
+def cancel(ledger: Ledger, job: Job) -> Canceled:
+    if job.status.final:
+        raise UsageError(f"#{job.seq} is already {job.status}: nothing to cancel")
+    try:
+        moved = ledger.update(
+            job.id,
+            "canceled",
+            expect=[job.status],
+            status=Status.CANCELED,
+            error_code="canceled",
+            error_message="canceled by the user",
+        )
+    except StaleTransition:
+        return cancel(ledger, ledger.require(job.id))
+    return Canceled(moved, job.status)
+
+
+def retry(ledger: Ledger, old: Job) -> Job:
+    """A fresh submission of the same request, linked to the old job."""
+    if old.status not in RETRYABLE:
+        hint = "render it anew with --force" if old.status is Status.COMPLETE else "wait for it"
+        raise UsageError(
+            f"#{old.seq} is {old.status}: only failed, expired, blocked, canceled "
+            f"or unknown jobs can be retried ({hint})"
+        )
+    job_id = ids.new_id()
+    project = Project(Path(old.project_dir), None)
+    old_path = Path(old.output_path)
+    template = (
+        old_path.relative_to(project.root).as_posix()
+        if old_path.is_relative_to(project.root)
+        else old_path.name
+    )
+
+    def taken(path: Path) -> bool:
+        return path.exists() or part_path(path).exists() or ledger.output_taken(path)
+
+    def values(seq: int) -> dict[str, object]:
+        fields = {
+            "short": ids.short(job_id),
+            "id": job_id,
+            "seq": seq,
+            "date": datetime.now().strftime("%Y-%m-%d"),
+        }
+        output = plan_output(project, template, fields, taken)
+        copied = {column: getattr(old, column) for column in REQUEST_COLUMNS}
+        return {
+            **copied,
+            "id": job_id,
+            "parent_id": old.id,
+            "status": Status.QUEUED,
+            "output_path": str(output),
+        }
+
+    job = ledger.insert(values, detail={"retry_of": old.id})
+    ledger.update(old.id, "retried", detail={"retried_as": job.id, "at": clock.iso()})
+    return job
+
+
+def remove(ledger: Ledger, job: Job, *, delete_files: bool) -> list[Path]:
+    """Forget a job (its events go with it; the audit log keeps its entries)."""
+    if job.status.live:
+        raise UsageError(
+            f"#{job.seq} is {job.status}: cancel it first (imagine cancel {ids.short(job.id)})"
+        )
+    removed: list[Path] = []
+    with ledger.transaction() as conn:
+        conn.execute("UPDATE jobs SET parent_id = NULL WHERE parent_id = ?", (job.id,))
+        conn.execute("DELETE FROM jobs WHERE id = ?", (job.id,))
+    if delete_files:
+        video = Path(job.output_path)
+        for path in (
+            video,
+            video.with_suffix(".json"),
+            video.with_suffix(".jpg"),
+            part_path(video),
+        ):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed.append(path)
+    return removed
