@@ -299,3 +299,9 @@ def test_the_key_never_goes_to_another_host(httpx_mock: HTTPXMock) -> None:
     assert request is not None
     assert "Authorization" not in request.headers
     assert KEY not in repr(XAIClient(API, KEY)._http.auth)
+
+
+def test_post_503_means_not_taken_on_and_is_retried(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(method="POST", status_code=503, text="overloaded")
+    httpx_mock.add_response(method="POST", json={"request_id": "r1"})
+    assert run(lambda c: c.submit("/v1/videos/generations", BODY)) == {"request_id": "r1"}

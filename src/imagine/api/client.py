@@ -1,9 +1,10 @@
 """The xAI REST client: one httpx client, typed errors, careful retries.
 
 GETs are retried on 429, 5xx and network trouble (exponential backoff with jitter, ``Retry-After``
-honoured). A POST is retried only when the answer proves it was not accepted (429, or the connection
-never opened): the API has no idempotency key, so a POST whose answer was lost raises AnswerLost and
-is never sent again by this client.
+honoured). A POST is retried only when the answer proves it was not accepted: 429, 503 (the server
+refused to take it on) or a connection that never opened. The API has no idempotency key, so a POST
+whose answer was lost, or that met a 500, 502 or 504 (it may have been processed), raises and is
+never sent again by this client.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from imagine.api.errors import (
     APIError,
     NotFound,
     RateLimited,
+    Unavailable,
     UnexpectedAnswer,
     Unreachable,
     error_for,
@@ -133,7 +135,7 @@ class XAIClient:
         """POST a render; return the answer (with ``request_id``). Never resent once it may have landed."""
         response = await self._with_retries(
             lambda: self._send("POST", route, json=body),
-            retry_on=(RateLimited, Unreachable),
+            retry_on=(RateLimited, Unreachable, Unavailable),
         )
         answer = _json(response)
         if not isinstance(answer, dict) or not isinstance(answer.get("request_id"), str):

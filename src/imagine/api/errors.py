@@ -70,6 +70,10 @@ class ServerError(APIError):
     retryable = True
 
 
+class Unavailable(ServerError):
+    """503: the server declined to take the request on, so it was not processed."""
+
+
 class Unreachable(APIError):
     """The request never reached the API (connection refused, DNS, connect timeout)."""
 
@@ -158,6 +162,8 @@ def error_for(response: httpx.Response) -> APIError:
         limited = RateLimited(f"rate limited by the API (429): {message}", **kw)
         limited.retry_after = retry_after(response)
         return limited
+    if status == 503:
+        return Unavailable(f"the API is unavailable (503): {message}", **kw)
     if status >= 500:
         return ServerError(f"the API had a server error ({status}): {message}", **kw)
     if status in (400, 413, 415, 422):
