@@ -85,7 +85,8 @@ def list_jobs(
         for job in jobs:
             output.data("\t".join(_row(job, full=True)))
         return
-    output.out().print(_table(jobs))
+    console = output.out()
+    console.print(_table(jobs, console.width))
 
 
 COLUMNS = ("#", "id", "status", "model", "len", "res", "cost", "created", "prompt")
@@ -106,14 +107,19 @@ def _row(job: Job, *, full: bool = False) -> list[str]:
     ]
 
 
-def _table(jobs: list[Job]) -> object:
+def _table(jobs: list[Job], width: int) -> object:
+    """A table that fits the terminal: narrow ones lose the model and time columns first."""
     from rich.table import Table
 
+    dropped = {"model", "created"} if width < 100 else set()
+    shown = [i for i, name in enumerate(COLUMNS) if name not in dropped]
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for name in COLUMNS:
+    for i in shown:
+        name = COLUMNS[i]
         table.add_column(name, no_wrap=name != "prompt", overflow="ellipsis")
     for job in jobs:
-        table.add_row(*_row(job))
+        row = _row(job)
+        table.add_row(*(row[i] for i in shown))
     return table
 
 
@@ -152,7 +158,11 @@ def show(
         console.print(f"{key:>12}  {value}", markup=False, highlight=False)
     console.print(f"{'history':>12}", markup=False)
     for event in events:
-        moved = f"{event.from_status or ''} → {event.to_status}" if event.to_status else ""
+        moved = (
+            " → ".join(s for s in (event.from_status, event.to_status) if s)
+            if event.to_status
+            else ""
+        )
         console.print(f"{'':>12}  {event.at}  {event.event} {moved}".rstrip(), markup=False)
 
 
