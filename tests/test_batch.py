@@ -323,3 +323,31 @@ def test_progress_display_scales_to_many_jobs() -> None:
                 display(Update(done, "complete", "complete", f"#{n - 4}", progress=100))
         visible = len(display.progress.tasks)
     assert visible <= 1 + 4
+
+
+def test_a_batch_larger_than_the_active_limit_still_finishes_every_job(
+    sim: Any, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Memory stays flat because only max_active jobs are driven at once; the rest wait as rows."""
+    import asyncio
+
+    from imagine.engine.runner import EngineOptions
+    from imagine.plan import Request
+    from imagine.render import drive, preview, record
+    from imagine.session import Session
+    from imagine.spec import TEXT, RenderSpec
+
+    monkeypatch.setenv("XAI_API_KEY", sim.api_key)
+    with Session(base_url=sim.url) as session:
+        requests = [
+            Request(
+                RenderSpec(mode=TEXT, model="grok-imagine-video", prompt=f"wave {n}", duration=1),
+                "renders/{slug}",
+            )
+            for n in range(7)
+        ]
+        planned = record(session, preview(session, requests))
+        options = EngineOptions(rps=50, concurrency=4, max_active=2)
+        outcomes = asyncio.run(drive(session, [p.job.id for p in planned], options=options))
+    assert [outcome.job.status for outcome in outcomes] == ["complete"] * 7
+    assert sim_stats(sim)["submissions"] == 7

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from pathlib import Path
@@ -253,6 +254,8 @@ def test_truncated_downloads_are_resumed(cli: Cli, sim_factory: Any, project: Pa
     assert abs(probe_video(video).duration - 2) < 0.2
     side = json.loads(video.with_suffix(".json").read_text())
     assert side["file"]["bytes"] == video.stat().st_size
+    assert side["file"]["sha256"] == hashlib.sha256(video.read_bytes()).hexdigest()
+    assert sim_stats(sim)["truncated"] >= 1  # the resume path really ran
 
 
 def test_the_api_key_is_never_written(

@@ -16,7 +16,8 @@ def iso(timestamp: float | None = None) -> str:
 
 
 def parse(text: str) -> float:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
+    # fromisoformat reads the trailing Z since Python 3.11, and is far cheaper than strptime.
+    return datetime.fromisoformat(text).timestamp()
 
 
 def ms_between(start: str | None, end: str | None) -> int | None:

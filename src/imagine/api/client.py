@@ -42,6 +42,9 @@ from imagine.api.types import ModelInfo, Poll, parse_models, parse_poll
 
 USER_AGENT = f"imagine/{__version__}"
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=30.0)
+# Keep enough idle connections for a busy batch to reuse them instead of opening (and, against the
+# real API, TLS-handshaking) new ones for every request.
+DEFAULT_LIMITS = httpx.Limits(max_connections=128, max_keepalive_connections=64)
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,7 @@ class XAIClient:
             timeout=timeout,
             transport=transport,
             follow_redirects=False,
+            limits=DEFAULT_LIMITS,
         )
 
     async def __aenter__(self) -> XAIClient:

@@ -9,6 +9,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -56,7 +57,10 @@ async def fetch(
     part = part_path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     have = part.stat().st_size if part.exists() else 0
-    headers = {"Range": f"bytes={have}-"} if have else {}
+    # Identity encoding: the bytes on disk are the bytes Content-Length counts.
+    headers = {"Accept-Encoding": "identity"}
+    if have:
+        headers["Range"] = f"bytes={have}-"
     try:
         async with http.stream("GET", url, headers=headers) as response:
             if response.status_code in (401, 403, 404, 410):
@@ -69,7 +73,7 @@ async def fetch(
             if response.status_code == 200:
                 have = 0
             total = _expected_total(response, have)
-            await _stream(response, part, have, total, on_progress)
+            digest = await _stream(response, part, have, total, on_progress)
     except httpx.TransportError as error:
         raise DownloadError(
             f"the download was interrupted ({error or type(error).__name__})"
@@ -77,9 +81,8 @@ async def fetch(
     size = part.stat().st_size
     if total is not None and size != total:
         raise DownloadError(f"the download stopped short: {size} of {total} bytes")
-    digest = _sha256(part)
     os.replace(part, final)
-    return Downloaded(final, size, digest)
+    return Downloaded(final, size, digest.hexdigest())
 
 
 def _expected_total(response: httpx.Response, have: int) -> int | None:
@@ -99,24 +102,28 @@ async def _stream(
     have: int,
     total: int | None,
     on_progress: ProgressHook | None,
-) -> None:
+) -> Any:
+    """Append the body to the part file; the sha256 of the whole file, hashed as it is written."""
+    digest = _hash_of(part) if have else hashlib.sha256()
     with part.open("ab" if have else "wb") as handle:
         async for chunk in response.aiter_raw(CHUNK):
             handle.write(chunk)
+            digest.update(chunk)
             have += len(chunk)
             if on_progress:
                 on_progress(have, total)
         handle.flush()
         os.fsync(handle.fileno())
+    return digest
 
 
-def _sha256(path: Path) -> str:
+def _hash_of(path: Path) -> Any:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    return digest.hexdigest()
+    return digest
 
 
 def sha256_file(path: Path) -> str:
-    return _sha256(path)
+    return str(_hash_of(path).hexdigest())

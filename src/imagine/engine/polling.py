@@ -140,6 +140,7 @@ class Poller:
         )
         if moved:
             self.engine.slot_freed()
+            self.engine.learned(moved)
             self.engine.emit(moved, "rendered", progress=100)
         return moved
 

@@ -43,7 +43,7 @@ from imagine.engine.polling import Poller
 from imagine.errors import ImagineError
 from imagine.jobs import Job, Status
 from imagine.ledger import leases
-from imagine.ledger.store import Ledger, StaleTransition
+from imagine.ledger.store import Ledger
 from imagine.spec import recorded
 
 ClientFactory = Callable[[str], XAIClient]
@@ -61,6 +61,9 @@ class EngineOptions:
     lease_seconds: float = 60.0
     poll: schedule.PollPolicy = field(default_factory=schedule.PollPolicy)
     download_attempts: int = 6
+    # Jobs driven at once (rendering, polled, downloading, or waiting for a slot); the rest of a
+    # batch waits as ledger rows only.
+    max_active: int = 256
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,7 @@ class Engine:
         self._http: httpx.AsyncClient | None = None
         self._limited: dict[str, int] = {}  # 429 rounds per job at submit
         self._noted: set[str] = set()
+        self._expected: dict[tuple[str, str | None, float], float | None] = {}
         self.poller = Poller(self)
 
     # -- running -------------------------------------------------------------------------------
@@ -109,13 +113,43 @@ class Engine:
         heartbeat = asyncio.create_task(self._heartbeat())
         self._http = new_http()
         try:
-            unique = list(dict.fromkeys(job_ids))
-            outcomes = await asyncio.gather(*(self._drive(job_id) for job_id in unique))
-            by_id = {outcome.job.id: outcome for outcome in outcomes}
+            by_id = await self._drive_all(list(dict.fromkeys(job_ids)))
             return [by_id[job_id] for job_id in job_ids]
         finally:
             heartbeat.cancel()
             await self._close()
+
+    async def _drive_all(self, job_ids: list[str]) -> dict[str, Outcome]:
+        """A driver per job, but at most ``max_active`` at once, so that memory does not grow
+        with the size of a batch. Jobs already at the provider go first: they only need polling,
+        and a queued job must wait for a render slot anyway."""
+        waiting = {Status.QUEUED.value}
+        order = sorted(
+            job_ids, key=lambda job_id: str(self.ledger.require(job_id).status) in waiting
+        )
+        outcomes: dict[str, Outcome] = {}
+        active: set[asyncio.Task[Outcome]] = set()
+
+        def collect(done: set[asyncio.Task[Outcome]]) -> None:
+            for task in done:
+                outcome = task.result()
+                outcomes[outcome.job.id] = outcome
+
+        try:
+            for job_id in order:
+                while len(active) >= self.options.max_active:
+                    done, active = await asyncio.wait(active, return_when=asyncio.FIRST_COMPLETED)
+                    collect(done)
+                active.add(asyncio.create_task(self._drive(job_id)))
+            if active:
+                done, active = await asyncio.wait(active)
+                collect(done)
+        finally:
+            for task in active:
+                task.cancel()
+            if active:
+                await asyncio.wait(active)
+        return outcomes
 
     async def _close(self) -> None:
         with contextlib.suppress(Exception):
@@ -330,14 +364,19 @@ class Engine:
     def move(self, job: Job, event: str, **values: Any) -> Job | None:
         """Change the job if it is still in the state we last saw; None if someone moved it
         first (e.g. `imagine cancel` from another terminal)."""
-        try:
-            return self.ledger.update(job.id, event, expect=[job.status], **values)
-        except StaleTransition:
-            return None
+        return self.ledger.move(job, event, **values)
 
     def expected(self, job: Job) -> float | None:
-        history = self.ledger.render_seconds(job.model, job.resolution, job.output_seconds)
-        return schedule.expected_seconds(history)
+        """The expected render time for the job's shape, read from the ledger once per run and
+        again after each render of that shape finishes."""
+        shape = (job.model, job.resolution, job.output_seconds)
+        if shape not in self._expected:
+            history = self.ledger.render_seconds(*shape)
+            self._expected[shape] = schedule.expected_seconds(history)
+        return self._expected[shape]
+
+    def learned(self, job: Job) -> None:
+        self._expected.pop((job.model, job.resolution, job.output_seconds), None)
 
     async def sleep(self, seconds: float) -> None:
         if seconds <= 0:

@@ -118,11 +118,18 @@ def m004_audit_log(conn: sqlite3.Connection) -> None:
     )
 
 
+def m005_lookup_indexes(conn: sqlite3.Connection) -> None:
+    """Checks made for every new job (is this output path taken?) and every lease renewal."""
+    conn.execute("CREATE INDEX jobs_output_path ON jobs(output_path)")
+    conn.execute("CREATE INDEX jobs_lease_owner ON jobs(lease_owner)")
+
+
 MIGRATIONS: list[Migration] = [
     ("001_jobs", m001_jobs),
     ("002_job_events", m002_job_events),
     ("003_scheduling", m003_scheduling),
     ("004_audit_log", m004_audit_log),
+    ("005_lookup_indexes", m005_lookup_indexes),
 ]
 
 

@@ -7,7 +7,7 @@ import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,16 @@ from imagine.ledger.migrations import migrate
 
 # Statuses whose planned output path is spoken for (failed and canceled jobs give theirs back).
 _HOLDS_PATH = ("queued", "submitting", "running", "downloading", "complete", "unknown")
+
+
+def _updated(job: Job, values: Mapping[str, Any]) -> Job:
+    """The job as it now stands in the ledger, without reading it back."""
+    changes = dict(values)
+    if "status" in changes:
+        changes["status"] = Status(changes["status"])
+    if "generate_audio" in changes:
+        changes["generate_audio"] = bool(changes["generate_audio"])
+    return replace(job, **changes)
 
 
 class StaleTransition(Exception):
@@ -133,7 +143,27 @@ class Ledger:
             to_status = values.get("status")
             if to_status is not None or event != "update":
                 self._event(conn, job_id, event, current.status, to_status, detail, now)
-        return self.require(job_id)
+        return _updated(current, values)
+
+    def move(
+        self, job: Job, event: str, *, detail: Mapping[str, Any] | None = None, **values: Any
+    ) -> Job | None:
+        """Change ``job`` only if it is still in the status the caller saw; None if someone moved
+        it first. Cheaper than ``update``: the status check is part of the UPDATE itself."""
+        now = clock.iso()
+        values = {**values, "updated_at": now}
+        assignments = ", ".join(f"{name} = ?" for name in values)
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                f"UPDATE jobs SET {assignments} WHERE id = ? AND status = ?",
+                (*values.values(), job.id, str(job.status)),
+            )
+            if cursor.rowcount == 0:
+                return None
+            to_status = values.get("status")
+            if to_status is not None or event != "update":
+                self._event(conn, job.id, event, job.status, to_status, detail, now)
+        return _updated(job, values)
 
     def _event(
         self,

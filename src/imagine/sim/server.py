@@ -25,6 +25,10 @@ _CHUNK = 1024 * 1024
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # The standard library's default backlog of 5 drops connections under a burst of clients
+    # (a batch at -c 64): the kernel then discards requests already written, and those clients
+    # see an answer lost after sending. A real API front end queues far more.
+    request_queue_size = 256
 
     def __init__(self, address: tuple[str, int], state: SimState) -> None:
         self.state = state
