@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import random
+import ssl
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -57,6 +59,13 @@ class RetryPolicy:
 
 
 RetryHook = Callable[[APIError, float, int], None]
+
+
+@cache
+def tls_context() -> ssl.SSLContext:
+    """One TLS context per process: loading the CA store costs tens of milliseconds and about a
+    megabyte, and every client (API and downloads, in every run) can share it."""
+    return httpx.create_ssl_context()
 
 
 def backoff(policy: RetryPolicy, attempt: int) -> float:
@@ -122,6 +131,7 @@ class XAIClient:
             transport=transport,
             follow_redirects=False,
             limits=DEFAULT_LIMITS,
+            verify=tls_context(),
         )
 
     async def __aenter__(self) -> XAIClient:

@@ -47,7 +47,9 @@ def part_path(final: Path) -> Path:
 
 def new_http() -> httpx.AsyncClient:
     """The client for file hosts: it has no credentials at all, so it cannot leak the API key."""
-    return httpx.AsyncClient(timeout=DOWNLOAD_TIMEOUT, follow_redirects=True)
+    from imagine.api.client import tls_context
+
+    return httpx.AsyncClient(timeout=DOWNLOAD_TIMEOUT, follow_redirects=True, verify=tls_context())
 
 
 async def fetch(
