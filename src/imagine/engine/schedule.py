@@ -13,7 +13,7 @@ from dataclasses import dataclass
 class PollPolicy:
     first_without_history: float = 1.0
     lead: float = 0.8  # first poll at this fraction of the expected render time
-    margin: float = 0.15  # seconds after the predicted finish
+    margin: float = 0.05  # seconds after the predicted finish
     trust_progress: float = 50.0  # below this, progress is a hint, not an aim
     approach: float = 0.6  # fraction of the predicted remaining time to wait while closing in
     minimum: float = 0.5
