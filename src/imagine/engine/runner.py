@@ -34,7 +34,7 @@ from imagine.api.errors import (
     ServerError,
     Unreachable,
 )
-from imagine.engine import schedule
+from imagine.engine import schedule, workers
 from imagine.engine.bodies import InputChanged, request_body
 from imagine.engine.download import new_http
 from imagine.engine.events import Sink, Update, null_sink
@@ -110,6 +110,7 @@ class Engine:
         """Carry every job as far as it will go; outcomes come back in the order given."""
         if self.options.timeout is not None:
             self._deadline = clock.now() + self.options.timeout
+        workers.adopt(asyncio.get_running_loop())
         heartbeat = asyncio.create_task(self._heartbeat())
         self._http = new_http()
         try:
