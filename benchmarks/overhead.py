@@ -26,9 +26,9 @@ Targets: engine CPU per job (1000 jobs, no probe/poster) < 5 ms; flat memory = g
 of round 2 to the end of the last round < 1 KiB per job, for the Python heap and for the trimmed
 RSS (rounds 1 and 2 also fill what is made once or grows in steps).
 
-The simulator's HTTP server can overflow its listen queue when many connections open at once; the
-kernel then drops connections whose request was already sent, and the engine (correctly) records
-those jobs as `unknown` rather than resending. Each run prints its job outcomes and the host's
+If the simulator's HTTP server overflows its listen queue (backlog 256) when many connections open
+at once, the kernel drops connections whose request was already sent, and the engine (correctly)
+records those jobs as `unknown` rather than resending. Each run prints its job outcomes and the host's
 listen-queue overflow count so such runs are visible.
 
 Run (about 8 minutes on 2 cores):   python benchmarks/overhead.py
