@@ -20,7 +20,7 @@ from imagine.media.inputs import (
     image_input,
     video_input,
 )
-from imagine.plan import Request
+from imagine.plan import Request, variations
 from imagine.spec import EDIT as EDIT_MODE
 from imagine.spec import EXTEND as EXTEND_MODE
 from imagine.spec import IMAGE, REFERENCE, TEXT, MediaInput, RenderSpec, validate
@@ -75,14 +75,12 @@ def build(batch: BatchFile, settings: Settings, find_job: JobFinder) -> Built:
 
 def entry_requests(entry: BatchEntry, settings: Settings, inputs: Inputs) -> list[Request]:
     """The requests one entry asks for (one per variation), each checked as `gen` would."""
-    template = entry.output or settings.output
-    specs = [_spec(entry, settings, inputs, n) for n in range(1, entry.n + 1)]
-    for spec in specs:
-        validate(spec)
-    return [Request(spec, template) for spec in specs]
+    spec = _spec(entry, settings, inputs)
+    validate(spec)
+    return variations(spec, entry.output or settings.output, entry.n)
 
 
-def _spec(entry: BatchEntry, settings: Settings, inputs: Inputs, variation: int) -> RenderSpec:
+def _spec(entry: BatchEntry, settings: Settings, inputs: Inputs) -> RenderSpec:
     model = entry.model or settings.model
     audio = settings.audio if entry.audio is None else entry.audio
     if entry.mode in (EDIT, EXTEND):
@@ -97,7 +95,6 @@ def _spec(entry: BatchEntry, settings: Settings, inputs: Inputs, variation: int)
             resolution=None,
             generate_audio=audio,
             video=inputs.video(entry.video, EDIT_RULES if editing else EXTEND_RULES),
-            variation=variation,
         )
     image = inputs.image(entry.image, "image") if entry.image else None
     refs = tuple(inputs.image(ref, "reference") for ref in entry.refs)
@@ -111,5 +108,4 @@ def _spec(entry: BatchEntry, settings: Settings, inputs: Inputs, variation: int)
         generate_audio=audio,
         image=image,
         references=refs,
-        variation=variation,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,11 @@ class Target:
 class Request:
     spec: RenderSpec
     template: str  # output path template, relative to the project
+
+
+def variations(spec: RenderSpec, template: str, count: int) -> list[Request]:
+    """One request per take of the same spec (`-n`), numbered from 1; each becomes a job of its own."""
+    return [Request(replace(spec, variation=n), template) for n in range(1, count + 1)]
 
 
 def estimate(spec: RenderSpec, prices: Mapping[str, Mapping[str, float]]) -> pricing.Estimate:

@@ -15,7 +15,7 @@ from imagine.cli import output
 from imagine.cli.render import Flags, execute, job_finder, settings_with
 from imagine.errors import PolicyError
 from imagine.media.inputs import EDIT_RULES, EXTEND_RULES, video_input
-from imagine.plan import Request
+from imagine.plan import variations as take_variations
 from imagine.session import Session
 from imagine.spec import EDIT, EXTEND, RenderSpec
 
@@ -100,23 +100,17 @@ def edit(
     with Session(project_dir=project, base_url=base_url, use_sim=sim) as session:
         settings = settings_with(session, no_audio=no_audio, model=model, output=output_template)
         source = video_input(video, EDIT_RULES, job_finder(session))
-        requests = [
-            Request(
-                RenderSpec(
-                    mode=EDIT,
-                    model=settings.model,
-                    prompt=prompt,
-                    duration=None,
-                    aspect_ratio=None,
-                    resolution=None,
-                    generate_audio=settings.audio,
-                    video=source,
-                    variation=n,
-                ),
-                settings.output,
-            )
-            for n in range(1, variations + 1)
-        ]
+        spec = RenderSpec(
+            mode=EDIT,
+            model=settings.model,
+            prompt=prompt,
+            duration=None,
+            aspect_ratio=None,
+            resolution=None,
+            generate_audio=settings.audio,
+            video=source,
+        )
+        requests = take_variations(spec, settings.output, variations)
         flags = Flags(no_wait, timeout, json_output, quiet, progress, yes, force, dry_run)
         code = execute(session, requests, settings, flags, consent=lambda: ask_consent(consent))
     raise typer.Exit(int(code))
@@ -168,23 +162,17 @@ def extend(
                 "the API accepts 1-15"
             )
         source = video_input(video, EXTEND_RULES, job_finder(session))
-        requests = [
-            Request(
-                RenderSpec(
-                    mode=EXTEND,
-                    model=settings.model,
-                    prompt=prompt,
-                    duration=settings.duration,
-                    aspect_ratio=None,
-                    resolution=None,
-                    generate_audio=settings.audio,
-                    video=source,
-                    variation=n,
-                ),
-                settings.output,
-            )
-            for n in range(1, variations + 1)
-        ]
+        spec = RenderSpec(
+            mode=EXTEND,
+            model=settings.model,
+            prompt=prompt,
+            duration=settings.duration,
+            aspect_ratio=None,
+            resolution=None,
+            generate_audio=settings.audio,
+            video=source,
+        )
+        requests = take_variations(spec, settings.output, variations)
         flags = Flags(no_wait, timeout, json_output, quiet, progress, yes, force, dry_run)
         code = execute(session, requests, settings, flags)
     raise typer.Exit(int(code))

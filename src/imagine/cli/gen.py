@@ -9,7 +9,7 @@ import typer
 from imagine.cli import options as opt
 from imagine.cli.render import Flags, execute, job_finder, settings_with
 from imagine.media.inputs import image_input
-from imagine.plan import Request
+from imagine.plan import variations as take_variations
 from imagine.session import Session
 from imagine.spec import IMAGE, REFERENCE, TEXT, RenderSpec
 
@@ -75,24 +75,18 @@ def gen(
         first = image_input(image, "image", "--image", find) if image else None
         refs = tuple(image_input(item, "reference", "--ref", find) for item in ref or ())
         mode = REFERENCE if refs else IMAGE if first else TEXT
-        requests = [
-            Request(
-                RenderSpec(
-                    mode=mode,
-                    model=settings.model,
-                    prompt=prompt,
-                    duration=settings.duration,
-                    aspect_ratio=settings.aspect,
-                    resolution=settings.resolution,
-                    generate_audio=settings.audio,
-                    image=first,
-                    references=refs,
-                    variation=n,
-                ),
-                settings.output,
-            )
-            for n in range(1, variations + 1)
-        ]
+        spec = RenderSpec(
+            mode=mode,
+            model=settings.model,
+            prompt=prompt,
+            duration=settings.duration,
+            aspect_ratio=settings.aspect,
+            resolution=settings.resolution,
+            generate_audio=settings.audio,
+            image=first,
+            references=refs,
+        )
+        requests = take_variations(spec, settings.output, variations)
         flags = Flags(no_wait, timeout, json_output, quiet, progress, yes, force, dry_run)
         code = execute(session, requests, settings, flags)
     raise typer.Exit(int(code))
