@@ -28,7 +28,7 @@ from tenacity import (
 )
 
 from imagine import __version__
-from imagine.api import contract
+from imagine.api import contract, net
 from imagine.api.errors import (
     AnswerLost,
     APIError,
@@ -128,9 +128,9 @@ class XAIClient:
             auth=HostBoundBearer(api_key, self.base_url) if api_key else None,
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
             timeout=timeout,
-            transport=transport,
+            transport=transport or net.transport(verify=tls_context(), limits=DEFAULT_LIMITS),
             follow_redirects=False,
-            limits=DEFAULT_LIMITS,
+            limits=DEFAULT_LIMITS,  # for proxies set in the environment, which get their own
             verify=tls_context(),
         )
 
