@@ -12,7 +12,9 @@ def now() -> float:
 
 def iso(timestamp: float | None = None) -> str:
     moment = datetime.fromtimestamp(now() if timestamp is None else timestamp, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # isoformat ends "+00:00" for UTC; it is about twice as fast as strftime, and this runs a few
+    # dozen times per job.
+    return moment.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def parse(text: str) -> float:
