@@ -4,6 +4,7 @@ and only then rename. A short download is an error, never a complete-looking fil
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 from collections.abc import Callable
@@ -47,9 +48,15 @@ def part_path(final: Path) -> Path:
 
 def new_http() -> httpx.AsyncClient:
     """The client for file hosts: it has no credentials at all, so it cannot leak the API key."""
+    from imagine.api import net
     from imagine.api.client import tls_context
 
-    return httpx.AsyncClient(timeout=DOWNLOAD_TIMEOUT, follow_redirects=True, verify=tls_context())
+    return httpx.AsyncClient(
+        timeout=DOWNLOAD_TIMEOUT,
+        follow_redirects=True,
+        transport=net.transport(verify=tls_context(), limits=httpx.Limits()),
+        verify=tls_context(),  # for proxies set in the environment, which get their own
+    )
 
 
 async def fetch(
@@ -83,8 +90,19 @@ async def fetch(
     size = part.stat().st_size
     if total is not None and size != total:
         raise DownloadError(f"the download stopped short: {size} of {total} bytes")
-    os.replace(part, final)
+    # The wait for the disk happens off the event loop, where it would hold up every other job.
+    await asyncio.to_thread(_commit, part, final)
     return Downloaded(final, size, digest.hexdigest())
+
+
+def _commit(part: Path, final: Path) -> None:
+    """Make the checked part file durable, then give it its final name."""
+    fd = os.open(part, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(part, final)
 
 
 def _expected_total(response: httpx.Response, have: int) -> int | None:
@@ -114,8 +132,6 @@ async def _stream(
             have += len(chunk)
             if on_progress:
                 on_progress(have, total)
-        handle.flush()
-        os.fsync(handle.fileno())
     return digest
 
 

@@ -26,22 +26,23 @@ class Finisher:
         self.engine = engine
         self.http = http
 
-    async def finish(self, job: Job) -> None:
+    async def finish(self, job: Job) -> Job | None:
+        """Download, check and record the file; the job as it then stands (None if unmoved)."""
         final = Path(job.output_path)
         if final.exists() and not part_path(final).exists():
             # A crash after the rename: the file was verified before it got its final name.
-            await self._complete(job, final, sha256_file(final))
-            return
+            return await self._complete(job, final, sha256_file(final))
         attempts = self.engine.options.download_attempts
         for attempt in range(1, attempts + 1):
-            job = self.engine.ledger.require(job.id)
-            if job.status is not Status.DOWNLOADING:
-                return
+            if attempt > 1:  # a new URL, or someone else's move, may have come in between
+                job = self.engine.ledger.require(job.id)
+                if job.status is not Status.DOWNLOADING:
+                    return job
             try:
                 done = await fetch(self.http, job.video_url or "", final, self._progress(job))
             except LinkExpired:
                 if not await self._refresh(job):
-                    return
+                    return None
                 continue
             except DownloadError as error:
                 if attempt == attempts:
@@ -49,8 +50,8 @@ class Finisher:
                 self.engine.emit(job, "retry", message=f"{error}; resuming")
                 await asyncio.sleep(min(8.0, 0.3 * 2**attempt) * random.uniform(0.8, 1.2))
                 continue
-            await self._complete(job, final, done.sha256)
-            return
+            return await self._complete(job, final, done.sha256)
+        return None
 
     def _progress(self, job: Job) -> Any:
         def report(have: int, total: int | None) -> None:
@@ -81,25 +82,34 @@ class Finisher:
         self.engine.poller.apply(job, poll)
         return False
 
-    async def _complete(self, job: Job, final: Path, digest: str) -> None:
-        info = await asyncio.to_thread(_describe, final)
-        done_at = clock.iso()
-        side = sidecar.sidecar_path(final)
-        values: dict[str, Any] = {
-            "status": Status.COMPLETE,
-            "file_sha256": digest,
-            "file_bytes": final.stat().st_size,
-            "file_json": json.dumps(info),
-            "downloaded_at": done_at,
-            "sidecar_path": str(side),
-        }
-        # The sidecar is written from the job as it will be once complete, then the ledger commits.
-        sidecar.write(replace(job, **values), side)
+    async def _complete(self, job: Job, final: Path, digest: str) -> Job | None:
+        # Off the event loop: the probe and poster decode, and the sidecar waits for its fsync.
+        values, info = await asyncio.to_thread(_describe_and_record, job, final, digest)
         moved = self.engine.move(job, "complete", **values)
         if "note" in info:
             self.engine.note_once(info["note"])
         if moved:
             self.engine.emit(moved, "complete", progress=100)
+        return moved
+
+
+def _describe_and_record(
+    job: Job, final: Path, digest: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Probe the file and write its sidecar; what the ledger records for it once complete, and
+    what the probe found. The sidecar is written from the job as it will be then, before the ledger commits."""
+    info = _describe(final)
+    side = sidecar.sidecar_path(final)
+    values: dict[str, Any] = {
+        "status": Status.COMPLETE,
+        "file_sha256": digest,
+        "file_bytes": final.stat().st_size,
+        "file_json": json.dumps(info),
+        "downloaded_at": clock.iso(),
+        "sidecar_path": str(side),
+    }
+    sidecar.write(replace(job, **values), side)
+    return values, info
 
 
 def _describe(path: Path) -> dict[str, Any]:
