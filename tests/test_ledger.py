@@ -208,3 +208,13 @@ def test_two_connections_write_without_locking_errors(tmp_path: Path) -> None:
         (one if n % 2 else two).insert(job_values())
     assert len(one.jobs()) == 20
     assert isinstance(two.conn, sqlite3.Connection)
+
+
+def test_statuses_of_many_jobs_at_once(ledger: Ledger) -> None:
+    made = [
+        ledger.insert(job_values(status=status, output_path=f"/tmp/p/renders/{n}.mp4"))
+        for n, status in enumerate([Status.QUEUED, Status.RUNNING] * 300)
+    ]
+    asked = [job.id for job in made] + ["no-such-job"]
+    found = ledger.statuses(asked)  # more ids than one statement may carry
+    assert found == {job.id: job.status for job in made}

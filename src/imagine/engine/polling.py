@@ -23,18 +23,19 @@ class Poller:
         self._stalls: dict[str, int] = {}
         self._warned: set[str] = set()
 
-    async def poll(self, job: Job) -> None:
+    async def poll(self, job: Job) -> Job | None:
+        """Poll when the job's schedule says; the job as the answer left it (None if unmoved)."""
         engine = self.engine
         if job.next_poll_at:
             await engine.sleep(clock.parse(job.next_poll_at) - clock.now())
         if job.request_id is None:
             engine.answer_lost(job, "no request id was recorded")
-            return
+            return None
         try:
             answer = await engine.client(job).poll(job.request_id)
         except (Unreachable, ServerError, RateLimited, AnswerLost) as error:
             self._stalled(job, error)
-            return
+            return None
         except NotFound as error:
             moved = engine.move(
                 job,
@@ -45,9 +46,9 @@ class Poller:
             )
             if moved:
                 engine.emit(moved, "failed", message=moved.error_message)
-            return
+            return moved
         self._stalls.pop(job.id, None)
-        self.apply(job, answer)
+        return self.apply(job, answer)
 
     def _stalled(self, job: Job, error: APIError) -> None:
         """The API did not answer even after retries: the render goes on without us, so try
@@ -139,7 +140,6 @@ class Poller:
             **fields,
         )
         if moved:
-            self.engine.slot_freed()
             self.engine.learned(moved)
             self.engine.emit(moved, "rendered", progress=100)
         return moved
@@ -165,6 +165,5 @@ class Poller:
             job, event, status=status, error_code=code, error_message=message, **values
         )
         if moved:
-            self.engine.slot_freed()
             self.engine.emit(moved, event, message=message)
         return moved

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -43,10 +43,11 @@ from imagine.engine.polling import Poller
 from imagine.errors import ImagineError
 from imagine.jobs import Job, Status
 from imagine.ledger import leases
-from imagine.ledger.store import Ledger
+from imagine.ledger.store import HISTORY, Ledger, render_time
 from imagine.spec import recorded
 
 ClientFactory = Callable[[str], XAIClient]
+Shape = tuple[str, str | None, float | None]  # model, resolution, seconds of video
 MAX_RATE_LIMITED_ROUNDS = 6
 SLOT_RECHECK = 0.5  # seconds between looks at the shared ledger while every slot is taken
 WATCH_INTERVAL = 1.0  # seconds between looks at a job another process is driving
@@ -101,7 +102,8 @@ class Engine:
         self._http: httpx.AsyncClient | None = None
         self._limited: dict[str, int] = {}  # 429 rounds per job at submit
         self._noted: set[str] = set()
-        self._expected: dict[tuple[str, str | None, float], float | None] = {}
+        self._history: dict[Shape, list[float]] = {}
+        self._expected: dict[Shape, float | None] = {}
         self.poller = Poller(self)
 
     # -- running -------------------------------------------------------------------------------
@@ -124,10 +126,8 @@ class Engine:
         """A driver per job, but at most ``max_active`` at once, so that memory does not grow
         with the size of a batch. Jobs already at the provider go first: they only need polling,
         and a queued job must wait for a render slot anyway."""
-        waiting = {Status.QUEUED.value}
-        order = sorted(
-            job_ids, key=lambda job_id: str(self.ledger.require(job_id).status) in waiting
-        )
+        statuses = self.ledger.statuses(job_ids)
+        order = sorted(job_ids, key=lambda job_id: statuses.get(job_id) is Status.QUEUED)
         outcomes: dict[str, Outcome] = {}
         active: set[asyncio.Task[Outcome]] = set()
 
@@ -176,11 +176,16 @@ class Engine:
         try:
             if not await self._claim(job_id):
                 return Outcome(self.ledger.require(job_id))
+            outcome: Outcome | None = None
             try:
-                return await self._advance(job_id)
+                outcome = await self._advance(job_id)
+                return outcome
             finally:
                 leases.release(self.ledger, job_id, self.owner)
-                self.slot_freed()
+                if outcome is None or outcome.job.status is not Status.COMPLETE:
+                    # Its lease may have held a render slot until now, or another process moved
+                    # it. (A complete job freed its slot when its render finished.)
+                    self.slot_freed()
         except _Deadline:
             return Outcome(self.ledger.require(job_id), reason="timeout")
         except (Unreachable, ServerError, RateLimited, AnswerLost) as error:
@@ -208,21 +213,26 @@ class Engine:
             await self.sleep(WATCH_INTERVAL)
 
     async def _advance(self, job_id: str) -> Outcome:
+        """Run the job's stages in turn. Each stage hands back the job as its last move left it;
+        when it has none (nothing moved, or someone else moved the job first), the ledger says
+        where the job stands."""
         finisher = Finisher(self, self._require_http())
+        job = self.ledger.require(job_id)
         while True:
-            job = self.ledger.require(job_id)
+            after: Job | None = None
             if job.status is Status.QUEUED:
-                await self._submit(job)
+                after = await self._submit(job)
             elif job.status is Status.SUBMITTING:
                 self.answer_lost(job, "the process sending it stopped before the answer came")
             elif job.status is Status.RUNNING:
                 if not self.options.wait:
                     return Outcome(job)
-                await self.poller.poll(job)
+                after = await self.poller.poll(job)
             elif job.status is Status.DOWNLOADING:
-                await finisher.finish(job)
+                after = await finisher.finish(job)
             else:
                 return Outcome(job)
+            job = after or self.ledger.require(job_id)
 
     def _require_http(self) -> httpx.AsyncClient:
         if self._http is None:
@@ -231,10 +241,10 @@ class Engine:
 
     # -- submitting ----------------------------------------------------------------------------
 
-    async def _submit(self, job: Job) -> None:
+    async def _submit(self, job: Job) -> Job | None:
         if not await self._take_slot(job):
-            return
-        job = self.ledger.require(job.id)
+            return None
+        job = replace(job, status=Status.SUBMITTING)  # as try_start left it
         self.emit(job, "submitting")
         try:
             body = await request_body(job, self.client(job), self.ledger)
@@ -244,6 +254,8 @@ class Engine:
         except APIError as error:
             self._refused(job, error, code="upload_failed")
             raise
+        if job.inputs:
+            job = self.ledger.require(job.id)  # with the file ids of any uploads
         try:
             answer = await self.client(job).submit(job.route, body)
         except asyncio.CancelledError:
@@ -251,7 +263,7 @@ class Engine:
             raise
         except RateLimited as error:
             if self._rate_limited(job, error):
-                return
+                return None
             self._refused(job, error, code="not_submitted")
             raise
         except Unreachable as error:
@@ -263,7 +275,7 @@ class Engine:
         except APIError as error:  # 5xx, a lost answer, an answer without a request id
             self.answer_lost(job, str(error))
             raise
-        self._submitted(job, answer, body)
+        return self._submitted(job, answer, body)
 
     async def _take_slot(self, job: Job) -> bool:
         """Wait for a free slot and the model's next start time; then the job is `submitting`.
@@ -293,7 +305,8 @@ class Engine:
         if self._deadline is not None and clock.now() + seconds > self._deadline:
             await self.sleep(seconds)  # sleeps to the deadline, then raises
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._freed.wait(), timeout=seconds)
+            async with asyncio.timeout(seconds):
+                await self._freed.wait()
 
     def slot_freed(self) -> None:
         self._freed.set()
@@ -309,11 +322,10 @@ class Engine:
         leases.slow_down(self.ledger, job.model, delay)
         moved = self.move(job, "rate_limited", status=Status.QUEUED, detail={"retry_in": delay})
         if moved:
-            self.slot_freed()
             self.emit(moved, "retry", message=f"rate limited; trying again in {delay:.0f}s")
         return True
 
-    def _submitted(self, job: Job, answer: dict[str, Any], body: dict[str, Any]) -> None:
+    def _submitted(self, job: Job, answer: dict[str, Any], body: dict[str, Any]) -> Job | None:
         now = clock.now()
         first = schedule.first_delay(self.expected(job), self.options.poll)
         values: dict[str, Any] = {
@@ -328,8 +340,9 @@ class Engine:
             # Canceled while the request was in flight: the provider has it all the same, so the
             # request id is kept (for the cost, and in case the user wants the video after all).
             self.ledger.update(job.id, "submitted_after_cancel", **values)
-            return
+            return None
         self.emit(moved, "submitted", progress=0)
+        return moved
 
     def _refused(self, job: Job, error: ImagineError, *, code: str) -> None:
         """Not accepted, so not paid for: the job fails with the reason."""
@@ -364,20 +377,32 @@ class Engine:
 
     def move(self, job: Job, event: str, **values: Any) -> Job | None:
         """Change the job if it is still in the state we last saw; None if someone moved it
-        first (e.g. `imagine cancel` from another terminal)."""
-        return self.ledger.move(job, event, **values)
+        first (e.g. `imagine cancel` from another terminal). A job leaving the provider's queue
+        frees its render slot, and a job waiting for one here is woken."""
+        moved = self.ledger.move(job, event, **values)
+        if moved and job.status in leases.IN_FLIGHT and moved.status not in leases.IN_FLIGHT:
+            self.slot_freed()
+        return moved
 
     def expected(self, job: Job) -> float | None:
-        """The expected render time for the job's shape, read from the ledger once per run and
-        again after each render of that shape finishes."""
+        """The expected render time for the job's shape, from its recent renders: read from the
+        ledger once per run, then kept up to date as this run's renders finish."""
         shape = (job.model, job.resolution, job.output_seconds)
-        if shape not in self._expected:
-            history = self.ledger.render_seconds(*shape)
-            self._expected[shape] = schedule.expected_seconds(history)
+        if shape not in self._history:
+            self._history[shape] = self.ledger.render_seconds(*shape)
+            self._expected[shape] = schedule.expected_seconds(self._history[shape])
         return self._expected[shape]
 
     def learned(self, job: Job) -> None:
-        self._expected.pop((job.model, job.resolution, job.output_seconds), None)
+        """A render finished: its time joins the history of its shape (as the ledger would
+        give it: the newest first, by the duration the provider reports)."""
+        shape = (job.model, job.resolution, job.video_duration)
+        history = self._history.get(shape)
+        if history is None or not (job.submitted_at and job.completed_at):
+            return
+        history.insert(0, render_time(job.submitted_at, job.completed_at, job.last_pending_at))
+        del history[HISTORY:]
+        self._expected[shape] = schedule.expected_seconds(history)
 
     async def sleep(self, seconds: float) -> None:
         if seconds <= 0:

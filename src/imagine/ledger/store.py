@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,6 +18,9 @@ from imagine.ledger.db import connect, transaction
 from imagine.ledger.migrations import migrate
 
 # Statuses whose planned output path is spoken for (failed and canceled jobs give theirs back).
+_IDS_PER_QUERY = 500  # under SQLite's limit on ? marks in one statement
+# Renders of one shape whose times predict the next one's.
+HISTORY = 20
 _HOLDS_PATH = ("queued", "submitting", "running", "downloading", "complete", "unknown")
 
 
@@ -203,6 +206,16 @@ class Ledger:
             raise JobNotFound(f"no job {job_id} in the ledger")
         return job
 
+    def statuses(self, job_ids: Sequence[str]) -> dict[str, Status]:
+        """The status of each job that exists, in a few queries however many jobs are asked."""
+        found: dict[str, Status] = {}
+        for start in range(0, len(job_ids), _IDS_PER_QUERY):
+            chunk = job_ids[start : start + _IDS_PER_QUERY]
+            marks = ", ".join("?" for _ in chunk)
+            rows = self.conn.execute(f"SELECT id, status FROM jobs WHERE id IN ({marks})", chunk)
+            found.update((job_id, Status(status)) for job_id, status in rows)
+        return found
+
     def resolve(self, ref: str) -> Job:
         """A job from what a user types: an id, a unique id prefix, a request id, @last or @N."""
         text = ref.strip()
@@ -295,13 +308,16 @@ class Ledger:
             "SELECT submitted_at, completed_at, last_pending_at FROM jobs"
             " WHERE model = ? AND resolution IS ? AND video_duration = ?"
             " AND completed_at IS NOT NULL AND submitted_at IS NOT NULL"
-            " ORDER BY seq DESC LIMIT 20",
+            f" ORDER BY seq DESC LIMIT {HISTORY}",
             (model, resolution, seconds),
         )
-        found = []
-        for row in rows:
-            done = clock.parse(row["completed_at"])
-            if row["last_pending_at"]:
-                done = (done + clock.parse(row["last_pending_at"])) / 2
-            found.append(max(0.0, done - clock.parse(row["submitted_at"])))
-        return found
+        return [render_time(*row) for row in rows]
+
+
+def render_time(submitted_at: str, completed_at: str, last_pending_at: str | None) -> float:
+    """How long a render took at the provider: it finished between the last poll that found it
+    pending and the one that found it done."""
+    done = clock.parse(completed_at)
+    if last_pending_at:
+        done = (done + clock.parse(last_pending_at)) / 2
+    return max(0.0, done - clock.parse(submitted_at))
