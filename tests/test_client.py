@@ -174,7 +174,12 @@ def test_poll_failed_both_vintages(httpx_mock: HTTPXMock, body: dict[str, Any]) 
     ],
 )
 def test_error_answers_map_to_typed_one_line_errors(
-    httpx_mock: HTTPXMock, status: int, body: Any, kind: type, code: ExitCode, text: str
+    httpx_mock: HTTPXMock,
+    status: int,
+    body: Any,
+    kind: type[errors.APIError],
+    code: ExitCode,
+    text: str,
 ) -> None:
     httpx_mock.add_response(method="POST", status_code=status, json=body)
     with pytest.raises(kind) as caught:

@@ -16,8 +16,13 @@ from imagine.spec import TEXT, RenderSpec
 
 
 def _requests(count: int) -> list[Request]:
-    spec = dict(mode=TEXT, model="grok-imagine-video", duration=1)
-    return [Request(RenderSpec(prompt=f"tide {n}", **spec), "renders/{slug}") for n in range(count)]
+    return [
+        Request(
+            RenderSpec(mode=TEXT, model="grok-imagine-video", prompt=f"tide {n}", duration=1),
+            "renders/{slug}",
+        )
+        for n in range(count)
+    ]
 
 
 def test_render_times_learned_during_a_run_match_the_ledger(
