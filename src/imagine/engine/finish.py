@@ -97,7 +97,8 @@ def _describe_and_record(
     job: Job, final: Path, digest: str
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Probe the file and write its sidecar; what the ledger records for it once complete, and
-    what the probe found. The sidecar is written from the job as it will be then, before the ledger commits."""
+    what the probe found. The sidecar is written from the job as it will be then, before the
+    ledger commits."""
     info = _describe(final)
     side = sidecar.sidecar_path(final)
     values: dict[str, Any] = {

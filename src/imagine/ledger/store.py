@@ -17,10 +17,10 @@ from imagine.jobs import COLUMNS, Job, Status
 from imagine.ledger.db import connect, transaction
 from imagine.ledger.migrations import migrate
 
-# Statuses whose planned output path is spoken for (failed and canceled jobs give theirs back).
 _IDS_PER_QUERY = 500  # under SQLite's limit on ? marks in one statement
 # Renders of one shape whose times predict the next one's.
 HISTORY = 20
+# Statuses whose planned output path is spoken for (failed and canceled jobs give theirs back).
 _HOLDS_PATH = ("queued", "submitting", "running", "downloading", "complete", "unknown")
 
 
@@ -133,19 +133,14 @@ class Ledger:
         **values: Any,
     ) -> Job:
         """Change a job and record the event, atomically; ``expect`` guards against races."""
-        now = clock.iso()
         with self.transaction() as conn:
             current = self._get(conn, job_id)
             if current is None:
                 raise JobNotFound(f"no job {job_id} in the ledger")
             if expect is not None and current.status not in set(expect):
                 raise StaleTransition(f"job {job_id} is {current.status}")
-            values = {**values, "updated_at": now}
-            assignments = ", ".join(f"{name} = ?" for name in values)
-            conn.execute(f"UPDATE jobs SET {assignments} WHERE id = ?", (*values.values(), job_id))
-            to_status = values.get("status")
-            if to_status is not None or event != "update":
-                self._event(conn, job_id, event, current.status, to_status, detail, now)
+            values = {**values, "updated_at": clock.iso()}
+            self._write(conn, current, event, values, detail)
         return _updated(current, values)
 
     def move(
@@ -153,20 +148,33 @@ class Ledger:
     ) -> Job | None:
         """Change ``job`` only if it is still in the status the caller saw; None if someone moved
         it first. Cheaper than ``update``: the status check is part of the UPDATE itself."""
-        now = clock.iso()
-        values = {**values, "updated_at": now}
-        assignments = ", ".join(f"{name} = ?" for name in values)
+        values = {**values, "updated_at": clock.iso()}
         with self.transaction() as conn:
-            cursor = conn.execute(
-                f"UPDATE jobs SET {assignments} WHERE id = ? AND status = ?",
-                (*values.values(), job.id, str(job.status)),
-            )
-            if cursor.rowcount == 0:
+            if not self._write(conn, job, event, values, detail):
                 return None
-            to_status = values.get("status")
-            if to_status is not None or event != "update":
-                self._event(conn, job.id, event, job.status, to_status, detail, now)
         return _updated(job, values)
+
+    def _write(
+        self,
+        conn: sqlite3.Connection,
+        job: Job,
+        event: str,
+        values: Mapping[str, Any],
+        detail: Mapping[str, Any] | None,
+    ) -> bool:
+        """Set ``values`` (which include ``updated_at``) on the job's row, only while it still has
+        ``job``'s status, and record the event. False if the row had moved on."""
+        assignments = ", ".join(f"{name} = ?" for name in values)
+        changed = conn.execute(
+            f"UPDATE jobs SET {assignments} WHERE id = ? AND status = ?",
+            (*values.values(), job.id, str(job.status)),
+        )
+        if changed.rowcount == 0:
+            return False
+        to_status = values.get("status")
+        if to_status is not None or event != "update":
+            self._event(conn, job.id, event, job.status, to_status, detail, values["updated_at"])
+        return True
 
     def _event(
         self,
