@@ -8,6 +8,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,39 @@ def test_migrations_run_once(tmp_path: Path) -> None:
     conn = connect(tmp_path / "l.sqlite3")
     assert migrate(conn) == [name for name, _ in MIGRATIONS]
     assert migrate(conn) == []
+
+
+_OPEN_AT = """
+import sys, time
+from pathlib import Path
+from imagine.ledger.store import Ledger
+start = float(sys.argv[2])
+while time.time() < start:
+    pass
+Ledger.open(Path(sys.argv[1])).close()
+"""
+
+
+def test_processes_opening_a_new_ledger_at_the_same_moment_all_get_it(tmp_path: Path) -> None:
+    """Two `imagine` commands started together on a fresh machine both create the ledger: one
+    switches it to WAL while the other finds it locked, which SQLite reports at once instead of
+    waiting; neither may fail with "database is locked"."""
+    for attempt in range(3):
+        path = tmp_path / f"ledger-{attempt}.sqlite3"
+        start = time.time() + 1.0  # every process spins until the same moment, imports done
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-c", _OPEN_AT, str(path), str(start)],
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(6)
+        ]
+        for process in processes:
+            _, stderr = process.communicate(timeout=60)
+            assert process.returncode == 0, stderr[-500:]
+        with Ledger.open(path) as ledger:
+            assert ledger.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_every_transition_is_an_event(ledger: Ledger) -> None:

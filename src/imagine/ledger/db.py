@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 from imagine.errors import ConfigError
 
 BUSY_TIMEOUT_MS = 30_000
+WAL_RETRY_SECONDS = 0.02
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -23,10 +25,25 @@ def connect(path: Path) -> sqlite3.Connection:
         ) from None
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA journal_mode = WAL")
+    _use_wal(conn)
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")
     return conn
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Switch the file to WAL (it stays so; later opens find it done). Processes opening a new
+    ledger at the same moment each try the switch, and SQLite answers "database is locked" at
+    once, without its busy timeout, to all but one: they try again until the switch is made."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(WAL_RETRY_SECONDS)
 
 
 @contextmanager
