@@ -1,4 +1,5 @@
-"""The engine's in-run knowledge matches what the ledger would tell a fresh run."""
+"""The engine's in-run knowledge matches what the ledger would tell a fresh run; its slots and
+leases."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from typing import Any
 
 import pytest
 
+from imagine.engine.finish import Finisher
 from imagine.engine.runner import Engine, EngineOptions
+from imagine.jobs import Job, Status
+from imagine.ledger import leases
 from imagine.plan import Request
 from imagine.render import preview, record
 from imagine.session import Session
@@ -48,3 +52,68 @@ def test_render_times_learned_during_a_run_match_the_ledger(
         assert learned is not None and fresh is not None
         assert learned == pytest.approx(fresh, abs=1e-9)
         assert 0 < learned < 5
+
+
+def test_a_full_engine_waits_for_a_freed_slot_before_asking_the_ledger(
+    sim_factory: Any, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once a start has taken the last free slot, the next job waits until a slot is freed (or
+    the recheck interval passes) instead of asking the ledger for a start it cannot have."""
+    sim = sim_factory()
+    monkeypatch.setenv("XAI_API_KEY", sim.api_key)
+    asked: list[str] = []
+    try_start = leases.try_start
+
+    def counted(ledger: Any, job_id: str, *args: Any, **kwargs: Any) -> leases.Start:
+        asked.append(job_id)
+        return try_start(ledger, job_id, *args, **kwargs)
+
+    monkeypatch.setattr(leases, "try_start", counted)
+    with Session(base_url=sim.url) as session:
+        first, second = (item.job for item in record(session, preview(session, _requests(2))))
+        engine = Engine(
+            session.ledger, session.client, options=EngineOptions(rps=1000, concurrency=1)
+        )
+
+        async def go() -> None:
+            assert await engine._take_slot(first)
+            waiting = asyncio.create_task(engine._take_slot(second))
+            await asyncio.sleep(0.2)  # under the 0.5 s recheck
+            assert asked == [first.id] and not waiting.done()
+            running = session.ledger.require(first.id)
+            engine.move(running, "done", status=Status.DOWNLOADING)  # its render finished
+            assert await asyncio.wait_for(waiting, 1.0)
+
+        asyncio.run(go())
+    assert asked == [first.id, second.id]
+
+
+def test_leases_are_let_go_whether_jobs_settle_or_are_left_running(
+    sim_factory: Any, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job settled by the engine gives up its lease in the same write; one left running (no
+    wait) or settled by someone else is released after; either way another process can take
+    it at once."""
+    sim = sim_factory()
+    monkeypatch.setenv("XAI_API_KEY", sim.api_key)
+    with Session(base_url=sim.url) as session:
+        jobs = [item.job for item in record(session, preview(session, _requests(3)))]
+        left, settled, canceled = (job.id for job in jobs)
+        engine = Engine(session.ledger, session.client, options=EngineOptions(rps=1000, wait=False))
+        assert [str(o.job.status) for o in asyncio.run(engine.run([left]))] == ["running"]
+
+        engine = Engine(session.ledger, session.client, options=EngineOptions(rps=1000))
+        finish = Finisher.finish
+
+        async def canceled_meanwhile(self: Finisher, job: Job) -> Job | None:
+            if job.id == canceled:  # as `imagine cancel` from another terminal would
+                session.ledger.update(job.id, "canceled", status=Status.CANCELED)
+                return None
+            return await finish(self, job)
+
+        monkeypatch.setattr(Finisher, "finish", canceled_meanwhile)
+        outcomes = asyncio.run(engine.run([settled, canceled]))
+        assert [str(o.job.status) for o in outcomes] == ["complete", "canceled"]
+        for job_id in (left, settled, canceled):
+            assert leases.holder(session.ledger, job_id) is None
+            assert session.ledger.require(job_id).lease_owner is None

@@ -182,8 +182,18 @@ def test_leases_are_exclusive_until_they_expire(ledger: Ledger) -> None:
     ledger.conn.execute(
         "UPDATE jobs SET lease_expires_at = ? WHERE id = ?", (clock.iso(clock.now() - 1), job.id)
     )
-    assert leases.claim(ledger, job.id, "me", 60)
+    taken = leases.claim(ledger, job.id, "me", 60)
+    assert taken is not None and taken == ledger.require(job.id)  # as it stands, lease and all
+    assert leases.holder(ledger, job.id) == taken.lease_owner == "me"
     leases.release(ledger, job.id, "me")
+    assert leases.holder(ledger, job.id) is None
+
+
+def test_a_finished_job_is_read_but_not_claimed(ledger: Ledger) -> None:
+    job = ledger.insert(job_values())
+    ledger.update(job.id, "canceled", status=Status.CANCELED)
+    found = leases.claim(ledger, job.id, "me", 60)
+    assert found is not None and found.status is Status.CANCELED
     assert leases.holder(ledger, job.id) is None
 
 
@@ -203,22 +213,22 @@ def test_try_start_caps_jobs_in_flight_across_processes(ledger: Ledger) -> None:
     for job in jobs:
         leases.claim(ledger, job.id, "p1", 60)
     # Distinct models, so that pacing does not come into it.
-    assert leases.try_start(ledger, jobs[0].id, "m0", rps=1, cap=2) == 0
-    assert leases.try_start(ledger, jobs[1].id, "m1", rps=1, cap=2) == 0
-    assert leases.try_start(ledger, jobs[2].id, "m2", rps=1, cap=2) > 0
+    assert leases.try_start(ledger, jobs[0].id, "m0", rps=1, cap=2) == leases.Start(0, slots_left=1)
+    assert leases.try_start(ledger, jobs[1].id, "m1", rps=1, cap=2) == leases.Start(0, slots_left=0)
+    assert leases.try_start(ledger, jobs[2].id, "m2", rps=1, cap=2).wait > 0
     assert ledger.require(jobs[2].id).status is Status.QUEUED
     ledger.update(jobs[0].id, "complete", status=Status.COMPLETE)
-    assert leases.try_start(ledger, jobs[2].id, "m2", rps=1, cap=2) == 0
+    assert leases.try_start(ledger, jobs[2].id, "m2", rps=1, cap=2).wait == 0
     assert ledger.require(jobs[2].id).status is Status.SUBMITTING
-    assert leases.try_start(ledger, jobs[2].id, "m2", rps=1, cap=2) == -1
+    assert leases.try_start(ledger, jobs[2].id, "m2", rps=1, cap=2).wait == -1
 
 
 def test_try_start_paces_starts_per_model(ledger: Ledger) -> None:
     jobs = [ledger.insert(job_values()) for _ in range(3)]
-    assert leases.try_start(ledger, jobs[0].id, "m", rps=1, cap=10) == 0
-    wait = leases.try_start(ledger, jobs[1].id, "m", rps=1, cap=10)
+    assert leases.try_start(ledger, jobs[0].id, "m", rps=1, cap=10).wait == 0
+    wait = leases.try_start(ledger, jobs[1].id, "m", rps=1, cap=10).wait
     assert 0.9 < wait <= 1.0
-    assert leases.try_start(ledger, jobs[2].id, "other-model", rps=1, cap=10) == 0
+    assert leases.try_start(ledger, jobs[2].id, "other-model", rps=1, cap=10).wait == 0
 
 
 def test_output_paths_are_held_by_live_and_complete_jobs(ledger: Ledger) -> None:

@@ -98,6 +98,7 @@ class Engine:
         self._clients: dict[str, XAIClient] = {}
         self._gate = asyncio.Lock()
         self._freed = asyncio.Event()
+        self._full = False  # the last start took the last free slot
         self._deadline: float | None = None
         self._http: httpx.AsyncClient | None = None
         self._limited: dict[str, int] = {}  # 429 rounds per job at submit
@@ -174,14 +175,17 @@ class Engine:
 
     async def _drive(self, job_id: str) -> Outcome:
         try:
-            if not await self._claim(job_id):
+            claimed = await self._claim(job_id)
+            if claimed is None:
                 return Outcome(self.ledger.require(job_id))
             outcome: Outcome | None = None
             try:
-                outcome = await self._advance(job_id)
+                outcome = await self._advance(claimed)
                 return outcome
             finally:
-                leases.release(self.ledger, job_id, self.owner)
+                if outcome is None or outcome.job.status.live or outcome.job.lease_owner:
+                    # (A job this process settled let go of its lease in that same write.)
+                    leases.release(self.ledger, job_id, self.owner)
                 if outcome is None or outcome.job.status is not Status.COMPLETE:
                     # Its lease may have held a render slot until now, or another process moved
                     # it. (A complete job freed its slot when its render finished.)
@@ -197,27 +201,29 @@ class Engine:
         except ImagineError as error:
             return Outcome(self.ledger.require(job_id), reason="refused", error=error)
 
-    async def _claim(self, job_id: str) -> bool:
+    async def _claim(self, job_id: str) -> Job | None:
         """Take the job's lease; while another live process holds it, watch the ledger instead.
-        False when the job is finished (by whoever) before we get it."""
+        The job as it stood when claimed; None when it is finished (by whoever) before we get
+        it."""
         told = False
         while True:
-            job = self.ledger.require(job_id)
-            if not job.status.live:
-                return False
-            if leases.claim(self.ledger, job_id, self.owner, self.options.lease_seconds):
-                return True
+            job = leases.claim(self.ledger, job_id, self.owner, self.options.lease_seconds)
+            if job is not None:
+                return job if job.status.live else None
             if not told:
-                self.emit(job, "held", message="another imagine process is handling it; watching")
+                self.emit(
+                    self.ledger.require(job_id),
+                    "held",
+                    message="another imagine process is handling it; watching",
+                )
                 told = True
             await self.sleep(WATCH_INTERVAL)
 
-    async def _advance(self, job_id: str) -> Outcome:
+    async def _advance(self, job: Job) -> Outcome:
         """Run the job's stages in turn. Each stage hands back the job as its last move left it;
         when it has none (nothing moved, or someone else moved the job first), the ledger says
         where the job stands."""
         finisher = Finisher(self, self._require_http())
-        job = self.ledger.require(job_id)
         while True:
             after: Job | None = None
             if job.status is Status.QUEUED:
@@ -232,7 +238,7 @@ class Engine:
                 after = await finisher.finish(job)
             else:
                 return Outcome(job)
-            job = after or self.ledger.require(job_id)
+            job = after or self.ledger.require(job.id)
 
     def _require_http(self) -> httpx.AsyncClient:
         if self._http is None:
@@ -282,23 +288,28 @@ class Engine:
 
         One task per process asks at a time (the gate), so a thousand queued jobs cost one look
         at the ledger, not a thousand. A slot freed in this process wakes the asker at once; one
-        freed elsewhere is seen at the next look.
+        freed elsewhere is seen at the next look. After a start that took the last free slot, the
+        next asker waits for a slot to be freed before it looks: that look could only say no.
         """
         async with self._gate:
             while True:
+                if self._full:
+                    await self._nap(SLOT_RECHECK)
+                    self._full = False
                 self._freed.clear()
-                wait = leases.try_start(
+                start = leases.try_start(
                     self.ledger,
                     job.id,
                     job.model,
                     rps=self.options.rps,
                     cap=self.options.concurrency,
                 )
-                if wait == 0:
+                if start.wait == 0:
+                    self._full = start.slots_left <= 0
                     return True
-                if wait < 0:
+                if start.wait < 0:
                     return False
-                await self._nap(min(wait, SLOT_RECHECK))
+                await self._nap(min(start.wait, SLOT_RECHECK))
 
     async def _nap(self, seconds: float) -> None:
         """Sleep up to ``seconds``, waking early when a slot is freed in this process."""
@@ -378,7 +389,11 @@ class Engine:
     def move(self, job: Job, event: str, **values: Any) -> Job | None:
         """Change the job if it is still in the state we last saw; None if someone moved it
         first (e.g. `imagine cancel` from another terminal). A job leaving the provider's queue
-        frees its render slot, and a job waiting for one here is woken."""
+        frees its render slot, and a job waiting for one here is woken. A job settled here lets
+        go of its lease in the same write."""
+        status = values.get("status")
+        if status is not None and not Status(status).live:
+            values.update(lease_owner=None, lease_expires_at=None)
         moved = self.ledger.move(job, event, **values)
         if moved and job.status in leases.IN_FLIGHT and moved.status not in leases.IN_FLIGHT:
             self.slot_freed()

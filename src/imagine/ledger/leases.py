@@ -9,9 +9,11 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+from dataclasses import dataclass, replace
 
 from imagine import clock
-from imagine.jobs import Status
+from imagine.errors import JobNotFound
+from imagine.jobs import Job, Status
 from imagine.ledger.store import Ledger
 
 # Renders in flight at the provider. A job being downloaded has finished rendering: it no longer
@@ -26,24 +28,28 @@ def new_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
-def claim(ledger: Ledger, job_id: str, owner: str, seconds: float) -> bool:
-    """Take the job's lease if it is free, ours, expired, or held by a process that has died."""
+def claim(ledger: Ledger, job_id: str, owner: str, seconds: float) -> Job | None:
+    """Take a live job's lease if it is free, ours, expired, or held by a process that has died;
+    the job as it then stands, read under the same lock. None while another live process holds
+    it. A job no longer live is returned as it is, its lease left alone."""
     now = clock.now()
     with ledger.transaction() as conn:
-        row = conn.execute(
-            "SELECT lease_owner, lease_expires_at FROM jobs WHERE id = ?", (job_id,)
-        ).fetchone()
+        row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
-            return False
-        current, expires = row
+            raise JobNotFound(f"no job {job_id} in the ledger")
+        job = Job.from_row(row)
+        if not job.status.live:
+            return job
+        current, expires = job.lease_owner, job.lease_expires_at
         free = current is None or current == owner or expires is None or expires < clock.iso(now)
-        if not free and not _is_dead(current):
-            return False
+        if not free and not _is_dead(current or ""):
+            return None
+        until = clock.iso(now + seconds)
         conn.execute(
             "UPDATE jobs SET lease_owner = ?, lease_expires_at = ? WHERE id = ?",
-            (owner, clock.iso(now + seconds), job_id),
+            (owner, until, job_id),
         )
-        return True
+    return replace(job, lease_owner=owner, lease_expires_at=until)
 
 
 def _is_dead(owner: str) -> bool:
@@ -86,11 +92,19 @@ def holder(ledger: Ledger, job_id: str) -> str | None:
     return str(row[0]) if row and row[0] else None
 
 
-def try_start(ledger: Ledger, job_id: str, model: str, *, rps: float, cap: int) -> float:
+@dataclass(frozen=True)
+class Start:
+    """What ``try_start`` decided: ``wait`` is 0 when the job may be sent now, -1 when it is no
+    longer queued (another process moved it), else the seconds to wait before asking again.
+    ``slots_left`` counts the slots still free after this start."""
+
+    wait: float
+    slots_left: int = 0
+
+
+def try_start(ledger: Ledger, job_id: str, model: str, *, rps: float, cap: int) -> Start:
     """Mark the job ``submitting`` if a slot is free and its start time has come.
 
-    Returns 0 when the job may be sent now, -1 when it is no longer queued (another process moved
-    it), else the seconds to wait before asking again.
     Slots are counted over jobs in flight whose lease is held by a live process, in every process
     sharing this ledger; starts are spaced 1/rps apart per model (a token bucket of depth one).
     """
@@ -98,7 +112,7 @@ def try_start(ledger: Ledger, job_id: str, model: str, *, rps: float, cap: int) 
     with ledger.transaction() as conn:
         row = conn.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None or row[0] != Status.QUEUED.value:
-            return -1.0
+            return Start(-1.0)
         marks = ", ".join("?" for _ in IN_FLIGHT)
         (in_flight,) = conn.execute(
             f"SELECT COUNT(*) FROM jobs WHERE status IN ({marks})"
@@ -106,11 +120,11 @@ def try_start(ledger: Ledger, job_id: str, model: str, *, rps: float, cap: int) 
             (*IN_FLIGHT, clock.iso(now)),
         ).fetchone()
         if in_flight >= cap:
-            return CAP_RECHECK
+            return Start(CAP_RECHECK)
         row = conn.execute("SELECT next_start_at FROM pacing WHERE model = ?", (model,)).fetchone()
         next_start = float(row[0]) if row else 0.0
         if next_start > now:
-            return next_start - now
+            return Start(next_start - now, cap - in_flight)
         conn.execute(
             "INSERT INTO pacing (model, next_start_at) VALUES (?, ?)"
             " ON CONFLICT(model) DO UPDATE SET next_start_at = excluded.next_start_at",
@@ -126,7 +140,7 @@ def try_start(ledger: Ledger, job_id: str, model: str, *, rps: float, cap: int) 
             " VALUES (?, ?, 'submitting', 'queued', 'submitting')",
             (job_id, stamp),
         )
-    return 0.0
+    return Start(0.0, cap - in_flight - 1)
 
 
 def slow_down(ledger: Ledger, model: str, seconds: float) -> None:
