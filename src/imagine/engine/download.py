@@ -1,10 +1,9 @@
 """A download is a file transaction: stream to NAME.part, resume with Range, check the length, hash,
-and only then rename. A short download is an error, never a complete-looking file.
+and only then rename (``commit``). A short download is an error, never a complete-looking file.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import os
 from collections.abc import Callable
@@ -37,7 +36,7 @@ class LinkExpired(DownloadError):
 
 @dataclass(frozen=True)
 class Downloaded:
-    path: Path
+    part: Path  # checked, not yet committed
     size: int
     sha256: str
 
@@ -62,7 +61,8 @@ def new_http() -> httpx.AsyncClient:
 async def fetch(
     http: httpx.AsyncClient, url: str, final: Path, on_progress: ProgressHook | None = None
 ) -> Downloaded:
-    """Fetch ``url`` into ``final`` via ``final.part``, resuming a part left by an earlier try."""
+    """Fetch ``url`` into ``final.part``, resuming a part left by an earlier try, and check its
+    length. The caller commits it (a wait for the disk, best done off the event loop)."""
     part = part_path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     have = part.stat().st_size if part.exists() else 0
@@ -90,12 +90,10 @@ async def fetch(
     size = part.stat().st_size
     if total is not None and size != total:
         raise DownloadError(f"the download stopped short: {size} of {total} bytes")
-    # The wait for the disk happens off the event loop, where it would hold up every other job.
-    await asyncio.to_thread(_commit, part, final)
-    return Downloaded(final, size, digest.hexdigest())
+    return Downloaded(part, size, digest.hexdigest())
 
 
-def _commit(part: Path, final: Path) -> None:
+def commit(part: Path, final: Path) -> None:
     """Make the checked part file durable, then give it its final name."""
     fd = os.open(part, os.O_RDONLY)
     try:

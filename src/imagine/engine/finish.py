@@ -13,7 +13,15 @@ import httpx
 
 from imagine import clock, sidecar
 from imagine.api.types import DONE, EXPIRED
-from imagine.engine.download import DownloadError, LinkExpired, fetch, part_path, sha256_file
+from imagine.engine.download import (
+    Downloaded,
+    DownloadError,
+    LinkExpired,
+    commit,
+    fetch,
+    part_path,
+    sha256_file,
+)
 from imagine.errors import MediaError
 from imagine.jobs import Job, Status
 
@@ -31,7 +39,7 @@ class Finisher:
         final = Path(job.output_path)
         if final.exists() and not part_path(final).exists():
             # A crash after the rename: the file was verified before it got its final name.
-            return await self._complete(job, final, sha256_file(final))
+            return await self._complete(job, final, None)
         attempts = self.engine.options.download_attempts
         for attempt in range(1, attempts + 1):
             if attempt > 1:  # a new URL, or someone else's move, may have come in between
@@ -50,7 +58,7 @@ class Finisher:
                 self.engine.emit(job, "retry", message=f"{error}; resuming")
                 await asyncio.sleep(min(8.0, 0.3 * 2**attempt) * random.uniform(0.8, 1.2))
                 continue
-            return await self._complete(job, final, done.sha256)
+            return await self._complete(job, final, done)
         return None
 
     def _progress(self, job: Job) -> Any:
@@ -82,9 +90,10 @@ class Finisher:
         self.engine.poller.apply(job, poll)
         return False
 
-    async def _complete(self, job: Job, final: Path, digest: str) -> Job | None:
-        # Off the event loop: the probe and poster decode, and the sidecar waits for its fsync.
-        values, info = await asyncio.to_thread(_describe_and_record, job, final, digest)
+    async def _complete(self, job: Job, final: Path, done: Downloaded | None) -> Job | None:
+        # Off the event loop, in one go: the file's and the sidecar's waits for the disk, and the
+        # probe and poster decode.
+        values, info = await asyncio.to_thread(_describe_and_record, job, final, done)
         moved = self.engine.move(job, "complete", **values)
         if "note" in info:
             self.engine.note_once(info["note"])
@@ -94,17 +103,23 @@ class Finisher:
 
 
 def _describe_and_record(
-    job: Job, final: Path, digest: str
+    job: Job, final: Path, done: Downloaded | None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Probe the file and write its sidecar; what the ledger records for it once complete, and
-    what the probe found. The sidecar is written from the job as it will be then, before the
-    ledger commits."""
+    """Give the checked download ``done`` its final name (None: it has it already), probe the
+    file and write its sidecar; what the ledger records for the file once complete, and what the
+    probe found. The sidecar is written from the job as it will be then, before the ledger
+    commits."""
+    if done is None:
+        size, digest = final.stat().st_size, sha256_file(final)
+    else:
+        commit(done.part, final)
+        size, digest = done.size, done.sha256
     info = _describe(final)
     side = sidecar.sidecar_path(final)
     values: dict[str, Any] = {
         "status": Status.COMPLETE,
         "file_sha256": digest,
-        "file_bytes": final.stat().st_size,
+        "file_bytes": size,
         "file_json": json.dumps(info),
         "downloaded_at": clock.iso(),
         "sidecar_path": str(side),
