@@ -267,6 +267,23 @@ def test_get_is_retried_on_5xx_and_lost_answers(httpx_mock: HTTPXMock) -> None:
     assert run(lambda c: c.poll("abc")).status == "pending"
 
 
+def test_the_retry_time_budget_counts_the_first_try(httpx_mock: HTTPXMock) -> None:
+    async def slow_then_unavailable(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0.3)
+        return httpx.Response(503, text="upstream")
+
+    httpx_mock.add_callback(slow_then_unavailable, url=f"{API}/v1/videos/abc")
+    policy = RetryPolicy(attempts=4, initial=0.001, maximum=0.005, max_total=0.2)
+
+    async def go() -> None:
+        async with XAIClient(API, KEY, retry=policy) as client:
+            await client.poll("abc")
+
+    with pytest.raises(errors.APIError, match="503"):
+        asyncio.run(go())
+    assert len(httpx_mock.get_requests()) == 1  # 0.3 s spent of 0.2: no time left to retry
+
+
 def test_models_and_api_key_routes(httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_response(
         url=f"{API}/v1/video-generation-models",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import random
 import ssl
+import time
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from functools import cache
@@ -213,6 +214,10 @@ class XAIClient:
         call: Callable[[], Awaitable[httpx.Response]],
         retry_on: tuple[type[APIError], ...] | None = None,
     ) -> httpx.Response:
+        """``call``, tried again after a retryable error as the policy says. The first try runs
+        without tenacity: most calls succeed at once, and setting up its retry loop cost more
+        than the rest of the client's own work on a request. After a failure, tenacity takes
+        over with that failure as its first attempt, and the time already spent counts."""
         policy = self.retry
 
         def should_retry(error: BaseException) -> bool:
@@ -231,8 +236,16 @@ class XAIClient:
             if self.on_retry and isinstance(error, APIError) and state.next_action:
                 self.on_retry(error, state.next_action.sleep, state.attempt_number)
 
+        started = time.monotonic()
+        try:
+            return await call()
+        except APIError as error:
+            if not should_retry(error):
+                raise
+            failed = [error]
+        left = policy.max_total - (time.monotonic() - started)
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.max_total),
+            stop=stop_after_attempt(policy.attempts) | stop_after_delay(max(0.0, left)),
             wait=wait,
             retry=retry_if_exception(should_retry),
             before_sleep=before_sleep,
@@ -240,6 +253,8 @@ class XAIClient:
         )
 
         async def attempt() -> httpx.Response:
+            if failed:
+                raise failed.pop()  # the first try, already made
             response: httpx.Response = await call()
             return response
 
