@@ -36,7 +36,7 @@ FINAL = frozenset({Status.COMPLETE, Status.FAILED, Status.CANCELED, Status.BLOCK
 UNSUCCESSFUL = frozenset({Status.FAILED, Status.BLOCKED, Status.EXPIRED})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # no per-job __dict__: a batch holds thousands
 class Job:
     seq: int
     id: str
