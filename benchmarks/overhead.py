@@ -22,11 +22,14 @@ poster), with the memory still held after each round: the Python heap (tracemall
 resident set size, and the RSS after malloc_trim (glibc's free memory handed back: what is still in
 use, without fragmentation; the trim also lowers the raw RSS of the rounds after it).
 
-The HTTP client's share is measured beside it, in the same process right after: the same jobs done
-with httpx alone (on the transport the engine uses, no imagine code), one task per job at the same
+The HTTP client's share is measured beside it, in the same process: the same jobs done with httpx
+alone (on the transport the engine uses, no imagine code), one task per job at the same
 concurrency: the same submission body, a poll once the render should be done, the MP4 streamed and
-dropped. The engine's own CPU is what the engine costs above that floor: the ledger, the schedule,
-leases, files, hashing, the sidecar, the client's retry layer and checks.
+dropped. The engine's run (no probe/poster) and this floor's run alternate --pairs times (3), so
+both see the same machine: its speed drifts by tens of percent from minute to minute on a shared
+host. The engine's own CPU is the mean of (engine − floor) over the pairs: what the engine costs
+above that floor: the ledger, the schedule, leases, files, hashing, the sidecar, the client's
+checks.
 
 Targets: engine's own CPU per job (1000 jobs, no probe/poster) < 5 ms; flat memory = growth from the end
 of round 2 to the end of the last round < 1 KiB per job, for the Python heap and for the trimmed
@@ -37,8 +40,8 @@ at once, the kernel drops connections whose request was already sent, and the en
 records those jobs as `unknown` rather than resending. Each run prints its job outcomes and the host's
 listen-queue overflow count so such runs are visible.
 
-Run (about 8 minutes on 2 cores):   python benchmarks/overhead.py
-Quick run (~1.5 min):  python benchmarks/overhead.py --sizes 100,200 --rounds 3 --round-jobs 100
+Run (about 10 minutes on 2 cores):   python benchmarks/overhead.py
+Quick run (~1.5 min):  python benchmarks/overhead.py --sizes 100,200 --rounds 3 --round-jobs 100 --pairs 1
 """
 
 from __future__ import annotations
