@@ -262,3 +262,19 @@ def test_statuses_of_many_jobs_at_once(ledger: Ledger) -> None:
     asked = [job.id for job in made] + ["no-such-job"]
     found = ledger.statuses(asked)  # more ids than one statement may carry
     assert found == {job.id: job.status for job in made}
+
+
+def test_a_write_inside_an_open_transaction_joins_it(ledger: Ledger, tmp_path: Path) -> None:
+    """Nothing is seen by another connection until the enclosing transaction commits, and an
+    error rolls back the joined writes with it."""
+    other = connect(tmp_path / "ledger.sqlite3")
+    with ledger.transaction():
+        ledger.insert(job_values(prompt="first"))
+        assert other.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 0
+    assert other.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 1
+    with pytest.raises(RuntimeError), ledger.transaction():
+        ledger.insert(job_values(prompt="second"))
+        raise RuntimeError("stop")
+    assert [job.prompt for job in ledger.jobs()] == ["first"]
+    assert ledger.conn.in_transaction is False
+    other.close()

@@ -19,10 +19,11 @@ from imagine.engine.download import part_path
 from imagine.jobs import Job, Status
 from imagine.ledger.store import Ledger
 from imagine.project import Project, plan_output, slugify
-from imagine.reuse import SidecarIndex, import_render
+from imagine.reuse import Found, SidecarIndex, import_render
 from imagine.spec import EDIT, RenderSpec
 
 NEW, REUSED, ATTACHED, UNRESOLVED = "new", "reused", "attached", "unresolved"
+RECORD_CHUNK = 100  # requests recorded per write transaction (the write lock is held ~30 ms)
 RESUMED, SETTLED = "resumed", "settled"  # jobs named to `imagine wait`: unfinished, or final
 
 
@@ -93,17 +94,38 @@ def find_existing(ledger: Ledger, fingerprint: str) -> Planned | None:
 def plan(
     ledger: Ledger, requests: Sequence[Request], target: Target, *, force: bool = False
 ) -> list[Planned]:
+    """Each request's job: an earlier one that makes a new render unnecessary, else a new one.
+
+    A batch is recorded RECORD_CHUNK requests per write transaction: one commit for many rows
+    instead of one each (a third of the cost of recording a job). What is read from disk and the
+    ledger to decide is read first, outside the write lock; the check that matters, for a job
+    with the same fingerprint, is made again under it, where it also sees the chunk's own rows.
+    """
     index = SidecarIndex(target.project)
-    planned = []
-    for request in requests:
-        fingerprint = request.spec.fingerprint(target.base_url)
-        existing = None if force else find_existing(ledger, fingerprint)
-        if existing is None and not force:
-            found = index.find(fingerprint)
-            if found is not None:
-                existing = Planned(import_render(ledger, found, target.project), REUSED)
-        planned.append(existing or _record(ledger, request, fingerprint, target, force=force))
+    planned: list[Planned] = []
+    for start in range(0, len(requests), RECORD_CHUNK):
+        chunk = requests[start : start + RECORD_CHUNK]
+        looked_up = [_look_up(ledger, index, request, target, force) for request in chunk]
+        with ledger.transaction():
+            for request, (fingerprint, existing, on_disk) in zip(chunk, looked_up, strict=True):
+                if existing is None and on_disk is not None:
+                    existing = Planned(import_render(ledger, on_disk, target.project), REUSED)
+                planned.append(
+                    existing or _record(ledger, request, fingerprint, target, force=force)
+                )
     return planned
+
+
+def _look_up(
+    ledger: Ledger, index: SidecarIndex, request: Request, target: Target, force: bool
+) -> tuple[str, Planned | None, Found | None]:
+    """The request's fingerprint, and an earlier job for it in the ledger or a render of it on
+    disk (neither with ``force``)."""
+    fingerprint = request.spec.fingerprint(target.base_url)
+    if force:
+        return fingerprint, None, None
+    existing = find_existing(ledger, fingerprint)
+    return fingerprint, existing, None if existing else index.find(fingerprint)
 
 
 def _record(

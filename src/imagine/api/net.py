@@ -105,7 +105,11 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         self._reader = reader
         self._writer = writer
         sock = writer.get_extra_info("socket")
-        self._fd: int = sock.fileno() if sock is not None else -1
+        # Made once: the pool asks every idle connection before and after every request.
+        self._poller: select.poll | None = None
+        if sock is not None and sock.fileno() >= 0:
+            self._poller = select.poll()
+            self._poller.register(sock.fileno(), select.POLLIN)
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         try:
@@ -166,11 +170,9 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
     def _closed_by_peer(self) -> bool:
         """Whether an idle connection has heard from the server (which then is closing it):
         what the loop has already read, else what waits on the socket."""
-        if self._reader.at_eof() or self._writer.transport.is_closing() or self._fd < 0:
+        if self._reader.at_eof() or self._writer.transport.is_closing() or self._poller is None:
             return True
-        poller = select.poll()
-        poller.register(self._fd, select.POLLIN)
-        return bool(poller.poll(0))
+        return bool(self._poller.poll(0))
 
 
 class AsyncioBackend(httpcore.AsyncNetworkBackend):

@@ -48,7 +48,12 @@ def _use_wal(conn: sqlite3.Connection) -> None:
 
 @contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One logical write. IMMEDIATE takes the write lock up front, so read-then-write cannot race."""
+    """One logical write. IMMEDIATE takes the write lock up front, so read-then-write cannot race.
+    Inside a transaction already open on ``conn``, the write joins it: it commits, or is rolled
+    back, with the enclosing one."""
+    if conn.in_transaction:
+        yield conn
+        return
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
