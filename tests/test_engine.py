@@ -38,17 +38,18 @@ def test_render_times_learned_during_a_run_match_the_ledger(
     sim = sim_factory(render_time=1.3, jitter=0.2, speed=1.0)
     monkeypatch.setenv("XAI_API_KEY", sim.api_key)
     with Session(base_url=sim.url) as session:
-        first, *rest = record(session, preview(session, _requests(3)))
+        planned = record(session, preview(session, _requests(3)))
+        first = session.ledger.require(planned[0].job.id)
         engine = Engine(
             session.ledger, session.client, options=EngineOptions(rps=50, concurrency=1)
         )
-        assert engine.expected(first.job) is None  # nothing of this shape has rendered yet
+        assert engine.expected(first) is None  # nothing of this shape has rendered yet
 
-        outcomes = asyncio.run(engine.run([item.job.id for item in [first, *rest]]))
+        outcomes = asyncio.run(engine.run([item.job.id for item in planned]))
         assert [str(outcome.job.status) for outcome in outcomes] == ["complete"] * 3
 
-        learned = engine.expected(first.job)
-        fresh = Engine(session.ledger, session.client).expected(first.job)
+        learned = engine.expected(first)
+        fresh = Engine(session.ledger, session.client).expected(first)
         assert learned is not None and fresh is not None
         assert learned == pytest.approx(fresh, abs=1e-9)
         assert 0 < learned < 5
@@ -70,7 +71,10 @@ def test_a_full_engine_waits_for_a_freed_slot_before_asking_the_ledger(
 
     monkeypatch.setattr(leases, "try_start", counted)
     with Session(base_url=sim.url) as session:
-        first, second = (item.job for item in record(session, preview(session, _requests(2))))
+        first, second = (
+            session.ledger.require(item.job.id)
+            for item in record(session, preview(session, _requests(2)))
+        )
         engine = Engine(
             session.ledger, session.client, options=EngineOptions(rps=1000, concurrency=1)
         )

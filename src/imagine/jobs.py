@@ -115,3 +115,32 @@ class Job:
 
 
 COLUMNS = tuple(f.name for f in fields(Job))
+
+
+@dataclass(frozen=True, slots=True)
+class Brief:
+    """What a run keeps of a job once the engine has let go of it: enough to report it, sum the
+    run up and choose the exit code. A whole row is a few KiB; a batch of thousands keeps
+    thousands of these, and the ledger holds the rest."""
+
+    id: str
+    seq: int
+    status: Status
+    output_path: str
+    subject: str  # the prompt, else the first input, else the mode: what a person calls the job
+    error_message: str | None = None
+    cost_ticks: int | None = None
+
+    @classmethod
+    def of(cls, job: Job) -> Brief:
+        inputs = json.loads(job.inputs_json) if not job.prompt else None
+        subject = job.prompt or (str(inputs[0].get("source")) if inputs else job.mode)
+        return cls(
+            job.id,
+            job.seq,
+            job.status,
+            job.output_path,
+            subject,
+            job.error_message,
+            job.cost_ticks,
+        )

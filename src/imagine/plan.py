@@ -16,7 +16,7 @@ from typing import Any
 
 from imagine import ids, pricing
 from imagine.engine.download import part_path
-from imagine.jobs import Job, Status
+from imagine.jobs import Brief, Job, Status
 from imagine.ledger.store import Ledger
 from imagine.project import Project, plan_output, slugify
 from imagine.reuse import Found, SidecarIndex, import_render
@@ -29,8 +29,12 @@ RESUMED, SETTLED = "resumed", "settled"  # jobs named to `imagine wait`: unfinis
 
 @dataclass(frozen=True)
 class Planned:
-    job: Job
+    job: Brief  # (a batch keeps one per job for its whole run: the ledger has the rest)
     action: str  # NEW, REUSED (complete, file on disk), ATTACHED (live), UNRESOLVED (unknown), …
+
+    @classmethod
+    def of(cls, job: Job, action: str) -> Planned:
+        return cls(Brief.of(job), action)
 
     @property
     def needs_engine(self) -> bool:
@@ -74,21 +78,24 @@ def estimate(spec: RenderSpec, prices: Mapping[str, Mapping[str, float]]) -> pri
 def classify(job: Job) -> Planned | None:
     """What an earlier job for the same request means for a new one, if anything."""
     if job.status is Status.COMPLETE and Path(job.output_path).is_file():
-        return Planned(job, REUSED)
+        return Planned.of(job, REUSED)
     if job.status.live:
-        return Planned(job, ATTACHED)
+        return Planned.of(job, ATTACHED)
     if job.status is Status.UNKNOWN:
-        return Planned(job, UNRESOLVED)
+        return Planned.of(job, UNRESOLVED)
     return None
 
 
 def find_existing(ledger: Ledger, fingerprint: str) -> Planned | None:
+    """What the newest earlier job for the same request that makes a new render unnecessary
+    means for it."""
+    job = _earlier(ledger, fingerprint)
+    return classify(job) if job else None
+
+
+def _earlier(ledger: Ledger, fingerprint: str) -> Job | None:
     """The newest earlier job for the same request that makes a new render unnecessary."""
-    for job in ledger.by_fingerprint(fingerprint):
-        found = classify(job)
-        if found:
-            return found
-    return None
+    return next((job for job in ledger.by_fingerprint(fingerprint) if classify(job)), None)
 
 
 def plan(
@@ -109,7 +116,7 @@ def plan(
         with ledger.transaction():
             for request, (fingerprint, existing, on_disk) in zip(chunk, looked_up, strict=True):
                 if existing is None and on_disk is not None:
-                    existing = Planned(import_render(ledger, on_disk, target.project), REUSED)
+                    existing = Planned.of(import_render(ledger, on_disk, target.project), REUSED)
                 planned.append(
                     existing or _record(ledger, request, fingerprint, target, force=force)
                 )
@@ -145,8 +152,7 @@ def _record(
         return _row(spec, job_id, fingerprint, output, cost, target)
 
     def earlier() -> Job | None:
-        found = None if force else find_existing(ledger, fingerprint)
-        return found.job if found else None
+        return None if force else _earlier(ledger, fingerprint)
 
     job = ledger.insert(
         values,
@@ -155,8 +161,8 @@ def _record(
         unless=earlier,
     )
     if job.id != job_id:  # another process recorded the same request a moment ago
-        return classify(job) or Planned(job, ATTACHED)
-    return Planned(job, NEW)
+        return classify(job) or Planned.of(job, ATTACHED)
+    return Planned.of(job, NEW)
 
 
 def _row(

@@ -16,7 +16,7 @@ from imagine import plan, policy
 from imagine.engine.events import Sink, null_sink
 from imagine.engine.runner import Engine, EngineOptions, Outcome
 from imagine.errors import ExitCode, ImagineError
-from imagine.jobs import UNSUCCESSFUL, Job, Status
+from imagine.jobs import UNSUCCESSFUL, Brief, Status
 from imagine.project import ensure_writable, render_template
 from imagine.session import Session
 from imagine.spec import RenderSpec, validate
@@ -38,7 +38,7 @@ class Preview:
 
 @dataclass(frozen=True)
 class Result:
-    job: Job
+    job: Brief
     action: str  # plan.NEW / REUSED / ATTACHED / UNRESOLVED
     reason: str | None = None
     error: ImagineError | None = None

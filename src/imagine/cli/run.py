@@ -19,7 +19,7 @@ from imagine.cli.display import FINAL_KINDS, Display, make_display
 from imagine.engine.events import Update
 from imagine.engine.runner import EngineOptions
 from imagine.errors import ExitCode
-from imagine.jobs import Job, Status
+from imagine.jobs import Brief, Job, Status
 from imagine.pricing import format_usd, ticks_to_usd
 from imagine.session import Session
 
@@ -31,9 +31,8 @@ class Presentation:
     progress: str | None = None
 
 
-def label(job: Job) -> str:
-    text = job.prompt or (job.inputs[0]["source"] if job.inputs else job.mode)
-    return " ".join(text.split())
+def label(job: Brief) -> str:
+    return " ".join(job.subject.split())
 
 
 class Reporter:
@@ -48,15 +47,17 @@ class Reporter:
 
     def __call__(self, update: Update) -> None:
         if update.kind in FINAL_KINDS and update.job_id and update.job_id not in self.printed:
-            job = self.session.ledger.require(update.job_id)
-            self.print(render.Result(job, self.actions.get(job.id, plan.NEW)))
+            self.print(update.job_id, self.actions.get(update.job_id, plan.NEW))
 
-    def print(self, result: render.Result) -> None:
-        self.printed.add(result.job.id)
+    def print(self, job_id: str, action: str, result: render.Result | None = None) -> None:
+        """The job as the ledger has it now (a run keeps only briefs); ``result`` says why the
+        engine let go of it, when it did."""
+        job = self.session.ledger.require(job_id)
+        self.printed.add(job_id)
         if self.show.json:
-            output.json_line(sidecar.job_document(result.job))
+            output.json_line(sidecar.job_document(job))
         else:
-            _report_text(result, self.show.quiet)
+            _report_text(job, action, result, self.show.quiet)
 
 
 def drive(
@@ -98,7 +99,7 @@ def drive(
     found = render.results(planned, outcomes)
     for result in found:
         if result.job.id not in reporter.printed:
-            reporter.print(result)
+            reporter.print(result.job.id, result.action, result)
         elif result.error is not None and result.job.status is Status.FAILED:
             _error_detail(result)
     if len(found) > 1 and not show.json and not show.quiet and output.stderr_is_terminal():
@@ -137,18 +138,17 @@ def _interrupted(session: Session, job_ids: Sequence[str]) -> None:
             output.warn(job.error_message or f"#{job.seq} is unknown")
 
 
-def _report_text(result: render.Result, quiet: bool) -> None:
-    job = result.job
+def _report_text(job: Job, action: str, result: render.Result | None, quiet: bool) -> None:
     if job.status is Status.COMPLETE:
         output.data(shown_path(job.output_path))
         if not quiet:
-            verb = "reused" if result.action == plan.REUSED else "complete"
+            verb = "reused" if action == plan.REUSED else "complete"
             output.message(f"✓ #{job.seq} {verb}: {summary(job)}", style="green")
     elif job.status.live:
         output.data(job.id)
         if not quiet:
-            output.message(_live_note(job, result.reason))
-    elif result.error is not None and job.status is not Status.UNKNOWN:
+            output.message(_live_note(job, result.reason if result else None))
+    elif result is not None and result.error is not None and job.status is not Status.UNKNOWN:
         output.error(str(result.error))
     else:
         text = job.error_message or str(job.status)

@@ -41,7 +41,7 @@ from imagine.engine.events import Sink, Update, null_sink
 from imagine.engine.finish import Finisher
 from imagine.engine.polling import Poller
 from imagine.errors import ImagineError
-from imagine.jobs import Job, Status
+from imagine.jobs import Brief, Job, Status
 from imagine.ledger import leases
 from imagine.ledger.store import HISTORY, Ledger, render_time
 from imagine.spec import recorded
@@ -69,11 +69,16 @@ class EngineOptions:
 
 @dataclass(frozen=True)
 class Outcome:
-    """Where a job stands when the engine let go of it, and why if it is not final."""
+    """Where a job stands when the engine let go of it, and why if it is not final. Only the
+    job's brief is kept, so that a run's outcomes stay small however long the batch."""
 
-    job: Job
+    job: Brief
     reason: str | None = None  # "timeout", "unreachable", "auth", "refused"; None when settled
     error: ImagineError | None = None
+
+    @classmethod
+    def of(cls, job: Job, reason: str | None = None, error: ImagineError | None = None) -> Outcome:
+        return cls(Brief.of(job), reason, error)
 
 
 class _Deadline(Exception):
@@ -177,29 +182,29 @@ class Engine:
         try:
             claimed = await self._claim(job_id)
             if claimed is None:
-                return Outcome(self.ledger.require(job_id))
-            outcome: Outcome | None = None
+                return Outcome.of(self.ledger.require(job_id))
+            job: Job | None = None
             try:
-                outcome = await self._advance(claimed)
-                return outcome
+                job = await self._advance(claimed)
+                return Outcome.of(job)
             finally:
-                if outcome is None or outcome.job.status.live or outcome.job.lease_owner:
+                if job is None or job.status.live or job.lease_owner:
                     # (A job this process settled let go of its lease in that same write.)
                     leases.release(self.ledger, job_id, self.owner)
-                if outcome is None or outcome.job.status is not Status.COMPLETE:
+                if job is None or job.status is not Status.COMPLETE:
                     # Its lease may have held a render slot until now, or another process moved
                     # it. (A complete job freed its slot when its render finished.)
                     self.slot_freed()
         except _Deadline:
-            return Outcome(self.ledger.require(job_id), reason="timeout")
+            return Outcome.of(self.ledger.require(job_id), reason="timeout")
         except (Unreachable, ServerError, RateLimited, AnswerLost) as error:
             job = self.ledger.require(job_id)
             self.emit(job, "stalled", message=str(error))
-            return Outcome(job, reason="unreachable", error=error)
+            return Outcome.of(job, reason="unreachable", error=error)
         except (AuthenticationFailed, PermissionDenied) as error:
-            return Outcome(self.ledger.require(job_id), reason="auth", error=error)
+            return Outcome.of(self.ledger.require(job_id), reason="auth", error=error)
         except ImagineError as error:
-            return Outcome(self.ledger.require(job_id), reason="refused", error=error)
+            return Outcome.of(self.ledger.require(job_id), reason="refused", error=error)
 
     async def _claim(self, job_id: str) -> Job | None:
         """Take the job's lease; while another live process holds it, watch the ledger instead.
@@ -219,10 +224,10 @@ class Engine:
                 told = True
             await self.sleep(WATCH_INTERVAL)
 
-    async def _advance(self, job: Job) -> Outcome:
-        """Run the job's stages in turn. Each stage hands back the job as its last move left it;
-        when it has none (nothing moved, or someone else moved the job first), the ledger says
-        where the job stands."""
+    async def _advance(self, job: Job) -> Job:
+        """Run the job's stages in turn; the job as the engine leaves it. Each stage hands back
+        the job as its last move left it; when it has none (nothing moved, or someone else moved
+        the job first), the ledger says where the job stands."""
         finisher = Finisher(self, self._require_http())
         while True:
             after: Job | None = None
@@ -232,12 +237,12 @@ class Engine:
                 self.answer_lost(job, "the process sending it stopped before the answer came")
             elif job.status is Status.RUNNING:
                 if not self.options.wait:
-                    return Outcome(job)
+                    return job
                 after = await self.poller.poll(job)
             elif job.status is Status.DOWNLOADING:
                 after = await finisher.finish(job)
             else:
-                return Outcome(job)
+                return job
             job = after or self.ledger.require(job.id)
 
     def _require_http(self) -> httpx.AsyncClient:
