@@ -327,3 +327,24 @@ def test_post_503_means_not_taken_on_and_is_retried(httpx_mock: HTTPXMock) -> No
     httpx_mock.add_response(method="POST", status_code=503, text="overloaded")
     httpx_mock.add_response(method="POST", json={"request_id": "r1"})
     assert run(lambda c: c.submit("/v1/videos/generations", BODY)) == {"request_id": "r1"}
+
+
+def test_cookies_set_by_the_api_are_not_kept_or_sent_back(httpx_mock: HTTPXMock) -> None:
+    """The key alone authenticates; a cookie from the API's front end is not stored and never
+    goes out with the next request."""
+    httpx_mock.add_response(
+        url=f"{API}/v1/videos/abc",
+        status_code=202,
+        json={"status": "pending"},
+        headers={"Set-Cookie": "__cf_bm=tracker; Path=/; Domain=api.x.ai; Secure"},
+    )
+    httpx_mock.add_response(url=f"{API}/v1/videos/abc", status_code=202, json={"status": "pending"})
+
+    async def twice(client: XAIClient) -> None:
+        await client.poll("abc")
+        await client.poll("abc")
+
+    run(twice)
+    second = httpx_mock.get_requests()[1]
+    assert "cookie" not in second.headers
+    assert second.headers["Authorization"] == f"Bearer {KEY}"
