@@ -20,7 +20,10 @@ are queued at once, so some growth with N is expected: one task and one row each
 matters for a long batch: several rounds of 250 jobs in ONE process (with and without probe and
 poster), with the memory still held after each round: the Python heap (tracemalloc, after gc), the
 resident set size, and the RSS after malloc_trim (glibc's free memory handed back: what is still in
-use, without fragmentation; the trim also lowers the raw RSS of the rounds after it).
+use, without fragmentation; the trim also lowers the raw RSS of the rounds after it). The rounds
+without probe and poster run a second time with PYTHONMALLOC=malloc (CPython's small objects from
+the C library's allocator instead of its own arenas), which tells arena fragmentation apart from
+memory still in use; that run is reported, not judged.
 
 The HTTP client's share is measured beside it, in the same process: the same jobs done with httpx
 alone (on the transport the engine uses, no imagine code), one task per job at the same
@@ -40,7 +43,7 @@ at once, the kernel drops connections whose request was already sent, and the en
 records those jobs as `unknown` rather than resending. Each run prints its job outcomes and the host's
 listen-queue overflow count so such runs are visible.
 
-Run (about 10 minutes on 2 cores):   python benchmarks/overhead.py
+Run (about 11 minutes on 2 cores):   python benchmarks/overhead.py
 Quick run (~1.5 min):  python benchmarks/overhead.py --sizes 100,200 --rounds 3 --round-jobs 100 --pairs 1
 """
 
@@ -92,6 +95,7 @@ TARGET_CPU_MS = 5.0
 TARGET_RETAINED_KIB_PER_JOB = 1.0
 WARM_UP_JOBS = 16
 RENDER_TIME = 0.05
+SYSTEM_MALLOC = {"PYTHONMALLOC": "malloc"}
 KIB = 1024
 MIB = 1024 * 1024
 
@@ -374,6 +378,7 @@ def run_child(
     no_av: bool = False,
     rounds: int = 1,
     pairs: int = 0,
+    env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     command = [
         sys.executable,
@@ -398,7 +403,12 @@ def run_child(
     overflows = listen_overflows()
     with workspace() as space:
         done = subprocess.run(
-            command, cwd=space.project, env=space.env(), capture_output=True, text=True, check=False
+            command,
+            cwd=space.project,
+            env={**space.env(), **(env or {})},
+            capture_output=True,
+            text=True,
+            check=False,
         )
     if done.returncode != 0:
         raise RuntimeError(f"child {mode} {jobs} failed:\n{done.stderr[-3000:]}")
@@ -486,12 +496,19 @@ def summary_rows(
 
 
 def peak_rows(results: list[dict[str, Any]]) -> list[Row]:
+    """The peak of each run, and what each job beyond the smallest run's added to it: what a
+    run holds per job until its end (for its summary), apart from what it holds at all."""
     rows: list[Row] = []
     for result in results:
         first, jobs = result["rounds"][1], result["jobs"]
-        measured = f"{first['peak'] / MIB:.2f}; {first['peak'] / KIB / jobs:.1f}"
-        rows.append((f"{jobs} jobs: tracemalloc peak (MiB; KiB/job)", measured, "", ""))
+        rows.append((f"{jobs} jobs: tracemalloc peak (MiB)", f"{first['peak'] / MIB:.2f}", "", ""))
         rows.append((f"{jobs} jobs: job outcomes", outcomes(first["statuses"]), "", ""))
+    if len(results) > 1:
+        small, large = results[0], results[-1]
+        extra = (large["rounds"][1]["peak"] - small["rounds"][1]["peak"]) / KIB
+        per_job = extra / (large["jobs"] - small["jobs"])
+        label = f"peak added per job, {small['jobs']} → {large['jobs']} jobs (KiB)"
+        rows.append((label, f"{per_job:.2f}", "", ""))
     return rows
 
 
@@ -508,7 +525,7 @@ def round_rows(result: dict[str, Any]) -> list[Row]:
     return rows
 
 
-def growth_rows(result: dict[str, Any], label: str) -> list[Row]:
+def growth_rows(result: dict[str, Any], label: str, *, judged: bool = True) -> list[Row]:
     """Memory still held, per job, from the end of round 2 to the end of the last round.
 
     Rounds 1 and 2 also fill what is made once, or grows in steps: imports, pools, caches, and the
@@ -527,13 +544,14 @@ def growth_rows(result: dict[str, Any], label: str) -> list[Row]:
             continue
         scale = KIB if key == "retained" else 1
         per_job = (last[key] - first[key]) / scale / span
-        judged = key != "rss_kib"  # raw RSS includes what the allocator keeps but does not use
+        # Raw RSS includes what the allocator keeps but does not use.
+        judge = judged and key != "rss_kib"
         rows.append(
             (
                 f"{name} growth per job, rounds 2 → {len(rounds) - 1}, {label} (KiB)",
                 f"{per_job:.2f}",
-                f"< {target:g}" if judged else "",
-                verdict(per_job, target) if judged else "",
+                f"< {target:g}" if judge else "",
+                verdict(per_job, target) if judge else "",
             )
         )
     return rows
@@ -554,6 +572,11 @@ def main() -> None:
         rounds_no_av = run_child(
             url, args, "memory", args.round_jobs, rounds=args.rounds, no_av=True
         )
+        # The same rounds on the C library's allocator instead of CPython's small-object one:
+        # tells fragmentation of pymalloc's arenas apart from memory still in use.
+        rounds_malloc = run_child(
+            url, args, "memory", args.round_jobs, rounds=args.rounds, no_av=True, env=SYSTEM_MALLOC
+        )
     print(
         f"overhead: in-process engine, -c {args.concurrency} --rps {args.rps:g}, "
         f"sim render {RENDER_TIME:g}s ({machine()})"
@@ -561,6 +584,7 @@ def main() -> None:
     growth = [
         *growth_rows(rounds, "probe+poster"),
         *growth_rows(rounds_no_av, "no probe/poster"),
+        *growth_rows(rounds_malloc, "no probe/poster, PYTHONMALLOC=malloc", judged=False),
     ]
     print_table("summary", summary_rows(with_av[largest], without_av, growth))
     cpu: list[Row] = []
@@ -574,6 +598,7 @@ def main() -> None:
     title = f"memory: {args.rounds} rounds of {args.round_jobs} jobs in one process, after gc"
     print_table(f"{title}, probe+poster", round_rows(rounds))
     print_table(f"{title}, no probe/poster", round_rows(rounds_no_av))
+    print_table(f"{title}, no probe/poster, PYTHONMALLOC=malloc", round_rows(rounds_malloc))
 
 
 if __name__ == "__main__":
