@@ -87,7 +87,7 @@ from imagine.api import net
 from imagine.api.client import tls_context
 from imagine.engine import finish
 from imagine.engine.runner import EngineOptions
-from imagine.plan import Request
+from imagine.plan import Planned, Request
 from imagine.session import Session
 from imagine.spec import TEXT, RenderSpec
 
@@ -163,17 +163,20 @@ class Driver:
             for n in range(1, count + 1)
         ]
 
-    def record(self, requests: list[Request]) -> list[str]:
-        planned = render.record(self.session, render.preview(self.session, requests))
-        return [item.job.id for item in planned if item.needs_engine]
+    def record(self, requests: list[Request]) -> list[Planned]:
+        return render.record(self.session, render.preview(self.session, requests))
 
-    def drive(self, job_ids: list[str]) -> dict[str, int]:
-        """Drive the jobs; how many ended in each status."""
+    def drive(self, planned: list[Planned]) -> dict[str, int]:
+        """Drive the jobs; how many ended in each status. Like a CLI run, it holds the plan
+        until the end, and sums the run up from it and the outcomes."""
+        job_ids = [item.job.id for item in planned if item.needs_engine]
         outcomes = asyncio.run(render.drive(self.session, job_ids, options=self.options))
-        return dict(Counter(str(outcome.job.status) for outcome in outcomes))
+        found = render.results(planned, outcomes)
+        return dict(Counter(str(result.job.status) for result in found))
 
     def run(self, count: int) -> dict[str, int]:
-        return self.drive(self.record(self.requests(count)))
+        requests = self.requests(count)  # held to the end, as `imagine batch` holds its entries
+        return self.drive(self.record(requests))
 
 
 class DescribeTimer:
@@ -290,9 +293,9 @@ def child_cpu(driver: Driver, jobs: int, no_av: bool, pairs: int) -> dict[str, A
             rss_before = rss_now_kib()
             answered = sim_counts(url)
             started, cpu0 = time.perf_counter(), time.process_time()
-            job_ids = driver.record(driver.requests(jobs))
+            planned = driver.record(driver.requests(jobs))
             cpu1 = time.process_time()
-            statuses = driver.drive(job_ids)
+            statuses = driver.drive(planned)
             cpu2 = time.process_time()
             wall = time.perf_counter() - started
             answered = sim_counts(url) - answered

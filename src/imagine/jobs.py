@@ -119,8 +119,8 @@ COLUMNS = tuple(f.name for f in fields(Job))
 
 @dataclass(frozen=True, slots=True)
 class Brief:
-    """What a run keeps of a job once the engine has let go of it: enough to report it, sum the
-    run up and choose the exit code. A whole row is a few KiB; a batch of thousands keeps
+    """What a run keeps of each of its jobs from start to end: enough to name it, report it,
+    sum the run up and choose the exit code. A whole row is a few KiB; a batch of thousands keeps
     thousands of these, and the ledger holds the rest."""
 
     id: str

@@ -77,25 +77,32 @@ def estimate(spec: RenderSpec, prices: Mapping[str, Mapping[str, float]]) -> pri
 
 def classify(job: Job) -> Planned | None:
     """What an earlier job for the same request means for a new one, if anything."""
+    action = _action(job)
+    return Planned.of(job, action) if action else None
+
+
+def _action(job: Job) -> str | None:
     if job.status is Status.COMPLETE and Path(job.output_path).is_file():
-        return Planned.of(job, REUSED)
+        return REUSED
     if job.status.live:
-        return Planned.of(job, ATTACHED)
+        return ATTACHED
     if job.status is Status.UNKNOWN:
-        return Planned.of(job, UNRESOLVED)
+        return UNRESOLVED
     return None
 
 
 def find_existing(ledger: Ledger, fingerprint: str) -> Planned | None:
-    """What the newest earlier job for the same request that makes a new render unnecessary
-    means for it."""
-    job = _earlier(ledger, fingerprint)
-    return classify(job) if job else None
-
-
-def _earlier(ledger: Ledger, fingerprint: str) -> Job | None:
     """The newest earlier job for the same request that makes a new render unnecessary."""
-    return next((job for job in ledger.by_fingerprint(fingerprint) if classify(job)), None)
+    found = _earlier(ledger, fingerprint)
+    return Planned.of(*found) if found else None
+
+
+def _earlier(ledger: Ledger, fingerprint: str) -> tuple[Job, str] | None:
+    for job in ledger.by_fingerprint(fingerprint):
+        action = _action(job)
+        if action:
+            return job, action
+    return None
 
 
 def plan(
@@ -152,7 +159,8 @@ def _record(
         return _row(spec, job_id, fingerprint, output, cost, target)
 
     def earlier() -> Job | None:
-        return None if force else _earlier(ledger, fingerprint)
+        found = None if force else _earlier(ledger, fingerprint)
+        return found[0] if found else None
 
     job = ledger.insert(
         values,
