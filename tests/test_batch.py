@@ -72,6 +72,37 @@ def test_renders_restored_on_a_fresh_machine_are_not_paid_again(
     assert cli.run("list", "--status", "complete").stdout.count("\n") == 3
 
 
+def test_a_new_request_does_not_read_the_sidecars_of_renders_the_ledger_has(
+    cli: Cli,
+    sim: Any,
+    project: Path,
+    tmp_path: Path,
+    imagine_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The project's renders are looked up by their sidecars only when the ledger does not know
+    them (a restored folder): a new prompt in a project of many renders reads none of them."""
+    from imagine import reuse
+
+    assert _batch(cli, sim, str(_txt(project, PROMPTS[:4]))).exit_code == 0
+    read: list[Path] = []
+    real = reuse._read
+
+    def counted(path: Path) -> Any:
+        read.append(path)
+        return real(path)
+
+    monkeypatch.setattr(reuse, "_read", counted)
+    assert _batch(cli, sim, str(_txt(project, PROMPTS[4:5]))).exit_code == 0
+    assert read == []
+    # A ledger that does not know them (a fresh machine) looks at every one of them.
+    monkeypatch.setenv("IMAGINE_HOME", str(tmp_path / "another-machine"))
+    assert _batch(cli, sim, str(_txt(project, PROMPTS[5:6]))).exit_code == 0
+    assert sorted(path.name for path in read) == sorted(
+        Path(row["output_path"]).with_suffix(".json").name for row in read_jobs(imagine_home)
+    )
+
+
 def test_bad_lines_are_reported_with_their_numbers_and_skipped(
     cli: Cli, sim: Any, project: Path
 ) -> None:

@@ -115,7 +115,7 @@ def plan(
     ledger to decide is read first, outside the write lock; the check that matters, for a job
     with the same fingerprint, is made again under it, where it also sees the chunk's own rows.
     """
-    index = SidecarIndex(target.project)
+    index = SidecarIndex(target.project, ledger)
     planned: list[Planned] = []
     for start in range(0, len(requests), RECORD_CHUNK):
         chunk = requests[start : start + RECORD_CHUNK]

@@ -55,15 +55,24 @@ def _read(path: Path) -> dict[str, Any] | None:
 
 
 class SidecarIndex:
-    """Complete renders in a project folder by fingerprint, read once, on first use."""
+    """Complete renders in a project folder by fingerprint, read once, on first use.
 
-    def __init__(self, project: Project) -> None:
+    Renders the ledger already has as complete jobs are passed over unread: the ledger answers
+    for those (by fingerprint, before this index is asked), and a project's folder holds
+    mostly them. Reading every sidecar would make each new request in a project of thousands
+    of renders wait for thousands of files."""
+
+    def __init__(self, project: Project, ledger: Ledger) -> None:
         self.project = project
+        self.ledger = ledger
         self._by_fingerprint: dict[str, Found] | None = None
 
     def _build(self) -> dict[str, Found]:
         found: dict[str, Found] = {}
+        known = self.ledger.complete_outputs(self.project.root)
         for path in _sidecars(self.project.root):
+            if str(path.with_suffix(".mp4")) in known:
+                continue
             document = _read(path)
             if document is None or document.get("status") != "complete":
                 continue

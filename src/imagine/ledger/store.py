@@ -288,6 +288,14 @@ class Ledger:
         )
         return [Job.from_row(row) for row in rows]
 
+    def complete_outputs(self, project_dir: Path) -> set[str]:
+        """The files of the project's complete jobs."""
+        rows = self.conn.execute(
+            "SELECT output_path FROM jobs WHERE status = ? AND project_dir = ?",
+            (Status.COMPLETE.value, str(project_dir)),
+        )
+        return {path for (path,) in rows}
+
     def output_taken(self, path: Path) -> bool:
         marks = ", ".join("?" for _ in _HOLDS_PATH)
         row = self.conn.execute(
