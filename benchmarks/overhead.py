@@ -34,16 +34,16 @@ host. The engine's own CPU is the mean of (engine − floor) over the pairs: wha
 above that floor: the ledger, the schedule, leases, files, hashing, the sidecar, the client's
 checks.
 
-Targets: engine's own CPU per job (1000 jobs, no probe/poster) < 5 ms; flat memory = growth from the end
-of round 2 to the end of the last round < 1 KiB per job, for the Python heap and for the trimmed
-RSS (rounds 1 and 2 also fill what is made once or grows in steps).
+Targets: engine's own CPU per job (1000 jobs, no probe/poster) < 5 ms; flat memory = growth over
+the rounds from round 2 on (the least-squares slope against jobs done) < 1 KiB per job, for the
+Python heap and for the trimmed RSS (rounds 1 and 2 also fill what is made once or grows in steps).
 
 If the simulator's HTTP server overflows its listen queue (backlog 256) when many connections open
 at once, the kernel drops connections whose request was already sent, and the engine (correctly)
 records those jobs as `unknown` rather than resending. Each run prints its job outcomes and the host's
 listen-queue overflow count so such runs are visible.
 
-Run (about 11 minutes on 2 cores):   python benchmarks/overhead.py
+Run (about 12 minutes on 2 cores):   python benchmarks/overhead.py
 Quick run (~1.5 min):  python benchmarks/overhead.py --sizes 100,200 --rounds 3 --round-jobs 100 --pairs 1
 """
 
@@ -113,7 +113,7 @@ class Args:
 def parse_args() -> tuple[Args, argparse.Namespace]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="250,500,1000", help="jobs per run, comma-separated")
-    parser.add_argument("--rounds", type=int, default=6, help="rounds in the retained-memory run")
+    parser.add_argument("--rounds", type=int, default=10, help="rounds in the retained-memory run")
     parser.add_argument("--round-jobs", type=int, default=250, help="jobs per round")
     parser.add_argument("-c", "--concurrency", type=int, default=64)
     parser.add_argument("--rps", type=float, default=1000.0)
@@ -529,35 +529,42 @@ def round_rows(result: dict[str, Any]) -> list[Row]:
 
 
 def growth_rows(result: dict[str, Any], label: str, *, judged: bool = True) -> list[Row]:
-    """Memory still held, per job, from the end of round 2 to the end of the last round.
+    """Memory still held, per job, over the rounds from round 2 on: the least-squares slope of
+    what is held after each round against the jobs done, so that one round's noise (a megabyte
+    either way is common) does not decide it the way two end points would.
 
     Rounds 1 and 2 also fill what is made once, or grows in steps: imports, pools, caches, and the
     table of interned strings (pathlib interns every path part, and each job has its own file
     names), whose one resize of about 1 MiB lands in round 1 or 2.
     """
-    rounds, jobs = result["rounds"], result["jobs"]
-    if len(rounds) < 4:
-        return [(f"memory growth per job ({label})", "n/a (needs 3+ rounds)", "", "")]
-    first, last = rounds[2], rounds[-1]
-    span = jobs * (len(rounds) - 3)
+    rounds, jobs = result["rounds"][2:], result["jobs"]
+    if len(rounds) < 3:
+        return [(f"memory growth per job ({label})", "n/a (needs 4+ rounds)", "", "")]
     target = TARGET_RETAINED_KIB_PER_JOB
     rows: list[Row] = []
     for name, key in (("heap", "retained"), ("RSS", "rss_kib"), ("trimmed RSS", "trimmed_kib")):
-        if first[key] is None or last[key] is None:
+        if any(r[key] is None for r in rounds):
             continue
         scale = KIB if key == "retained" else 1
-        per_job = (last[key] - first[key]) / scale / span
+        per_job = slope([r["round"] * jobs for r in rounds], [r[key] / scale for r in rounds])
         # Raw RSS includes what the allocator keeps but does not use.
         judge = judged and key != "rss_kib"
         rows.append(
             (
-                f"{name} growth per job, rounds 2 → {len(rounds) - 1}, {label} (KiB)",
+                f"{name} growth per job, rounds 2 → {rounds[-1]['round']}, {label} (KiB)",
                 f"{per_job:.2f}",
                 f"< {target:g}" if judge else "",
                 verdict(per_job, target) if judge else "",
             )
         )
     return rows
+
+
+def slope(xs: list[float], ys: list[float]) -> float:
+    """The least-squares slope of ys against xs."""
+    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
+    spread = sum((x - mean_x) ** 2 for x in xs)
+    return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / spread
 
 
 def main() -> None:
