@@ -31,11 +31,15 @@ class Found:
     sidecar: Path
 
 
-def _sidecars(root: Path) -> Iterator[Path]:
+def _sidecars(root: Path, passed_over: set[str]) -> Iterator[Path]:
+    """The JSON files under ``root`` whose MP4's path is not in ``passed_over`` (compared as
+    strings, so the thousands of known renders in a big project cost no Path objects)."""
     for folder, dirs, files in os.walk(root):
         dirs[:] = [d for d in dirs if d not in SKIP_DIRS and not d.startswith(".")]
         for name in files:
-            if name.endswith(".json"):
+            if not name.endswith(".json"):
+                continue
+            if os.path.join(folder, name[: -len(".json")] + ".mp4") not in passed_over:
                 yield Path(folder) / name
 
 
@@ -70,9 +74,7 @@ class SidecarIndex:
     def _build(self) -> dict[str, Found]:
         found: dict[str, Found] = {}
         known = self.ledger.complete_outputs(self.project.root)
-        for path in _sidecars(self.project.root):
-            if str(path.with_suffix(".mp4")) in known:
-                continue
+        for path in _sidecars(self.project.root, known):
             document = _read(path)
             if document is None or document.get("status") != "complete":
                 continue
