@@ -327,6 +327,17 @@ def trimmed_rss_kib() -> int | None:
     return rss_now_kib()
 
 
+def sqlite_kib() -> int | None:
+    """What SQLite holds (its page caches, up to 2 MiB per connection, fill as the ledger grows),
+    where Python's sqlite3 uses the system's libsqlite3. None elsewhere."""
+    try:
+        used = ctypes.CDLL("libsqlite3.so.0").sqlite3_memory_used
+    except (OSError, AttributeError):
+        return None
+    used.restype = ctypes.c_int64
+    return int(used()) // KIB
+
+
 def child_memory(driver: Driver, jobs: int, rounds: int, no_av: bool) -> dict[str, Any]:
     timer = DescribeTimer()
     with media(no_av, timer):
@@ -335,7 +346,14 @@ def child_memory(driver: Driver, jobs: int, rounds: int, no_av: bool) -> dict[st
         tracemalloc.start()
         base = tracemalloc.get_traced_memory()[0]
         measured: list[dict[str, Any]] = [
-            {"round": 0, "retained": 0, "peak": 0, "rss_kib": rss_now_kib(), "trimmed_kib": None}
+            {
+                "round": 0,
+                "retained": 0,
+                "peak": 0,
+                "rss_kib": rss_now_kib(),
+                "trimmed_kib": None,
+                "sqlite_kib": sqlite_kib(),
+            }
         ]
         for number in range(1, rounds + 1):
             tracemalloc.reset_peak()
@@ -351,6 +369,7 @@ def child_memory(driver: Driver, jobs: int, rounds: int, no_av: bool) -> dict[st
                     "peak": peak,
                     "rss_kib": rss_now_kib(),
                     "trimmed_kib": trimmed_rss_kib(),
+                    "sqlite_kib": sqlite_kib(),
                 }
             )
         tracemalloc.stop()
@@ -519,9 +538,13 @@ def round_rows(result: dict[str, Any]) -> list[Row]:
     jobs = result["jobs"]
     rows: list[Row] = []
     for r in result["rounds"]:
-        label = f"after round {r['round']} ({r['round'] * jobs} jobs): heap; RSS; trimmed RSS (MiB)"
+        label = (
+            f"after round {r['round']} ({r['round'] * jobs} jobs): "
+            "heap; RSS; trimmed RSS; SQLite (MiB)"
+        )
         trimmed = f"{r['trimmed_kib'] / KIB:.0f}" if r["trimmed_kib"] is not None else "-"
-        measured = f"{r['retained'] / MIB:.2f}; {r['rss_kib'] / KIB:.0f}; {trimmed}"
+        held = f"{r['sqlite_kib'] / KIB:.2f}" if r.get("sqlite_kib") is not None else "-"
+        measured = f"{r['retained'] / MIB:.2f}; {r['rss_kib'] / KIB:.0f}; {trimmed}; {held}"
         rows.append((label, measured, "", ""))
         if "statuses" in r:
             rows.append((f"  round {r['round']} outcomes", outcomes(r["statuses"]), "", ""))
@@ -533,9 +556,12 @@ def growth_rows(result: dict[str, Any], label: str, *, judged: bool = True) -> l
     what is held after each round against the jobs done, so that one round's noise (a megabyte
     either way is common) does not decide it the way two end points would.
 
-    Rounds 1 and 2 also fill what is made once, or grows in steps: imports, pools, caches, and the
+    Rounds 1 and 2 also fill what is made once, or grows in steps: imports, pools, caches, the
     table of interned strings (pathlib interns every path part, and each job has its own file
-    names), whose one resize of about 1 MiB lands in round 1 or 2.
+    names), whose one resize of about 1 MiB lands in round 1 or 2, and SQLite's page cache,
+    which fills to its cap of 2 MiB over the first 600 or so jobs. With rounds much smaller than
+    the default 250 jobs, these land in the judged rounds and read as growth: the SQLite column
+    of the rounds' table shows when its cache is full.
     """
     rounds, jobs = result["rounds"][2:], result["jobs"]
     if len(rounds) < 3:
