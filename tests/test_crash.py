@@ -19,13 +19,20 @@ from tests.helpers import Cli, read_jobs, sim_stats
 
 def _start_gen(sim: Any, folder: Path, *args: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "XAI_API_KEY": sim.api_key}
-    return subprocess.Popen(
-        [sys.executable, "-m", "imagine", "gen", "--base-url", sim.url, *args],
-        cwd=folder,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    # A child inherits an ignored SIGINT, and a suite started in the background (`pytest &` in a
+    # script) has one: its children would not hear Ctrl-C at all. The child starts as it would
+    # from a terminal, with SIGINT's default action (a handler is reset by exec, an ignore is not).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "imagine", "gen", "--base-url", sim.url, *args],
+            cwd=folder,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _wait_for_status(home: Path, status: str, timeout: float = 20) -> None:
