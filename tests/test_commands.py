@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from imagine import paths
 from tests.helpers import Cli, read_jobs, sim_stats
@@ -19,8 +24,6 @@ def test_init_then_renders_from_a_subfolder_land_in_the_project(
     scene = project / "film" / "scenes"
     scene.mkdir()
     (project / "film" / "imagine.toml").write_text('resolution = "720p"\nduration = 2\n')
-    import os
-
     os.chdir(scene)
     result = cli.gen(sim, "a lantern")
     assert result.exit_code == 0, result.stderr
@@ -169,3 +172,34 @@ def test_progress_as_json_events(cli: Cli, sim: Any, project: Path) -> None:
     kinds = [event["event"] for event in events]
     assert kinds[0] == "submitting" and kinds[-1] == "complete"
     assert all(event["number"] == 1 for event in events)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["gen", "--bogus", "a fox"], "No such option: --bogus"),
+        (["bogus"], "No such command 'bogus'"),
+        (["wait", "--all", "--base-url", "http://127.0.0.1:9"], "No such option: --base-url"),
+        (["gen", "-d", "six", "a fox"], "Invalid value for '-d' / '--duration'"),
+    ],
+)
+def test_usage_errors_exit_2_with_the_usage_line(
+    args: list[str], message: str, tmp_path: Path
+) -> None:
+    # The real entry point, in its own process: the test runner's own error handling is not in
+    # the way (under pytest, the app re-raises what it would report as an internal error).
+    env = {k: v for k, v in os.environ.items() if k != "IMAGINE_DEBUG"}
+    env["IMAGINE_HOME"] = str(tmp_path / "home")
+    done = subprocess.run(
+        [sys.executable, "-m", "imagine", *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert "Try 'imagine" in done.stderr
+    assert "internal error" not in done.stderr
+    assert not (tmp_path / "home" / "ledger.sqlite3").exists()

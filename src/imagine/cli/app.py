@@ -7,6 +7,7 @@ import sys
 from typing import Annotated, Any
 
 import typer
+from typer._click.exceptions import ClickException  # the base of Typer's usage errors (0.26–0.29)
 from typer.core import TyperGroup
 
 from imagine import __version__
@@ -38,6 +39,11 @@ class ImagineGroup(TyperGroup):
             output.message("interrupted")
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
         except (typer.Exit, typer.Abort):
+            raise
+        except ClickException:
+            # A usage error in a subcommand (an unknown option or command, a bad value) is
+            # raised in here, where the subcommand's arguments are parsed: Click prints it with
+            # the usage line and exits 2.
             raise
         except Exception as error:  # a bug: say so briefly, unless a traceback is wanted
             if _debug() or getattr(sys, "_called_from_test", False):
