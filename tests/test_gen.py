@@ -220,6 +220,33 @@ def test_moderated_render_is_blocked(cli: Cli, sim: Any, project: Path) -> None:
     assert not list(project.rglob("*.mp4"))
 
 
+def test_a_blocked_request_is_not_sent_again_unless_asked(
+    cli: Cli, sim: Any, project: Path, imagine_home: Path
+) -> None:
+    cli.gen(sim, "please moderate-me now", "-d", "1")
+    again = cli.gen(sim, "please moderate-me now", "-d", "1")
+    assert again.exit_code == 1
+    assert "blocked by the provider's moderation: not sending it again" in again.stderr
+    assert "imagine retry" in again.stderr
+    assert sim_stats(sim)["submissions"] == 1
+    assert len(read_jobs(imagine_home)) == 1
+    forced = cli.gen(sim, "please moderate-me now", "-d", "1", "--force")
+    assert forced.exit_code == 1
+    assert sim_stats(sim)["submissions"] == 2
+
+
+def test_a_failed_request_is_sent_again_as_a_new_job(
+    cli: Cli, sim_factory: Any, project: Path, imagine_home: Path
+) -> None:
+    sim = sim_factory(fail_rate=1.0)
+    assert cli.gen(sim, "a fox", "-d", "1").exit_code == 1
+    httpx.post(f"{sim.url}/sim/config", json={"fail_rate": 0})
+    again = cli.gen(sim, "a fox", "-d", "1")
+    assert again.exit_code == 0, again.stderr
+    assert [row["status"] for row in read_jobs(imagine_home)] == ["failed", "complete"]
+    assert sim_stats(sim)["submissions"] == 2
+
+
 def test_failed_render(cli: Cli, sim_factory: Any, project: Path, imagine_home: Path) -> None:
     sim = sim_factory(fail_rate=1.0)
     result = cli.gen(sim, "a fox", "-d", "1")

@@ -23,8 +23,10 @@ from imagine.reuse import Found, SidecarIndex, import_render
 from imagine.spec import EDIT, RenderSpec
 
 NEW, REUSED, ATTACHED, UNRESOLVED = "new", "reused", "attached", "unresolved"
+BLOCKED_BEFORE = "blocked-before"  # the provider's moderation blocked the same request: not resent
 RECORD_CHUNK = 100  # requests recorded per write transaction (the write lock is held ~30 ms)
 RESUMED, SETTLED = "resumed", "settled"  # jobs named to `imagine wait`: unfinished, or final
+DRIVEN = (NEW, ATTACHED, RESUMED)  # what the engine carries on in this run
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ class Planned:
 
     @property
     def needs_engine(self) -> bool:
-        return self.action in (NEW, ATTACHED, RESUMED)
+        return self.action in DRIVEN
 
 
 @dataclass(frozen=True)
@@ -82,12 +84,17 @@ def classify(job: Job) -> Planned | None:
 
 
 def _action(job: Job) -> str | None:
+    """Failed, expired and canceled requests are sent again (what they would have made is still
+    missing). One the provider's moderation blocked is not: the same request is most likely
+    blocked again, and may be billed again. `imagine retry` or ``--force`` sends it anyway."""
     if job.status is Status.COMPLETE and Path(job.output_path).is_file():
         return REUSED
     if job.status.live:
         return ATTACHED
     if job.status is Status.UNKNOWN:
         return UNRESOLVED
+    if job.status is Status.BLOCKED:
+        return BLOCKED_BEFORE
     return None
 
 

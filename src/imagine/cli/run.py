@@ -122,6 +122,12 @@ def _announce(planned: Sequence[plan.Planned], display: Display) -> None:
                 f"Run `imagine retry {ids.short(job.id)}` or `imagine cancel {ids.short(job.id)}`, "
                 "or pass --force to render anew."
             )
+        elif item.action == plan.BLOCKED_BEFORE:
+            display.note(
+                f"#{job.seq} (same request) was blocked by the provider's moderation: not sending "
+                f"it again. Change the prompt, or run `imagine retry {ids.short(job.id)}` "
+                "to try (and pay) again."
+            )
 
 
 def _interrupted(session: Session, job_ids: Sequence[str]) -> None:
@@ -194,7 +200,7 @@ def summary_table(found: Sequence[render.Result]) -> object:
     for result in found:
         job = result.job
         cost = ticks_to_usd(job.cost_ticks) if job.cost_ticks is not None else None
-        if cost is not None and result.action != plan.REUSED:
+        if cost is not None and result.action in plan.DRIVEN:
             spent += cost
         what = shown_path(job.output_path) if job.status is Status.COMPLETE else job.error_message
         status = "reused" if result.action == plan.REUSED else str(job.status)
