@@ -270,6 +270,8 @@ def test_lost_answer_leaves_the_job_unknown_and_never_resends(
     assert "unknown" in again.stderr
     waited = cli.run("wait", "--all", env={"XAI_API_KEY": sim.api_key})
     assert waited.exit_code == 0
+    assert "no unfinished jobs; 1 unknown" in waited.stderr
+    assert "imagine list --status unknown" in waited.stderr
     assert sim_stats(sim)["submissions"] == 1
 
 

@@ -10,7 +10,7 @@ from imagine import plan
 from imagine.cli import options as opt
 from imagine.cli.run import Presentation, drive
 from imagine.errors import UsageError
-from imagine.jobs import LIVE, Job
+from imagine.jobs import LIVE, Job, Status
 from imagine.session import Session
 
 
@@ -38,7 +38,7 @@ def wait(
             found = list(reversed(session.ledger.jobs(statuses=LIVE)))
             if not found:
                 if not quiet:
-                    typer.echo("imagine: no unfinished jobs", err=True)
+                    typer.echo(f"imagine: no unfinished jobs{_unknown_note(session)}", err=True)
                 return
         for base_url in {job.base_url for job in found if job.status.live}:
             session.require_credentials(base_url)
@@ -48,6 +48,17 @@ def wait(
         show = Presentation(json=json_output, quiet=quiet, progress=progress)
         code = drive(session, planned, wait=True, timeout=timeout, show=show)
     raise typer.Exit(int(code))
+
+
+def _unknown_note(session: Session) -> str:
+    """Jobs whose answer was lost are not unfinished (nothing to wait for) but want a decision."""
+    unknown = session.ledger.jobs(statuses=[Status.UNKNOWN])
+    if not unknown:
+        return ""
+    return (
+        f"; {len(unknown)} unknown (answer lost): see `imagine list --status unknown`, "
+        "then `imagine retry` or `imagine cancel` each"
+    )
 
 
 def _dedupe(jobs: list[Job]) -> list[Job]:
