@@ -129,6 +129,15 @@ def test_the_engine_s_transport_uses_the_linear_pool() -> None:
     assert isinstance(made._pool._network_backend, net.AsyncioBackend)
 
 
+def test_another_httpcore_release_gets_httpcore_s_own_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    # LinearPool follows httpcore 1.0's private pool pass; a release it was not written against
+    # keeps httpcore's pool, still on asyncio streams.
+    monkeypatch.setattr(httpcore, "__version__", "1.1.0")
+    made = net.transport(verify=tls_context(), limits=httpx.Limits())
+    assert type(made._pool) is httpcore.AsyncConnectionPool
+    assert isinstance(made._pool._network_backend, net.AsyncioBackend)
+
+
 @dataclass
 class Server:
     url: str
