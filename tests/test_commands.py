@@ -181,6 +181,8 @@ def test_progress_as_json_events(cli: Cli, sim: Any, project: Path) -> None:
         (["bogus"], "No such command 'bogus'"),
         (["wait", "--all", "--base-url", "http://127.0.0.1:9"], "No such option: --base-url"),
         (["gen", "-d", "six", "a fox"], "Invalid value for '-d' / '--duration'"),
+        (["gen", "--progress", "weird", "a fox"], "'weird' is not one of auto, plain, json, none"),
+        (["sim", "--port", "99999"], "Invalid value for '--port'"),
     ],
 )
 def test_usage_errors_exit_2_with_the_usage_line(

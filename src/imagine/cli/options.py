@@ -75,12 +75,22 @@ Json = Annotated[
 Quiet = Annotated[
     bool, typer.Option("-q", "--quiet", help="No progress or messages, only results and errors.")
 ]
+PROGRESS_MODES = ("auto", "plain", "json", "none")
+
+
+def _progress_mode(value: str | None) -> str | None:
+    if value is not None and value not in PROGRESS_MODES:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(PROGRESS_MODES)}")
+    return value
+
+
 Progress = Annotated[
     str | None,
     typer.Option(
         "--progress",
         metavar="MODE",
         help="Progress display: auto, plain, json (NDJSON events on stderr) or none.",
+        callback=_progress_mode,
     ),
 ]
 Yes = Annotated[bool, typer.Option("-y", "--yes", help="Do not ask for confirmation.")]

@@ -14,7 +14,9 @@ Rate = Annotated[float, typer.Option(min=0.0, max=1.0)]
 
 def sim(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", "-p", help="Port (0: any free port).")] = 8000,
+    port: Annotated[
+        int, typer.Option("--port", "-p", min=0, max=65535, help="Port (0: any free port).")
+    ] = 8000,
     speed: Annotated[
         float,
         typer.Option(
@@ -103,7 +105,7 @@ def sim(
             verbose=verbose,
         )
         simulator = Simulator(config, host=host, port=port)
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, OverflowError) as error:
         raise UsageError(f"cannot start the simulator: {error}") from None
     output.data(simulator.url)
     output.message(
