@@ -164,9 +164,25 @@ def test_json_prints_one_object_per_job(cli: Cli, sim: Any, project: Path) -> No
 
 def test_progress_events_follow_the_documented_schema(cli: Cli, sim: Any, project: Path) -> None:
     result = _batch(cli, sim, str(_txt(project, PROMPTS[:2])), "--progress", "json")
-    events = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
-    assert events and all({"event", "job", "number", "status"} <= set(e) for e in events)
-    assert {e["event"] for e in events} >= {"submitting", "submitted", "rendered", "complete"}
+    events = [json.loads(line) for line in result.stderr.splitlines()]  # every line is JSON
+    of_jobs = [e for e in events if e["event"] not in ("note", "warning", "error")]
+    assert of_jobs and all({"event", "job", "number", "status"} <= set(e) for e in of_jobs)
+    assert {e["event"] for e in of_jobs} >= {"submitting", "submitted", "rendered", "complete"}
+    assert all(set(e) == {"event", "message"} for e in events if e not in of_jobs)
+
+
+def test_with_progress_json_messages_and_errors_are_events_too(
+    cli: Cli, sim: Any, project: Path
+) -> None:
+    shots = project / "shots.jsonl"
+    shots.write_text('{"prompt": "a red kite", "duration": 1}\n{"prompt": "x", "duration": 99}\n')
+    result = _batch(cli, sim, str(shots), "--progress", "json")
+    assert result.exit_code == 2  # the good line rendered; the bad one is reported at the end
+    events = [json.loads(line) for line in result.stderr.splitlines()]  # no line of prose
+    (error,) = [e for e in events if e["event"] == "error"]
+    assert "shots.jsonl:2" in error["message"] and "duration 99" in error["message"]
+    assert any(e["event"] == "note" and "skipped" in e["message"] for e in events)
+    assert [e["event"] for e in events if e.get("job")][-1] == "complete"
 
 
 def _start_batch(sim: Any, folder: Path, batch_file: Path, *extra: str) -> subprocess.Popen[bytes]:

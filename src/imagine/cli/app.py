@@ -26,6 +26,7 @@ class ImagineGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         from imagine.cli import output
 
+        output.events_on_stderr(False)  # until a command's --progress json says otherwise
         try:
             return super().invoke(ctx)
         except ImagineError as error:

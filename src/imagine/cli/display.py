@@ -94,7 +94,9 @@ class JsonDisplay(NullDisplay):
         sys.stderr.flush()
 
     def note(self, text: str) -> None:
-        sys.stderr.write(json.dumps({"event": "note", "message": text}) + "\n")
+        from imagine.cli.output import event
+
+        event("note", text)
 
 
 class RichDisplay:

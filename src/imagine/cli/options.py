@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from imagine.api import contract
+from imagine.cli import output
 
 Duration = Annotated[
     int | None,
@@ -81,6 +82,8 @@ PROGRESS_MODES = ("auto", "plain", "json", "none")
 def _progress_mode(value: str | None) -> str | None:
     if value is not None and value not in PROGRESS_MODES:
         raise typer.BadParameter(f"{value!r} is not one of {', '.join(PROGRESS_MODES)}")
+    # From here on (bad batch lines, errors, the end of the run) messages are events too.
+    output.events_on_stderr(value == "json")
     return value
 
 

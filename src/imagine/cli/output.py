@@ -50,15 +50,39 @@ def json_pretty(obj: Any) -> None:
     sys.stdout.flush()
 
 
+_events = False  # `--progress json`: every line on stderr is one JSON object
+
+
+def events_on_stderr(on: bool) -> None:
+    """With ``--progress json`` the messages below are events too (note, warning, error), so a
+    program reading stderr as NDJSON never meets a line of prose."""
+    global _events
+    _events = on
+
+
+def event(kind: str, text: str) -> None:
+    sys.stderr.write(json.dumps({"event": kind, "message": text}, ensure_ascii=False) + "\n")
+    sys.stderr.flush()
+
+
 def message(text: str, style: str | None = None) -> None:
+    if _events:
+        event("note", text)
+        return
     err().print(text, style=style, markup=False, highlight=False)
 
 
 def warn(text: str) -> None:
+    if _events:
+        event("warning", text)
+        return
     err().print(f"warning: {text}", style="yellow", markup=False, highlight=False)
 
 
 def error(text: str) -> None:
+    if _events:
+        event("error", text)
+        return
     err().print(f"error: {text}", style="bold red", markup=False, highlight=False)
 
 

@@ -57,7 +57,9 @@ class Reporter:
         if self.show.json:
             output.json_line(sidecar.job_document(job))
         else:
-            _report_text(job, action, result, self.show.quiet)
+            # With --progress json the job's own events already said it; results stay on stdout.
+            brief = self.show.quiet or self.show.progress == "json"
+            _report_text(job, action, result, brief)
 
 
 def drive(
@@ -102,7 +104,11 @@ def drive(
             reporter.print(result.job.id, result.action, result)
         elif result.error is not None and result.job.status is Status.FAILED:
             _error_detail(result)
-    if len(found) > 1 and not show.json and not show.quiet and output.stderr_is_terminal():
+    if (
+        len(found) > 1
+        and not (show.json or show.quiet or show.progress == "json")
+        and output.stderr_is_terminal()
+    ):
         output.err().print(summary_table(found))
     return render.exit_code(found, waited=wait)
 

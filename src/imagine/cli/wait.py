@@ -8,6 +8,7 @@ import typer
 
 from imagine import plan
 from imagine.cli import options as opt
+from imagine.cli import output
 from imagine.cli.run import Presentation, drive
 from imagine.errors import UsageError
 from imagine.jobs import LIVE, Job, Status
@@ -38,7 +39,7 @@ def wait(
             found = list(reversed(session.ledger.jobs(statuses=LIVE)))
             if not found:
                 if not quiet:
-                    typer.echo(f"imagine: no unfinished jobs{_unknown_note(session)}", err=True)
+                    output.message(f"imagine: no unfinished jobs{_unknown_note(session)}")
                 return
         for base_url in {job.base_url for job in found if job.status.live}:
             session.require_credentials(base_url)
