@@ -306,8 +306,26 @@ def test_retry_an_unknown_job(
     old, new = read_jobs(imagine_home)
     assert (old["status"], new["status"]) == ("unknown", "complete")
     assert new["parent_id"] == old["id"] and new["fingerprint"] == old["fingerprint"]
-    assert new["output_path"] != old["output_path"]
+    # An unknown job can never download (its request id was lost): the retry writes the file the
+    # request was meant to make.
+    assert new["output_path"] == old["output_path"]
     assert sim_stats(sim)["submissions"] == 2
+
+
+def test_rm_files_of_a_retried_job_leaves_the_retry_s_render(
+    cli: Cli, sim_factory: Any, project: Path, imagine_home: Path
+) -> None:
+    sim = sim_factory(fail_rate=1.0)
+    assert cli.gen(sim, "a green kite", "-d", "1").exit_code == 1
+    sim.configure(fail_rate=0.0)
+    retried = cli.run("retry", "@1", env={"XAI_API_KEY": sim.api_key})
+    assert retried.exit_code == 0, retried.stderr
+    video = project / retried.stdout.strip()
+    removed = cli.run("rm", "@1", "--files")
+    assert removed.exit_code == 0
+    assert "it is #2's (complete) now" in removed.stderr
+    assert video.is_file() and video.with_suffix(".json").is_file()
+    assert [row["status"] for row in read_jobs(imagine_home)] == ["complete"]
 
 
 def test_retry_refuses_a_complete_job(cli: Cli, sim: Any, project: Path) -> None:

@@ -275,6 +275,25 @@ def test_lost_answer_leaves_the_job_unknown_and_never_resends(
     assert sim_stats(sim)["submissions"] == 1
 
 
+def test_a_retried_unknown_job_writes_the_file_it_was_meant_to_and_needs_no_more_decisions(
+    cli: Cli, sim_factory: Any, project: Path, imagine_home: Path
+) -> None:
+    sim = sim_factory(drop_rate=1.0)
+    assert cli.gen(sim, "a fox", "-d", "1", "-o", "shots/fox.mp4").exit_code == 4
+    httpx.post(f"{sim.url}/sim/config", json={"drop_rate": 0})
+    env = {"XAI_API_KEY": sim.api_key}
+    retried = cli.run("retry", "@1", "-y", env=env)
+    assert retried.exit_code == 0, retried.stderr
+    # The name the command asked for, not one made unique against a job that can never download.
+    assert retried.stdout.strip() == "shots/fox.mp4"
+    assert (project / "shots" / "fox.json").is_file()
+    waited = cli.run("wait", "--all", env=env)
+    assert "unknown" not in waited.stderr  # retried: no decision left to make
+    again = cli.gen(sim, "a fox", "-d", "1", "-o", "shots/fox.mp4")
+    assert again.exit_code == 0 and "reused" in again.stderr
+    assert sim_stats(sim)["submissions"] == 2
+
+
 def test_truncated_downloads_are_resumed(cli: Cli, sim_factory: Any, project: Path) -> None:
     sim = sim_factory(truncate_rate=0.5, seed=3)
     result = cli.gen(sim, "a waterfall", "-d", "2")

@@ -110,25 +110,32 @@ def retry(ledger: Ledger, old: Job) -> Job:
     return job
 
 
-def remove(ledger: Ledger, job: Job, *, delete_files: bool) -> list[Path]:
-    """Forget a job (its events go with it; the audit log keeps its entries)."""
+@dataclass(frozen=True)
+class Removed:
+    files: list[Path]  # deleted
+    kept_for: Job | None = None  # the job the files belong to now, when not this one's
+
+
+def remove(ledger: Ledger, job: Job, *, delete_files: bool) -> Removed:
+    """Forget a job (its events go with it; the audit log keeps its entries). With
+    ``delete_files``, its MP4, sidecar and poster go too, unless they are another job's: a
+    failed job's path is given to its retry, or to the same request run again."""
     if job.status.live:
         raise UsageError(
             f"#{job.seq} is {job.status}: cancel it first (imagine cancel {ids.short(job.id)})"
         )
-    removed: list[Path] = []
     with ledger.transaction() as conn:
         conn.execute("UPDATE jobs SET parent_id = NULL WHERE parent_id = ?", (job.id,))
         conn.execute("DELETE FROM jobs WHERE id = ?", (job.id,))
-    if delete_files:
-        video = Path(job.output_path)
-        for path in (
-            video,
-            video.with_suffix(".json"),
-            video.with_suffix(".jpg"),
-            part_path(video),
-        ):
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-                removed.append(path)
-    return removed
+    if not delete_files:
+        return Removed([])
+    video = Path(job.output_path)
+    holder = ledger.path_holder(video)
+    if holder is not None:
+        return Removed([], kept_for=holder)
+    removed: list[Path] = []
+    for path in (video, video.with_suffix(".json"), video.with_suffix(".jpg"), part_path(video)):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            removed.append(path)
+    return Removed(removed)

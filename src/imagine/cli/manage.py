@@ -9,7 +9,7 @@ import typer
 from imagine import ids, manage, plan
 from imagine.cli import options as opt
 from imagine.cli import output
-from imagine.cli.run import Presentation, drive
+from imagine.cli.run import Presentation, drive, shown_path
 from imagine.errors import ExitCode
 from imagine.jobs import Job, Status
 from imagine.session import Session
@@ -92,5 +92,10 @@ def rm(
         for ref in jobs:
             job = session.ledger.resolve(ref)
             removed = manage.remove(session.ledger, job, delete_files=files)
-            extra = f" and {len(removed)} file(s)" if removed else ""
+            extra = f" and {len(removed.files)} file(s)" if removed.files else ""
             output.message(f"removed #{job.seq}{extra}")
+            if removed.kept_for is not None:
+                output.message(
+                    f"kept {shown_path(job.output_path)}: it is #{removed.kept_for.seq}'s "
+                    f"({removed.kept_for.status}) now"
+                )

@@ -11,7 +11,7 @@ from imagine.cli import options as opt
 from imagine.cli import output
 from imagine.cli.run import Presentation, drive
 from imagine.errors import UsageError
-from imagine.jobs import LIVE, Job, Status
+from imagine.jobs import LIVE, Job
 from imagine.session import Session
 
 
@@ -52,8 +52,9 @@ def wait(
 
 
 def _unknown_note(session: Session) -> str:
-    """Jobs whose answer was lost are not unfinished (nothing to wait for) but want a decision."""
-    unknown = session.ledger.jobs(statuses=[Status.UNKNOWN])
+    """Jobs whose answer was lost are not unfinished (nothing to wait for) but want a decision;
+    one already retried has had it."""
+    unknown = session.ledger.undecided()
     if not unknown:
         return ""
     return (

@@ -20,8 +20,10 @@ from imagine.ledger.migrations import migrate
 _IDS_PER_QUERY = 500  # under SQLite's limit on ? marks in one statement
 # Renders of one shape whose times predict the next one's.
 HISTORY = 20
-# Statuses whose planned output path is spoken for (failed and canceled jobs give theirs back).
-_HOLDS_PATH = ("queued", "submitting", "running", "downloading", "complete", "unknown")
+# Statuses whose planned output path is spoken for. Failed, canceled, blocked and expired jobs
+# give theirs back, and so does an unknown one: its answer, request id and all, was lost, so it
+# can never download; `imagine retry` then writes the file the request was meant to make.
+_HOLDS_PATH = ("queued", "submitting", "running", "downloading", "complete")
 
 
 def _updated(job: Job, values: Mapping[str, Any]) -> Job:
@@ -296,13 +298,27 @@ class Ledger:
         )
         return {path for (path,) in rows}
 
+    def undecided(self) -> list[Job]:
+        """Unknown jobs not yet retried: each waits for the user to retry or cancel it."""
+        rows = self.conn.execute(
+            "SELECT * FROM jobs WHERE status = ? AND NOT EXISTS (SELECT 1 FROM job_events e "
+            "WHERE e.job_id = jobs.id AND e.event = 'retried') ORDER BY seq",
+            (Status.UNKNOWN.value,),
+        )
+        return [Job.from_row(row) for row in rows]
+
     def output_taken(self, path: Path) -> bool:
+        return self.path_holder(path) is not None
+
+    def path_holder(self, path: Path) -> Job | None:
+        """The job whose file ``path`` is (or will be), if any. A failed or canceled job's path
+        may be another's now: its retry's, or a re-run's."""
         marks = ", ".join("?" for _ in _HOLDS_PATH)
         row = self.conn.execute(
-            f"SELECT 1 FROM jobs WHERE output_path = ? AND status IN ({marks}) LIMIT 1",
+            f"SELECT * FROM jobs WHERE output_path = ? AND status IN ({marks}) LIMIT 1",
             (str(path), *_HOLDS_PATH),
         ).fetchone()
-        return row is not None
+        return Job.from_row(row) if row else None
 
     def events(self, job_id: str) -> list[Event]:
         rows = self.conn.execute("SELECT * FROM job_events WHERE job_id = ? ORDER BY id", (job_id,))
