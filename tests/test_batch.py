@@ -328,6 +328,24 @@ def test_rm_files_of_a_retried_job_leaves_the_retry_s_render(
     assert [row["status"] for row in read_jobs(imagine_home)] == ["complete"]
 
 
+def test_retry_refuses_a_job_retried_already_and_sends_nothing_for_a_bad_list(
+    cli: Cli, sim_factory: Any, project: Path, imagine_home: Path
+) -> None:
+    sim = sim_factory(fail_rate=1.0)
+    assert cli.gen(sim, "a grey heron", "-d", "1").exit_code == 1
+    assert cli.gen(sim, "a white heron", "-d", "1").exit_code == 1
+    sim.configure(fail_rate=0.0)
+    env = {"XAI_API_KEY": sim.api_key}
+    assert cli.run("retry", "@1", env=env).exit_code == 0
+    again = cli.run("retry", "@1", env=env)
+    assert again.exit_code == 2
+    assert "#1 was retried already, as #3 (complete)" in again.stderr
+    mixed = cli.run("retry", "@2", "@1", env=env)  # @2 could go, @1 cannot: neither is sent
+    assert mixed.exit_code == 2
+    assert len(read_jobs(imagine_home)) == 3
+    assert sim_stats(sim)["submissions"] == 3
+
+
 def test_retry_refuses_a_complete_job(cli: Cli, sim: Any, project: Path) -> None:
     cli.gen(sim, "a blue door", "-d", "1")
     result = cli.run("retry", "@last", env={"XAI_API_KEY": sim.api_key})

@@ -68,14 +68,34 @@ def cancel(ledger: Ledger, job: Job) -> Canceled:
     return Canceled(moved, job.status)
 
 
-def retry(ledger: Ledger, old: Job) -> Job:
-    """A fresh submission of the same request, linked to the old job."""
+def check_retry(ledger: Ledger, old: Job) -> None:
+    """Refuse, before anything is sent, a job that cannot be retried, or that was retried
+    already (sending it again would pay again for what its retry is, or was, rendering)."""
     if old.status not in RETRYABLE:
         hint = "render it anew with --force" if old.status is Status.COMPLETE else "wait for it"
         raise UsageError(
             f"#{old.seq} is {old.status}: only failed, expired, blocked, canceled "
             f"or unknown jobs can be retried ({hint})"
         )
+    later = retried_as(ledger, old)
+    if later is not None:
+        raise UsageError(
+            f"#{old.seq} was retried already, as #{later.seq} ({later.status}): "
+            f"retry #{later.seq} instead if it did not work out"
+        )
+
+
+def retried_as(ledger: Ledger, old: Job) -> Job | None:
+    """The job ``old`` was last retried as, if it is still in the ledger."""
+    for event in reversed(ledger.events(old.id)):
+        if event.event == "retried" and event.detail:
+            return ledger.get(str(event.detail.get("retried_as")))
+    return None
+
+
+def retry(ledger: Ledger, old: Job) -> Job:
+    """A fresh submission of the same request, linked to the old job."""
+    check_retry(ledger, old)
     job_id = ids.new_id()
     project = Project(Path(old.project_dir), None)
     old_path = Path(old.output_path)

@@ -51,8 +51,9 @@ def retry(
     Example: imagine retry @last
     """
     with Session() as session:
-        old = [session.ledger.resolve(ref) for ref in jobs]
-        for job in old:
+        old = list({job.id: job for job in map(session.ledger.resolve, jobs)}.values())
+        for job in old:  # every job checked before any is sent
+            manage.check_retry(session.ledger, job)
             session.require_credentials(job.base_url)
         _confirm_unknown([job for job in old if job.status is Status.UNKNOWN], yes=yes)
         fresh = [manage.retry(session.ledger, job) for job in old]
