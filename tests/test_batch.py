@@ -365,6 +365,9 @@ def test_cancel_and_rm(cli: Cli, sim_factory: Any, project: Path, imagine_home: 
     assert cli.run("cancel", "@last").exit_code == 2
     done = cli.gen(sim, "a quick spark", "-d", "1")
     video = project / done.stdout.strip()
+    refused = cli.run("rm", "@last", "@9", "--files")  # @9 does not exist: nothing is removed
+    assert refused.exit_code == 2 and "no job @9" in refused.stderr
+    assert video.is_file() and len(read_jobs(imagine_home)) == 2
     removed = cli.run("rm", "@last", "--files")
     assert removed.exit_code == 0
     assert not video.exists() and not video.with_suffix(".json").exists()

@@ -136,14 +136,18 @@ class Removed:
     kept_for: Job | None = None  # the job the files belong to now, when not this one's
 
 
-def remove(ledger: Ledger, job: Job, *, delete_files: bool) -> Removed:
-    """Forget a job (its events go with it; the audit log keeps its entries). With
-    ``delete_files``, its MP4, sidecar and poster go too, unless they are another job's: a
-    failed job's path is given to its retry, or to the same request run again."""
+def check_remove(job: Job) -> None:
     if job.status.live:
         raise UsageError(
             f"#{job.seq} is {job.status}: cancel it first (imagine cancel {ids.short(job.id)})"
         )
+
+
+def remove(ledger: Ledger, job: Job, *, delete_files: bool) -> Removed:
+    """Forget a job (its events go with it; the audit log keeps its entries). With
+    ``delete_files``, its MP4, sidecar and poster go too, unless they are another job's: a
+    failed job's path is given to its retry, or to the same request run again."""
+    check_remove(job)
     with ledger.transaction() as conn:
         conn.execute("UPDATE jobs SET parent_id = NULL WHERE parent_id = ?", (job.id,))
         conn.execute("DELETE FROM jobs WHERE id = ?", (job.id,))

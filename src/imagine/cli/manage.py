@@ -25,8 +25,9 @@ def cancel(jobs: Jobs) -> None:
     Example: imagine cancel @last
     """
     with Session() as session:
-        for ref in jobs:
-            done = manage.cancel(session.ledger, session.ledger.resolve(ref))
+        targets = _resolve_all(session, jobs)  # a bad reference stops the command before any
+        for target in targets:
+            done = manage.cancel(session.ledger, target)
             job = done.job
             if done.paid:
                 output.message(
@@ -51,7 +52,7 @@ def retry(
     Example: imagine retry @last
     """
     with Session() as session:
-        old = list({job.id: job for job in map(session.ledger.resolve, jobs)}.values())
+        old = _resolve_all(session, jobs)
         for job in old:  # every job checked before any is sent
             manage.check_retry(session.ledger, job)
             session.require_credentials(job.base_url)
@@ -90,8 +91,10 @@ def rm(
     Example: imagine rm @3 --files
     """
     with Session() as session:
-        for ref in jobs:
-            job = session.ledger.resolve(ref)
+        targets = _resolve_all(session, jobs)
+        for job in targets:  # every job checked before any is removed
+            manage.check_remove(job)
+        for job in targets:
             removed = manage.remove(session.ledger, job, delete_files=files)
             extra = f" and {len(removed.files)} file(s)" if removed.files else ""
             output.message(f"removed #{job.seq}{extra}")
@@ -100,3 +103,8 @@ def rm(
                     f"kept {shown_path(job.output_path)}: it is #{removed.kept_for.seq}'s "
                     f"({removed.kept_for.status}) now"
                 )
+
+
+def _resolve_all(session: Session, refs: list[str]) -> list[Job]:
+    """The jobs named, each once, in the order given; a bad reference fails before any is used."""
+    return list({job.id: job for job in map(session.ledger.resolve, refs)}.values())
