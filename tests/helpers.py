@@ -43,3 +43,12 @@ def read_jobs(home: Path) -> list[sqlite3.Row]:
 def sim_stats(sim: Any) -> dict[str, Any]:
     stats: dict[str, Any] = httpx.get(f"{sim.url}/sim/stats").json()
     return stats
+
+
+def failed_renders(cli: Cli, sim: Any, *prompts: str) -> None:
+    """A failed job for each prompt (the simulator fails every render meanwhile), then a
+    simulator whose renders succeed again."""
+    sim.configure(fail_rate=1.0)
+    for prompt in prompts:
+        assert cli.gen(sim, prompt, "-d", "1").exit_code == 1
+    sim.configure(fail_rate=0.0)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import Cli, read_jobs, sim_stats
+from tests.helpers import Cli, failed_renders, read_jobs, sim_stats
 
 PROMPTS = [f"scene {n}: a lantern drifting over water" for n in range(1, 7)]
 
@@ -313,11 +313,9 @@ def test_retry_an_unknown_job(
 
 
 def test_rm_files_of_a_retried_job_leaves_the_retry_s_render(
-    cli: Cli, sim_factory: Any, project: Path, imagine_home: Path
+    cli: Cli, sim: Any, project: Path, imagine_home: Path
 ) -> None:
-    sim = sim_factory(fail_rate=1.0)
-    assert cli.gen(sim, "a green kite", "-d", "1").exit_code == 1
-    sim.configure(fail_rate=0.0)
+    failed_renders(cli, sim, "a green kite")
     retried = cli.run("retry", "@1", env={"XAI_API_KEY": sim.api_key})
     assert retried.exit_code == 0, retried.stderr
     video = project / retried.stdout.strip()
@@ -329,12 +327,9 @@ def test_rm_files_of_a_retried_job_leaves_the_retry_s_render(
 
 
 def test_retry_refuses_a_job_retried_already_and_sends_nothing_for_a_bad_list(
-    cli: Cli, sim_factory: Any, project: Path, imagine_home: Path
+    cli: Cli, sim: Any, project: Path, imagine_home: Path
 ) -> None:
-    sim = sim_factory(fail_rate=1.0)
-    assert cli.gen(sim, "a grey heron", "-d", "1").exit_code == 1
-    assert cli.gen(sim, "a white heron", "-d", "1").exit_code == 1
-    sim.configure(fail_rate=0.0)
+    failed_renders(cli, sim, "a grey heron", "a white heron")
     env = {"XAI_API_KEY": sim.api_key}
     assert cli.run("retry", "@1", env=env).exit_code == 0
     again = cli.run("retry", "@1", env=env)

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from imagine.media.probe import probe_video
-from tests.helpers import Cli, read_jobs, sim_stats
+from tests.helpers import Cli, failed_renders, read_jobs, sim_stats
 
 
 def test_gen_renders_a_playable_mp4_with_its_sidecar(
@@ -236,11 +236,9 @@ def test_a_blocked_request_is_not_sent_again_unless_asked(
 
 
 def test_a_failed_request_is_sent_again_as_a_new_job(
-    cli: Cli, sim_factory: Any, project: Path, imagine_home: Path
+    cli: Cli, sim: Any, project: Path, imagine_home: Path
 ) -> None:
-    sim = sim_factory(fail_rate=1.0)
-    assert cli.gen(sim, "a fox", "-d", "1").exit_code == 1
-    httpx.post(f"{sim.url}/sim/config", json={"fail_rate": 0})
+    failed_renders(cli, sim, "a fox")
     again = cli.gen(sim, "a fox", "-d", "1")
     assert again.exit_code == 0, again.stderr
     assert [row["status"] for row in read_jobs(imagine_home)] == ["failed", "complete"]
