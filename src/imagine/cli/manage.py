@@ -25,7 +25,7 @@ def cancel(jobs: Jobs) -> None:
     Example: imagine cancel @last
     """
     with Session() as session:
-        targets = _resolve_all(session, jobs)  # a bad reference stops the command before any
+        targets = session.ledger.resolve_all(jobs)
         for target in targets:
             done = manage.cancel(session.ledger, target)
             job = done.job
@@ -52,7 +52,7 @@ def retry(
     Example: imagine retry @last
     """
     with Session() as session:
-        old = _resolve_all(session, jobs)
+        old = session.ledger.resolve_all(jobs)
         for job in old:  # every job checked before any is sent
             manage.check_retry(session.ledger, job)
             session.require_credentials(job.base_url)
@@ -91,7 +91,7 @@ def rm(
     Example: imagine rm @3 --files
     """
     with Session() as session:
-        targets = _resolve_all(session, jobs)
+        targets = session.ledger.resolve_all(jobs)
         for job in targets:  # every job checked before any is removed
             manage.check_remove(job)
         for job in targets:
@@ -103,8 +103,3 @@ def rm(
                     f"kept {shown_path(job.output_path)}: it is #{removed.kept_for.seq}'s "
                     f"({removed.kept_for.status}) now"
                 )
-
-
-def _resolve_all(session: Session, refs: list[str]) -> list[Job]:
-    """The jobs named, each once, in the order given; a bad reference fails before any is used."""
-    return list({job.id: job for job in map(session.ledger.resolve, refs)}.values())

@@ -11,7 +11,7 @@ from imagine.cli import options as opt
 from imagine.cli import output
 from imagine.cli.run import Presentation, drive
 from imagine.errors import UsageError
-from imagine.jobs import LIVE, Job
+from imagine.jobs import LIVE
 from imagine.session import Session
 
 
@@ -34,7 +34,7 @@ def wait(
         raise UsageError("give job references or --all, not both")
     with Session() as session:
         if jobs:
-            found = _dedupe([session.ledger.resolve(ref) for ref in jobs])
+            found = session.ledger.resolve_all(jobs)
         else:
             found = list(reversed(session.ledger.jobs(statuses=LIVE)))
             if not found:
@@ -61,10 +61,3 @@ def _unknown_note(session: Session) -> str:
         f"; {len(unknown)} unknown (answer lost): see `imagine list --status unknown`, "
         "then `imagine retry` or `imagine cancel` each"
     )
-
-
-def _dedupe(jobs: list[Job]) -> list[Job]:
-    seen: dict[str, Job] = {}
-    for job in jobs:
-        seen.setdefault(job.id, job)
-    return list(seen.values())

@@ -226,6 +226,11 @@ class Ledger:
             found.update((job_id, Status(status)) for job_id, status in rows)
         return found
 
+    def resolve_all(self, refs: Iterable[str]) -> list[Job]:
+        """The jobs named, each once, in the order given; a bad reference fails before any is
+        returned, so a command acts on all of them or on none."""
+        return list({job.id: job for job in map(self.resolve, refs)}.values())
+
     def resolve(self, ref: str) -> Job:
         """A job from what a user types: an id, a unique id prefix, a request id, @last or @N."""
         text = ref.strip()
