@@ -19,7 +19,19 @@ class Cli:
     def run(
         self, *args: str, env: dict[str, str] | None = None, input: str | None = None
     ) -> Result:
-        return self.runner.invoke(app, list(args), env=env, input=input)
+        """Run `imagine ARGS` in-process. Only the CLI's own exit comes back as a Result: any
+        other exception (a bug; under pytest the app re-raises it instead of exiting 70) is
+        raised again here with its traceback, so an exit-code assertion can never pass on a
+        crash. A test that means to meet one says so with ``pytest.raises``."""
+        result = self.runner.invoke(app, list(args), env=env, input=input)
+        error = result.exception
+        if error is not None and not isinstance(error, SystemExit):
+            error.add_note(
+                f"raised by `imagine {' '.join(args)}`\n"
+                f"--- stdout ---\n{result.stdout}--- stderr ---\n{result.stderr}"
+            )
+            raise error
+        return result
 
     def gen(self, sim: Any, *args: str, env: dict[str, str] | None = None) -> Result:
         """`imagine gen ARGS --base-url SIM` with the simulator's key."""

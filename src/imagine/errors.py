@@ -19,6 +19,7 @@ class ExitCode(IntEnum):
     UNREACHABLE = 4
     POLICY = 5
     TIMEOUT = 6
+    INTERNAL = 70  # a bug in imagine, not a failed render (sysexits' EX_SOFTWARE)
     INTERRUPTED = 130
 
 

@@ -47,13 +47,20 @@ class ImagineGroup(TyperGroup):
             # the usage line and exits 2.
             raise
         except Exception as error:  # a bug: say so briefly, unless a traceback is wanted
-            if _debug() or getattr(sys, "_called_from_test", False):
-                raise
-            name = type(error).__name__
+            if getattr(sys, "_called_from_test", False):
+                raise  # tests/helpers.py's Cli.run fails the test with this traceback
+            if _debug():
+                import traceback
+
+                traceback.print_exc()
+            # Its own exit code: a script must not read a crash as "a job failed" (exit 1).
+            detail = " ".join(str(error).split())  # one line, whatever the exception says
+            what = f"{type(error).__name__}: {detail}" if detail else type(error).__name__
             output.error(
-                f"internal error ({name}: {error}); run again with IMAGINE_DEBUG=1 for details"
+                f"internal error ({what}), a bug in imagine;"
+                " run it again as imagine --debug … (or with IMAGINE_DEBUG=1) for the traceback"
             )
-            raise typer.Exit(1) from None
+            raise typer.Exit(int(ExitCode.INTERNAL)) from None
 
 
 app = typer.Typer(
