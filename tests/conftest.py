@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,6 +15,13 @@ import pytest
 sys._called_from_test = True  # type: ignore[attr-defined]
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """Workers for `-n auto` (pyproject.toml): two per core, as most of a test's time is spent
+    waiting on a simulator or a child process rather than computing."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return min(16, 2 * (cores or 1))
+
+
 @pytest.fixture(autouse=True)
 def imagine_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """No test may touch the real home: all per-user state goes under tmp_path/home."""
@@ -22,6 +30,35 @@ def imagine_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("XAI_API_KEY", "IMAGINE_LEDGER", "IMAGINE_DEBUG", "IMAGINE_BASE_URL", "NO_COLOR"):
         monkeypatch.delenv(name, raising=False)
     return home
+
+
+@pytest.fixture(autouse=True)
+def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The API client's retries keep their number, order and time limit, but back off for
+    milliseconds instead of seconds: a test of what happens after retries need not wait them out.
+    (A `Retry-After` the server sends is still honoured as sent.) Tests of the backoff itself give
+    the client a policy of their own."""
+    from imagine.api import client
+
+    policy = client.RetryPolicy(initial=0.005, maximum=0.05)
+    monkeypatch.setattr(client, "DEFAULT_RETRY", policy)
+
+
+@pytest.fixture(autouse=True)
+def fast_polls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine polls on the same schedule, a tenth of the time apart: the simulators tests
+    start render at 50 times real speed, and a first poll a whole second after a render that
+    takes a fifth of one is most of what such a test would otherwise wait for."""
+    from imagine.engine import schedule
+
+    real = schedule.PollPolicy()
+    policy = schedule.PollPolicy(
+        first_without_history=real.first_without_history / 10,
+        margin=real.margin / 10,
+        minimum=real.minimum / 10,
+        maximum=real.maximum / 10,
+    )
+    monkeypatch.setattr(schedule, "DEFAULT", policy)
 
 
 @pytest.fixture

@@ -358,6 +358,7 @@ def test_cancel_and_rm(cli: Cli, sim_factory: Any, project: Path, imagine_home: 
     assert read_jobs(imagine_home)[0]["status"] == "canceled"
     assert cli.run("wait").stderr.strip().endswith("no unfinished jobs")
     assert cli.run("cancel", "@last").exit_code == 2
+    sim.configure(speed=50.0)  # slow only while there was a render to cancel
     done = cli.gen(sim, "a quick spark", "-d", "1")
     video = project / done.stdout.strip()
     refused = cli.run("rm", "@last", "@9", "--files")  # @9 does not exist: nothing is removed

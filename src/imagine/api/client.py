@@ -59,6 +59,9 @@ class RetryPolicy:
     max_retry_after: float = 300.0
 
 
+# What a client given no policy uses; the test suite swaps in a faster one (tests/conftest.py).
+DEFAULT_RETRY = RetryPolicy()
+
 RetryHook = Callable[[APIError, float, int], None]
 
 
@@ -145,7 +148,7 @@ class XAIClient:
         on_retry: RetryHook | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or DEFAULT_RETRY
         self.on_retry = on_retry
         self._http = _Cookieless(
             base_url=self.base_url,

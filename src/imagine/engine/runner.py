@@ -60,7 +60,7 @@ class EngineOptions:
     wait: bool = True
     timeout: float | None = None
     lease_seconds: float = 60.0
-    poll: schedule.PollPolicy = field(default_factory=schedule.PollPolicy)
+    poll: schedule.PollPolicy = field(default_factory=lambda: schedule.DEFAULT)
     download_attempts: int = 6
     # Jobs driven at once (rendering, polled, downloading, or waiting for a slot); the rest of a
     # batch waits as ledger rows only.

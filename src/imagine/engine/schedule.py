@@ -21,6 +21,10 @@ class PollPolicy:
     growth: float = 1.5
 
 
+# What an engine given no policy uses; the test suite swaps in a faster one (tests/conftest.py).
+DEFAULT = PollPolicy()
+
+
 def expected_seconds(history: Sequence[float]) -> float | None:
     return statistics.median(history) if history else None
 
