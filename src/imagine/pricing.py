@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from imagine.api.contract import TICKS_PER_USD
 
-# USD per output second, by model and resolution (shared/xai-video-api.md section 7).
+# USD per output second, by model and resolution (docs/xai-api.md section 7).
 DEFAULT_PRICES: dict[str, dict[str, float]] = {
     "grok-imagine-video": {"480p": 0.05, "720p": 0.07},
     "grok-imagine-video-1.5": {"480p": 0.08, "720p": 0.14, "1080p": 0.25},

@@ -1,4 +1,4 @@
-"""Facts of the xAI video REST contract (shared/xai-video-api.md) used by both the client and the simulator.
+"""Facts of the xAI video REST contract (docs/xai-api.md) used by both the client and the simulator.
 
 The client validates against these before spending money; the simulator enforces them with the API's own
 messages. Keep this module free of I/O.

@@ -1,4 +1,4 @@
-"""The bundled xAI-compatible simulator: the REST contract of shared/xai-video-api.md on loopback.
+"""The bundled xAI-compatible simulator: the REST contract of docs/xai-api.md on loopback.
 
 Same routes, validation messages and status codes as the API; jobs that are pending with a rising
 ``progress`` and then done, failed, moderated or expired; real MP4s on an expiring, Range-capable

@@ -154,7 +154,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class Simulator:
-    """An xAI-compatible video API on a loopback port (see shared/xai-video-api.md)."""
+    """An xAI-compatible video API on a loopback port (see docs/xai-api.md)."""
 
     def __init__(
         self, config: SimConfig | None = None, host: str = "127.0.0.1", port: int = 0
