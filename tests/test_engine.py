@@ -35,7 +35,7 @@ def test_render_times_learned_during_a_run_match_the_ledger(
     """The first poll of each job is planned from the renders of its shape finished so far: the
     engine keeps that history up to date as its own renders finish, instead of asking the ledger
     again, and must arrive at what the ledger says."""
-    sim = sim_factory(render_time=1.3, jitter=0.2, speed=1.0)
+    sim = sim_factory(render_time=0.3, jitter=0.2, speed=1.0)
     monkeypatch.setenv("XAI_API_KEY", sim.api_key)
     with Session(base_url=sim.url) as session:
         planned = record(session, preview(session, _requests(3)))
