@@ -61,6 +61,28 @@ def fast_polls(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(schedule, "DEFAULT", policy)
 
 
+@pytest.fixture(autouse=True)
+def simulator_bugs_fail_the_test(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A bug in the simulator answers 500, as a failing server would, and a test of retries or
+    lost answers would take that in its stride: here it fails the test, with its traceback."""
+    from imagine.sim import server
+
+    bugs: list[Exception] = []
+    real = server.dispatch
+
+    def dispatch(state: Any, request: Any) -> Any:
+        try:
+            return real(state, request)
+        except Exception as error:
+            bugs.append(error)
+            raise
+
+    monkeypatch.setattr(server, "dispatch", dispatch)
+    yield
+    if bugs:
+        raise bugs[0]
+
+
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh folder to work in, made the current one."""
