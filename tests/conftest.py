@@ -46,9 +46,9 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(autouse=True)
 def fast_polls(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The engine polls on the same schedule, a tenth of the time apart: the simulators tests
-    start render at 50 times real speed, and a first poll a whole second after a render that
-    takes a fifth of one is most of what such a test would otherwise wait for."""
+    """The engine polls on the same schedule, a tenth of the time apart: the simulators that
+    tests start render at 50 times real speed, and a first poll a whole second after a render
+    that takes a fifth of one was most of what such a test waited for."""
     from imagine.engine import schedule
 
     real = schedule.PollPolicy()
