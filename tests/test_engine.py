@@ -85,7 +85,7 @@ def test_a_full_engine_waits_for_a_freed_slot_before_asking_the_ledger(
             await asyncio.sleep(0.2)  # under the 0.5 s recheck
             assert asked == [first.id] and not waiting.done()
             running = session.ledger.require(first.id)
-            engine.move(running, "done", status=Status.DOWNLOADING)  # its render finished
+            engine.move(running, "refused", status=Status.FAILED)  # its slot is free again
             assert await asyncio.wait_for(waiting, 1.0)
 
         asyncio.run(go())

@@ -10,7 +10,7 @@ from pathlib import Path
 from imagine import clock, ids
 from imagine.engine.download import part_path
 from imagine.errors import UsageError
-from imagine.jobs import Job, Status
+from imagine.jobs import EventKind, Job, Status
 from imagine.ledger.store import Ledger, StaleTransition
 from imagine.project import Project, plan_output
 
@@ -57,7 +57,7 @@ def cancel(ledger: Ledger, job: Job) -> Canceled:
     try:
         moved = ledger.update(
             job.id,
-            "canceled",
+            EventKind.CANCELED,
             expect=[job.status],
             status=Status.CANCELED,
             error_code="canceled",
@@ -88,7 +88,7 @@ def check_retry(ledger: Ledger, old: Job) -> None:
 def retried_as(ledger: Ledger, old: Job) -> Job | None:
     """The job ``old`` was last retried as, if it is still in the ledger."""
     for event in reversed(ledger.events(old.id)):
-        if event.event == "retried" and event.detail:
+        if event.event == EventKind.RETRIED and event.detail:
             return ledger.get(str(event.detail.get("retried_as")))
     return None
 
@@ -126,7 +126,7 @@ def retry(ledger: Ledger, old: Job) -> Job:
         }
 
     job = ledger.insert(values, detail={"retry_of": old.id})
-    ledger.update(old.id, "retried", detail={"retried_as": job.id, "at": clock.iso()})
+    ledger.update(old.id, EventKind.RETRIED, detail={"retried_as": job.id, "at": clock.iso()})
     return job
 
 

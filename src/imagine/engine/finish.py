@@ -23,7 +23,7 @@ from imagine.engine.download import (
     sha256_file,
 )
 from imagine.errors import MediaError
-from imagine.jobs import Job, Status
+from imagine.jobs import EventKind, Job, Status
 
 if TYPE_CHECKING:
     from imagine.engine.runner import Engine
@@ -73,13 +73,13 @@ class Finisher:
         poll = await self.engine.client(job).poll(job.request_id)
         if poll.status == DONE and poll.video_url:
             moved = self.engine.move(
-                job, "new_url", video_url=poll.video_url, response_json=json.dumps(poll.raw)
+                job, EventKind.NEW_URL, video_url=poll.video_url, response_json=json.dumps(poll.raw)
             )
             return moved is not None
         if poll.status in (EXPIRED, DONE):
             moved = self.engine.move(
                 job,
-                "expired",
+                EventKind.EXPIRED,
                 status=Status.EXPIRED,
                 error_code="expired",
                 error_message="the video URL expired and the provider no longer holds the result",
@@ -94,7 +94,7 @@ class Finisher:
         # Off the event loop, in one go: the file's and the sidecar's waits for the disk, and the
         # probe and poster decode.
         values, info = await asyncio.to_thread(_describe_and_record, job, final, done)
-        moved = self.engine.move(job, "complete", **values)
+        moved = self.engine.move(job, EventKind.COMPLETE, **values)
         if "note" in info:
             self.engine.note_once(info["note"])
         if moved:

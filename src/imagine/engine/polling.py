@@ -9,7 +9,7 @@ from imagine import clock
 from imagine.api.errors import AnswerLost, APIError, NotFound, RateLimited, ServerError, Unreachable
 from imagine.api.types import DONE, EXPIRED, FAILED, PENDING, Poll
 from imagine.engine import schedule
-from imagine.jobs import Job, Status
+from imagine.jobs import EventKind, Job, Status
 
 if TYPE_CHECKING:
     from imagine.engine.runner import Engine
@@ -39,7 +39,7 @@ class Poller:
         except NotFound as error:
             moved = engine.move(
                 job,
-                "not_found",
+                EventKind.NOT_FOUND,
                 status=Status.FAILED,
                 error_code="not_found",
                 error_message=f"the API no longer knows this request: {error}",
@@ -58,7 +58,7 @@ class Poller:
         if rounds > MAX_STALLED_POLLS:
             raise error
         delay = min(60.0, 5.0 * 2 ** (rounds - 1))
-        self.engine.move(job, "update", next_poll_at=clock.iso(clock.now() + delay))
+        self.engine.move(job, EventKind.UPDATE, next_poll_at=clock.iso(clock.now() + delay))
         self.engine.emit(job, "stalled", message=f"{error}; polling again in {delay:.0f}s")
 
     def apply(self, job: Job, answer: Poll) -> Job | None:
@@ -74,7 +74,7 @@ class Poller:
         if answer.status == EXPIRED:
             return self._finish(
                 job,
-                "expired",
+                EventKind.EXPIRED,
                 Status.EXPIRED,
                 "expired",
                 "the provider no longer holds this result",
@@ -97,7 +97,7 @@ class Poller:
             )
         moved = engine.move(
             job,
-            "update",
+            EventKind.UPDATE,
             progress=answer.progress if answer.progress is not None else job.progress,
             last_pending_at=clock.iso(now),
             next_poll_at=clock.iso(now + delay),
@@ -124,7 +124,7 @@ class Poller:
         if answer.blocked:
             return self._finish(
                 job,
-                "blocked",
+                EventKind.BLOCKED,
                 Status.BLOCKED,
                 "moderation",
                 "the provider's moderation withheld this video",
@@ -133,7 +133,7 @@ class Poller:
             )
         moved = self.engine.move(
             job,
-            "rendered",
+            EventKind.RENDERED,
             status=Status.DOWNLOADING,
             moderation="passed",
             video_url=answer.video_url,
@@ -149,7 +149,7 @@ class Poller:
         blocked = "moderation" in message.lower()
         return self._finish(
             job,
-            "blocked" if blocked else "failed",
+            EventKind.BLOCKED if blocked else EventKind.FAILED,
             Status.BLOCKED if blocked else Status.FAILED,
             answer.error_code or "failed",
             message,
@@ -159,7 +159,7 @@ class Poller:
         )
 
     def _finish(
-        self, job: Job, event: str, status: Status, code: str, message: str, **values: Any
+        self, job: Job, event: EventKind, status: Status, code: str, message: str, **values: Any
     ) -> Job | None:
         moved = self.engine.move(
             job, event, status=status, error_code=code, error_message=message, **values

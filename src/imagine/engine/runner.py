@@ -41,7 +41,7 @@ from imagine.engine.events import Sink, Update, null_sink
 from imagine.engine.finish import Finisher
 from imagine.engine.polling import Poller
 from imagine.errors import ImagineError
-from imagine.jobs import Brief, Job, Status
+from imagine.jobs import Brief, EventKind, Job, Status
 from imagine.ledger import leases
 from imagine.ledger.store import HISTORY, Ledger, render_time
 from imagine.spec import recorded
@@ -336,7 +336,9 @@ class Engine:
             return False
         delay = error.retry_after or min(60.0, 2.0**rounds)
         leases.slow_down(self.ledger, job.model, delay)
-        moved = self.move(job, "rate_limited", status=Status.QUEUED, detail={"retry_in": delay})
+        moved = self.move(
+            job, EventKind.RATE_LIMITED, status=Status.QUEUED, detail={"retry_in": delay}
+        )
         if moved:
             self.emit(moved, "retry", message=f"rate limited; trying again in {delay:.0f}s")
         return True
@@ -351,11 +353,11 @@ class Engine:
             "submit_response_json": json.dumps(answer),
             "next_poll_at": clock.iso(now + first),
         }
-        moved = self.move(job, "submitted", status=Status.RUNNING, **values)
+        moved = self.move(job, EventKind.SUBMITTED, status=Status.RUNNING, **values)
         if moved is None:
             # Canceled while the request was in flight: the provider has it all the same, so the
             # request id is kept (for the cost, and in case the user wants the video after all).
-            self.ledger.update(job.id, "submitted_after_cancel", **values)
+            self.ledger.update(job.id, EventKind.SUBMITTED_AFTER_CANCEL, **values)
             return None
         self.emit(moved, "submitted", progress=0)
         return moved
@@ -364,7 +366,7 @@ class Engine:
         """Not accepted, so not paid for: the job fails with the reason."""
         moved = self.move(
             job,
-            "refused",
+            EventKind.REFUSED,
             status=Status.FAILED,
             error_code=code,
             error_message=str(error),
@@ -381,7 +383,7 @@ class Engine:
         )
         moved = self.move(
             job,
-            "answer_lost",
+            EventKind.ANSWER_LOST,
             status=Status.UNKNOWN,
             error_code="answer_lost",
             error_message=message,
@@ -391,7 +393,7 @@ class Engine:
 
     # -- shared by the stages ------------------------------------------------------------------
 
-    def move(self, job: Job, event: str, **values: Any) -> Job | None:
+    def move(self, job: Job, event: EventKind, **values: Any) -> Job | None:
         """Change the job if it is still in the state we last saw; None if someone moved it
         first (e.g. `imagine cancel` from another terminal). A job leaving the provider's queue
         frees its render slot, and a job waiting for one here is woken. A job settled here lets
