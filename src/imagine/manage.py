@@ -8,11 +8,11 @@ from datetime import datetime
 from pathlib import Path
 
 from imagine import clock, ids
-from imagine.engine.download import part_path
 from imagine.errors import UsageError
 from imagine.jobs import EventKind, Job, Status
 from imagine.ledger.store import Ledger, StaleTransition
 from imagine.project import Project, plan_output
+from imagine.render_files import RenderFiles, taken_in
 
 RETRYABLE = frozenset(
     {Status.FAILED, Status.EXPIRED, Status.UNKNOWN, Status.CANCELED, Status.BLOCKED}
@@ -105,9 +105,6 @@ def retry(ledger: Ledger, old: Job) -> Job:
         else old_path.name
     )
 
-    def taken(path: Path) -> bool:
-        return path.exists() or part_path(path).exists() or ledger.output_taken(path)
-
     def values(seq: int) -> dict[str, object]:
         fields = {
             "short": ids.short(job_id),
@@ -115,7 +112,7 @@ def retry(ledger: Ledger, old: Job) -> Job:
             "seq": seq,
             "date": datetime.now().strftime("%Y-%m-%d"),
         }
-        output = plan_output(project, template, fields, taken)
+        output = plan_output(project, template, fields, taken_in(ledger))
         copied = {column: getattr(old, column) for column in REQUEST_COLUMNS}
         return {
             **copied,
@@ -158,7 +155,7 @@ def remove(ledger: Ledger, job: Job, *, delete_files: bool) -> Removed:
     if holder is not None:
         return Removed([], kept_for=holder)
     removed: list[Path] = []
-    for path in (video, video.with_suffix(".json"), video.with_suffix(".jpg"), part_path(video)):
+    for path in RenderFiles(video).all():
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
             removed.append(path)

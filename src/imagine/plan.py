@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from imagine import ids, pricing
-from imagine.engine.download import part_path
 from imagine.jobs import Brief, Job, Status
 from imagine.ledger.store import Ledger
 from imagine.project import Project, plan_output, slugify
+from imagine.render_files import taken_in
 from imagine.reuse import Found, SidecarIndex, import_render
 from imagine.spec import EDIT, RenderSpec
 
@@ -157,12 +157,9 @@ def _record(
     cost = estimate(spec, target.prices)
     created = datetime.now()
 
-    def taken(path: Path) -> bool:
-        return path.exists() or part_path(path).exists() or ledger.output_taken(path)
-
     def values(seq: int) -> dict[str, Any]:
         fields = template_fields(spec, job_id, seq, created)
-        output = plan_output(target.project, request.template, fields, taken)
+        output = plan_output(target.project, request.template, fields, taken_in(ledger))
         return _row(spec, job_id, fingerprint, output, cost, target)
 
     def earlier() -> Job | None:

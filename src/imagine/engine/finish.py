@@ -19,11 +19,11 @@ from imagine.engine.download import (
     LinkExpired,
     commit,
     fetch,
-    part_path,
     sha256_file,
 )
 from imagine.errors import MediaError
 from imagine.jobs import EventKind, Job, Status
+from imagine.render_files import RenderFiles
 
 if TYPE_CHECKING:
     from imagine.engine.runner import Engine
@@ -37,7 +37,7 @@ class Finisher:
     async def finish(self, job: Job) -> Job | None:
         """Download, check and record the file; the job as it then stands (None if unmoved)."""
         final = Path(job.output_path)
-        if final.exists() and not part_path(final).exists():
+        if final.exists() and not RenderFiles(final).part.exists():
             # A crash after the rename: the file was verified before it got its final name.
             return await self._complete(job, final, None)
         attempts = self.engine.options.download_attempts
@@ -115,7 +115,7 @@ def _describe_and_record(
         commit(done.part, final)
         size, digest = done.size, done.sha256
     info = _describe(final)
-    side = sidecar.sidecar_path(final)
+    side = RenderFiles(final).sidecar
     values: dict[str, Any] = {
         "status": Status.COMPLETE,
         "file_sha256": digest,
@@ -142,7 +142,7 @@ def _describe(path: Path) -> dict[str, Any]:
         }
     try:
         info = probe_video(path)
-        poster = write_poster(path, path.with_suffix(".jpg"))
+        poster = write_poster(path, RenderFiles(path).poster)
     except MediaError as error:
         return {"probed": False, "probe_error": str(error)}
     return {
