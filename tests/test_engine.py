@@ -16,13 +16,13 @@ from imagine.ledger import leases
 from imagine.plan import Request
 from imagine.render import preview, record
 from imagine.session import Session
-from imagine.spec import TEXT, RenderSpec
+from imagine.spec import Mode, RenderSpec
 
 
 def _requests(count: int) -> list[Request]:
     return [
         Request(
-            RenderSpec(mode=TEXT, model="grok-imagine-video", prompt=f"tide {n}", duration=1),
+            RenderSpec(mode=Mode.TEXT, model="grok-imagine-video", prompt=f"tide {n}", duration=1),
             "renders/{slug}",
         )
         for n in range(count)

@@ -21,6 +21,7 @@ from imagine.engine.download import (
     fetch,
     sha256_file,
 )
+from imagine.engine.events import UpdateKind
 from imagine.errors import MediaError
 from imagine.jobs import EventKind, Job, Status
 from imagine.render_files import RenderFiles
@@ -55,7 +56,7 @@ class Finisher:
             except DownloadError as error:
                 if attempt == attempts:
                     raise _stalled(error) from None
-                self.engine.emit(job, "retry", message=f"{error}; resuming")
+                self.engine.emit(job, UpdateKind.RETRY, message=f"{error}; resuming")
                 await asyncio.sleep(min(8.0, 0.3 * 2**attempt) * random.uniform(0.8, 1.2))
                 continue
             return await self._complete(job, final, done)
@@ -63,7 +64,7 @@ class Finisher:
 
     def _progress(self, job: Job) -> Any:
         def report(have: int, total: int | None) -> None:
-            self.engine.emit(job, "downloading", data={"bytes": have, "total": total})
+            self.engine.emit(job, UpdateKind.DOWNLOADING, data={"bytes": have, "total": total})
 
         return report
 
@@ -85,7 +86,7 @@ class Finisher:
                 error_message="the video URL expired and the provider no longer holds the result",
             )
             if moved:
-                self.engine.emit(moved, "expired", message=moved.error_message)
+                self.engine.emit(moved, UpdateKind.EXPIRED, message=moved.error_message)
             return False
         self.engine.poller.apply(job, poll)
         return False
@@ -98,7 +99,7 @@ class Finisher:
         if "note" in info:
             self.engine.note_once(info["note"])
         if moved:
-            self.engine.emit(moved, "complete", progress=100)
+            self.engine.emit(moved, UpdateKind.COMPLETE, progress=100)
         return moved
 
 

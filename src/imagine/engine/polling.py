@@ -9,6 +9,7 @@ from imagine import clock
 from imagine.api.errors import AnswerLost, APIError, NotFound, RateLimited, ServerError, Unreachable
 from imagine.api.types import DONE, EXPIRED, FAILED, PENDING, Poll
 from imagine.engine import schedule
+from imagine.engine.events import UpdateKind
 from imagine.jobs import EventKind, Job, Status
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ class Poller:
                 error_message=f"the API no longer knows this request: {error}",
             )
             if moved:
-                engine.emit(moved, "failed", message=moved.error_message)
+                engine.emit(moved, UpdateKind.FAILED, message=moved.error_message)
             return moved
         self._stalls.pop(job.id, None)
         return self.apply(job, answer)
@@ -59,7 +60,7 @@ class Poller:
             raise error
         delay = min(60.0, 5.0 * 2 ** (rounds - 1))
         self.engine.move(job, EventKind.UPDATE, next_poll_at=clock.iso(clock.now() + delay))
-        self.engine.emit(job, "stalled", message=f"{error}; polling again in {delay:.0f}s")
+        self.engine.emit(job, UpdateKind.STALLED, message=f"{error}; polling again in {delay:.0f}s")
 
     def apply(self, job: Job, answer: Poll) -> Job | None:
         """Record one poll answer and move the job on (None if someone else moved it first)."""
@@ -108,9 +109,11 @@ class Poller:
         if answer.status != PENDING and job.id not in self._warned:
             self._warned.add(job.id)
             engine.emit(
-                moved, "warning", message=f"unexpected status {answer.status!r}; still polling"
+                moved,
+                UpdateKind.WARNING,
+                message=f"unexpected status {answer.status!r}; still polling",
             )
-        engine.emit(moved, "progress", progress=moved.progress)
+        engine.emit(moved, UpdateKind.PROGRESS, progress=moved.progress)
         return moved
 
     def _done(self, job: Job, answer: Poll, common: dict[str, Any]) -> Job | None:
@@ -141,7 +144,7 @@ class Poller:
         )
         if moved:
             self.engine.learned(moved)
-            self.engine.emit(moved, "rendered", progress=100)
+            self.engine.emit(moved, UpdateKind.RENDERED, progress=100)
         return moved
 
     def _failed(self, job: Job, answer: Poll, common: dict[str, Any]) -> Job | None:
@@ -165,5 +168,5 @@ class Poller:
             job, event, status=status, error_code=code, error_message=message, **values
         )
         if moved:
-            self.engine.emit(moved, event, message=message)
+            self.engine.emit(moved, UpdateKind(event), message=message)
         return moved
