@@ -132,3 +132,11 @@ def test_a_start_is_a_move_of_the_table(ledger: Ledger) -> None:
     assert leases.try_start(ledger, job_id, "m", rps=1, cap=4).wait == 0
     last = ledger.events(job_id)[-1]
     assert (last.event, last.from_status, last.to_status) == ("submitting", "queued", "submitting")
+
+
+def test_a_status_outside_the_vocabulary_is_refused(ledger: Ledger) -> None:
+    job_id = _job_in(ledger, Status.RUNNING)
+    before = _row(ledger, job_id)
+    with pytest.raises(IllegalTransition):
+        ledger.update(job_id, EventKind.FAILED, status="faild")
+    assert _row(ledger, job_id) == before

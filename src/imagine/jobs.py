@@ -101,7 +101,7 @@ def check_move(current: Status | None, to: Status | None, event: EventKind) -> N
         if event not in NOTES:
             raise IllegalTransition(f"event {event!r} must move the job; it leaves it {current}")
         return
-    if event not in TRANSITIONS.get((current, Status(to)), frozenset()):
+    if event not in TRANSITIONS.get((current, to), frozenset()):  # (a str "running" is found too)
         raise IllegalTransition(f"no move from {current} to {to} by event {event!r}")
 
 
