@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -65,9 +65,11 @@ def _row(ledger: Ledger, job_id: str) -> tuple[dict[str, Any], int]:
     return row, events
 
 
-@pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
-    return Ledger.open(tmp_path / "ledger.sqlite3")
+@pytest.fixture(scope="module")
+def ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ledger]:
+    """One ledger for the module: each case makes jobs of its own."""
+    with Ledger.open(tmp_path_factory.mktemp("lifecycle") / "ledger.sqlite3") as opened:
+        yield opened
 
 
 def test_every_status_is_reachable_and_only_unknown_and_live_ones_can_be_left() -> None:
