@@ -376,11 +376,13 @@ def test_cancel_a_queued_job_before_it_is_sent(
     from imagine.plan import Request
     from imagine.render import preview, record
     from imagine.session import Session
-    from imagine.spec import TEXT, RenderSpec
+    from imagine.spec import Mode, RenderSpec
 
     monkeypatch.setenv("XAI_API_KEY", sim.api_key)
     with Session(base_url=sim.url) as session:
-        spec = RenderSpec(mode=TEXT, model="grok-imagine-video", prompt="never sent", duration=1)
+        spec = RenderSpec(
+            mode=Mode.TEXT, model="grok-imagine-video", prompt="never sent", duration=1
+        )
         record(session, preview(session, [Request(spec, "renders/{slug}")]))
     result = cli.run("cancel", "@last")
     assert "before it was sent: nothing paid" in result.stderr
@@ -417,13 +419,15 @@ def test_a_batch_larger_than_the_active_limit_still_finishes_every_job(
     from imagine.plan import Request
     from imagine.render import drive, preview, record
     from imagine.session import Session
-    from imagine.spec import TEXT, RenderSpec
+    from imagine.spec import Mode, RenderSpec
 
     monkeypatch.setenv("XAI_API_KEY", sim.api_key)
     with Session(base_url=sim.url) as session:
         requests = [
             Request(
-                RenderSpec(mode=TEXT, model="grok-imagine-video", prompt=f"wave {n}", duration=1),
+                RenderSpec(
+                    mode=Mode.TEXT, model="grok-imagine-video", prompt=f"wave {n}", duration=1
+                ),
                 "renders/{slug}",
             )
             for n in range(7)

@@ -16,13 +16,13 @@ from imagine.ledger import leases
 from imagine.plan import Request
 from imagine.render import preview, record
 from imagine.session import Session
-from imagine.spec import TEXT, RenderSpec
+from imagine.spec import Mode, RenderSpec
 
 
 def _requests(count: int) -> list[Request]:
     return [
         Request(
-            RenderSpec(mode=TEXT, model="grok-imagine-video", prompt=f"tide {n}", duration=1),
+            RenderSpec(mode=Mode.TEXT, model="grok-imagine-video", prompt=f"tide {n}", duration=1),
             "renders/{slug}",
         )
         for n in range(count)
@@ -85,7 +85,7 @@ def test_a_full_engine_waits_for_a_freed_slot_before_asking_the_ledger(
             await asyncio.sleep(0.2)  # under the 0.5 s recheck
             assert asked == [first.id] and not waiting.done()
             running = session.ledger.require(first.id)
-            engine.move(running, "done", status=Status.DOWNLOADING)  # its render finished
+            engine.move(running, "refused", status=Status.FAILED)  # its slot is free again
             assert await asyncio.wait_for(waiting, 1.0)
 
         asyncio.run(go())

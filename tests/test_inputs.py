@@ -364,12 +364,12 @@ def test_an_input_changed_before_sending_is_not_sent(
     from imagine.plan import Request
     from imagine.render import preview, record
     from imagine.session import Session
-    from imagine.spec import IMAGE, RenderSpec
+    from imagine.spec import Mode, RenderSpec
 
     monkeypatch.setenv("XAI_API_KEY", sim.api_key)
     with Session(base_url=sim.url) as session:
         spec = RenderSpec(
-            mode=IMAGE,
+            mode=Mode.IMAGE,
             model="grok-imagine-video",
             prompt="move",
             image=image_input(str(still), "image", "--image", lambda ref: None),

@@ -127,14 +127,18 @@ def test_processes_opening_a_new_ledger_at_the_same_moment_all_get_it(tmp_path: 
 
 def test_every_transition_is_an_event(ledger: Ledger) -> None:
     job = ledger.insert(job_values())
+    ledger.update(job.id, "submitting", status=Status.SUBMITTING)
     ledger.update(job.id, "submitted", status=Status.RUNNING, request_id="r1")
     ledger.update(job.id, "update", progress=40)
+    ledger.update(job.id, "rendered", status=Status.DOWNLOADING)
     ledger.update(job.id, "complete", status=Status.COMPLETE)
     events = ledger.events(job.id)
     assert [(e.event, e.from_status, e.to_status) for e in events] == [
         ("created", None, "queued"),
-        ("submitted", "queued", "running"),
-        ("complete", "running", "complete"),
+        ("submitting", "queued", "submitting"),
+        ("submitted", "submitting", "running"),
+        ("rendered", "running", "downloading"),
+        ("complete", "downloading", "complete"),
     ]
     assert all(e.at.endswith("Z") for e in events)
 
@@ -165,9 +169,9 @@ def test_resolve_references(ledger: Ledger) -> None:
 
 def test_filters(ledger: Ledger) -> None:
     ledger.insert(job_values(prompt="a red fox", output_path="/p/1.mp4"))
-    ledger.insert(
-        job_values(prompt="blue whale 100%", status=Status.FAILED, output_path="/p/2.mp4")
-    )
+    whale = ledger.insert(job_values(prompt="blue whale 100%", output_path="/p/2.mp4"))
+    ledger.update(whale.id, "submitting", status=Status.SUBMITTING)
+    ledger.update(whale.id, "refused", status=Status.FAILED)
     assert [j.prompt for j in ledger.jobs(text="fox")] == ["a red fox"]
     assert [j.prompt for j in ledger.jobs(text="100%")] == ["blue whale 100%"]
     assert [j.prompt for j in ledger.jobs(statuses=[Status.FAILED])] == ["blue whale 100%"]
@@ -217,7 +221,7 @@ def test_try_start_caps_jobs_in_flight_across_processes(ledger: Ledger) -> None:
     assert leases.try_start(ledger, jobs[1].id, "m1", rps=1, cap=2) == leases.Start(0, slots_left=0)
     assert leases.try_start(ledger, jobs[2].id, "m2", rps=1, cap=2).wait > 0
     assert ledger.require(jobs[2].id).status is Status.QUEUED
-    ledger.update(jobs[0].id, "complete", status=Status.COMPLETE)
+    ledger.update(jobs[0].id, "refused", status=Status.FAILED)
     assert leases.try_start(ledger, jobs[2].id, "m2", rps=1, cap=2).wait == 0
     assert ledger.require(jobs[2].id).status is Status.SUBMITTING
     assert leases.try_start(ledger, jobs[2].id, "m2", rps=1, cap=2).wait == -1
@@ -234,7 +238,8 @@ def test_try_start_paces_starts_per_model(ledger: Ledger) -> None:
 def test_output_paths_are_held_by_live_and_complete_jobs(ledger: Ledger) -> None:
     job = ledger.insert(job_values(output_path="/p/a.mp4"))
     assert ledger.output_taken(Path("/p/a.mp4"))
-    ledger.update(job.id, "failed", status=Status.FAILED)
+    ledger.update(job.id, "submitting", status=Status.SUBMITTING)
+    ledger.update(job.id, "refused", status=Status.FAILED)
     assert not ledger.output_taken(Path("/p/a.mp4"))
 
 
@@ -255,10 +260,10 @@ def test_two_connections_write_without_locking_errors(tmp_path: Path) -> None:
 
 
 def test_statuses_of_many_jobs_at_once(ledger: Ledger) -> None:
-    made = [
-        ledger.insert(job_values(status=status, output_path=f"/tmp/p/renders/{n}.mp4"))
-        for n, status in enumerate([Status.QUEUED, Status.RUNNING] * 300)
-    ]
+    made = [ledger.insert(job_values(output_path=f"/tmp/p/renders/{n}.mp4")) for n in range(600)]
+    for job in made[1::2]:
+        ledger.update(job.id, "submitting", status=Status.SUBMITTING)
+    made[1::2] = [ledger.update(job.id, "submitted", status=Status.RUNNING) for job in made[1::2]]
     asked = [job.id for job in made] + ["no-such-job"]
     found = ledger.statuses(asked)  # more ids than one statement may carry
     assert found == {job.id: job.status for job in made}

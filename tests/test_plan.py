@@ -12,12 +12,12 @@ from imagine import plan
 from imagine.plan import Request
 from imagine.render import preview, record
 from imagine.session import Session
-from imagine.spec import TEXT, RenderSpec
+from imagine.spec import Mode, RenderSpec
 
 
 def _request(prompt: str) -> Request:
     return Request(
-        RenderSpec(mode=TEXT, model="grok-imagine-video", prompt=prompt, duration=1),
+        RenderSpec(mode=Mode.TEXT, model="grok-imagine-video", prompt=prompt, duration=1),
         "renders/{slug}",
     )
 
@@ -32,14 +32,15 @@ def test_a_batch_over_several_chunks_records_each_distinct_request_once(
     with Session(base_url="http://127.0.0.1:9") as session:
         planned = record(session, preview(session, [_request(p) for p in prompts]))
         actions = [item.action for item in planned]
-        assert actions == [plan.NEW, plan.ATTACHED, *[plan.NEW] * 6, plan.ATTACHED, plan.NEW]
+        new, attached = plan.Action.NEW, plan.Action.ATTACHED
+        assert actions == [new, attached, *[new] * 6, attached, new]
         assert planned[1].job.id == planned[0].job.id
         assert planned[8].job.id == planned[2].job.id
         rows = session.ledger.jobs()
         assert sorted(job.prompt or "" for job in rows) == sorted(set(prompts))
         assert len({job.output_path for job in rows}) == len(rows)  # every file name its own
         again = record(session, preview(session, [_request(p) for p in prompts]))
-        assert {item.action for item in again} == {plan.ATTACHED}
+        assert {item.action for item in again} == {plan.Action.ATTACHED}
         assert len(session.ledger.jobs()) == len(set(prompts))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from imagine.api import contract
-from imagine.batchfile import EDIT, EXTEND, BatchEntry, BatchFile, BatchProblem
+from imagine.batchfile import BatchEntry, BatchFile, BatchProblem, LineMode
 from imagine.config import Settings
 from imagine.errors import UsageError
 from imagine.media.inputs import (
@@ -21,9 +21,7 @@ from imagine.media.inputs import (
     video_input,
 )
 from imagine.plan import Request, variations
-from imagine.spec import EDIT as EDIT_MODE
-from imagine.spec import EXTEND as EXTEND_MODE
-from imagine.spec import IMAGE, REFERENCE, TEXT, MediaInput, RenderSpec, validate
+from imagine.spec import MediaInput, Mode, RenderSpec, validate
 
 
 @dataclass(frozen=True)
@@ -67,7 +65,7 @@ def build(batch: BatchFile, settings: Settings, find_job: JobFinder) -> Built:
             problems.append(BatchProblem(entry.line, str(error)))
             continue
         requests.extend((entry.line, request) for request in made)
-        if entry.mode == EDIT and not entry.consent:
+        if entry.mode == LineMode.EDIT and not entry.consent:
             unconsented.append(entry.line)
     problems.sort(key=lambda problem: problem.line)
     return Built(tuple(requests), tuple(problems), tuple(unconsented))
@@ -83,11 +81,11 @@ def entry_requests(entry: BatchEntry, settings: Settings, inputs: Inputs) -> lis
 def _spec(entry: BatchEntry, settings: Settings, inputs: Inputs) -> RenderSpec:
     model = entry.model or settings.model
     audio = settings.audio if entry.audio is None else entry.audio
-    if entry.mode in (EDIT, EXTEND):
+    if entry.mode in (LineMode.EDIT, LineMode.EXTEND):
         assert entry.video is not None  # the parser requires it for edit and extend
-        editing = entry.mode == EDIT
+        editing = entry.mode == LineMode.EDIT
         return RenderSpec(
-            mode=EDIT_MODE if editing else EXTEND_MODE,
+            mode=Mode.EDIT if editing else Mode.EXTEND,
             model=model,
             prompt=entry.prompt,
             duration=None if editing else entry.duration or contract.EXTENSION_DEFAULT_DURATION,
@@ -99,7 +97,7 @@ def _spec(entry: BatchEntry, settings: Settings, inputs: Inputs) -> RenderSpec:
     image = inputs.image(entry.image, "image") if entry.image else None
     refs = tuple(inputs.image(ref, "reference") for ref in entry.refs)
     return RenderSpec(
-        mode=REFERENCE if refs else IMAGE if image else TEXT,
+        mode=Mode.REFERENCE if refs else Mode.IMAGE if image else Mode.TEXT,
         model=model,
         prompt=entry.prompt,
         duration=entry.duration or settings.duration,

@@ -14,6 +14,7 @@ import io
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,15 @@ from imagine import config
 from imagine.api import contract
 from imagine.errors import ConfigError, UsageError
 
-GEN, EDIT, EXTEND = "gen", "edit", "extend"
-MODES = (GEN, EDIT, EXTEND)
+
+class LineMode(StrEnum):
+    """The command a batch line stands for."""
+
+    GEN = "gen"
+    EDIT = "edit"
+    EXTEND = "extend"
+
+
 FORMATS = ("txt", "jsonl", "csv")
 MAX_VARIATIONS = 16  # as -n/--variations
 
@@ -69,7 +77,7 @@ class BatchEntry:
     """One job as the file asks for it; None means "not given" (the command's default applies)."""
 
     line: int
-    mode: str
+    mode: LineMode
     prompt: str | None
     image: str | None = None
     refs: tuple[str, ...] = ()
@@ -355,14 +363,15 @@ def _twice(first: str, second: str) -> str:
     return f"{first!r} and {second!r} set the same thing: keep one"
 
 
-def _mode(given: Given) -> str:
+def _mode(given: Given) -> LineMode:
     if "mode" not in given:
-        return GEN  # edits and extensions must say so: they need a video and cost differently
+        # Edits and extensions must say so: they need a video and cost differently.
+        return LineMode.GEN
     name, value = given["mode"]
     mode = value.strip().lower() if isinstance(value, str) else value
-    if mode not in MODES:
+    if mode not in tuple(LineMode):
         raise _Problem(f"unknown {name} {value!r}: choose gen, edit or extend")
-    return str(mode)
+    return LineMode(mode)
 
 
 def _prompt(given: Given) -> str | None:
@@ -460,12 +469,12 @@ def _whole(value: Any) -> int | None:
 
 
 _NOT_FOR = {
-    GEN: (("video",), "set mode to edit or extend to change a video"),
-    EDIT: (
+    LineMode.GEN: (("video",), "set mode to edit or extend to change a video"),
+    LineMode.EDIT: (
         ("duration", "aspect", "resolution", "image", "refs"),
         "an edit keeps the input video's length, aspect and resolution and takes no images",
     ),
-    EXTEND: (
+    LineMode.EXTEND: (
         ("aspect", "resolution", "image", "refs"),
         "an extension keeps the input video's aspect and resolution and takes no images",
     ),
@@ -477,12 +486,12 @@ def _check_mode(entry: BatchEntry, given: Given) -> None:
     extra = [given[key][0] for key in keys if key in given]
     if extra:
         raise _Problem(f"{', '.join(extra)} cannot be used with mode {entry.mode}: {why}")
-    if entry.mode == GEN and entry.prompt is None and entry.image is None:
+    if entry.mode == LineMode.GEN and entry.prompt is None and entry.image is None:
         raise _Problem("the prompt is missing: say what to render (or give an image to animate)")
-    if entry.mode != GEN and entry.video is None:
+    if entry.mode != LineMode.GEN and entry.video is None:
         raise _Problem(f"mode {entry.mode} needs a video: a path or a job reference like @last")
-    if entry.mode != GEN and entry.prompt is None:
-        wanted = "what should change" if entry.mode == EDIT else "what happens next"
+    if entry.mode != LineMode.GEN and entry.prompt is None:
+        wanted = "what should change" if entry.mode == LineMode.EDIT else "what happens next"
         raise _Problem(f"mode {entry.mode} needs a prompt: say {wanted}")
 
 

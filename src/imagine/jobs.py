@@ -36,6 +36,75 @@ FINAL = frozenset({Status.COMPLETE, Status.FAILED, Status.CANCELED, Status.BLOCK
 UNSUCCESSFUL = frozenset({Status.FAILED, Status.BLOCKED, Status.EXPIRED})
 
 
+class EventKind(StrEnum):
+    """What the ledger's job_events table says happened to a job."""
+
+    CREATED = "created"
+    SUBMITTING = "submitting"
+    RATE_LIMITED = "rate_limited"
+    SUBMITTED = "submitted"
+    REFUSED = "refused"
+    ANSWER_LOST = "answer_lost"
+    NOT_FOUND = "not_found"
+    RENDERED = "rendered"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+    EXPIRED = "expired"
+    COMPLETE = "complete"
+    CANCELED = "canceled"
+    # Recorded without a change of status:
+    UPDATE = "update"  # a poll answer or a schedule: the row changes, no event is recorded
+    UPLOADED = "uploaded"
+    NEW_URL = "new_url"
+    RETRIED = "retried"
+    SUBMITTED_AFTER_CANCEL = "submitted_after_cancel"
+
+
+_E = EventKind
+# The job's state machine: every move the code may make, from a status (None: a new row) to
+# another, with the events that may record it. The ledger refuses any other move.
+TRANSITIONS: dict[tuple[Status | None, Status], frozenset[EventKind]] = {
+    (None, Status.QUEUED): frozenset({_E.CREATED}),
+    (None, Status.COMPLETE): frozenset({_E.CREATED}),  # a render found on disk, imported
+    (Status.QUEUED, Status.SUBMITTING): frozenset({_E.SUBMITTING}),
+    (Status.SUBMITTING, Status.QUEUED): frozenset({_E.RATE_LIMITED}),
+    (Status.SUBMITTING, Status.RUNNING): frozenset({_E.SUBMITTED}),
+    (Status.SUBMITTING, Status.FAILED): frozenset({_E.REFUSED}),
+    (Status.SUBMITTING, Status.UNKNOWN): frozenset({_E.ANSWER_LOST}),
+    (Status.RUNNING, Status.UNKNOWN): frozenset({_E.ANSWER_LOST}),  # no request id recorded
+    (Status.RUNNING, Status.DOWNLOADING): frozenset({_E.RENDERED}),
+    (Status.RUNNING, Status.FAILED): frozenset({_E.FAILED, _E.NOT_FOUND}),
+    (Status.RUNNING, Status.BLOCKED): frozenset({_E.BLOCKED}),
+    (Status.RUNNING, Status.EXPIRED): frozenset({_E.EXPIRED}),
+    (Status.DOWNLOADING, Status.COMPLETE): frozenset({_E.COMPLETE}),
+    # A poll for a fresh video URL may find the result gone, failed or withheld after all.
+    (Status.DOWNLOADING, Status.EXPIRED): frozenset({_E.EXPIRED}),
+    (Status.DOWNLOADING, Status.FAILED): frozenset({_E.FAILED}),
+    (Status.DOWNLOADING, Status.BLOCKED): frozenset({_E.BLOCKED}),
+    **{
+        (status, Status.CANCELED): frozenset({_E.CANCELED})
+        for status in (*LIVE, Status.UNKNOWN)  # (canceled by the user: `imagine cancel`)
+    },
+}
+# Events that record something about a job without moving it.
+NOTES = frozenset({_E.UPDATE, _E.UPLOADED, _E.NEW_URL, _E.RETRIED, _E.SUBMITTED_AFTER_CANCEL})
+
+
+class IllegalTransition(RuntimeError):
+    """A move the state machine does not allow: a bug in imagine, never the job's fault."""
+
+
+def check_move(current: Status | None, to: Status | None, event: EventKind) -> None:
+    """Refuse a move not in TRANSITIONS (``to`` None: the status stays, and ``event`` must be
+    one of the NOTES)."""
+    if to is None:
+        if event not in NOTES:
+            raise IllegalTransition(f"event {event!r} must move the job; it leaves it {current}")
+        return
+    if event not in TRANSITIONS.get((current, to), frozenset()):  # (a str "running" is found too)
+        raise IllegalTransition(f"no move from {current} to {to} by event {event!r}")
+
+
 @dataclass(frozen=True, slots=True)  # no per-job __dict__: a batch holds thousands
 class Job:
     seq: int

@@ -8,11 +8,11 @@ from datetime import datetime
 from pathlib import Path
 
 from imagine import clock, ids
-from imagine.engine.download import part_path
 from imagine.errors import UsageError
-from imagine.jobs import Job, Status
+from imagine.jobs import EventKind, Job, Status
 from imagine.ledger.store import Ledger, StaleTransition
 from imagine.project import Project, plan_output
+from imagine.render_files import RenderFiles, taken_in
 
 RETRYABLE = frozenset(
     {Status.FAILED, Status.EXPIRED, Status.UNKNOWN, Status.CANCELED, Status.BLOCKED}
@@ -57,7 +57,7 @@ def cancel(ledger: Ledger, job: Job) -> Canceled:
     try:
         moved = ledger.update(
             job.id,
-            "canceled",
+            EventKind.CANCELED,
             expect=[job.status],
             status=Status.CANCELED,
             error_code="canceled",
@@ -88,7 +88,7 @@ def check_retry(ledger: Ledger, old: Job) -> None:
 def retried_as(ledger: Ledger, old: Job) -> Job | None:
     """The job ``old`` was last retried as, if it is still in the ledger."""
     for event in reversed(ledger.events(old.id)):
-        if event.event == "retried" and event.detail:
+        if event.event == EventKind.RETRIED and event.detail:
             return ledger.get(str(event.detail.get("retried_as")))
     return None
 
@@ -105,9 +105,6 @@ def retry(ledger: Ledger, old: Job) -> Job:
         else old_path.name
     )
 
-    def taken(path: Path) -> bool:
-        return path.exists() or part_path(path).exists() or ledger.output_taken(path)
-
     def values(seq: int) -> dict[str, object]:
         fields = {
             "short": ids.short(job_id),
@@ -115,7 +112,7 @@ def retry(ledger: Ledger, old: Job) -> Job:
             "seq": seq,
             "date": datetime.now().strftime("%Y-%m-%d"),
         }
-        output = plan_output(project, template, fields, taken)
+        output = plan_output(project, template, fields, taken_in(ledger))
         copied = {column: getattr(old, column) for column in REQUEST_COLUMNS}
         return {
             **copied,
@@ -126,7 +123,7 @@ def retry(ledger: Ledger, old: Job) -> Job:
         }
 
     job = ledger.insert(values, detail={"retry_of": old.id})
-    ledger.update(old.id, "retried", detail={"retried_as": job.id, "at": clock.iso()})
+    ledger.update(old.id, EventKind.RETRIED, detail={"retried_as": job.id, "at": clock.iso()})
     return job
 
 
@@ -158,7 +155,7 @@ def remove(ledger: Ledger, job: Job, *, delete_files: bool) -> Removed:
     if holder is not None:
         return Removed([], kept_for=holder)
     removed: list[Path] = []
-    for path in (video, video.with_suffix(".json"), video.with_suffix(".jpg"), part_path(video)):
+    for path in RenderFiles(video).all():
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
             removed.append(path)

@@ -11,31 +11,42 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from imagine import ids, pricing
-from imagine.engine.download import part_path
 from imagine.jobs import Brief, Job, Status
 from imagine.ledger.store import Ledger
 from imagine.project import Project, plan_output, slugify
+from imagine.render_files import taken_in
 from imagine.reuse import Found, SidecarIndex, import_render
-from imagine.spec import EDIT, RenderSpec
+from imagine.spec import Mode, RenderSpec
 
-NEW, REUSED, ATTACHED, UNRESOLVED = "new", "reused", "attached", "unresolved"
-BLOCKED_BEFORE = "blocked-before"  # the provider's moderation blocked the same request: not resent
+
+class Action(StrEnum):
+    """What a run does with each job it names."""
+
+    NEW = "new"
+    REUSED = "reused"  # complete, its file on disk
+    ATTACHED = "attached"  # live: followed, not paid again
+    UNRESOLVED = "unresolved"  # unknown: the user decides
+    BLOCKED_BEFORE = "blocked-before"  # the provider's moderation blocked the same request
+    RESUMED = "resumed"  # named to `imagine wait`, unfinished
+    SETTLED = "settled"  # named to `imagine wait`, final
+
+
 RECORD_CHUNK = 100  # requests recorded per write transaction (the write lock is held ~30 ms)
-RESUMED, SETTLED = "resumed", "settled"  # jobs named to `imagine wait`: unfinished, or final
-DRIVEN = (NEW, ATTACHED, RESUMED)  # what the engine carries on in this run
+DRIVEN = (Action.NEW, Action.ATTACHED, Action.RESUMED)  # what the engine carries on in this run
 
 
 @dataclass(frozen=True)
 class Planned:
     job: Brief  # (a batch keeps one per job for its whole run: the ledger has the rest)
-    action: str  # NEW, REUSED (complete, file on disk), ATTACHED (live), UNRESOLVED (unknown), …
+    action: Action
 
     @classmethod
-    def of(cls, job: Job, action: str) -> Planned:
+    def of(cls, job: Job, action: Action) -> Planned:
         return cls(Brief.of(job), action)
 
     @property
@@ -83,18 +94,18 @@ def classify(job: Job) -> Planned | None:
     return Planned.of(job, action) if action else None
 
 
-def _action(job: Job) -> str | None:
+def _action(job: Job) -> Action | None:
     """Failed, expired and canceled requests are sent again (what they would have made is still
     missing). One the provider's moderation blocked is not: the same request is most likely
     blocked again, and may be billed again. `imagine retry` or ``--force`` sends it anyway."""
     if job.status is Status.COMPLETE and Path(job.output_path).is_file():
-        return REUSED
+        return Action.REUSED
     if job.status.live:
-        return ATTACHED
+        return Action.ATTACHED
     if job.status is Status.UNKNOWN:
-        return UNRESOLVED
+        return Action.UNRESOLVED
     if job.status is Status.BLOCKED:
-        return BLOCKED_BEFORE
+        return Action.BLOCKED_BEFORE
     return None
 
 
@@ -104,7 +115,7 @@ def find_existing(ledger: Ledger, fingerprint: str) -> Planned | None:
     return Planned.of(*found) if found else None
 
 
-def _earlier(ledger: Ledger, fingerprint: str) -> tuple[Job, str] | None:
+def _earlier(ledger: Ledger, fingerprint: str) -> tuple[Job, Action] | None:
     for job in ledger.by_fingerprint(fingerprint):
         action = _action(job)
         if action:
@@ -130,7 +141,9 @@ def plan(
         with ledger.transaction():
             for request, (fingerprint, existing, on_disk) in zip(chunk, looked_up, strict=True):
                 if existing is None and on_disk is not None:
-                    existing = Planned.of(import_render(ledger, on_disk, target.project), REUSED)
+                    existing = Planned.of(
+                        import_render(ledger, on_disk, target.project), Action.REUSED
+                    )
                 planned.append(
                     existing or _record(ledger, request, fingerprint, target, force=force)
                 )
@@ -157,12 +170,9 @@ def _record(
     cost = estimate(spec, target.prices)
     created = datetime.now()
 
-    def taken(path: Path) -> bool:
-        return path.exists() or part_path(path).exists() or ledger.output_taken(path)
-
     def values(seq: int) -> dict[str, Any]:
         fields = template_fields(spec, job_id, seq, created)
-        output = plan_output(target.project, request.template, fields, taken)
+        output = plan_output(target.project, request.template, fields, taken_in(ledger))
         return _row(spec, job_id, fingerprint, output, cost, target)
 
     def earlier() -> Job | None:
@@ -176,8 +186,8 @@ def _record(
         unless=earlier,
     )
     if job.id != job_id:  # another process recorded the same request a moment ago
-        return classify(job) or Planned.of(job, ATTACHED)
-    return Planned.of(job, NEW)
+        return classify(job) or Planned.of(job, Action.ATTACHED)
+    return Planned.of(job, Action.NEW)
 
 
 def _row(
@@ -189,7 +199,7 @@ def _row(
     target: Target,
 ) -> dict[str, Any]:
     params = spec.params()
-    if target.consent is not None and spec.mode == EDIT:
+    if target.consent is not None and spec.mode == Mode.EDIT:
         params["consent"] = dict(target.consent)
     return {
         "id": job_id,
@@ -219,7 +229,7 @@ def _row(
 
 def _audit(spec: RenderSpec, target: Target) -> dict[str, Any] | None:
     """Edits are audited: who, when, which input (by hash), which prompt, how consent was given."""
-    if spec.mode != EDIT or spec.video is None:
+    if spec.mode != Mode.EDIT or spec.video is None:
         return None
     consent = dict(target.consent or {})
     return {

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from imagine import plan, policy
-from imagine.engine.events import Sink, null_sink
+from imagine.engine.events import Reason, Sink, null_sink
 from imagine.engine.runner import Engine, EngineOptions, Outcome
 from imagine.errors import ExitCode, ImagineError
 from imagine.jobs import UNSUCCESSFUL, Brief, Status
@@ -39,8 +39,8 @@ class Preview:
 @dataclass(frozen=True)
 class Result:
     job: Brief
-    action: str  # plan.NEW / REUSED / ATTACHED / UNRESOLVED
-    reason: str | None = None
+    action: plan.Action
+    reason: Reason | None = None
     error: ImagineError | None = None
 
 
@@ -112,15 +112,15 @@ def results(planned: Sequence[plan.Planned], outcomes: Sequence[Outcome]) -> lis
 def exit_code(found: Sequence[Result], *, waited: bool = True) -> ExitCode:
     """The documented exit status for a set of jobs (README, "Exit codes"), most serious first."""
     errors = [result.error for result in found if result.error is not None]
-    if any(result.reason == "auth" for result in found):
+    if any(result.reason is Reason.AUTH for result in found):
         return ExitCode.AUTH
     if any(error.exit_code == ExitCode.USAGE for error in errors):
         return ExitCode.USAGE
     if any(r.job.status in UNSUCCESSFUL and r.error is None for r in found):
         return ExitCode.JOB_FAILED
-    if any(r.reason == "unreachable" or r.job.status is Status.UNKNOWN for r in found):
+    if any(r.reason is Reason.UNREACHABLE or r.job.status is Status.UNKNOWN for r in found):
         return ExitCode.UNREACHABLE
-    if any(r.reason in ("timeout", "held") for r in found):
+    if any(r.reason is Reason.TIMEOUT for r in found):
         return ExitCode.TIMEOUT
     if waited and any(r.job.status.live for r in found):
         return ExitCode.TIMEOUT

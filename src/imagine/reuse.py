@@ -18,6 +18,7 @@ from imagine.ids import new_id
 from imagine.jobs import Job, Status
 from imagine.ledger.store import Ledger
 from imagine.project import Project
+from imagine.render_files import RenderFiles
 from imagine.sidecar import SCHEMA, upgrade
 
 SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".imagine"}
@@ -39,6 +40,7 @@ def _sidecars(root: Path, passed_over: set[str]) -> Iterator[Path]:
         for name in files:
             if not name.endswith(".json"):
                 continue
+            # (RenderFiles.of_sidecar, spelled with strings)
             if os.path.join(folder, name[: -len(".json")] + ".mp4") not in passed_over:
                 yield Path(folder) / name
 
@@ -78,7 +80,7 @@ class SidecarIndex:
             document = _read(path)
             if document is None or document.get("status") != "complete":
                 continue
-            video = path.with_suffix(".mp4")
+            video = RenderFiles.of_sidecar(path).video
             expected = (document.get("file") or {}).get("bytes")
             if video.is_file() and video.stat().st_size == expected:
                 found.setdefault(str(document.get("fingerprint")), Found(document, video, path))

@@ -18,10 +18,6 @@ SCHEMA = "imagine.sidecar"
 SCHEMA_VERSION = 1
 
 
-def sidecar_path(video: Path) -> Path:
-    return video.with_suffix(".json")
-
-
 def job_document(job: Job) -> dict[str, Any]:
     """Everything known about a job, in the sidecar's shape."""
     params = job.params

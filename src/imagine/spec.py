@@ -10,6 +10,7 @@ import base64
 import hashlib
 import json
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,14 +18,23 @@ from urllib.parse import urlsplit
 from imagine.api import contract
 from imagine.errors import UsageError
 
-TEXT, IMAGE, REFERENCE, EDIT, EXTEND = "text", "image", "reference", "edit", "extend"
-MODES = (TEXT, IMAGE, REFERENCE, EDIT, EXTEND)
+
+class Mode(StrEnum):
+    """What kind of render a request is: the API route it goes to, and the rules it follows."""
+
+    TEXT = "text"
+    IMAGE = "image"
+    REFERENCE = "reference"
+    EDIT = "edit"
+    EXTEND = "extend"
+
+
 ROUTES = {
-    TEXT: contract.ROUTE_GENERATIONS,
-    IMAGE: contract.ROUTE_GENERATIONS,
-    REFERENCE: contract.ROUTE_GENERATIONS,
-    EDIT: contract.ROUTE_EDITS,
-    EXTEND: contract.ROUTE_EXTENSIONS,
+    Mode.TEXT: contract.ROUTE_GENERATIONS,
+    Mode.IMAGE: contract.ROUTE_GENERATIONS,
+    Mode.REFERENCE: contract.ROUTE_GENERATIONS,
+    Mode.EDIT: contract.ROUTE_EDITS,
+    Mode.EXTEND: contract.ROUTE_EXTENSIONS,
 }
 
 
@@ -81,7 +91,7 @@ class MediaInput:
 
 @dataclass(frozen=True)
 class RenderSpec:
-    mode: str
+    mode: Mode
     model: str
     prompt: str | None
     duration: int | None = contract.DEFAULT_DURATION
@@ -105,9 +115,9 @@ class RenderSpec:
     @property
     def output_seconds(self) -> float:
         """Length of the video this request produces (edits keep the input's; extensions add)."""
-        if self.mode == EDIT:
+        if self.mode == Mode.EDIT:
             return float(self.video.seconds or 0) if self.video else 0.0
-        if self.mode == EXTEND:
+        if self.mode == Mode.EXTEND:
             base = float(self.video.seconds or 0) if self.video else 0.0
             return base + float(self.duration or contract.EXTENSION_DEFAULT_DURATION)
         return float(self.duration or contract.DEFAULT_DURATION)
@@ -124,11 +134,11 @@ class RenderSpec:
         body: dict[str, Any] = {"model": self.model}
         if self.prompt:
             body["prompt"] = self.prompt
-        if self.mode in (TEXT, IMAGE, REFERENCE):
+        if self.mode in (Mode.TEXT, Mode.IMAGE, Mode.REFERENCE):
             body["duration"] = self.duration
             body["aspect_ratio"] = self.aspect_ratio
             body["resolution"] = self.resolution
-        if self.mode == EXTEND:
+        if self.mode == Mode.EXTEND:
             body["duration"] = self.duration
         if self.image:
             body["image"] = self.image.api_object()
@@ -203,12 +213,14 @@ def provider_identity(base_url: str) -> str:
 def validate(spec: RenderSpec) -> None:
     """Refuse, before a cent is spent, what the API would refuse."""
     _check_prompt(spec)
-    if spec.mode in (TEXT, IMAGE, REFERENCE):
+    if spec.mode in (Mode.TEXT, Mode.IMAGE, Mode.REFERENCE):
         _check_generation(spec)
-    if spec.mode in (EDIT, EXTEND) and spec.model != contract.BASE_MODEL:
-        message = contract.MSG_EDIT_MODEL if spec.mode == EDIT else contract.MSG_EXTENSION_MODEL
+    if spec.mode in (Mode.EDIT, Mode.EXTEND) and spec.model != contract.BASE_MODEL:
+        message = (
+            contract.MSG_EDIT_MODEL if spec.mode == Mode.EDIT else contract.MSG_EXTENSION_MODEL
+        )
         raise UsageError(f"{message} Use -m {contract.BASE_MODEL}.")
-    if spec.mode == EXTEND and not 1 <= (spec.duration or 0) <= contract.MAX_DURATION:
+    if spec.mode == Mode.EXTEND and not 1 <= (spec.duration or 0) <= contract.MAX_DURATION:
         raise UsageError(
             f"an extension adds 1 to 15 seconds (got {spec.duration}): pass -d/--duration 1 to 15."
         )
@@ -219,7 +231,7 @@ def _check_prompt(spec: RenderSpec) -> None:
         raise UsageError(
             'the prompt is empty: say what to render, e.g. imagine gen "a fox in snow"'
         )
-    if spec.prompt is None and spec.mode != IMAGE:
+    if spec.prompt is None and spec.mode != Mode.IMAGE:
         raise UsageError(
             'a prompt is required: say what to render, e.g. imagine gen "a fox in snow"'
         )

@@ -15,6 +15,7 @@ from imagine.cli.edit import ask_consent, consent_record
 from imagine.cli.render import Flags, execute, job_finder, settings_with
 from imagine.errors import ExitCode, UsageError
 from imagine.session import Session
+from imagine.spec import Mode
 
 
 def batch(
@@ -123,7 +124,7 @@ def _edit_consent(
     built: Built, given: bool, problems: list[BatchProblem], *, dry_run: bool
 ) -> dict[str, Any] | None:
     """One consent for the file's edits: --consent, every edit line saying so, or one yes."""
-    edits = sum(1 for _, request in built.requests if request.spec.mode == "edit")
+    edits = sum(1 for _, request in built.requests if request.spec.mode is Mode.EDIT)
     if not edits or dry_run:
         return None
     if given:

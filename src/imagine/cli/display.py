@@ -7,13 +7,11 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from imagine.engine.events import Update
+from imagine.engine.events import FINAL_KINDS, NOTE_KINDS, Update
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
-FINAL_KINDS = {"complete", "failed", "blocked", "expired", "unknown", "canceled"}
-NOTE_KINDS = {"retry", "stalled", "warning", "held"}
 MANY = 8  # above this many jobs, finished bars make way for running ones
 
 
@@ -83,7 +81,7 @@ class JsonDisplay(NullDisplay):
         event: dict[str, Any] = {
             "event": update.kind,
             "job": update.job_id,
-            "number": int(update.label.lstrip("#")) if update.label.startswith("#") else None,
+            "number": update.number,
             "status": update.status,
         }
         if update.progress is not None:

@@ -17,7 +17,7 @@ from imagine.errors import PolicyError
 from imagine.media.inputs import EDIT_RULES, EXTEND_RULES, video_input
 from imagine.plan import variations as take_variations
 from imagine.session import Session
-from imagine.spec import EDIT, EXTEND, RenderSpec
+from imagine.spec import Mode, RenderSpec
 
 Video = Annotated[
     str,
@@ -101,7 +101,7 @@ def edit(
         settings = settings_with(session, no_audio=no_audio, model=model, output=output_template)
         source = video_input(video, EDIT_RULES, job_finder(session))
         spec = RenderSpec(
-            mode=EDIT,
+            mode=Mode.EDIT,
             model=settings.model,
             prompt=prompt,
             duration=None,
@@ -163,7 +163,7 @@ def extend(
             )
         source = video_input(video, EXTEND_RULES, job_finder(session))
         spec = RenderSpec(
-            mode=EXTEND,
+            mode=Mode.EXTEND,
             model=settings.model,
             prompt=prompt,
             duration=settings.duration,

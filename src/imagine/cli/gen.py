@@ -11,7 +11,7 @@ from imagine.cli.render import Flags, execute, job_finder, settings_with
 from imagine.media.inputs import image_input
 from imagine.plan import variations as take_variations
 from imagine.session import Session
-from imagine.spec import IMAGE, REFERENCE, TEXT, RenderSpec
+from imagine.spec import Mode, RenderSpec
 
 
 def gen(
@@ -74,7 +74,7 @@ def gen(
         find = job_finder(session)
         first = image_input(image, "image", "--image", find) if image else None
         refs = tuple(image_input(item, "reference", "--ref", find) for item in ref or ())
-        mode = REFERENCE if refs else IMAGE if first else TEXT
+        mode = Mode.REFERENCE if refs else Mode.IMAGE if first else Mode.TEXT
         spec = RenderSpec(
             mode=mode,
             model=settings.model,

@@ -61,7 +61,7 @@ def retry(
         for before, after in zip(old, fresh, strict=True):
             if not quiet:
                 output.message(f"#{before.seq} retried as #{after.seq} ({ids.short(after.id)})")
-        planned = [plan.Planned.of(job, plan.NEW) for job in fresh]
+        planned = [plan.Planned.of(job, plan.Action.NEW) for job in fresh]
         show = Presentation(json=json_output, quiet=quiet, progress=progress)
         code = drive(session, planned, wait=not no_wait, timeout=timeout, show=show)
     raise typer.Exit(int(code))

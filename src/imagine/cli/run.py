@@ -15,8 +15,8 @@ import typer
 
 from imagine import ids, plan, render, sidecar
 from imagine.cli import output
-from imagine.cli.display import FINAL_KINDS, Display, make_display
-from imagine.engine.events import Update
+from imagine.cli.display import Display, make_display
+from imagine.engine.events import FINAL_KINDS, Reason, Update
 from imagine.engine.runner import EngineOptions
 from imagine.errors import ExitCode
 from imagine.jobs import Brief, Job, Status
@@ -39,7 +39,9 @@ class Reporter:
     """Prints each job's result the moment it is final: scripts and pipelines can act on the
     first video while the others still render."""
 
-    def __init__(self, session: Session, show: Presentation, actions: dict[str, str]) -> None:
+    def __init__(
+        self, session: Session, show: Presentation, actions: dict[str, plan.Action]
+    ) -> None:
         self.session = session
         self.show = show
         self.actions = actions
@@ -47,9 +49,9 @@ class Reporter:
 
     def __call__(self, update: Update) -> None:
         if update.kind in FINAL_KINDS and update.job_id and update.job_id not in self.printed:
-            self.print(update.job_id, self.actions.get(update.job_id, plan.NEW))
+            self.print(update.job_id, self.actions.get(update.job_id, plan.Action.NEW))
 
-    def print(self, job_id: str, action: str, result: render.Result | None = None) -> None:
+    def print(self, job_id: str, action: plan.Action, result: render.Result | None = None) -> None:
         """The job as the ledger has it now (a run keeps only briefs); ``result`` says why the
         engine let go of it, when it did."""
         job = self.session.ledger.require(job_id)
@@ -116,19 +118,19 @@ def drive(
 def _announce(planned: Sequence[plan.Planned], display: Display) -> None:
     for item in planned:
         job = item.job
-        if item.action == plan.REUSED:
+        if item.action == plan.Action.REUSED:
             display.note(
                 f"#{job.seq} already rendered (same request): {shown_path(job.output_path)}"
             )
-        elif item.action == plan.ATTACHED:
+        elif item.action == plan.Action.ATTACHED:
             display.note(f"#{job.seq} is already {job.status}: following it, not paying again")
-        elif item.action == plan.UNRESOLVED:
+        elif item.action == plan.Action.UNRESOLVED:
             display.note(
                 f"#{job.seq} (same request) is unknown: its answer was lost. "
                 f"Run `imagine retry {ids.short(job.id)}` or `imagine cancel {ids.short(job.id)}`, "
                 "or pass --force to render anew."
             )
-        elif item.action == plan.BLOCKED_BEFORE:
+        elif item.action == plan.Action.BLOCKED_BEFORE:
             display.note(
                 f"#{job.seq} (same request) was blocked by the provider's moderation: not sending "
                 f"it again. Change the prompt, or run `imagine retry {ids.short(job.id)}` "
@@ -150,11 +152,11 @@ def _interrupted(session: Session, job_ids: Sequence[str]) -> None:
             output.warn(job.error_message or f"#{job.seq} is unknown")
 
 
-def _report_text(job: Job, action: str, result: render.Result | None, quiet: bool) -> None:
+def _report_text(job: Job, action: plan.Action, result: render.Result | None, quiet: bool) -> None:
     if job.status is Status.COMPLETE:
         output.data(shown_path(job.output_path))
         if not quiet:
-            verb = "reused" if action == plan.REUSED else "complete"
+            verb = "reused" if action == plan.Action.REUSED else "complete"
             output.message(f"✓ #{job.seq} {verb}: {summary(job)}", style="green")
     elif job.status.live:
         output.data(job.id)
@@ -173,11 +175,11 @@ def _error_detail(result: render.Result) -> None:
         output.error(str(result.error))
 
 
-def _live_note(job: Job, reason: str | None) -> str:
+def _live_note(job: Job, reason: Reason | None) -> str:
     ref = ids.short(job.id)
-    if reason == "timeout":
+    if reason is Reason.TIMEOUT:
         return f"#{job.seq} still {job.status} when the wait timed out; resume: imagine wait {ref}"
-    if reason == "unreachable":
+    if reason is Reason.UNREACHABLE:
         return f"#{job.seq} is {job.status} and safe in the ledger; resume: imagine wait {ref}"
     return f"#{job.seq} {job.status}; finish it with: imagine wait {ref}"
 
@@ -209,7 +211,7 @@ def summary_table(found: Sequence[render.Result]) -> object:
         if cost is not None and result.action in plan.DRIVEN:
             spent += cost
         what = shown_path(job.output_path) if job.status is Status.COMPLETE else job.error_message
-        status = "reused" if result.action == plan.REUSED else str(job.status)
+        status = "reused" if result.action == plan.Action.REUSED else str(job.status)
         table.add_row(str(job.seq), status, what or "", format_usd(cost) if cost else "")
     counts: dict[str, int] = {}
     for result in found:

@@ -44,7 +44,8 @@ def wait(
         for base_url in {job.base_url for job in found if job.status.live}:
             session.require_credentials(base_url)
         planned = [
-            plan.Planned.of(job, plan.RESUMED if job.status.live else plan.SETTLED) for job in found
+            plan.Planned.of(job, plan.Action.RESUMED if job.status.live else plan.Action.SETTLED)
+            for job in found
         ]
         show = Presentation(json=json_output, quiet=quiet, progress=progress)
         code = drive(session, planned, wait=True, timeout=timeout, show=show)

@@ -16,7 +16,7 @@ from typing import Any
 
 from imagine.api.client import XAIClient
 from imagine.errors import UsageError
-from imagine.jobs import Job
+from imagine.jobs import EventKind, Job
 from imagine.ledger.store import Ledger
 
 
@@ -74,7 +74,7 @@ async def request_body(job: Job, client: XAIClient, ledger: Ledger) -> dict[str,
         if uploads:
             ledger.update(
                 job.id,
-                "uploaded",
+                EventKind.UPLOADED,
                 inputs_json=json.dumps(inputs),
                 detail={"file_id": item.get("file_id")},
             )

@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 
+from imagine.render_files import RenderFiles
+
 CHUNK = 1 << 16
 DOWNLOAD_TIMEOUT = httpx.Timeout(connect=15.0, read=60.0, write=30.0, pool=30.0)
 
@@ -41,10 +43,6 @@ class Downloaded:
     sha256: str
 
 
-def part_path(final: Path) -> Path:
-    return final.with_name(final.name + ".part")
-
-
 def new_http() -> httpx.AsyncClient:
     """The client for file hosts: it has no credentials at all, so it cannot leak the API key."""
     from imagine.api import net
@@ -63,7 +61,7 @@ async def fetch(
 ) -> Downloaded:
     """Fetch ``url`` into ``final.part``, resuming a part left by an earlier try, and check its
     length. The caller commits it (a wait for the disk, best done off the event loop)."""
-    part = part_path(final)
+    part = RenderFiles(final).part
     final.parent.mkdir(parents=True, exist_ok=True)
     have = part.stat().st_size if part.exists() else 0
     # Identity encoding: the bytes on disk are the bytes Content-Length counts.

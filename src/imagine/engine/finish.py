@@ -19,11 +19,12 @@ from imagine.engine.download import (
     LinkExpired,
     commit,
     fetch,
-    part_path,
     sha256_file,
 )
+from imagine.engine.events import UpdateKind
 from imagine.errors import MediaError
-from imagine.jobs import Job, Status
+from imagine.jobs import EventKind, Job, Status
+from imagine.render_files import RenderFiles
 
 if TYPE_CHECKING:
     from imagine.engine.runner import Engine
@@ -37,7 +38,7 @@ class Finisher:
     async def finish(self, job: Job) -> Job | None:
         """Download, check and record the file; the job as it then stands (None if unmoved)."""
         final = Path(job.output_path)
-        if final.exists() and not part_path(final).exists():
+        if final.exists() and not RenderFiles(final).part.exists():
             # A crash after the rename: the file was verified before it got its final name.
             return await self._complete(job, final, None)
         attempts = self.engine.options.download_attempts
@@ -55,7 +56,7 @@ class Finisher:
             except DownloadError as error:
                 if attempt == attempts:
                     raise _stalled(error) from None
-                self.engine.emit(job, "retry", message=f"{error}; resuming")
+                self.engine.emit(job, UpdateKind.RETRY, message=f"{error}; resuming")
                 await asyncio.sleep(min(8.0, 0.3 * 2**attempt) * random.uniform(0.8, 1.2))
                 continue
             return await self._complete(job, final, done)
@@ -63,7 +64,7 @@ class Finisher:
 
     def _progress(self, job: Job) -> Any:
         def report(have: int, total: int | None) -> None:
-            self.engine.emit(job, "downloading", data={"bytes": have, "total": total})
+            self.engine.emit(job, UpdateKind.DOWNLOADING, data={"bytes": have, "total": total})
 
         return report
 
@@ -73,19 +74,19 @@ class Finisher:
         poll = await self.engine.client(job).poll(job.request_id)
         if poll.status == DONE and poll.video_url:
             moved = self.engine.move(
-                job, "new_url", video_url=poll.video_url, response_json=json.dumps(poll.raw)
+                job, EventKind.NEW_URL, video_url=poll.video_url, response_json=json.dumps(poll.raw)
             )
             return moved is not None
         if poll.status in (EXPIRED, DONE):
             moved = self.engine.move(
                 job,
-                "expired",
+                EventKind.EXPIRED,
                 status=Status.EXPIRED,
                 error_code="expired",
                 error_message="the video URL expired and the provider no longer holds the result",
             )
             if moved:
-                self.engine.emit(moved, "expired", message=moved.error_message)
+                self.engine.emit(moved, UpdateKind.EXPIRED, message=moved.error_message)
             return False
         self.engine.poller.apply(job, poll)
         return False
@@ -94,11 +95,11 @@ class Finisher:
         # Off the event loop, in one go: the file's and the sidecar's waits for the disk, and the
         # probe and poster decode.
         values, info = await asyncio.to_thread(_describe_and_record, job, final, done)
-        moved = self.engine.move(job, "complete", **values)
+        moved = self.engine.move(job, EventKind.COMPLETE, **values)
         if "note" in info:
             self.engine.note_once(info["note"])
         if moved:
-            self.engine.emit(moved, "complete", progress=100)
+            self.engine.emit(moved, UpdateKind.COMPLETE, progress=100)
         return moved
 
 
@@ -115,7 +116,7 @@ def _describe_and_record(
         commit(done.part, final)
         size, digest = done.size, done.sha256
     info = _describe(final)
-    side = sidecar.sidecar_path(final)
+    side = RenderFiles(final).sidecar
     values: dict[str, Any] = {
         "status": Status.COMPLETE,
         "file_sha256": digest,
@@ -142,7 +143,7 @@ def _describe(path: Path) -> dict[str, Any]:
         }
     try:
         info = probe_video(path)
-        poster = write_poster(path, path.with_suffix(".jpg"))
+        poster = write_poster(path, RenderFiles(path).poster)
     except MediaError as error:
         return {"probed": False, "probe_error": str(error)}
     return {

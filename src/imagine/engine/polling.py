@@ -9,7 +9,8 @@ from imagine import clock
 from imagine.api.errors import AnswerLost, APIError, NotFound, RateLimited, ServerError, Unreachable
 from imagine.api.types import DONE, EXPIRED, FAILED, PENDING, Poll
 from imagine.engine import schedule
-from imagine.jobs import Job, Status
+from imagine.engine.events import UpdateKind
+from imagine.jobs import EventKind, Job, Status
 
 if TYPE_CHECKING:
     from imagine.engine.runner import Engine
@@ -39,13 +40,13 @@ class Poller:
         except NotFound as error:
             moved = engine.move(
                 job,
-                "not_found",
+                EventKind.NOT_FOUND,
                 status=Status.FAILED,
                 error_code="not_found",
                 error_message=f"the API no longer knows this request: {error}",
             )
             if moved:
-                engine.emit(moved, "failed", message=moved.error_message)
+                engine.emit(moved, UpdateKind.FAILED, message=moved.error_message)
             return moved
         self._stalls.pop(job.id, None)
         return self.apply(job, answer)
@@ -58,8 +59,8 @@ class Poller:
         if rounds > MAX_STALLED_POLLS:
             raise error
         delay = min(60.0, 5.0 * 2 ** (rounds - 1))
-        self.engine.move(job, "update", next_poll_at=clock.iso(clock.now() + delay))
-        self.engine.emit(job, "stalled", message=f"{error}; polling again in {delay:.0f}s")
+        self.engine.move(job, EventKind.UPDATE, next_poll_at=clock.iso(clock.now() + delay))
+        self.engine.emit(job, UpdateKind.STALLED, message=f"{error}; polling again in {delay:.0f}s")
 
     def apply(self, job: Job, answer: Poll) -> Job | None:
         """Record one poll answer and move the job on (None if someone else moved it first)."""
@@ -74,7 +75,7 @@ class Poller:
         if answer.status == EXPIRED:
             return self._finish(
                 job,
-                "expired",
+                EventKind.EXPIRED,
                 Status.EXPIRED,
                 "expired",
                 "the provider no longer holds this result",
@@ -97,7 +98,7 @@ class Poller:
             )
         moved = engine.move(
             job,
-            "update",
+            EventKind.UPDATE,
             progress=answer.progress if answer.progress is not None else job.progress,
             last_pending_at=clock.iso(now),
             next_poll_at=clock.iso(now + delay),
@@ -108,9 +109,11 @@ class Poller:
         if answer.status != PENDING and job.id not in self._warned:
             self._warned.add(job.id)
             engine.emit(
-                moved, "warning", message=f"unexpected status {answer.status!r}; still polling"
+                moved,
+                UpdateKind.WARNING,
+                message=f"unexpected status {answer.status!r}; still polling",
             )
-        engine.emit(moved, "progress", progress=moved.progress)
+        engine.emit(moved, UpdateKind.PROGRESS, progress=moved.progress)
         return moved
 
     def _done(self, job: Job, answer: Poll, common: dict[str, Any]) -> Job | None:
@@ -124,7 +127,7 @@ class Poller:
         if answer.blocked:
             return self._finish(
                 job,
-                "blocked",
+                EventKind.BLOCKED,
                 Status.BLOCKED,
                 "moderation",
                 "the provider's moderation withheld this video",
@@ -133,7 +136,7 @@ class Poller:
             )
         moved = self.engine.move(
             job,
-            "rendered",
+            EventKind.RENDERED,
             status=Status.DOWNLOADING,
             moderation="passed",
             video_url=answer.video_url,
@@ -141,7 +144,7 @@ class Poller:
         )
         if moved:
             self.engine.learned(moved)
-            self.engine.emit(moved, "rendered", progress=100)
+            self.engine.emit(moved, UpdateKind.RENDERED, progress=100)
         return moved
 
     def _failed(self, job: Job, answer: Poll, common: dict[str, Any]) -> Job | None:
@@ -149,7 +152,7 @@ class Poller:
         blocked = "moderation" in message.lower()
         return self._finish(
             job,
-            "blocked" if blocked else "failed",
+            EventKind.BLOCKED if blocked else EventKind.FAILED,
             Status.BLOCKED if blocked else Status.FAILED,
             answer.error_code or "failed",
             message,
@@ -159,11 +162,11 @@ class Poller:
         )
 
     def _finish(
-        self, job: Job, event: str, status: Status, code: str, message: str, **values: Any
+        self, job: Job, event: EventKind, status: Status, code: str, message: str, **values: Any
     ) -> Job | None:
         moved = self.engine.move(
             job, event, status=status, error_code=code, error_message=message, **values
         )
         if moved:
-            self.engine.emit(moved, event, message=message)
+            self.engine.emit(moved, UpdateKind(event), message=message)
         return moved

@@ -37,11 +37,11 @@ from imagine.api.errors import (
 from imagine.engine import schedule, workers
 from imagine.engine.bodies import InputChanged, request_body
 from imagine.engine.download import new_http
-from imagine.engine.events import Sink, Update, null_sink
+from imagine.engine.events import Reason, Sink, Update, UpdateKind, null_sink
 from imagine.engine.finish import Finisher
 from imagine.engine.polling import Poller
 from imagine.errors import ImagineError
-from imagine.jobs import Brief, Job, Status
+from imagine.jobs import Brief, EventKind, Job, Status
 from imagine.ledger import leases
 from imagine.ledger.store import HISTORY, Ledger, render_time
 from imagine.spec import recorded
@@ -73,11 +73,13 @@ class Outcome:
     job's brief is kept, so that a run's outcomes stay small however long the batch."""
 
     job: Brief
-    reason: str | None = None  # "timeout", "unreachable", "auth", "refused"; None when settled
+    reason: Reason | None = None  # None when settled
     error: ImagineError | None = None
 
     @classmethod
-    def of(cls, job: Job, reason: str | None = None, error: ImagineError | None = None) -> Outcome:
+    def of(
+        cls, job: Job, reason: Reason | None = None, error: ImagineError | None = None
+    ) -> Outcome:
         return cls(Brief.of(job), reason, error)
 
 
@@ -196,15 +198,15 @@ class Engine:
                     # it. (A complete job freed its slot when its render finished.)
                     self.slot_freed()
         except _Deadline:
-            return Outcome.of(self.ledger.require(job_id), reason="timeout")
+            return Outcome.of(self.ledger.require(job_id), reason=Reason.TIMEOUT)
         except (Unreachable, ServerError, RateLimited, AnswerLost) as error:
             job = self.ledger.require(job_id)
-            self.emit(job, "stalled", message=str(error))
-            return Outcome.of(job, reason="unreachable", error=error)
+            self.emit(job, UpdateKind.STALLED, message=str(error))
+            return Outcome.of(job, reason=Reason.UNREACHABLE, error=error)
         except (AuthenticationFailed, PermissionDenied) as error:
-            return Outcome.of(self.ledger.require(job_id), reason="auth", error=error)
+            return Outcome.of(self.ledger.require(job_id), reason=Reason.AUTH, error=error)
         except ImagineError as error:
-            return Outcome.of(self.ledger.require(job_id), reason="refused", error=error)
+            return Outcome.of(self.ledger.require(job_id), reason=Reason.REFUSED, error=error)
 
     async def _claim(self, job_id: str) -> Job | None:
         """Take the job's lease; while another live process holds it, watch the ledger instead.
@@ -218,7 +220,7 @@ class Engine:
             if not told:
                 self.emit(
                     self.ledger.require(job_id),
-                    "held",
+                    UpdateKind.HELD,
                     message="another imagine process is handling it; watching",
                 )
                 told = True
@@ -256,7 +258,7 @@ class Engine:
         if not await self._take_slot(job):
             return None
         job = replace(job, status=Status.SUBMITTING)  # as try_start left it
-        self.emit(job, "submitting")
+        self.emit(job, UpdateKind.SUBMITTING)
         try:
             body = await request_body(job, self.client(job), self.ledger)
         except InputChanged as error:
@@ -336,9 +338,13 @@ class Engine:
             return False
         delay = error.retry_after or min(60.0, 2.0**rounds)
         leases.slow_down(self.ledger, job.model, delay)
-        moved = self.move(job, "rate_limited", status=Status.QUEUED, detail={"retry_in": delay})
+        moved = self.move(
+            job, EventKind.RATE_LIMITED, status=Status.QUEUED, detail={"retry_in": delay}
+        )
         if moved:
-            self.emit(moved, "retry", message=f"rate limited; trying again in {delay:.0f}s")
+            self.emit(
+                moved, UpdateKind.RETRY, message=f"rate limited; trying again in {delay:.0f}s"
+            )
         return True
 
     def _submitted(self, job: Job, answer: dict[str, Any], body: dict[str, Any]) -> Job | None:
@@ -351,27 +357,27 @@ class Engine:
             "submit_response_json": json.dumps(answer),
             "next_poll_at": clock.iso(now + first),
         }
-        moved = self.move(job, "submitted", status=Status.RUNNING, **values)
+        moved = self.move(job, EventKind.SUBMITTED, status=Status.RUNNING, **values)
         if moved is None:
             # Canceled while the request was in flight: the provider has it all the same, so the
             # request id is kept (for the cost, and in case the user wants the video after all).
-            self.ledger.update(job.id, "submitted_after_cancel", **values)
+            self.ledger.update(job.id, EventKind.SUBMITTED_AFTER_CANCEL, **values)
             return None
-        self.emit(moved, "submitted", progress=0)
+        self.emit(moved, UpdateKind.SUBMITTED, progress=0)
         return moved
 
     def _refused(self, job: Job, error: ImagineError, *, code: str) -> None:
         """Not accepted, so not paid for: the job fails with the reason."""
         moved = self.move(
             job,
-            "refused",
+            EventKind.REFUSED,
             status=Status.FAILED,
             error_code=code,
             error_message=str(error),
             detail={"http_status": getattr(error, "status", None)},
         )
         if moved:
-            self.emit(moved, "failed", message=str(error))
+            self.emit(moved, UpdateKind.FAILED, message=str(error))
 
     def answer_lost(self, job: Job, reason: str) -> None:
         message = (
@@ -381,17 +387,17 @@ class Engine:
         )
         moved = self.move(
             job,
-            "answer_lost",
+            EventKind.ANSWER_LOST,
             status=Status.UNKNOWN,
             error_code="answer_lost",
             error_message=message,
         )
         if moved:
-            self.emit(moved, "unknown", message=message)
+            self.emit(moved, UpdateKind.UNKNOWN, message=message)
 
     # -- shared by the stages ------------------------------------------------------------------
 
-    def move(self, job: Job, event: str, **values: Any) -> Job | None:
+    def move(self, job: Job, event: EventKind, **values: Any) -> Job | None:
         """Change the job if it is still in the state we last saw; None if someone moved it
         first (e.g. `imagine cancel` from another terminal). A job leaving the provider's queue
         frees its render slot, and a job waiting for one here is woken. A job settled here lets
@@ -432,13 +438,20 @@ class Engine:
             raise _Deadline
         await asyncio.sleep(seconds)
 
-    def emit(self, job: Job, kind: str, **kw: Any) -> None:
+    def emit(self, job: Job, kind: UpdateKind, **kw: Any) -> None:
         self.sink(
-            Update(job_id=job.id, kind=kind, status=str(job.status), label=f"#{job.seq}", **kw)
+            Update(
+                job_id=job.id,
+                kind=kind,
+                status=str(job.status),
+                label=f"#{job.seq}",
+                number=job.seq,
+                **kw,
+            )
         )
 
     def note_once(self, text: str) -> None:
         """A message worth saying once per run, not once per job."""
         if text not in self._noted:
             self._noted.add(text)
-            self.sink(Update(job_id="", kind="note", status="", label="", message=text))
+            self.sink(Update(job_id="", kind=UpdateKind.NOTE, status="", label="", message=text))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 from imagine import clock
 from imagine.errors import JobNotFound
-from imagine.jobs import Job, Status
+from imagine.jobs import EventKind, Job, Status
 from imagine.ledger.store import Ledger
 
 # Renders in flight at the provider. A job being downloaded has finished rendering: it no longer
@@ -131,14 +131,12 @@ def try_start(ledger: Ledger, job_id: str, model: str, *, rps: float, cap: int) 
             (model, max(now, next_start) + 1.0 / rps),
         )
         stamp = clock.iso(now)
-        conn.execute(
-            "UPDATE jobs SET status = ?, updated_at = ? WHERE id = ?",
-            (Status.SUBMITTING.value, stamp, job_id),
-        )
-        conn.execute(
-            "INSERT INTO job_events (job_id, at, event, from_status, to_status)"
-            " VALUES (?, ?, 'submitting', 'queued', 'submitting')",
-            (job_id, stamp),
+        ledger.write(
+            conn,
+            job_id,
+            Status.QUEUED,
+            EventKind.SUBMITTING,
+            {"status": Status.SUBMITTING.value, "updated_at": stamp},
         )
     return Start(0.0, cap - in_flight - 1)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from imagine import clock, paths
 from imagine.errors import JobNotFound
-from imagine.jobs import COLUMNS, Job, Status
+from imagine.jobs import COLUMNS, EventKind, Job, Status, check_move
 from imagine.ledger.db import connect, transaction
 from imagine.ledger.migrations import migrate
 
@@ -106,10 +106,11 @@ class Ledger:
             unknown = set(row) - set(COLUMNS)
             if unknown:
                 raise ValueError(f"not job columns: {sorted(unknown)}")
+            check_move(None, row["status"], EventKind.CREATED)
             names = ", ".join(row)
             marks = ", ".join("?" for _ in row)
             conn.execute(f"INSERT INTO jobs ({names}) VALUES ({marks})", tuple(row.values()))
-            self._event(conn, row["id"], "created", None, row["status"], detail, now)
+            self._event(conn, row["id"], EventKind.CREATED, None, row["status"], detail, now)
             if audit is not None:
                 entry = {"at": now, "job_id": row["id"], **audit}
                 columns = ", ".join(entry)
@@ -128,13 +129,14 @@ class Ledger:
     def update(
         self,
         job_id: str,
-        event: str,
+        event: EventKind,
         *,
         expect: Iterable[Status] | None = None,
         detail: Mapping[str, Any] | None = None,
         **values: Any,
     ) -> Job:
-        """Change a job and record the event, atomically; ``expect`` guards against races."""
+        """Change a job and record the event, atomically; ``expect`` guards against races.
+        A change of status not in ``jobs.TRANSITIONS`` raises IllegalTransition (a bug)."""
         with self.transaction() as conn:
             current = self._get(conn, job_id)
             if current is None:
@@ -142,47 +144,56 @@ class Ledger:
             if expect is not None and current.status not in set(expect):
                 raise StaleTransition(f"job {job_id} is {current.status}")
             values = {**values, "updated_at": clock.iso()}
-            self._write(conn, current, event, values, detail)
+            self.write(conn, current.id, current.status, event, values, detail)
         return _updated(current, values)
 
     def move(
-        self, job: Job, event: str, *, detail: Mapping[str, Any] | None = None, **values: Any
+        self,
+        job: Job,
+        event: EventKind,
+        *,
+        detail: Mapping[str, Any] | None = None,
+        **values: Any,
     ) -> Job | None:
         """Change ``job`` only if it is still in the status the caller saw; None if someone moved
         it first. Cheaper than ``update``: the status check is part of the UPDATE itself."""
         values = {**values, "updated_at": clock.iso()}
         with self.transaction() as conn:
-            if not self._write(conn, job, event, values, detail):
+            if not self.write(conn, job.id, job.status, event, values, detail):
                 return None
         return _updated(job, values)
 
-    def _write(
+    def write(
         self,
         conn: sqlite3.Connection,
-        job: Job,
-        event: str,
+        job_id: str,
+        status: Status,
+        event: EventKind,
         values: Mapping[str, Any],
-        detail: Mapping[str, Any] | None,
+        detail: Mapping[str, Any] | None = None,
     ) -> bool:
-        """Set ``values`` (which include ``updated_at``) on the job's row, only while it still has
-        ``job``'s status, and record the event. False if the row had moved on."""
+        """Inside the caller's transaction, set ``values`` (which include ``updated_at``) on the
+        job's row, only while it still has ``status``, and record the event. False if the row
+        had moved on; IllegalTransition, before anything is written, for a move the state
+        machine does not allow."""
+        to_status = values.get("status")
+        check_move(status, to_status, event)
         assignments = ", ".join(f"{name} = ?" for name in values)
         changed = conn.execute(
             f"UPDATE jobs SET {assignments} WHERE id = ? AND status = ?",
-            (*values.values(), job.id, str(job.status)),
+            (*values.values(), job_id, str(status)),
         )
         if changed.rowcount == 0:
             return False
-        to_status = values.get("status")
-        if to_status is not None or event != "update":
-            self._event(conn, job.id, event, job.status, to_status, detail, values["updated_at"])
+        if to_status is not None or event != EventKind.UPDATE:
+            self._event(conn, job_id, event, status, to_status, detail, values["updated_at"])
         return True
 
     def _event(
         self,
         conn: sqlite3.Connection,
         job_id: str,
-        event: str,
+        event: EventKind,
         from_status: str | None,
         to_status: str | None,
         detail: Mapping[str, Any] | None,
@@ -307,8 +318,8 @@ class Ledger:
         """Unknown jobs not yet retried: each waits for the user to retry or cancel it."""
         rows = self.conn.execute(
             "SELECT * FROM jobs WHERE status = ? AND NOT EXISTS (SELECT 1 FROM job_events e "
-            "WHERE e.job_id = jobs.id AND e.event = 'retried') ORDER BY seq",
-            (Status.UNKNOWN.value,),
+            "WHERE e.job_id = jobs.id AND e.event = ?) ORDER BY seq",
+            (Status.UNKNOWN.value, EventKind.RETRIED.value),
         )
         return [Job.from_row(row) for row in rows]
 
