@@ -34,9 +34,10 @@ from imagine.api.errors import (
     ServerError,
     Unreachable,
 )
+from imagine.api.types import for_ledger
 from imagine.engine import schedule, workers
 from imagine.engine.bodies import InputChanged, request_body
-from imagine.engine.download import new_http
+from imagine.engine.download import Limits, SaveFailed, new_http
 from imagine.engine.events import Sink, Update, null_sink
 from imagine.engine.finish import Finisher
 from imagine.engine.polling import Poller
@@ -62,6 +63,7 @@ class EngineOptions:
     lease_seconds: float = 60.0
     poll: schedule.PollPolicy = field(default_factory=schedule.PollPolicy)
     download_attempts: int = 6
+    download: Limits = field(default_factory=Limits)
     # Jobs driven at once (rendering, polled, downloading, or waiting for a slot); the rest of a
     # batch waits as ledger rows only.
     max_active: int = 256
@@ -173,6 +175,14 @@ class Engine:
             await asyncio.sleep(interval)
             leases.renew(self.ledger, self.owner, self.options.lease_seconds)
 
+    def _left(self) -> float | None:
+        """Seconds until the deadline (None: no deadline). It bounds everything a job does,
+        whatever a server does: a dripping answer, a body that never comes."""
+        return None if self._deadline is None else self._deadline - clock.now()
+
+    def _time_up(self) -> bool:
+        return self._deadline is not None and clock.now() >= self._deadline
+
     def client(self, job: Job) -> XAIClient:
         if job.base_url not in self._clients:
             self._clients[job.base_url] = self._client_factory(job.base_url)
@@ -185,7 +195,8 @@ class Engine:
                 return Outcome.of(self.ledger.require(job_id))
             job: Job | None = None
             try:
-                job = await self._advance(claimed)
+                async with asyncio.timeout(self._left()):
+                    job = await self._advance(claimed)
                 return Outcome.of(job)
             finally:
                 if job is None or job.status.live or job.lease_owner:
@@ -195,9 +206,9 @@ class Engine:
                     # Its lease may have held a render slot until now, or another process moved
                     # it. (A complete job freed its slot when its render finished.)
                     self.slot_freed()
-        except _Deadline:
+        except (_Deadline, TimeoutError):
             return Outcome.of(self.ledger.require(job_id), reason="timeout")
-        except (Unreachable, ServerError, RateLimited, AnswerLost) as error:
+        except (Unreachable, ServerError, RateLimited, AnswerLost, SaveFailed) as error:
             job = self.ledger.require(job_id)
             self.emit(job, "stalled", message=str(error))
             return Outcome.of(job, reason="unreachable", error=error)
@@ -298,6 +309,8 @@ class Engine:
         """
         async with self._gate:
             while True:
+                if self._time_up():
+                    raise _Deadline  # nothing new is sent once the time is up
                 if self._full:
                     await self._nap(SLOT_RECHECK)
                     self._full = False
@@ -348,7 +361,7 @@ class Engine:
             "request_id": answer["request_id"],
             "request_json": json.dumps(recorded(body)),
             "submitted_at": clock.iso(now),
-            "submit_response_json": json.dumps(answer),
+            "submit_response_json": for_ledger(answer),
             "next_poll_at": clock.iso(now + first),
         }
         moved = self.move(job, "submitted", status=Status.RUNNING, **values)
