@@ -87,6 +87,10 @@ class _Deadline(Exception):
     pass
 
 
+class _NoSlot(Exception):
+    """With --no-wait, every render slot is taken: the job is left queued for `imagine wait`."""
+
+
 class Engine:
     def __init__(
         self,
@@ -243,7 +247,14 @@ class Engine:
         while True:
             after: Job | None = None
             if job.status is Status.QUEUED:
-                after = await self._submit(job)
+                try:
+                    after = await self._submit(job)
+                except _NoSlot:
+                    self.note_once(
+                        f"every render slot is taken (-c {self.options.concurrency}); jobs left "
+                        "queued are sent by `imagine wait`"
+                    )
+                    return job
             elif job.status is Status.SUBMITTING:
                 self.answer_lost(job, "the process sending it stopped before the answer came")
             elif job.status is Status.RUNNING:
@@ -327,6 +338,9 @@ class Engine:
                     return True
                 if start.wait < 0:
                     return False
+                if start.slots_left <= 0 and not self.options.wait:
+                    # Nothing here follows the renders in flight, so no slot would be freed.
+                    raise _NoSlot
                 await self._nap(min(start.wait, SLOT_RECHECK))
 
     async def _nap(self, seconds: float) -> None:
