@@ -190,10 +190,12 @@ def test_the_size_cap_holds_while_streaming_a_file_of_unknown_length(
     assert not list(project.rglob("*.part"))
 
 
-def test_max_download_mb_is_checked(cli: Cli) -> None:
+def test_max_download_mb_is_a_setting(cli: Cli) -> None:
+    assert cli.run("config", "get", "max_download_mb").stdout.strip() == "2048"
+    assert cli.run("config", "set", "max_download_mb", "100").exit_code == 0
     result = cli.run("config", "set", "max_download_mb", "0")
     assert result.exit_code == 2
-    assert "max_download_mb" in result.stderr
+    assert "expected a size in MB of 1 or more" in result.stderr
 
 
 # -- 5. JSON answers --------------------------------------------------------------------------
