@@ -98,16 +98,21 @@ def test_a_video_url_that_is_not_http_fails_the_job_once(
 SLOW = 0.4  # seconds between dripped bytes: any answer takes far longer than the test's timeout
 
 
+POLLING = "the API had not finished answering a poll"
+SENDING = "the file host was still sending the video"
+
+
 @pytest.mark.parametrize(
-    ("route", "value", "left_in"),
+    ("route", "value", "left_in", "why"),
     [
         (
             "poll",
             lambda s: hostile.drip(json.dumps({"status": "pending"}).encode(), SLOW),
             "running",
+            POLLING,
         ),
-        ("file", lambda s: hostile.drip(b"\0" * 200, SLOW), "downloading"),
-        ("file", lambda s: hostile.stall_body(), "downloading"),
+        ("file", lambda s: hostile.drip(b"\0" * 200, SLOW), "downloading", SENDING),
+        ("file", lambda s: hostile.stall_body(), "downloading", SENDING),
     ],
     ids=["dripping-poll", "dripping-download", "body-never-comes"],
 )
@@ -119,6 +124,7 @@ def test_timeout_bounds_the_command_whatever_the_server_does(
     route: str,
     value: Any,
     left_in: str,
+    why: str,
 ) -> None:
     setattr(server, route, value(server))
     # (The first poll goes out after a second: a download starts after that.)
@@ -126,6 +132,7 @@ def test_timeout_bounds_the_command_whatever_the_server_does(
     assert result.exit_code == 6, result.stderr
     assert took < 5
     assert "timed out" in result.stderr and "imagine wait" in result.stderr
+    assert f"--timeout ran out while {why}" in result.stderr
     (job,) = read_jobs(home)
     assert job["status"] == left_in  # resumable
 

@@ -87,6 +87,13 @@ class _Deadline(Exception):
     pass
 
 
+_CUT_SHORT = {
+    Status.RUNNING: "the API had not finished answering a poll",
+    Status.DOWNLOADING: "the file host was still sending the video",
+    Status.UNKNOWN: "the request was being sent (it may have been accepted)",
+}
+
+
 class _NoSlot(Exception):
     """With --no-wait, every render slot is taken: the job is left queued for `imagine wait`."""
 
@@ -210,8 +217,16 @@ class Engine:
                     # Its lease may have held a render slot until now, or another process moved
                     # it. (A complete job freed its slot when its render finished.)
                     self.slot_freed()
-        except (_Deadline, TimeoutError):
+        except _Deadline:
             return Outcome.of(self.ledger.require(job_id), reason="timeout")
+        except TimeoutError:
+            # The deadline cut a request or a download short: say which, since the server's
+            # silence is the news.
+            job = self.ledger.require(job_id)
+            doing = _CUT_SHORT.get(job.status)
+            if doing:
+                self.emit(job, "stalled", message=f"--timeout ran out while {doing}")
+            return Outcome.of(job, reason="timeout")
         except (Unreachable, ServerError, RateLimited, AnswerLost, SaveFailed) as error:
             job = self.ledger.require(job_id)
             self.emit(job, "stalled", message=str(error))
