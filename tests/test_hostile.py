@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from imagine.api.client import RetryPolicy, XAIClient
-from imagine.api.errors import AnswerLost, NotTheAPI
+from imagine.api.errors import AnswerLost, MalformedRequestId, NotTheAPI
 from imagine.engine.download import DownloadError, Limits, fetch
 from imagine.printable import printable
 from tests import hostile
@@ -72,7 +72,7 @@ def test_the_client_refuses_to_put_a_bad_id_in_a_path(server: hostile.Hostile) -
         async with XAIClient(server.url, hostile.KEY) as client:
             await client.poll("../../v1/api-key")
 
-    with pytest.raises(Exception, match="not a request id"):
+    with pytest.raises(MalformedRequestId, match="not a request id"):
         asyncio.run(go())
     assert server.seen == []
 
