@@ -150,7 +150,7 @@ def test_an_api_answer_that_drips_is_cut_off_at_the_request_deadline(
     started = time.monotonic()
     with pytest.raises(AnswerLost, match=r"no complete answer within 0.5 s"):
         asyncio.run(go())
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 3  # not the 8 s the drip would take
 
 
 @pytest.mark.parametrize("route", [hostile.drip(b"\0" * 200, SLOW), hostile.stall_body()])
@@ -168,7 +168,7 @@ def test_a_download_that_stalls_is_cut_off_and_resumable(
     with pytest.raises(DownloadError, match="sent less than") as caught:
         asyncio.run(go())
     assert caught.value.resumable
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 3  # not the 80 s the drip would take
 
 
 # -- 4. download size -------------------------------------------------------------------------

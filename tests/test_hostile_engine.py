@@ -70,7 +70,7 @@ def test_nothing_is_submitted_once_the_time_is_up(
         took = time.monotonic() - started
     sent = server.count("POST")
     assert sent <= 8  # two at a time, 0.2 s each, for 0.5 s
-    assert took < 1.5
+    assert took < 3  # not the 6 s the whole batch would take
     statuses = [str(outcome.job.status) for outcome in outcomes]
     assert statuses.count("queued") >= 30 - sent
     assert all(o.reason == "timeout" for o in outcomes if str(o.job.status) == "queued")
