@@ -18,6 +18,7 @@ from imagine.errors import ExitCode
 API = "https://api.x.ai"
 KEY = "xai-test-0123456789abcdefghijklmnop"
 FAST = RetryPolicy(attempts=4, initial=0.001, maximum=0.005, max_total=5)
+RID = "3f1c2a9e-8b7d-4c6e-9a5f-0123456789ab"  # request ids look like UUIDs
 BODY = {"model": "grok-imagine-video", "prompt": "a fox", "duration": 8}
 T = TypeVar("T")
 
@@ -32,10 +33,10 @@ def run(make: Callable[[XAIClient], Coroutine[Any, Any, T]], **kw: Any) -> T:
 
 def test_submit_sends_the_body_and_bearer_key(httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_response(
-        method="POST", url=f"{API}/v1/videos/generations", json={"request_id": "abc-123"}
+        method="POST", url=f"{API}/v1/videos/generations", json={"request_id": RID}
     )
     answer = run(lambda c: c.submit("/v1/videos/generations", BODY))
-    assert answer == {"request_id": "abc-123"}
+    assert answer == {"request_id": RID}
     request = httpx_mock.get_request()
     assert request is not None
     assert json.loads(request.content) == BODY
@@ -44,15 +45,15 @@ def test_submit_sends_the_body_and_bearer_key(httpx_mock: HTTPXMock) -> None:
 
 
 def test_poll_pending_with_empty_202_body(httpx_mock: HTTPXMock) -> None:
-    httpx_mock.add_response(url=f"{API}/v1/videos/abc", status_code=202, content=b"")
-    poll = run(lambda c: c.poll("abc"))
+    httpx_mock.add_response(url=f"{API}/v1/videos/{RID}", status_code=202, content=b"")
+    poll = run(lambda c: c.poll(RID))
     assert poll.status == "pending"
     assert poll.progress is None
 
 
 def test_poll_pending_then_done_parses_the_contract_shape(httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_response(
-        url=f"{API}/v1/videos/abc", status_code=202, json={"status": "pending", "progress": 24}
+        url=f"{API}/v1/videos/{RID}", status_code=202, json={"status": "pending", "progress": 24}
     )
     done = {
         "status": "done",
@@ -65,10 +66,10 @@ def test_poll_pending_then_done_parses_the_contract_shape(httpx_mock: HTTPXMock)
         },
         "usage": {"cost_in_usd_ticks": 3000000000},
     }
-    httpx_mock.add_response(url=f"{API}/v1/videos/abc", json=done)
+    httpx_mock.add_response(url=f"{API}/v1/videos/{RID}", json=done)
 
     async def two(client: XAIClient) -> Any:
-        return await client.poll("abc"), await client.poll("abc")
+        return await client.poll(RID), await client.poll(RID)
 
     pending, finished = run(two)
     assert (pending.status, pending.progress) == ("pending", 24)
@@ -82,10 +83,10 @@ def test_poll_pending_then_done_parses_the_contract_shape(httpx_mock: HTTPXMock)
 
 def test_poll_moderated_done_without_url_is_blocked(httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_response(
-        url=f"{API}/v1/videos/abc",
+        url=f"{API}/v1/videos/{RID}",
         json={"status": "done", "video": {"respect_moderation": False, "duration": 0}},
     )
-    assert run(lambda c: c.poll("abc")).blocked
+    assert run(lambda c: c.poll(RID)).blocked
 
 
 @pytest.mark.parametrize(
@@ -105,8 +106,8 @@ def test_poll_moderated_done_without_url_is_blocked(httpx_mock: HTTPXMock) -> No
     ],
 )
 def test_poll_failed_both_vintages(httpx_mock: HTTPXMock, body: dict[str, Any]) -> None:
-    httpx_mock.add_response(url=f"{API}/v1/videos/abc", json=body)
-    poll = run(lambda c: c.poll("abc"))
+    httpx_mock.add_response(url=f"{API}/v1/videos/{RID}", json=body)
+    poll = run(lambda c: c.poll(RID))
     assert (poll.status, poll.error_code) == ("failed", "internal_error")
     assert poll.error_message == "Video generation failed."
 
@@ -209,8 +210,8 @@ def test_wrong_method_405_with_empty_body(httpx_mock: HTTPXMock) -> None:
 def test_post_is_retried_after_429_then_accepted(httpx_mock: HTTPXMock) -> None:
     limited = {"code": "resource-exhausted", "error": "Too many requests for team T and model M."}
     httpx_mock.add_response(method="POST", status_code=429, json=limited)
-    httpx_mock.add_response(method="POST", json={"request_id": "r1"})
-    assert run(lambda c: c.submit("/v1/videos/generations", BODY)) == {"request_id": "r1"}
+    httpx_mock.add_response(method="POST", json={"request_id": RID})
+    assert run(lambda c: c.submit("/v1/videos/generations", BODY)) == {"request_id": RID}
     assert len(httpx_mock.get_requests()) == 2
 
 
@@ -221,7 +222,7 @@ def test_retry_after_is_honoured(httpx_mock: HTTPXMock) -> None:
         headers={"Retry-After": "0.3"},
         json={"code": "resource-exhausted", "error": "slow down"},
     )
-    httpx_mock.add_response(method="POST", json={"request_id": "r1"})
+    httpx_mock.add_response(method="POST", json={"request_id": RID})
     waits: list[float] = []
     run(
         lambda c: c.submit("/v1/videos/generations", BODY),
@@ -248,23 +249,25 @@ def test_post_answer_lost_after_sending_is_not_resent(httpx_mock: HTTPXMock) -> 
 
 def test_post_is_retried_when_the_connection_never_opened(httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_exception(httpx.ConnectError("connection refused"), method="POST")
-    httpx_mock.add_response(method="POST", json={"request_id": "r1"})
-    assert run(lambda c: c.submit("/v1/videos/generations", BODY)) == {"request_id": "r1"}
+    httpx_mock.add_response(method="POST", json={"request_id": RID})
+    assert run(lambda c: c.submit("/v1/videos/generations", BODY)) == {"request_id": RID}
 
 
 def test_unreachable_after_retries(httpx_mock: HTTPXMock) -> None:
     for _ in range(FAST.attempts):
         httpx_mock.add_exception(httpx.ConnectError("connection refused"))
     with pytest.raises(errors.Unreachable, match=r"cannot reach https://api\.x\.ai") as caught:
-        run(lambda c: c.poll("abc"))
+        run(lambda c: c.poll(RID))
     assert caught.value.exit_code == ExitCode.UNREACHABLE
 
 
 def test_get_is_retried_on_5xx_and_lost_answers(httpx_mock: HTTPXMock) -> None:
-    httpx_mock.add_response(url=f"{API}/v1/videos/abc", status_code=503, text="upstream")
-    httpx_mock.add_exception(httpx.ReadTimeout("slow"), url=f"{API}/v1/videos/abc")
-    httpx_mock.add_response(url=f"{API}/v1/videos/abc", status_code=202, json={"status": "pending"})
-    assert run(lambda c: c.poll("abc")).status == "pending"
+    httpx_mock.add_response(url=f"{API}/v1/videos/{RID}", status_code=503, text="upstream")
+    httpx_mock.add_exception(httpx.ReadTimeout("slow"), url=f"{API}/v1/videos/{RID}")
+    httpx_mock.add_response(
+        url=f"{API}/v1/videos/{RID}", status_code=202, json={"status": "pending"}
+    )
+    assert run(lambda c: c.poll(RID)).status == "pending"
 
 
 def test_the_retry_time_budget_counts_the_first_try(httpx_mock: HTTPXMock) -> None:
@@ -272,12 +275,12 @@ def test_the_retry_time_budget_counts_the_first_try(httpx_mock: HTTPXMock) -> No
         await asyncio.sleep(0.3)
         return httpx.Response(503, text="upstream")
 
-    httpx_mock.add_callback(slow_then_unavailable, url=f"{API}/v1/videos/abc")
+    httpx_mock.add_callback(slow_then_unavailable, url=f"{API}/v1/videos/{RID}")
     policy = RetryPolicy(attempts=4, initial=0.001, maximum=0.005, max_total=0.2)
 
     async def go() -> None:
         async with XAIClient(API, KEY, retry=policy) as client:
-            await client.poll("abc")
+            await client.poll(RID)
 
     with pytest.raises(errors.APIError, match="503"):
         asyncio.run(go())
@@ -325,24 +328,26 @@ def test_the_key_never_goes_to_another_host(httpx_mock: HTTPXMock) -> None:
 
 def test_post_503_means_not_taken_on_and_is_retried(httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_response(method="POST", status_code=503, text="overloaded")
-    httpx_mock.add_response(method="POST", json={"request_id": "r1"})
-    assert run(lambda c: c.submit("/v1/videos/generations", BODY)) == {"request_id": "r1"}
+    httpx_mock.add_response(method="POST", json={"request_id": RID})
+    assert run(lambda c: c.submit("/v1/videos/generations", BODY)) == {"request_id": RID}
 
 
 def test_cookies_set_by_the_api_are_not_kept_or_sent_back(httpx_mock: HTTPXMock) -> None:
     """The key alone authenticates; a cookie from the API's front end is not stored and never
     goes out with the next request."""
     httpx_mock.add_response(
-        url=f"{API}/v1/videos/abc",
+        url=f"{API}/v1/videos/{RID}",
         status_code=202,
         json={"status": "pending"},
         headers={"Set-Cookie": "__cf_bm=tracker; Path=/; Domain=api.x.ai; Secure"},
     )
-    httpx_mock.add_response(url=f"{API}/v1/videos/abc", status_code=202, json={"status": "pending"})
+    httpx_mock.add_response(
+        url=f"{API}/v1/videos/{RID}", status_code=202, json={"status": "pending"}
+    )
 
     async def twice(client: XAIClient) -> None:
-        await client.poll("abc")
-        await client.poll("abc")
+        await client.poll(RID)
+        await client.poll(RID)
 
     run(twice)
     second = httpx_mock.get_requests()[1]

@@ -37,6 +37,7 @@ class Settings:
     concurrency: int = 4
     confirm_above_usd: float = 1.0
     max_cost_usd: float | None = None
+    max_download_mb: int = 2048
     prices: Mapping[str, Mapping[str, float]] = field(default_factory=lambda: DEFAULT_PRICES)
 
     def with_overrides(self, **overrides: Any) -> Settings:
@@ -119,6 +120,13 @@ def _concurrency(value: Any) -> int:
     return number
 
 
+def _megabytes(value: Any) -> int:
+    number = _integer(value)
+    if number < 1:
+        raise ValueError(f"expected a size in MB of 1 or more, got {number}")
+    return number
+
+
 def _boolean(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -169,6 +177,7 @@ SETTINGS: dict[str, Setting] = {
         Setting("concurrency", _concurrency, "renders in flight at once"),
         Setting("confirm_above_usd", _usd, "ask before spending more than this on a terminal"),
         Setting("max_cost_usd", _usd, "refuse a command whose estimate exceeds this"),
+        Setting("max_download_mb", _megabytes, "largest video file downloaded, in MB"),
     )
 }
 

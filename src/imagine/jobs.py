@@ -48,6 +48,7 @@ class EventKind(StrEnum):
     NOT_FOUND = "not_found"
     RENDERED = "rendered"
     FAILED = "failed"
+    DOWNLOAD_FAILED = "download_failed"  # a video we will not fetch (bad URL, over the cap)
     BLOCKED = "blocked"
     EXPIRED = "expired"
     COMPLETE = "complete"
@@ -79,7 +80,7 @@ TRANSITIONS: dict[tuple[Status | None, Status], frozenset[EventKind]] = {
     (Status.DOWNLOADING, Status.COMPLETE): frozenset({_E.COMPLETE}),
     # A poll for a fresh video URL may find the result gone, failed or withheld after all.
     (Status.DOWNLOADING, Status.EXPIRED): frozenset({_E.EXPIRED}),
-    (Status.DOWNLOADING, Status.FAILED): frozenset({_E.FAILED}),
+    (Status.DOWNLOADING, Status.FAILED): frozenset({_E.FAILED, _E.DOWNLOAD_FAILED}),
     (Status.DOWNLOADING, Status.BLOCKED): frozenset({_E.BLOCKED}),
     **{
         (status, Status.CANCELED): frozenset({_E.CANCELED})

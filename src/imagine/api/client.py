@@ -9,6 +9,7 @@ never sent again by this client.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import ssl
@@ -33,21 +34,32 @@ from imagine.api import contract, net
 from imagine.api.errors import (
     AnswerLost,
     APIError,
+    MalformedRequestId,
     NotFound,
+    NotTheAPI,
     RateLimited,
     Unavailable,
     UnexpectedAnswer,
     Unreachable,
     error_for,
+    one_line,
     retry_after,
 )
 from imagine.api.types import ModelInfo, Poll, parse_models, parse_poll
+from imagine.printable import printable
 
 USER_AGENT = f"imagine/{__version__}"
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=30.0)
 # Keep enough idle connections for a busy batch to reuse them instead of opening (and, against the
 # real API, TLS-handshaking) new ones for every request.
 DEFAULT_LIMITS = httpx.Limits(max_connections=128, max_keepalive_connections=64)
+# A whole request, answer included: the read timeout above bounds each read, and a server
+# dripping a byte at a time would pass it forever.
+REQUEST_DEADLINE = 120.0
+# The largest API answer read; the real ones are a few hundred bytes.
+MAX_ANSWER_BYTES = 1 << 20
+# Headers about how the body came over the wire, which no longer apply once it has been read.
+_FRAMING = {"content-encoding", "content-length", "transfer-encoding"}
 
 
 @dataclass(frozen=True)
@@ -146,8 +158,12 @@ class XAIClient:
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         transport: httpx.AsyncBaseTransport | None = None,
         on_retry: RetryHook | None = None,
+        deadline: float = REQUEST_DEADLINE,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.deadline = deadline
+        self.max_answer_bytes = max_answer_bytes
         self.retry = retry or DEFAULT_RETRY
         self.on_retry = on_retry
         self._http = _Cookieless(
@@ -181,11 +197,19 @@ class XAIClient:
         answer = _json(response)
         if not isinstance(answer, dict) or not isinstance(answer.get("request_id"), str):
             raise UnexpectedAnswer(
-                f"the API accepted the request but sent no request_id: {str(answer)[:200]}"
+                f"the API accepted the request but sent no request_id: {one_line(str(answer), 200)}"
+            )
+        if not contract.is_request_id(answer["request_id"]):
+            raise MalformedRequestId(
+                "the API accepted the request but its request id is not one: "
+                f"{printable(answer['request_id'], 80)!s}"
             )
         return answer
 
     async def poll(self, request_id: str) -> Poll:
+        if not contract.is_request_id(request_id):
+            # Never put it in a path: `../../x` would send the key to another route.
+            raise MalformedRequestId(f"not a request id: {printable(request_id, 80)}")
         path = contract.ROUTE_VIDEO.format(request_id=request_id)
         response = await self._with_retries(lambda: self._send("GET", path))
         body = _json(response) if response.content.strip() else None
@@ -225,15 +249,51 @@ class XAIClient:
     # -- plumbing -----------------------------------------------------------------------------
 
     async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One request, its answer read whole (at most ``max_answer_bytes``) within ``deadline``
+        seconds however the server drips it, and checked: an error status raises its error, and
+        so does an answer that is not the API's (a redirect, a body that is not JSON)."""
+        request = self._http.build_request(method, path, **kwargs)
         try:
-            response = await self._http.request(method, path, **kwargs)
+            async with asyncio.timeout(self.deadline):
+                response = await self._http.send(request, stream=True)
+                try:
+                    body = await self._read(response)
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            reason = f"no complete answer within {self.deadline:g} s"
+            raise _connection_error(self.base_url, TimeoutError(reason), sent=True) from None
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
             raise _connection_error(self.base_url, error, sent=False) from None
         except httpx.TransportError as error:
             raise _connection_error(self.base_url, error, sent=True) from None
-        if response.status_code >= 400:
-            raise error_for(response)
-        return response
+        except httpx.DecodingError as error:
+            raise NotTheAPI(f"the API's answer could not be decoded: {error}") from None
+        answer = httpx.Response(
+            response.status_code,
+            headers=[(k, v) for k, v in response.headers.multi_items() if k not in _FRAMING],
+            content=body,
+            request=request,
+        )
+        if answer.status_code >= 400:
+            raise error_for(answer)
+        if answer.status_code >= 300 or (body.strip() and not _is_json(body)):
+            raise not_the_api(answer)
+        return answer
+
+    async def _read(self, response: httpx.Response) -> bytes:
+        limit = self.max_answer_bytes
+        announced = response.headers.get("content-length", "")
+        if announced.isdigit() and int(announced) > limit:
+            raise _too_large(response, int(announced), limit)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(response, size, limit)
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     async def _with_retries(
         self,
@@ -288,10 +348,36 @@ class XAIClient:
 
 
 def _json(response: httpx.Response) -> Any:
+    """The answer's JSON (``_send`` has checked that it is JSON)."""
+    return json.loads(response.content)
+
+
+def _is_json(body: bytes) -> bool:
     try:
-        return response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise UnexpectedAnswer(
-            f"the API answered {response.status_code} with a body that is not JSON: "
-            f"{response.text[:120]!r}"
-        ) from None
+        json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return False
+    return True
+
+
+def not_the_api(response: httpx.Response) -> NotTheAPI:
+    """What answered instead of the API: status, content type, where it redirects, and a
+    printable excerpt of the body."""
+    kind = response.headers.get("content-type") or "no content type"
+    where = response.headers.get("location")
+    said = f" to {printable(where, 120)}" if where else ""
+    excerpt = one_line(response.text, 120) if response.content.strip() else "(empty body)"
+    return NotTheAPI(
+        f"the API answered {response.status_code} ({printable(kind, 60)}){said}, "
+        f"not JSON: {excerpt}",
+        status=response.status_code,
+        hint="A proxy or login page may stand in the way; check --base-url and your network.",
+    )
+
+
+def _too_large(response: httpx.Response, size: int, limit: int) -> NotTheAPI:
+    return NotTheAPI(
+        f"the API answered {response.status_code} with more than {limit:,} bytes ({size:,}); "
+        "no API answer is that large",
+        status=response.status_code,
+    )

@@ -6,6 +6,7 @@ messages. Keep this module free of I/O.
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 BASE_MODEL: Final = "grok-imagine-video"
@@ -40,6 +41,14 @@ ROUTE_VIDEO: Final = "/v1/videos/{request_id}"
 ROUTE_MODELS: Final = "/v1/video-generation-models"
 ROUTE_API_KEY: Final = "/v1/api-key"
 ROUTE_FILES: Final = "/v1/files"
+
+# Request ids look like UUIDs (any version): checked before one is stored or put in a URL path.
+REQUEST_ID: Final = re.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
+
+
+def is_request_id(value: object) -> bool:
+    return isinstance(value, str) and REQUEST_ID.fullmatch(value) is not None
+
 
 # Output frame sizes by resolution and aspect ratio (width, height).
 OUTPUT_SIZES: Final[dict[str, dict[str, tuple[int, int]]]] = {

@@ -11,6 +11,7 @@ import httpx
 
 from imagine import clock
 from imagine.errors import ExitCode, ImagineError
+from imagine.printable import printable
 
 CONSOLE = "https://console.x.ai"
 
@@ -90,9 +91,18 @@ class UnexpectedAnswer(APIError):
     """An answer in a shape the contract does not describe."""
 
 
+class NotTheAPI(ServerError):
+    """A redirect, or a body that is not JSON (a login page, a proxy's error page): something
+    stands between us and the API. Retried like a 5xx, since it is often passing."""
+
+
+class MalformedRequestId(UnexpectedAnswer):
+    """A request id that is not the contract's UUID-like id: never stored, never put in a path."""
+
+
 def one_line(text: str, limit: int = 300) -> str:
-    flat = re.sub(r"\s+", " ", text).strip()
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+    """Server text for a message: whitespace runs made one space, then made printable."""
+    return printable(re.sub(r"\s+", " ", text).strip(), limit)
 
 
 def parse_error_body(response: httpx.Response) -> tuple[str | None, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +12,35 @@ PENDING = "pending"
 DONE = "done"
 FAILED = "failed"
 EXPIRED = "expired"
+
+
+# The most of one answer the ledger keeps: real answers are a few hundred bytes, and a hostile one
+# must not grow the ledger by megabytes per poll.
+STORED_BYTES = 16 * 1024
+STORED_FIELD_BYTES = 2 * 1024
+TRIMMED = "_imagine_trimmed"
+
+
+def for_ledger(answer: Any) -> str:
+    """The answer as JSON for the ledger: whole when small; else its small fields (status,
+    video, usage, error: all that is read back) and a marker naming what was left out."""
+    text = json.dumps(answer)
+    if len(text) <= STORED_BYTES:
+        return text
+    kept: dict[str, Any] = {}
+    dropped: list[str] = []
+    room = STORED_BYTES - 1024  # for the marker
+    for key, value in answer.items() if isinstance(answer, dict) else ():
+        size = len(json.dumps(value)) + len(str(key))
+        if len(str(key)) <= 100 and size <= STORED_FIELD_BYTES and size <= room:
+            kept[str(key)] = value
+            room -= size
+        else:
+            dropped.append(str(key)[:100])
+    marker = {"original_bytes": len(text), "dropped": dropped[:20]}
+    if not isinstance(answer, dict):
+        marker["head"] = text[:1024]
+    return json.dumps({**kept, TRIMMED: marker})
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ import sys
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from imagine.printable import printable
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -50,6 +52,8 @@ def json_pretty(obj: Any) -> None:
     sys.stdout.flush()
 
 
+# Messages may quote a server or a file: shown without control characters, and bounded.
+SHOWN = 2000
 _events = False  # `--progress json`: every line on stderr is one JSON object
 
 
@@ -69,21 +73,21 @@ def message(text: str, style: str | None = None) -> None:
     if _events:
         event("note", text)
         return
-    err().print(text, style=style, markup=False, highlight=False)
+    err().print(printable(text, SHOWN, lines=True), style=style, markup=False, highlight=False)
 
 
 def warn(text: str) -> None:
     if _events:
         event("warning", text)
         return
-    err().print(f"warning: {text}", style="yellow", markup=False, highlight=False)
+    err().print(f"warning: {printable(text, SHOWN)}", style="yellow", markup=False, highlight=False)
 
 
 def error(text: str) -> None:
     if _events:
         event("error", text)
         return
-    err().print(f"error: {text}", style="bold red", markup=False, highlight=False)
+    err().print(f"error: {printable(text, SHOWN)}", style="bold red", markup=False, highlight=False)
 
 
 def stderr_is_terminal() -> bool:

@@ -16,6 +16,7 @@ import typer
 from imagine import ids, plan, render, sidecar
 from imagine.cli import output
 from imagine.cli.display import Display, make_display
+from imagine.engine.download import MIB, Limits
 from imagine.engine.events import FINAL_KINDS, Reason, Update
 from imagine.engine.runner import EngineOptions
 from imagine.errors import ExitCode
@@ -87,6 +88,7 @@ def drive(
         concurrency=concurrency or session.settings.concurrency,
         wait=wait,
         timeout=timeout,
+        download=Limits(max_bytes=session.settings.max_download_mb * MIB),
     )
     to_drive = [item.job.id for item in planned if item.needs_engine]
 

@@ -4,29 +4,69 @@ and only then rename (``commit``). A short download is an error, never a complet
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
+from imagine.errors import ExitCode, ImagineError
+from imagine.printable import printable
 from imagine.render_files import RenderFiles
 
 CHUNK = 1 << 16
+MIB = 1 << 20
 DOWNLOAD_TIMEOUT = httpx.Timeout(connect=15.0, read=60.0, write=30.0, pool=30.0)
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 ProgressHook = Callable[[int, int | None], None]
 
 
-class DownloadError(Exception):
-    """A download that did not finish; ``resumable`` says whether trying again may help."""
+@dataclass(frozen=True)
+class Limits:
+    """What a file host may ask of us. ``max_bytes``: the largest file taken (the
+    ``max_download_mb`` setting). A download that brings fewer than ``stall_bytes`` in
+    ``stall_seconds`` (the answer's headers included) is cut off and resumed later: a host that
+    drips a byte at a time passes every read timeout."""
 
-    def __init__(self, message: str, *, resumable: bool = True) -> None:
+    max_bytes: int = 2048 * MIB
+    stall_bytes: int = 64 * 1024
+    stall_seconds: float = 60.0
+
+
+class DownloadError(Exception):
+    """A download that did not finish; ``resumable`` says whether trying again may help. One
+    that is not fails its job, with ``code`` as the reason."""
+
+    def __init__(self, message: str, *, resumable: bool = True, code: str = "download") -> None:
         super().__init__(message)
         self.resumable = resumable
+        self.code = code
+
+
+class SaveFailed(ImagineError):
+    """The render could not be written to disk (no space left, most often). The job keeps its
+    place and its ``.part``: `imagine wait` carries on once there is room."""
+
+    exit_code = ExitCode.UNREACHABLE
+
+
+def save_failed(error: OSError, where: Path) -> SaveFailed:
+    if error.errno in _NO_SPACE:
+        return SaveFailed(
+            f"no space left on {where} ({error.strerror or error})",
+            hint="Free some space, then resume with `imagine wait`.",
+        )
+    return SaveFailed(
+        f"cannot write the render to {where}: {error.strerror or error}",
+        hint="Fix the folder, then resume with `imagine wait`.",
+    )
 
 
 class LinkExpired(DownloadError):
@@ -57,30 +97,66 @@ def new_http() -> httpx.AsyncClient:
 
 
 async def fetch(
-    http: httpx.AsyncClient, url: str, final: Path, on_progress: ProgressHook | None = None
+    http: httpx.AsyncClient,
+    url: str,
+    final: Path,
+    on_progress: ProgressHook | None = None,
+    limits: Limits | None = None,
 ) -> Downloaded:
     """Fetch ``url`` into ``final.part``, resuming a part left by an earlier try, and check its
     length. The caller commits it (a wait for the disk, best done off the event loop)."""
+    limits = limits or Limits()
+    if urlsplit(url).scheme.lower() not in ("http", "https"):
+        raise DownloadError(
+            f"the API gave a video URL that is not http(s): {printable(url, 120)!r}",
+            resumable=False,
+            code="bad_video_url",
+        )
     part = RenderFiles(final).part
-    final.parent.mkdir(parents=True, exist_ok=True)
-    have = part.stat().st_size if part.exists() else 0
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        have = part.stat().st_size if part.exists() else 0
+        return await _fetch(http, url, part, have, on_progress, limits)
+    except OSError as error:
+        raise save_failed(error, final.parent) from None
+
+
+async def _fetch(
+    http: httpx.AsyncClient,
+    url: str,
+    part: Path,
+    have: int,
+    on_progress: ProgressHook | None,
+    limits: Limits,
+) -> Downloaded:
     # Identity encoding: the bytes on disk are the bytes Content-Length counts.
     headers = {"Accept-Encoding": "identity"}
     if have:
         headers["Range"] = f"bytes={have}-"
     try:
-        async with http.stream("GET", url, headers=headers) as response:
-            if response.status_code in (401, 403, 404, 410):
-                raise LinkExpired(f"the video URL was refused ({response.status_code})")
-            if response.status_code == 416 and have:
-                part.unlink()
-                raise DownloadError("the partial download did not match the file; starting over")
-            if response.status_code not in (200, 206):
-                raise DownloadError(f"the file host answered {response.status_code}")
-            if response.status_code == 200:
-                have = 0
-            total = _expected_total(response, have)
-            digest = await _stream(response, part, have, total, on_progress)
+        async with asyncio.timeout(limits.stall_seconds) as window:
+            async with http.stream("GET", url, headers=headers) as response:
+                if response.status_code in (401, 403, 404, 410):
+                    raise LinkExpired(f"the video URL was refused ({response.status_code})")
+                if response.status_code == 416 and have:
+                    part.unlink()
+                    raise DownloadError(
+                        "the partial download did not match the file; starting over"
+                    )
+                if response.status_code not in (200, 206):
+                    raise DownloadError(f"the file host answered {response.status_code}")
+                if response.status_code == 200:
+                    have = 0
+                total = _expected_total(response, have)
+                if total is not None and total > limits.max_bytes:
+                    part.unlink(missing_ok=True)
+                    raise _too_large(total, limits)
+                digest = await _stream(response, part, have, total, on_progress, limits, window)
+    except TimeoutError:
+        raise DownloadError(
+            f"the file host sent less than {limits.stall_bytes // 1024} KiB "
+            f"in {limits.stall_seconds:g} s"
+        ) from None
     except httpx.TransportError as error:
         raise DownloadError(
             f"the download was interrupted ({error or type(error).__name__})"
@@ -89,6 +165,16 @@ async def fetch(
     if total is not None and size != total:
         raise DownloadError(f"the download stopped short: {size} of {total} bytes")
     return Downloaded(part, size, digest.hexdigest())
+
+
+def _too_large(size: int, limits: Limits) -> DownloadError:
+    return DownloadError(
+        f"the video is larger than max_download_mb = {limits.max_bytes // MIB} "
+        f"({size / MIB:,.0f} MiB or more); raise it with `imagine config set max_download_mb N` "
+        "and retry",
+        resumable=False,
+        code="too_large",
+    )
 
 
 def commit(part: Path, final: Path) -> None:
@@ -118,14 +204,27 @@ async def _stream(
     have: int,
     total: int | None,
     on_progress: ProgressHook | None,
+    limits: Limits,
+    window: asyncio.Timeout,
 ) -> Any:
-    """Append the body to the part file; the sha256 of the whole file, hashed as it is written."""
+    """Append the body to the part file; the sha256 of the whole file, hashed as it is written.
+    Every ``stall_bytes`` received move the stall ``window`` on."""
     digest = _hash_of(part) if have else hashlib.sha256()
+    loop = asyncio.get_running_loop()
+    fresh = 0
     with part.open("ab" if have else "wb") as handle:
         async for chunk in response.aiter_raw(CHUNK):
+            have += len(chunk)
+            if have > limits.max_bytes:
+                handle.close()
+                part.unlink(missing_ok=True)
+                raise _too_large(have, limits)
             handle.write(chunk)
             digest.update(chunk)
-            have += len(chunk)
+            fresh += len(chunk)
+            if fresh >= limits.stall_bytes:
+                fresh = 0
+                window.reschedule(loop.time() + limits.stall_seconds)
             if on_progress:
                 on_progress(have, total)
     return digest

@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from imagine import clock, sidecar
-from imagine.api.types import DONE, EXPIRED
+from imagine.api.types import DONE, EXPIRED, for_ledger
 from imagine.engine.download import (
     Downloaded,
     DownloadError,
     LinkExpired,
     commit,
     fetch,
+    save_failed,
     sha256_file,
 )
 from imagine.engine.events import UpdateKind
@@ -48,12 +49,20 @@ class Finisher:
                 if job.status is not Status.DOWNLOADING:
                     return job
             try:
-                done = await fetch(self.http, job.video_url or "", final, self._progress(job))
+                done = await fetch(
+                    self.http,
+                    job.video_url or "",
+                    final,
+                    self._progress(job),
+                    self.engine.options.download,
+                )
             except LinkExpired:
                 if not await self._refresh(job):
                     return None
                 continue
             except DownloadError as error:
+                if not error.resumable:
+                    return self._fail(job, error)
                 if attempt == attempts:
                     raise _stalled(error) from None
                 self.engine.emit(job, UpdateKind.RETRY, message=f"{error}; resuming")
@@ -61,6 +70,20 @@ class Finisher:
                 continue
             return await self._complete(job, final, done)
         return None
+
+    def _fail(self, job: Job, error: DownloadError) -> Job | None:
+        """A download that cannot succeed (a URL we will not fetch, a file over the size cap):
+        the job fails with the reason, said once."""
+        moved = self.engine.move(
+            job,
+            EventKind.DOWNLOAD_FAILED,
+            status=Status.FAILED,
+            error_code=error.code,
+            error_message=str(error),
+        )
+        if moved:
+            self.engine.emit(moved, UpdateKind.FAILED, message=str(error))
+        return moved
 
     def _progress(self, job: Job) -> Any:
         def report(have: int, total: int | None) -> None:
@@ -74,7 +97,7 @@ class Finisher:
         poll = await self.engine.client(job).poll(job.request_id)
         if poll.status == DONE and poll.video_url:
             moved = self.engine.move(
-                job, EventKind.NEW_URL, video_url=poll.video_url, response_json=json.dumps(poll.raw)
+                job, EventKind.NEW_URL, video_url=poll.video_url, response_json=for_ledger(poll.raw)
             )
             return moved is not None
         if poll.status in (EXPIRED, DONE):
@@ -94,7 +117,10 @@ class Finisher:
     async def _complete(self, job: Job, final: Path, done: Downloaded | None) -> Job | None:
         # Off the event loop, in one go: the file's and the sidecar's waits for the disk, and the
         # probe and poster decode.
-        values, info = await asyncio.to_thread(_describe_and_record, job, final, done)
+        try:
+            values, info = await asyncio.to_thread(_describe_and_record, job, final, done)
+        except OSError as error:
+            raise save_failed(error, final.parent) from None
         moved = self.engine.move(job, EventKind.COMPLETE, **values)
         if "note" in info:
             self.engine.note_once(info["note"])

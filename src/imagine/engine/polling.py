@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from imagine import clock
+from imagine.api import contract
 from imagine.api.errors import AnswerLost, APIError, NotFound, RateLimited, ServerError, Unreachable
-from imagine.api.types import DONE, EXPIRED, FAILED, PENDING, Poll
+from imagine.api.types import DONE, EXPIRED, FAILED, PENDING, Poll, for_ledger
 from imagine.engine import schedule
 from imagine.engine.events import UpdateKind
 from imagine.jobs import EventKind, Job, Status
+from imagine.printable import printable
 
 if TYPE_CHECKING:
     from imagine.engine.runner import Engine
@@ -29,9 +30,11 @@ class Poller:
         engine = self.engine
         if job.next_poll_at:
             await engine.sleep(clock.parse(job.next_poll_at) - clock.now())
-        if job.request_id is None:
-            engine.answer_lost(job, "no request id was recorded")
+        if not contract.is_request_id(job.request_id):
+            # Never polled with the key: an id like `../../x` would reach another route.
+            engine.answer_lost(job, "no valid request id was recorded")
             return None
+        assert job.request_id is not None
         try:
             answer = await engine.client(job).poll(job.request_id)
         except (Unreachable, ServerError, RateLimited, AnswerLost) as error:
@@ -66,7 +69,7 @@ class Poller:
         """Record one poll answer and move the job on (None if someone else moved it first)."""
         common: dict[str, Any] = {
             "poll_count": job.poll_count + 1,
-            "response_json": json.dumps(answer.raw) if answer.raw else job.response_json,
+            "response_json": for_ledger(answer.raw) if answer.raw else job.response_json,
         }
         if answer.status == DONE:
             return self._done(job, answer, common)
@@ -148,7 +151,7 @@ class Poller:
         return moved
 
     def _failed(self, job: Job, answer: Poll, common: dict[str, Any]) -> Job | None:
-        message = answer.error_message or "the provider reported the render failed"
+        message = printable(answer.error_message or "the provider reported the render failed")
         blocked = "moderation" in message.lower()
         return self._finish(
             job,

@@ -34,9 +34,10 @@ from imagine.api.errors import (
     ServerError,
     Unreachable,
 )
+from imagine.api.types import for_ledger
 from imagine.engine import schedule, workers
 from imagine.engine.bodies import InputChanged, request_body
-from imagine.engine.download import new_http
+from imagine.engine.download import Limits, SaveFailed, new_http
 from imagine.engine.events import Reason, Sink, Update, UpdateKind, null_sink
 from imagine.engine.finish import Finisher
 from imagine.engine.polling import Poller
@@ -62,6 +63,7 @@ class EngineOptions:
     lease_seconds: float = 60.0
     poll: schedule.PollPolicy = field(default_factory=lambda: schedule.DEFAULT)
     download_attempts: int = 6
+    download: Limits = field(default_factory=Limits)
     # Jobs driven at once (rendering, polled, downloading, or waiting for a slot); the rest of a
     # batch waits as ledger rows only.
     max_active: int = 256
@@ -85,6 +87,17 @@ class Outcome:
 
 class _Deadline(Exception):
     pass
+
+
+_CUT_SHORT = {
+    Status.RUNNING: "the API had not finished answering a poll",
+    Status.DOWNLOADING: "the file host was still sending the video",
+    Status.UNKNOWN: "the request was being sent (it may have been accepted)",
+}
+
+
+class _NoSlot(Exception):
+    """With --no-wait, every render slot is taken: the job is left queued for `imagine wait`."""
 
 
 class Engine:
@@ -175,6 +188,14 @@ class Engine:
             await asyncio.sleep(interval)
             leases.renew(self.ledger, self.owner, self.options.lease_seconds)
 
+    def _left(self) -> float | None:
+        """Seconds until the deadline (None: no deadline). It bounds everything a job does,
+        whatever a server does: a dripping answer, a body that never comes."""
+        return None if self._deadline is None else self._deadline - clock.now()
+
+    def _time_up(self) -> bool:
+        return self._deadline is not None and clock.now() >= self._deadline
+
     def client(self, job: Job) -> XAIClient:
         if job.base_url not in self._clients:
             self._clients[job.base_url] = self._client_factory(job.base_url)
@@ -187,7 +208,8 @@ class Engine:
                 return Outcome.of(self.ledger.require(job_id))
             job: Job | None = None
             try:
-                job = await self._advance(claimed)
+                async with asyncio.timeout(self._left()):
+                    job = await self._advance(claimed)
                 return Outcome.of(job)
             finally:
                 if job is None or job.status.live or job.lease_owner:
@@ -199,7 +221,15 @@ class Engine:
                     self.slot_freed()
         except _Deadline:
             return Outcome.of(self.ledger.require(job_id), reason=Reason.TIMEOUT)
-        except (Unreachable, ServerError, RateLimited, AnswerLost) as error:
+        except TimeoutError:
+            # The deadline cut a request or a download short: say which, since the server's
+            # silence is the news.
+            job = self.ledger.require(job_id)
+            doing = _CUT_SHORT.get(job.status)
+            if doing:
+                self.emit(job, UpdateKind.STALLED, message=f"--timeout ran out while {doing}")
+            return Outcome.of(job, reason=Reason.TIMEOUT)
+        except (Unreachable, ServerError, RateLimited, AnswerLost, SaveFailed) as error:
             job = self.ledger.require(job_id)
             self.emit(job, UpdateKind.STALLED, message=str(error))
             return Outcome.of(job, reason=Reason.UNREACHABLE, error=error)
@@ -234,7 +264,14 @@ class Engine:
         while True:
             after: Job | None = None
             if job.status is Status.QUEUED:
-                after = await self._submit(job)
+                try:
+                    after = await self._submit(job)
+                except _NoSlot:
+                    self.note_once(
+                        f"every render slot is taken (-c {self.options.concurrency}); jobs left "
+                        "queued are sent by `imagine wait`"
+                    )
+                    return job
             elif job.status is Status.SUBMITTING:
                 self.answer_lost(job, "the process sending it stopped before the answer came")
             elif job.status is Status.RUNNING:
@@ -300,6 +337,8 @@ class Engine:
         """
         async with self._gate:
             while True:
+                if self._time_up():
+                    raise _Deadline  # nothing new is sent once the time is up
                 if self._full:
                     await self._nap(SLOT_RECHECK)
                     self._full = False
@@ -316,6 +355,9 @@ class Engine:
                     return True
                 if start.wait < 0:
                     return False
+                if start.slots_left <= 0 and not self.options.wait:
+                    # Nothing here follows the renders in flight, so no slot would be freed.
+                    raise _NoSlot
                 await self._nap(min(start.wait, SLOT_RECHECK))
 
     async def _nap(self, seconds: float) -> None:
@@ -354,7 +396,7 @@ class Engine:
             "request_id": answer["request_id"],
             "request_json": json.dumps(recorded(body)),
             "submitted_at": clock.iso(now),
-            "submit_response_json": json.dumps(answer),
+            "submit_response_json": for_ledger(answer),
             "next_poll_at": clock.iso(now + first),
         }
         moved = self.move(job, EventKind.SUBMITTED, status=Status.RUNNING, **values)

@@ -22,6 +22,10 @@ IN_FLIGHT = (Status.SUBMITTING.value, Status.RUNNING.value)
 
 
 CAP_RECHECK = 0.5  # seconds to wait before asking again when every slot is taken
+# A render nobody follows (sent with --no-wait, its process gone) still holds a slot at the
+# provider until it finishes; one submitted longer ago than this has surely finished (the SDK gives
+# up on a render after 10 minutes), so it no longer counts, lest unwatched jobs block every start.
+UNWATCHED_SLOT_SECONDS = 600.0
 
 
 def new_owner() -> str:
@@ -105,8 +109,10 @@ class Start:
 def try_start(ledger: Ledger, job_id: str, model: str, *, rps: float, cap: int) -> Start:
     """Mark the job ``submitting`` if a slot is free and its start time has come.
 
-    Slots are counted over jobs in flight whose lease is held by a live process, in every process
-    sharing this ledger; starts are spaced 1/rps apart per model (a token bucket of depth one).
+    Slots are counted over every render in flight at the provider, in every process sharing this
+    ledger: jobs whose lease a process holds, and running jobs nobody holds (sent with --no-wait)
+    submitted in the last ``UNWATCHED_SLOT_SECONDS``. Starts are spaced 1/rps apart per model (a
+    token bucket of depth one).
     """
     now = clock.now()
     with ledger.transaction() as conn:
@@ -116,8 +122,14 @@ def try_start(ledger: Ledger, job_id: str, model: str, *, rps: float, cap: int) 
         marks = ", ".join("?" for _ in IN_FLIGHT)
         (in_flight,) = conn.execute(
             f"SELECT COUNT(*) FROM jobs WHERE status IN ({marks})"
-            " AND lease_owner IS NOT NULL AND lease_expires_at > ?",
-            (*IN_FLIGHT, clock.iso(now)),
+            " AND ((lease_owner IS NOT NULL AND lease_expires_at > ?)"
+            " OR (status = ? AND submitted_at > ?))",
+            (
+                *IN_FLIGHT,
+                clock.iso(now),
+                Status.RUNNING.value,
+                clock.iso(now - UNWATCHED_SLOT_SECONDS),
+            ),
         ).fetchone()
         if in_flight >= cap:
             return Start(CAP_RECHECK)
