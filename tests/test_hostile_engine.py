@@ -20,7 +20,7 @@ from imagine.engine.runner import Engine, EngineOptions
 from imagine.plan import Request
 from imagine.render import preview, record
 from imagine.session import Session
-from imagine.spec import TEXT, RenderSpec
+from imagine.spec import Mode, RenderSpec
 from tests import hostile
 from tests.helpers import Cli, read_jobs, sim_stats
 
@@ -35,7 +35,7 @@ def server() -> Iterator[hostile.Hostile]:
 def _requests(count: int) -> list[Request]:
     return [
         Request(
-            RenderSpec(mode=TEXT, model="grok-imagine-video", prompt=f"wave {n}", duration=1),
+            RenderSpec(mode=Mode.TEXT, model="grok-imagine-video", prompt=f"wave {n}", duration=1),
             "renders/{slug}",
         )
         for n in range(count)
