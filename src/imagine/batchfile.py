@@ -25,6 +25,7 @@ GEN, EDIT, EXTEND = "gen", "edit", "extend"
 MODES = (GEN, EDIT, EXTEND)
 FORMATS = ("txt", "jsonl", "csv")
 MAX_VARIATIONS = 16  # as -n/--variations
+MAX_DIGITS = 100  # a whole number written longer than this is a mistake, not a count
 
 # Every name a field may be written as (after lower-casing and "-" → "_"), mapped to its canonical name.
 ALIASES: dict[str, str] = {
@@ -227,11 +228,33 @@ def _from_jsonl(line: int, text: str) -> BatchEntry:
             f"not valid JSON ({error.msg} at column {error.colno}): "
             'write one object a line, like {"prompt": "a fox in snow"}'
         ) from None
+    except RecursionError:
+        raise _Problem(
+            "values nested too deep to read: write one flat object a line, "
+            'like {"prompt": "a fox in snow"}'
+        ) from None
+    except ValueError:  # Python refuses to read a number of over 4,300 digits
+        raise _Problem(
+            "a number with thousands of digits: no field takes one (duration is 1-15 seconds)"
+        ) from None
+    _check_encodable(value)
     if not isinstance(value, dict):
         raise _Problem(
             f'expected a JSON object like {{"prompt": "a fox in snow"}}, got {_kind(value)}'
         )
     return _build(line, value)
+
+
+def _check_encodable(value: Any) -> None:
+    # JSON may spell half of a surrogate pair (\ud800) alone: no UTF-8 text holds it, so
+    # neither the ledger nor a sidecar nor the API could ever take the line.
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise _Problem(
+            f"holds a lone surrogate escape (\\u{ord(error.object[error.start]):04x}) that is not "
+            "a character: fix the escape or write the character itself"
+        ) from None
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -344,9 +367,9 @@ def _unknown_field(name: str) -> str:
     close = difflib.get_close_matches(typed, ALIASES, n=1, cutoff=0.6)
     close = close or [key for key in ALIASES if len(typed) > 1 and key.startswith(typed)][:1]
     if close:
-        return f"unknown field {name!r}: did you mean {close[0]!r}?"
+        return f"unknown field {_shown(name)}: did you mean {close[0]!r}?"
     known = ", ".join(dict.fromkeys(ALIASES.values()))
-    return f"unknown field {name!r}: known fields are {known}"
+    return f"unknown field {_shown(name)}: known fields are {known}"
 
 
 def _twice(first: str, second: str) -> str:
@@ -361,7 +384,7 @@ def _mode(given: Given) -> str:
     name, value = given["mode"]
     mode = value.strip().lower() if isinstance(value, str) else value
     if mode not in MODES:
-        raise _Problem(f"unknown {name} {value!r}: choose gen, edit or extend")
+        raise _Problem(f"unknown {name} {_shown(value)}: choose gen, edit or extend")
     return str(mode)
 
 
@@ -438,7 +461,7 @@ def _flag(given: Given, key: str) -> bool | None:
     text = str(value).strip().lower() if isinstance(value, str | int) else ""
     if text in _TRUE or text in _FALSE:
         return text in _TRUE
-    raise _Problem(f"{name} must be true or false (or yes/no, 1/0), got {value!r}")
+    raise _Problem(f"{name} must be true or false (or yes/no, 1/0), got {_shown(value)}")
 
 
 def _variations(given: Given) -> int:
@@ -447,7 +470,9 @@ def _variations(given: Given) -> int:
     name, value = given["n"]
     number = _whole(value)
     if number is None or not 1 <= number <= MAX_VARIATIONS:
-        raise _Problem(f"{name} must be a whole number from 1 to {MAX_VARIATIONS}, got {value!r}")
+        raise _Problem(
+            f"{name} must be a whole number from 1 to {MAX_VARIATIONS}, got {_shown(value)}"
+        )
     return number
 
 
@@ -456,7 +481,7 @@ def _whole(value: Any) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     text = value.strip() if isinstance(value, str) else ""
-    return int(text) if text.isdecimal() else None
+    return int(text) if text.isdecimal() and len(text) <= MAX_DIGITS else None
 
 
 _NOT_FOR = {
@@ -484,6 +509,16 @@ def _check_mode(entry: BatchEntry, given: Given) -> None:
     if entry.mode != GEN and entry.prompt is None:
         wanted = "what should change" if entry.mode == EDIT else "what happens next"
         raise _Problem(f"mode {entry.mode} needs a prompt: say {wanted}")
+
+
+def _shown(value: Any, limit: int = 40) -> str:
+    """A value as a message quotes it, cut short: a line may hold megabytes."""
+    text = (
+        repr(value)
+        if isinstance(value, str | int | float | bool) or value is None
+        else _kind(value)
+    )
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _kind(value: Any) -> str:

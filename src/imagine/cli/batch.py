@@ -47,7 +47,11 @@ def batch(
     rps: Annotated[
         float | None,
         typer.Option(
-            "--rps", min=0.001, metavar="R", help="Job starts per second per model [default: 1]."
+            "--rps",
+            min=0.001,
+            metavar="R",
+            callback=opt.finite,
+            help="Job starts per second per model [default: 1].",
         ),
     ] = None,
     duration: opt.Duration = None,
