@@ -258,3 +258,49 @@ def test_a_malformed_base_url_is_refused_before_a_job_is_recorded(
         assert result.exit_code == 2 and _own_exit(result), result.exception
         assert "base URL" in result.stderr and "secret" not in result.stderr
     assert read_jobs(imagine_home) == []
+
+
+# --- output names ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "size"),
+    [("é" * 200, 400), ("视" * 300, 900), ("x" * 240, 240), ("d" * 300 + "/a", 300)],
+)
+def test_an_output_name_too_long_in_bytes_is_refused_before_anything_is_sent(
+    cli: Cli, sim: Any, project: Path, imagine_home: Path, name: str, size: int
+) -> None:
+    result = cli.gen(sim, "a fox", "-d", "1", "-o", name)
+    assert result.exit_code == 2 and _own_exit(result), result.exception
+    assert f"is {size} bytes long" in result.stderr and "at most" in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert sim_stats(sim)["submissions"] == 0 and read_jobs(imagine_home) == []
+
+
+def test_a_long_non_ascii_name_that_fits_gets_its_video_sidecar_and_poster(
+    cli: Cli, sim: Any, project: Path
+) -> None:
+    pytest.importorskip("av")
+    name = "é" * 113  # 226 bytes: the longest that fits, with room for the sidecar's temp name
+    result = cli.gen(sim, "a fox", "-d", "1", "-o", name)
+    assert result.exit_code == 0 and _own_exit(result), result.exception
+    for suffix in (".mp4", ".json", ".jpg"):
+        assert (project / (name + suffix)).is_file()
+    again = cli.gen(sim, "a fox", "-d", "1", "-o", name, "--force")  # taken: "-short" is added
+    assert again.exit_code == 0 and _own_exit(again), again.exception
+    assert len(list(project.glob("*.mp4"))) == 2
+
+
+def test_an_output_folder_linked_outside_the_project_is_refused(
+    cli: Cli, sim: Any, project: Path, tmp_path: Path, imagine_home: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (project / "link").symlink_to(outside)
+    result = cli.gen(sim, "a fox", "-d", "1", "-o", "link/{slug}")
+    assert result.exit_code == 2 and _own_exit(result), result.exception
+    assert "outside the project" in result.stderr and "symbolic link" in result.stderr
+    assert list(outside.iterdir()) == []
+    assert sim_stats(sim)["submissions"] == 0 and read_jobs(imagine_home) == []
+    nested = cli.gen(sim, "a fox", "-d", "1", "-o", "link/deeper/{slug}")
+    assert nested.exit_code == 2 and "symbolic link" in nested.stderr

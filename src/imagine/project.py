@@ -35,6 +35,11 @@ TEMPLATE_FIELDS = {
     "aspect": "aspect ratio, e.g. 16x9",
 }
 UNIQUE_FIELDS = ("id", "short", "seq")
+NAME_MAX_BYTES = 255  # one name in a path, on ext4, XFS, btrfs, APFS and tmpfs alike
+PATH_MAX_BYTES = 4096
+# Room kept in a render's name for the longest name made from it: "-" and the short id when the
+# name is taken (9), then the sidecar's temporary file ".NAME.json.XXXXXXXX.tmp" (19).
+STEM_MAX_BYTES = NAME_MAX_BYTES - 9 - 19
 
 PROJECT_TEMPLATE = """\
 # imagine project settings: these override your user config for renders made in this folder.
@@ -128,7 +133,39 @@ def slugify(text: str, limit: int = 48) -> str:
 def _clean_part(part: str) -> str:
     cleaned = re.sub(r"[^\w.\-+@=,]+", "-", part, flags=re.UNICODE)
     cleaned = re.sub(r"-+(?=\.)|(?<=\.)-+", "", cleaned).strip(" .-")
-    return cleaned[:120] or "_"
+    return cleaned or "_"
+
+
+def name_bytes(name: str) -> int:
+    """A file name's length as Linux file systems count it: UTF-8 bytes (an é takes two, a 视
+    three), not characters."""
+    return len(name.encode("utf-8", "surrogateescape"))
+
+
+def _check_lengths(path: PurePosixPath, text: str) -> None:
+    """Refuse, before anything is sent, a name the file system would refuse once the render is
+    paid for: the MP4, its .part, sidecar and poster must all fit in NAME_MAX bytes."""
+    for folder in path.parent.parts:
+        if name_bytes(folder) > NAME_MAX_BYTES:
+            raise UsageError(
+                f"output folder {_shown(folder)} is {name_bytes(folder)} bytes long: a folder name "
+                f"holds at most {NAME_MAX_BYTES} bytes (UTF-8); shorten -o/--output"
+            )
+    if name_bytes(path.stem) > STEM_MAX_BYTES:
+        raise UsageError(
+            f"output name {_shown(path.stem)} is {name_bytes(path.stem)} bytes long: a render's "
+            f"name holds at most {STEM_MAX_BYTES} bytes (UTF-8; {NAME_MAX_BYTES} less room for "
+            "'.mp4.part', the sidecar's temporary name and a unique suffix); shorten -o/--output"
+        )
+    if len(text.encode("utf-8")) > PATH_MAX_BYTES // 2:
+        raise UsageError(
+            f"output path is {len(text.encode('utf-8'))} bytes long: keep -o/--output under "
+            f"{PATH_MAX_BYTES // 2} bytes"
+        )
+
+
+def _shown(name: str) -> str:
+    return repr(name) if len(name) <= 24 else repr(name[:20] + "…")
 
 
 def render_template(template: str, values: Mapping[str, object]) -> PurePosixPath:
@@ -147,7 +184,23 @@ def render_template(template: str, values: Mapping[str, object]) -> PurePosixPat
     if not parts or ".." in parts:
         raise UsageError(f"output {text!r} must name a file inside the project (no '..')")
     path = PurePosixPath(*[_clean_part(p) for p in parts])
-    return path if path.suffix.lower() == ".mp4" else path.with_name(path.name + ".mp4")
+    path = path if path.suffix.lower() == ".mp4" else path.with_name(path.name + ".mp4")
+    _check_lengths(path, text)
+    return path
+
+
+def output_file(project: Project, template: str, values: Mapping[str, object]) -> Path:
+    """The absolute path a template names for a job, checked to stay inside the project even
+    through a symbolic link on the way (``renders`` linked to another disk is refused too:
+    the project is where its renders are)."""
+    path = project.root / render_template(template, values)
+    if not is_inside(path.parent, project.root):
+        raise UsageError(
+            f"output {project.relative(path)} leads outside the project through a symbolic link "
+            f"(to {os.path.realpath(path.parent)}): write inside {project.root}, or choose the "
+            "folder with --project"
+        )
+    return path
 
 
 def has_unique_field(template: str) -> bool:
@@ -161,8 +214,7 @@ def plan_output(
     taken: Callable[[Path], bool],
 ) -> Path:
     """An absolute output path for a new job, never one already used by a file or another job."""
-    relative = render_template(template, values)
-    path = project.root / relative
+    path = output_file(project, template, values)
     if taken(path) and not has_unique_field(template):
         stem = f"{path.stem}-{values['short']}"
         path = path.with_name(stem + path.suffix)

@@ -17,7 +17,7 @@ from imagine.engine.events import Sink, null_sink
 from imagine.engine.runner import Engine, EngineOptions, Outcome
 from imagine.errors import ExitCode, ImagineError
 from imagine.jobs import UNSUCCESSFUL, Brief, Status
-from imagine.project import ensure_writable, render_template
+from imagine.project import ensure_writable, output_file
 from imagine.session import Session
 from imagine.spec import RenderSpec, validate
 
@@ -64,7 +64,7 @@ def preview(
 
 def _output_folder(session: Session, request: plan.Request) -> Path:
     fields = plan.template_fields(request.spec, "0" * 26, 1, datetime.now())
-    return (session.project.root / render_template(request.template, fields)).parent
+    return output_file(session.project, request.template, fields).parent
 
 
 def record(
