@@ -4,6 +4,11 @@ URLs that once crashed the tool. Each ends in one line and exit 2, with nothing 
 from __future__ import annotations
 
 import json
+import os
+import random
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -304,3 +309,83 @@ def test_an_output_folder_linked_outside_the_project_is_refused(
     assert sim_stats(sim)["submissions"] == 0 and read_jobs(imagine_home) == []
     nested = cli.gen(sim, "a fox", "-d", "1", "-o", "link/deeper/{slug}")
     assert nested.exit_code == 2 and "symbolic link" in nested.stderr
+
+
+# --- the ledger file ------------------------------------------------------------------------------
+
+
+def _damaged(good: bytes, how: str) -> bytes:
+    noise = random.Random(how).randbytes
+    return {
+        "truncated": good[:5000],
+        "garbage": noise(20_000),
+        "text": b"these are my notes, not a ledger\n",
+        "header-then-garbage": good[:100] + noise(40_000),
+        "garbage-pages": good[:8192] + noise(len(good) - 8192),
+    }[how]
+
+
+@pytest.mark.parametrize(
+    "how", ["truncated", "garbage", "text", "header-then-garbage", "garbage-pages"]
+)
+@pytest.mark.parametrize("command", [("list",), ("show", "@1"), ("gen", "--sim", "a fox")])
+def test_a_damaged_ledger_is_named_with_what_to_do_and_left_as_it_was(
+    cli: Cli, imagine_home: Path, project: Path, how: str, command: tuple[str, ...]
+) -> None:
+    assert cli.run("gen", "--sim", "a fox", "-d", "1", "--no-wait").exit_code == 0
+    ledger = imagine_home / "ledger.sqlite3"
+    for extra in ("-wal", "-shm"):
+        ledger.with_name(ledger.name + extra).unlink(missing_ok=True)
+    ledger.write_bytes(_damaged(ledger.read_bytes(), how))
+    before = ledger.read_bytes()
+    result = cli.run(*command)
+    assert result.exit_code == 2 and _own_exit(result), result.exception
+    assert f"the ledger {ledger} is damaged" in result.stderr
+    assert "IMAGINE_LEDGER=" in result.stderr and "move it aside" in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert ledger.read_bytes() == before
+
+
+@contextmanager
+def _read_only(path: Path) -> Iterator[None]:
+    """``path`` made unwritable, even for root (who ignores file modes): an immutable flag."""
+    if os.geteuid() != 0:
+        mode = path.stat().st_mode
+        path.chmod(0o555 if path.is_dir() else 0o444)
+        try:
+            yield
+        finally:
+            path.chmod(mode)
+        return
+    if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+        pytest.skip("cannot make a file read-only here (root, and no chattr)")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+def test_a_read_only_ledger_is_read_and_refuses_new_jobs_in_one_line(
+    cli: Cli, imagine_home: Path, project: Path
+) -> None:
+    assert cli.run("gen", "--sim", "a fox", "-d", "1", "--no-wait").exit_code == 0
+    ledger = imagine_home / "ledger.sqlite3"
+    before = ledger.read_bytes()
+    with _read_only(ledger):
+        listed = cli.run("list")
+        assert listed.exit_code == 0 and "a fox" in listed.stdout
+        result = cli.run("gen", "--sim", "a whale", "-d", "1")
+    assert result.exit_code == 2 and _own_exit(result), result.exception
+    assert f"the ledger {ledger} is read-only" in result.stderr
+    assert "IMAGINE_LEDGER=" in result.stderr and result.stderr.count("\n") == 1
+    assert ledger.read_bytes() == before
+
+
+def test_an_unwritable_data_folder_is_named(cli: Cli, tmp_path: Path, project: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    with _read_only(locked):
+        result = cli.run("gen", "--sim", "a fox", env={"IMAGINE_HOME": str(locked / "home")})
+    assert result.exit_code == 2 and _own_exit(result), result.exception
+    assert f"cannot create the folder of the ledger {locked / 'home'}" in result.stderr
+    assert "IMAGINE_LEDGER=" in result.stderr and result.stderr.count("\n") == 1
