@@ -389,3 +389,32 @@ def test_an_unwritable_data_folder_is_named(cli: Cli, tmp_path: Path, project: P
     assert result.exit_code == 2 and _own_exit(result), result.exception
     assert f"cannot create the folder of the ledger {locked / 'home'}" in result.stderr
     assert "IMAGINE_LEDGER=" in result.stderr and result.stderr.count("\n") == 1
+
+
+# --- bad batch lines are said first ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("progress", ["plain", "json", "none"])
+def test_bad_batch_lines_are_reported_before_anything_is_sent(
+    cli: Cli, sim: Any, project: Path, progress: str
+) -> None:
+    path = project / "jobs.jsonl"
+    path.write_text('{"prompt": "a good one"}\n{"prompt": "typo", "durration": 3}\n')
+    result = cli.run(
+        "batch",
+        str(path),
+        "--base-url",
+        sim.url,
+        "-d",
+        "1",
+        "--progress",
+        progress,
+        env={"XAI_API_KEY": sim.api_key},
+    )
+    assert result.exit_code == 2 and _own_exit(result), result.exception
+    bad = result.stderr.index("jobs.jsonl:2: unknown field 'durration'")
+    if progress != "none":
+        assert bad < result.stderr.index("submitted")
+    assert result.stderr.count("durration") == 1  # said once, and pointed back to at the end
+    assert "skipped (listed above)" in result.stderr.splitlines()[-1]
+    assert sim_stats(sim)["submissions"] == 1

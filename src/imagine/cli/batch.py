@@ -97,10 +97,17 @@ def batch(
         agreed = _edit_consent(built, consent, problems, dry_run=dry_run)
         skipped = {problem.line for problem in problems}
         requests = [request for line, request in built.requests if line not in skipped]
+        # Every bad line is said before anything is sent, so that a run can be stopped (Ctrl-C)
+        # before it spends on a file with mistakes; the summary at the end points back here.
+        _print_problems(parsed, problems)
         if strict and problems:
-            _print_problems(parsed, problems, skipped=False)
             raise UsageError(
                 f"{len(problems)} bad line(s) in {parsed.name}: nothing submitted (--strict)"
+            )
+        if problems and requests and not quiet:
+            output.message(
+                f"going ahead with the {len(requests)} job(s) of the good lines; "
+                f"the {len(problems)} bad line(s) are skipped"
             )
         code = ExitCode.OK
         if requests:
@@ -117,7 +124,10 @@ def batch(
         elif not problems and not quiet:
             output.message(f"{parsed.name}: no jobs in the file")
     if problems:
-        _print_problems(parsed, problems)
+        output.message(
+            f"{len(problems)} bad line(s) of {parsed.name} skipped (listed above): fix them and "
+            "run the same command again (finished jobs are not rendered twice)"
+        )
         if code == ExitCode.OK:
             code = ExitCode.USAGE
     raise typer.Exit(int(code))
@@ -146,13 +156,6 @@ def _edit_consent(
     return None
 
 
-def _print_problems(
-    parsed: BatchFile, problems: list[BatchProblem], *, skipped: bool = True
-) -> None:
+def _print_problems(parsed: BatchFile, problems: list[BatchProblem]) -> None:
     for problem in problems:
         output.error(f"{parsed.name}:{problem.line}: {problem.message}")
-    if problems and skipped:
-        output.message(
-            f"{len(problems)} line(s) of {parsed.name} skipped; fix them and run the same "
-            "command again (finished jobs are not rendered twice)"
-        )
