@@ -418,3 +418,26 @@ def test_bad_batch_lines_are_reported_before_anything_is_sent(
     assert result.stderr.count("durration") == 1  # said once, and pointed back to at the end
     assert "skipped (listed above)" in result.stderr.splitlines()[-1]
     assert sim_stats(sim)["submissions"] == 1
+
+
+def test_a_batch_dry_run_prints_each_line_as_it_is_read(cli: Cli, project: Path) -> None:
+    path = project / "jobs.jsonl"
+    path.write_text(
+        '{"prompt": "first fox"}\n{"prompt": "second fox"}\n'
+        '{"prompt": "typo", "durration": 3}\n{"prompt": "fourth fox"}\n'
+    )
+    result = cli.run("batch", str(path), "--dry-run")
+    assert result.exit_code == 2 and _own_exit(result), result.exception
+    said = result.output  # stdout and stderr, in the order they were written
+    first, bad, fourth = (
+        said.index("first fox"),
+        said.index("jobs.jsonl:3: unknown field"),
+        said.index("fourth fox"),
+    )
+    assert first < bad < fourth
+    assert said.index("dry run: nothing sent") > fourth
+    assert [json.loads(line)["prompt"] for line in result.stdout.splitlines()] == [
+        "first fox",
+        "second fox",
+        "fourth fox",
+    ]

@@ -108,8 +108,27 @@ class _Problem(Exception):
 Result = BatchEntry | BatchProblem
 
 
+@dataclass(frozen=True)
+class BatchStream:
+    """A batch file read line by line as it is consumed: a job can start before the last line
+    of a long file is parsed."""
+
+    name: str
+    format: str
+    results: Iterator[Result]
+
+
 def read_batch(source: str, *, text: str | None = None, fmt: str | None = None) -> BatchFile:
-    """Parse a batch file (``-`` = stdin, whose content the caller passes as ``text``)."""
+    """Parse a whole batch file (``-`` = stdin, whose content the caller passes as ``text``)."""
+    stream = stream_batch(source, text=text, fmt=fmt)
+    results = list(stream.results)
+    entries = tuple(r for r in results if isinstance(r, BatchEntry))
+    problems = tuple(r for r in results if isinstance(r, BatchProblem))
+    return BatchFile(name=stream.name, format=stream.format, entries=entries, problems=problems)
+
+
+def stream_batch(source: str, *, text: str | None = None, fmt: str | None = None) -> BatchStream:
+    """As read_batch, but each line is parsed only when its result is asked for."""
     if source == "-" and text is None:
         raise ValueError("read stdin in the CLI and pass it as text")
     name = "<stdin>" if source == "-" else source
@@ -117,10 +136,7 @@ def read_batch(source: str, *, text: str | None = None, fmt: str | None = None) 
     # A file saved on Windows must give the same prompts (and so the same fingerprints).
     content = content.replace("\r\n", "\n")
     chosen = _choose_format(source, content, fmt)
-    results = _PARSERS[chosen](content)
-    entries = tuple(r for r in results if isinstance(r, BatchEntry))
-    problems = tuple(r for r in results if isinstance(r, BatchProblem))
-    return BatchFile(name=name, format=chosen, entries=entries, problems=problems)
+    return BatchStream(name=name, format=chosen, results=_PARSERS[chosen](content))
 
 
 def _read(name: str) -> str:
@@ -171,27 +187,28 @@ def _content_lines(content: str) -> Iterator[tuple[int, str]]:
             yield number, stripped
 
 
-def _parse_txt(content: str) -> list[Result]:
-    return [_guard(_from_txt, number, line) for number, line in _content_lines(content)]
+def _parse_txt(content: str) -> Iterator[Result]:
+    for number, line in _content_lines(content):
+        yield _from_txt(number, line)
 
 
-def _parse_jsonl(content: str) -> list[Result]:
-    return [_guard(_from_jsonl, number, line) for number, line in _content_lines(content)]
+def _parse_jsonl(content: str) -> Iterator[Result]:
+    for number, line in _content_lines(content):
+        yield _guard(_from_jsonl, number, line)
 
 
-def _parse_csv(content: str) -> list[Result]:
+def _parse_csv(content: str) -> Iterator[Result]:
     # strict: an unclosed quote would otherwise swallow the rest of the file into one cell.
     reader = csv.reader(io.StringIO(content), strict=True)
     header: list[str] | None = None
-    results: list[Result] = []
     start = 1
     while True:
         try:
             row = next(reader)
         except StopIteration:
-            return results
+            return
         except csv.Error as error:
-            results.append(BatchProblem(start, _csv_error(error)))
+            yield BatchProblem(start, _csv_error(error))
             start = reader.line_num + 1
             continue
         # A quoted cell may span lines: the row starts where the previous one ended.
@@ -199,13 +216,14 @@ def _parse_csv(content: str) -> list[Result]:
         if _skipped_row(row):
             continue
         if header is not None:
-            results.append(_guard(_from_csv, line, header, row))
+            yield _guard(_from_csv, line, header, row)
             continue
         header = [cell.strip() for cell in row]
         try:
             _check_header(header)
         except _Problem as problem:
-            return [BatchProblem(line, str(problem))]  # every row would repeat its mistake
+            yield BatchProblem(line, str(problem))
+            return  # every row would repeat its mistake
 
 
 def _guard(build: Callable[..., BatchEntry], line: int, *args: Any) -> Result:
@@ -217,7 +235,8 @@ def _guard(build: Callable[..., BatchEntry], line: int, *args: Any) -> Result:
 
 
 def _from_txt(line: int, text: str) -> BatchEntry:
-    return _build(line, {"prompt": text})
+    # A line of text is a prompt and nothing else: nothing to look up (a long file has many).
+    return BatchEntry(line=line, mode=GEN, prompt=text, fields={"prompt": text})
 
 
 def _from_jsonl(line: int, text: str) -> BatchEntry:
@@ -528,7 +547,7 @@ def _kind(value: Any) -> str:
     return names.get(type(value), "a number" if isinstance(value, int | float) else "a value")
 
 
-_PARSERS: dict[str, Callable[[str], list[Result]]] = {
+_PARSERS: dict[str, Callable[[str], Iterator[Result]]] = {
     "txt": _parse_txt,
     "jsonl": _parse_jsonl,
     "csv": _parse_csv,

@@ -193,14 +193,72 @@ def output_file(project: Project, template: str, values: Mapping[str, object]) -
     """The absolute path a template names for a job, checked to stay inside the project even
     through a symbolic link on the way (``renders`` linked to another disk is refused too:
     the project is where its renders are)."""
-    path = project.root / render_template(template, values)
-    if not is_inside(path.parent, project.root):
-        raise UsageError(
-            f"output {project.relative(path)} leads outside the project through a symbolic link "
-            f"(to {os.path.realpath(path.parent)}): write inside {project.root}, or choose the "
-            "folder with --project"
-        )
-    return path
+    return Outputs(project).file(template, values)
+
+
+# The widest value each field can take: a template that fits with these fits with any.
+_WIDEST: dict[str, object] = {
+    "date": "2000-01-01",
+    "time": "000000",
+    "slug": "x" * 48,
+    "id": "0" * 26,
+    "short": "0" * 8,
+    "seq": "9" * 19,
+    "n": "99",
+    "model": "m" * 64,
+    "mode": "reference",
+    "duration": "15",
+    "resolution": "1080p",
+    "aspect": "16x9",
+}
+
+
+class Outputs:
+    """Output paths of one run, checked once per folder (and once per template where the
+    template allows it) rather than once per job: a batch has many jobs and few folders."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self._inside: set[Path] = set()
+        self._folders: dict[str, Path] = {}
+
+    def file(self, template: str, values: Mapping[str, object]) -> Path:
+        path = self.project.root / render_template(template, values)
+        if path.parent not in self._inside:
+            self._check_inside(path)
+            self._inside.add(path.parent)
+        return path
+
+    def folder(self, template: str, values: Callable[[], Mapping[str, object]]) -> Path:
+        """The folder a job's file goes to; the whole name checked as for ``file``. ``values``
+        is called only when the template's folder depends on them."""
+        known = self._folders.get(template)
+        if known is not None:
+            return known
+        folder = self.file(template, values()).parent
+        if _same_for_every_job(template):
+            self._folders[template] = folder
+        return folder
+
+    def _check_inside(self, path: Path) -> None:
+        if not is_inside(path.parent, self.project.root):
+            raise UsageError(
+                f"output {self.project.relative(path)} leads outside the project through a "
+                f"symbolic link (to {os.path.realpath(path.parent)}): write inside "
+                f"{self.project.root}, or choose the folder with --project"
+            )
+
+
+def _same_for_every_job(template: str) -> bool:
+    """The folder has no field in it, and the name fits however wide its fields are."""
+    folder = template.replace("\\", "/").rpartition("/")[0]
+    if "{" in folder:
+        return False
+    try:
+        render_template(template, _WIDEST)
+    except UsageError:
+        return False
+    return True
 
 
 def has_unique_field(template: str) -> bool:
@@ -212,13 +270,16 @@ def plan_output(
     template: str,
     values: Mapping[str, object],
     taken: Callable[[Path], bool],
+    outputs: Outputs | None = None,
 ) -> Path:
     """An absolute output path for a new job, never one already used by a file or another job."""
-    path = output_file(project, template, values)
-    if taken(path) and not has_unique_field(template):
+    path = (outputs or Outputs(project)).file(template, values)
+    used = taken(path)  # asked once a name: each answer costs a look at the disk and the ledger
+    if used and not has_unique_field(template):
         stem = f"{path.stem}-{values['short']}"
         path = path.with_name(stem + path.suffix)
-    if taken(path):
+        used = taken(path)
+    if used:
         raise UsageError(
             f"output {project.relative(path)} is already taken by another render",
             hint="Put {short} or {id} in -o/--output to make names unique.",

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
-from imagine.batch import Built, build
-from imagine.batchfile import BatchFile, BatchProblem, read_batch
+from imagine.batch import Built, collect, stream
+from imagine.batchfile import BatchProblem, BatchStream, stream_batch
 from imagine.cli import options as opt
 from imagine.cli import output
 from imagine.cli.edit import ask_consent, consent_record
-from imagine.cli.render import Flags, execute, job_finder, settings_with
+from imagine.cli.render import (
+    Flags,
+    execute,
+    job_finder,
+    print_bodies,
+    print_dry_run_total,
+    settings_with,
+)
+from imagine.config import Settings
 from imagine.errors import ExitCode, UsageError
+from imagine.render import preview
 from imagine.session import Session
 
 
@@ -81,7 +90,7 @@ def batch(
     Example: imagine batch prompts.txt -d 4 -c 8
     """
     text = sys.stdin.read() if file == "-" else None
-    parsed = read_batch(file, text=text, fmt=file_format)
+    parsed = stream_batch(file, text=text, fmt=file_format)
     with Session(project_dir=project, base_url=base_url, use_sim=sim) as session:
         settings = settings_with(
             session,
@@ -92,7 +101,10 @@ def batch(
             model=model,
             output=output_template,
         )
-        built = build(parsed, settings, job_finder(session))
+        if dry_run and not strict:
+            problems = _dry_run(session, parsed, settings)
+            _end(parsed, problems, ExitCode.OK)
+        built = collect(parsed.results, settings, job_finder(session))
         problems = list(built.problems)
         agreed = _edit_consent(built, consent, problems, dry_run=dry_run)
         skipped = {problem.line for problem in problems}
@@ -123,6 +135,10 @@ def batch(
             )
         elif not problems and not quiet:
             output.message(f"{parsed.name}: no jobs in the file")
+    _end(parsed, problems, code)
+
+
+def _end(parsed: BatchStream, problems: list[BatchProblem], code: ExitCode) -> NoReturn:
     if problems:
         output.message(
             f"{len(problems)} bad line(s) of {parsed.name} skipped (listed above): fix them and "
@@ -131,6 +147,23 @@ def batch(
         if code == ExitCode.OK:
             code = ExitCode.USAGE
     raise typer.Exit(int(code))
+
+
+def _dry_run(session: Session, parsed: BatchStream, settings: Settings) -> list[BatchProblem]:
+    """Each line's bodies printed as soon as the line is read (a long file starts at once, and
+    `| head` sees its first lines first); its mistakes said in their place."""
+    problems: list[BatchProblem] = []
+    total = 0.0
+    for item in stream(parsed.results, settings, job_finder(session)):
+        if isinstance(item, BatchProblem):
+            problems.append(item)
+            _print_problems(parsed, [item])
+            continue
+        checked = preview(session, item.requests, dry_run=True)
+        print_bodies(checked)
+        total += checked.total_usd
+    print_dry_run_total(total)
+    return problems
 
 
 def _edit_consent(
@@ -156,6 +189,6 @@ def _edit_consent(
     return None
 
 
-def _print_problems(parsed: BatchFile, problems: list[BatchProblem]) -> None:
+def _print_problems(parsed: BatchStream, problems: list[BatchProblem]) -> None:
     for problem in problems:
         output.error(f"{parsed.name}:{problem.line}: {problem.message}")
