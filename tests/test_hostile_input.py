@@ -21,7 +21,7 @@ from tests.helpers import Cli, read_jobs, sim_stats
 # Every example runs the whole CLI in-process; the fixtures (a home, a project) are shared by the
 # examples of one test, which is what these properties want: nothing any example does may crash.
 PROPERTY = settings(
-    max_examples=60,
+    max_examples=int(os.environ.get("IMAGINE_HYPOTHESIS_EXAMPLES", "60")),
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -133,13 +133,18 @@ _FIELDS = st.sampled_from(
 @example(line='{"prompt": ' + DEEP + "}")
 @example(line='{"prompt": "x", "duration": ' + HUGE + "}")
 def test_any_batch_line_is_a_job_or_a_bad_line(cli: Cli, project: Path, line: str) -> None:
-    path = project / "jobs.jsonl"
-    path.write_text(line.replace("\n", " ") + "\n", encoding="utf-8", errors="surrogatepass")
-    result = cli.run("batch", str(path), "--format", "jsonl", "--dry-run")
-    assert _own_exit(result), result.exception
-    assert result.exit_code in (0, 2)
-    if result.exit_code == 2:
-        assert "jobs.jsonl:1: " in result.stderr or "not UTF-8" in result.stderr
+    for fmt, text in (
+        ("jsonl", line.replace("\n", " ")),
+        ("txt", line.replace("\n", " ")),
+        ("csv", "prompt,duration,aspect,n,output\n" + line),
+    ):
+        path = project / f"jobs.{fmt}"
+        path.write_text(text + "\n", encoding="utf-8", errors="surrogatepass")
+        result = cli.run("batch", str(path), "--dry-run")
+        assert _own_exit(result), result.exception
+        assert result.exit_code in (0, 2)
+        if result.exit_code == 2:
+            assert f"jobs.{fmt}:" in result.stderr or "not UTF-8" in result.stderr
 
 
 # --- settings -------------------------------------------------------------------------------------
