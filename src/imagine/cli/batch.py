@@ -22,6 +22,7 @@ from imagine.cli.render import (
 )
 from imagine.config import Settings
 from imagine.errors import ExitCode, UsageError
+from imagine.plan import Request
 from imagine.render import preview
 from imagine.session import Session
 
@@ -138,6 +139,9 @@ def batch(
     _end(parsed, problems, code)
 
 
+DRY_RUN_CHUNK = 64  # requests checked together: the first is printed at once, and checks shared
+
+
 def _end(parsed: BatchStream, problems: list[BatchProblem], code: ExitCode) -> NoReturn:
     if problems:
         output.message(
@@ -153,15 +157,27 @@ def _dry_run(session: Session, parsed: BatchStream, settings: Settings) -> list[
     """Each line's bodies printed as soon as the line is read (a long file starts at once, and
     `| head` sees its first lines first); its mistakes said in their place."""
     problems: list[BatchProblem] = []
+    pending: list[Request] = []
     total = 0.0
+
+    def flush() -> None:
+        nonlocal total
+        if pending:
+            checked = preview(session, pending, dry_run=True)
+            print_bodies(checked)
+            total += checked.total_usd
+            pending.clear()
+
     for item in stream(parsed.results, settings, job_finder(session)):
         if isinstance(item, BatchProblem):
+            flush()  # in file order
             problems.append(item)
             _print_problems(parsed, [item])
             continue
-        checked = preview(session, item.requests, dry_run=True)
-        print_bodies(checked)
-        total += checked.total_usd
+        pending.extend(item.requests)
+        if len(pending) >= DRY_RUN_CHUNK:
+            flush()
+    flush()
     print_dry_run_total(total)
     return problems
 
