@@ -7,6 +7,7 @@ never escape it.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import string
@@ -109,6 +110,7 @@ def ensure_writable(folder: Path) -> None:
         ) from None
 
 
+@functools.lru_cache(maxsize=64)  # a batch renders one template per job: parse it once
 def check_template(template: str) -> None:
     try:
         parsed = list(string.Formatter().parse(template))
