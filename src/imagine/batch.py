@@ -6,10 +6,12 @@ with its line number, like a malformed line: the rest of the batch can go ahead 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 from imagine.api import contract
-from imagine.batchfile import BatchEntry, BatchFile, BatchProblem, LineMode
+from imagine.batchfile import BatchEntry, BatchFile, BatchProblem, LineMode, Result
 from imagine.config import Settings
 from imagine.errors import UsageError
 from imagine.media.inputs import (
@@ -20,7 +22,8 @@ from imagine.media.inputs import (
     image_input,
     video_input,
 )
-from imagine.plan import Request, variations
+from imagine.plan import Request, template_fields, variations
+from imagine.project import render_template
 from imagine.spec import MediaInput, Mode, RenderSpec, validate
 
 
@@ -54,27 +57,58 @@ class Inputs:
 
 
 def build(batch: BatchFile, settings: Settings, find_job: JobFinder) -> Built:
-    inputs = Inputs(find_job)
+    return collect([*batch.entries, *batch.problems], settings, find_job)
+
+
+def collect(results: Iterable[Result], settings: Settings, find_job: JobFinder) -> Built:
+    """Every entry's requests, and every problem, of a file read line by line."""
     requests: list[tuple[int, Request]] = []
-    problems = list(batch.problems)
+    problems: list[BatchProblem] = []
     unconsented: list[int] = []
-    for entry in batch.entries:
-        try:
-            made = entry_requests(entry, settings, inputs)
-        except UsageError as error:
-            problems.append(BatchProblem(entry.line, str(error)))
+    for item in stream(results, settings, find_job):
+        if isinstance(item, BatchProblem):
+            problems.append(item)
             continue
-        requests.extend((entry.line, request) for request in made)
-        if entry.mode == LineMode.EDIT and not entry.consent:
-            unconsented.append(entry.line)
+        requests.extend((item.line, request) for request in item.requests)
+        if item.needs_consent:
+            unconsented.append(item.line)
     problems.sort(key=lambda problem: problem.line)
     return Built(tuple(requests), tuple(problems), tuple(unconsented))
+
+
+@dataclass(frozen=True)
+class Line:
+    """The requests one good line makes (one per variation)."""
+
+    line: int
+    requests: list[Request]
+    needs_consent: bool  # an edit whose line does not give consent itself
+
+
+def stream(
+    results: Iterable[Result], settings: Settings, find_job: JobFinder
+) -> Iterator[Line | BatchProblem]:
+    """Each line's requests, or its problem, as the lines come."""
+    inputs = Inputs(find_job)
+    for result in results:
+        if isinstance(result, BatchProblem):
+            yield result
+            continue
+        try:
+            made = entry_requests(result, settings, inputs)
+        except UsageError as error:
+            yield BatchProblem(result.line, str(error))
+            continue
+        yield Line(result.line, made, result.mode == LineMode.EDIT and not result.consent)
 
 
 def entry_requests(entry: BatchEntry, settings: Settings, inputs: Inputs) -> list[Request]:
     """The requests one entry asks for (one per variation), each checked as `gen` would."""
     spec = _spec(entry, settings, inputs)
     validate(spec)
+    if entry.output:
+        # A line's own name is checked with the line, so that a bad one skips only that line.
+        render_template(entry.output, template_fields(spec, "0" * 26, 1, datetime.now()))
     return variations(spec, entry.output or settings.output, entry.n)
 
 

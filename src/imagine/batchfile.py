@@ -33,6 +33,7 @@ class LineMode(StrEnum):
 
 FORMATS = ("txt", "jsonl", "csv")
 MAX_VARIATIONS = 16  # as -n/--variations
+MAX_DIGITS = 100  # a whole number written longer than this is a mistake, not a count
 
 # Every name a field may be written as (after lower-casing and "-" → "_"), mapped to its canonical name.
 ALIASES: dict[str, str] = {
@@ -115,8 +116,27 @@ class _Problem(Exception):
 Result = BatchEntry | BatchProblem
 
 
+@dataclass(frozen=True)
+class BatchStream:
+    """A batch file read line by line as it is consumed: a job can start before the last line
+    of a long file is parsed."""
+
+    name: str
+    format: str
+    results: Iterator[Result]
+
+
 def read_batch(source: str, *, text: str | None = None, fmt: str | None = None) -> BatchFile:
-    """Parse a batch file (``-`` = stdin, whose content the caller passes as ``text``)."""
+    """Parse a whole batch file (``-`` = stdin, whose content the caller passes as ``text``)."""
+    stream = stream_batch(source, text=text, fmt=fmt)
+    results = list(stream.results)
+    entries = tuple(r for r in results if isinstance(r, BatchEntry))
+    problems = tuple(r for r in results if isinstance(r, BatchProblem))
+    return BatchFile(name=stream.name, format=stream.format, entries=entries, problems=problems)
+
+
+def stream_batch(source: str, *, text: str | None = None, fmt: str | None = None) -> BatchStream:
+    """As read_batch, but each line is parsed only when its result is asked for."""
     if source == "-" and text is None:
         raise ValueError("read stdin in the CLI and pass it as text")
     name = "<stdin>" if source == "-" else source
@@ -124,10 +144,7 @@ def read_batch(source: str, *, text: str | None = None, fmt: str | None = None) 
     # A file saved on Windows must give the same prompts (and so the same fingerprints).
     content = content.replace("\r\n", "\n")
     chosen = _choose_format(source, content, fmt)
-    results = _PARSERS[chosen](content)
-    entries = tuple(r for r in results if isinstance(r, BatchEntry))
-    problems = tuple(r for r in results if isinstance(r, BatchProblem))
-    return BatchFile(name=name, format=chosen, entries=entries, problems=problems)
+    return BatchStream(name=name, format=chosen, results=_PARSERS[chosen](content))
 
 
 def _read(name: str) -> str:
@@ -178,27 +195,28 @@ def _content_lines(content: str) -> Iterator[tuple[int, str]]:
             yield number, stripped
 
 
-def _parse_txt(content: str) -> list[Result]:
-    return [_guard(_from_txt, number, line) for number, line in _content_lines(content)]
+def _parse_txt(content: str) -> Iterator[Result]:
+    for number, line in _content_lines(content):
+        yield _from_txt(number, line)
 
 
-def _parse_jsonl(content: str) -> list[Result]:
-    return [_guard(_from_jsonl, number, line) for number, line in _content_lines(content)]
+def _parse_jsonl(content: str) -> Iterator[Result]:
+    for number, line in _content_lines(content):
+        yield _guard(_from_jsonl, number, line)
 
 
-def _parse_csv(content: str) -> list[Result]:
+def _parse_csv(content: str) -> Iterator[Result]:
     # strict: an unclosed quote would otherwise swallow the rest of the file into one cell.
     reader = csv.reader(io.StringIO(content), strict=True)
     header: list[str] | None = None
-    results: list[Result] = []
     start = 1
     while True:
         try:
             row = next(reader)
         except StopIteration:
-            return results
+            return
         except csv.Error as error:
-            results.append(BatchProblem(start, _csv_error(error)))
+            yield BatchProblem(start, _csv_error(error))
             start = reader.line_num + 1
             continue
         # A quoted cell may span lines: the row starts where the previous one ended.
@@ -206,13 +224,14 @@ def _parse_csv(content: str) -> list[Result]:
         if _skipped_row(row):
             continue
         if header is not None:
-            results.append(_guard(_from_csv, line, header, row))
+            yield _guard(_from_csv, line, header, row)
             continue
         header = [cell.strip() for cell in row]
         try:
             _check_header(header)
         except _Problem as problem:
-            return [BatchProblem(line, str(problem))]  # every row would repeat its mistake
+            yield BatchProblem(line, str(problem))
+            return  # every row would repeat its mistake
 
 
 def _guard(build: Callable[..., BatchEntry], line: int, *args: Any) -> Result:
@@ -224,7 +243,8 @@ def _guard(build: Callable[..., BatchEntry], line: int, *args: Any) -> Result:
 
 
 def _from_txt(line: int, text: str) -> BatchEntry:
-    return _build(line, {"prompt": text})
+    # A line of text is a prompt and nothing else: nothing to look up (a long file has many).
+    return BatchEntry(line=line, mode=LineMode.GEN, prompt=text, fields={"prompt": text})
 
 
 def _from_jsonl(line: int, text: str) -> BatchEntry:
@@ -235,11 +255,33 @@ def _from_jsonl(line: int, text: str) -> BatchEntry:
             f"not valid JSON ({error.msg} at column {error.colno}): "
             'write one object a line, like {"prompt": "a fox in snow"}'
         ) from None
+    except RecursionError:
+        raise _Problem(
+            "values nested too deep to read: write one flat object a line, "
+            'like {"prompt": "a fox in snow"}'
+        ) from None
+    except ValueError:  # Python refuses to read a number of over 4,300 digits
+        raise _Problem(
+            "a number with thousands of digits: no field takes one (duration is 1-15 seconds)"
+        ) from None
+    _check_encodable(value)
     if not isinstance(value, dict):
         raise _Problem(
             f'expected a JSON object like {{"prompt": "a fox in snow"}}, got {_kind(value)}'
         )
     return _build(line, value)
+
+
+def _check_encodable(value: Any) -> None:
+    # JSON may spell half of a surrogate pair (\ud800) alone: no UTF-8 text holds it, so
+    # neither the ledger nor a sidecar nor the API could ever take the line.
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise _Problem(
+            f"holds a lone surrogate escape (\\u{ord(error.object[error.start]):04x}) that is not "
+            "a character: fix the escape or write the character itself"
+        ) from None
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -352,9 +394,9 @@ def _unknown_field(name: str) -> str:
     close = difflib.get_close_matches(typed, ALIASES, n=1, cutoff=0.6)
     close = close or [key for key in ALIASES if len(typed) > 1 and key.startswith(typed)][:1]
     if close:
-        return f"unknown field {name!r}: did you mean {close[0]!r}?"
+        return f"unknown field {_shown(name)}: did you mean {close[0]!r}?"
     known = ", ".join(dict.fromkeys(ALIASES.values()))
-    return f"unknown field {name!r}: known fields are {known}"
+    return f"unknown field {_shown(name)}: known fields are {known}"
 
 
 def _twice(first: str, second: str) -> str:
@@ -370,7 +412,7 @@ def _mode(given: Given) -> LineMode:
     name, value = given["mode"]
     mode = value.strip().lower() if isinstance(value, str) else value
     if mode not in tuple(LineMode):
-        raise _Problem(f"unknown {name} {value!r}: choose gen, edit or extend")
+        raise _Problem(f"unknown {name} {_shown(value)}: choose gen, edit or extend")
     return LineMode(mode)
 
 
@@ -447,7 +489,7 @@ def _flag(given: Given, key: str) -> bool | None:
     text = str(value).strip().lower() if isinstance(value, str | int) else ""
     if text in _TRUE or text in _FALSE:
         return text in _TRUE
-    raise _Problem(f"{name} must be true or false (or yes/no, 1/0), got {value!r}")
+    raise _Problem(f"{name} must be true or false (or yes/no, 1/0), got {_shown(value)}")
 
 
 def _variations(given: Given) -> int:
@@ -456,7 +498,9 @@ def _variations(given: Given) -> int:
     name, value = given["n"]
     number = _whole(value)
     if number is None or not 1 <= number <= MAX_VARIATIONS:
-        raise _Problem(f"{name} must be a whole number from 1 to {MAX_VARIATIONS}, got {value!r}")
+        raise _Problem(
+            f"{name} must be a whole number from 1 to {MAX_VARIATIONS}, got {_shown(value)}"
+        )
     return number
 
 
@@ -465,7 +509,7 @@ def _whole(value: Any) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     text = value.strip() if isinstance(value, str) else ""
-    return int(text) if text.isdecimal() else None
+    return int(text) if text.isdecimal() and len(text) <= MAX_DIGITS else None
 
 
 _NOT_FOR = {
@@ -495,6 +539,16 @@ def _check_mode(entry: BatchEntry, given: Given) -> None:
         raise _Problem(f"mode {entry.mode} needs a prompt: say {wanted}")
 
 
+def _shown(value: Any, limit: int = 40) -> str:
+    """A value as a message quotes it, cut short: a line may hold megabytes."""
+    text = (
+        repr(value)
+        if isinstance(value, str | int | float | bool) or value is None
+        else _kind(value)
+    )
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _kind(value: Any) -> str:
     names = {dict: "an object", list: "a list", str: "text", bool: "a boolean"}
     if value is None:
@@ -502,7 +556,7 @@ def _kind(value: Any) -> str:
     return names.get(type(value), "a number" if isinstance(value, int | float) else "a value")
 
 
-_PARSERS: dict[str, Callable[[str], list[Result]]] = {
+_PARSERS: dict[str, Callable[[str], Iterator[Result]]] = {
     "txt": _parse_txt,
     "jsonl": _parse_jsonl,
     "csv": _parse_csv,

@@ -7,6 +7,8 @@ the same one-line error as a typo on the command line.
 
 from __future__ import annotations
 
+import math
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -22,6 +24,8 @@ from imagine.pricing import DEFAULT_PRICES
 
 DEFAULT_BASE_URL = "https://api.x.ai"
 DEFAULT_OUTPUT = "renders/{date}-{slug}-{short}"
+_HOST = re.compile(r"[A-Za-z0-9._-]+|[0-9A-Fa-f:.]+(%[\w.-]+)?")  # a name, IPv4, or IPv6
+_MAX_DIGITS = 100  # a whole-number setting this long is a mistake, not a value to convert
 
 
 @dataclass(frozen=True)
@@ -85,29 +89,44 @@ def _text(value: Any) -> str:
 
 
 def _integer(value: Any) -> int:
-    if isinstance(value, bool):
-        raise ValueError(f"expected a whole number, got {value!r}")
+    if isinstance(value, bool) or (isinstance(value, str) and len(value) > _MAX_DIGITS):
+        raise ValueError(f"expected a whole number, got {_shown(value)}")
+    if isinstance(value, int):
+        return value
     try:
         return int(str(value), 10)
     except ValueError:
-        raise ValueError(f"expected a whole number, got {value!r}") from None
+        raise ValueError(f"expected a whole number, got {_shown(value)}") from None
+
+
+def _finite(value: Any, expected: str) -> float:
+    """A float that is a real amount: NaN compares false with every limit (a budget of NaN
+    would never refuse anything) and infinity is no amount either."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected {expected}, got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"expected {expected}, got {_shown(value)}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"expected {expected}, got {_shown(value)} (not a finite number)")
+    return number
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _positive_number(value: Any) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"expected a number, got {value!r}") from None
+    number = _finite(value, "a number")
     if number <= 0:
         raise ValueError(f"expected a number above 0, got {value!r}")
     return number
 
 
 def _usd(value: Any) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"expected an amount in USD, got {value!r}") from None
+    number = _finite(value, "an amount in USD")
     if number < 0:
         raise ValueError(f"expected an amount of 0 or more, got {value!r}")
     return number
@@ -140,9 +159,23 @@ def _boolean(value: Any) -> bool:
 
 def _base_url(value: Any) -> str:
     url = _text(value).rstrip("/")
-    parts = urlsplit(url)
+    like = "an http(s) URL like https://api.x.ai"
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # read here: an out-of-range port raises only when asked for
+    except ValueError as error:
+        raise ValueError(f"base URL {_shown(url)} is not {like} ({error})") from None
     if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ValueError(f"base URL {url!r} is not an http(s) URL like https://api.x.ai")
+        raise ValueError(f"base URL {_shown(url)} is not {like}")
+    if port == 0 or not _HOST.fullmatch(parts.hostname) or not url.isprintable() or " " in url:
+        raise ValueError(f"base URL {_shown(url)} names no valid host and port: give {like}")
+    if parts.username is not None or parts.password is not None:
+        # The base URL is stored with every job: a password in it would land in the ledger.
+        raise ValueError(
+            "base URL must not hold a user name or password: the key goes in XAI_API_KEY"
+        )
+    if parts.query or parts.fragment:
+        raise ValueError(f"base URL {_shown(url)} must not have a query or fragment: give {like}")
     if parts.path.rstrip("/").endswith("/v1"):
         raise ValueError(f"base URL {url!r} should be the API root without /v1 (routes add it)")
     return url
@@ -219,15 +252,25 @@ def _price(key: str, value: Any, *, source: str) -> float:
 def read_toml(path: Path) -> dict[str, Any]:
     """The file's table, or {} when it does not exist."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         return {}
     except OSError as error:
         raise ConfigError(f"cannot read {path}: {error.strerror}") from None
     try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"{path} is not UTF-8 text (bad byte at offset {error.start}): save it as UTF-8"
+        ) from None
+    try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path} is not valid TOML ({error}); fix or remove it") from None
+    except (RecursionError, ValueError) as error:
+        # Values nested thousands deep, or a number of thousands of digits: no setting looks so.
+        why = "nested too deep" if isinstance(error, RecursionError) else "a number too long"
+        raise ConfigError(f"{path} cannot be read ({why}); fix or remove it") from None
 
 
 def flatten(table: Mapping[str, Any]) -> dict[str, Any]:
@@ -236,7 +279,12 @@ def flatten(table: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in table.items():
         if key == "prices" and isinstance(value, Mapping):
             for model, row in value.items():
-                for resolution, price in dict(row).items():
+                if not isinstance(row, Mapping):
+                    raise ConfigError(
+                        f"prices.{model} should be a table of prices by resolution, like "
+                        f"[prices.{contract.BASE_MODEL}] 480p = 0.05, got {_shown(row)}"
+                    )
+                for resolution, price in row.items():
                     flat[f"prices.{model}.{resolution}"] = price
         elif key != "project":
             flat[key] = value
@@ -244,7 +292,11 @@ def flatten(table: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def apply_file(settings: Settings, path: Path) -> Settings:
-    values = flatten(read_toml(path))
+    table = read_toml(path)
+    try:
+        values = flatten(table)
+    except ConfigError as error:
+        raise ConfigError(f"{error.message} (in {path})") from None
     prices = {model: dict(row) for model, row in settings.prices.items()}
     changes: dict[str, Any] = {}
     for key, raw in values.items():

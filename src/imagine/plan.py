@@ -18,7 +18,7 @@ from typing import Any
 from imagine import ids, pricing
 from imagine.jobs import Brief, Job, Status
 from imagine.ledger.store import Ledger
-from imagine.project import Project, plan_output, slugify
+from imagine.project import Outputs, Project, plan_output, slugify
 from imagine.render_files import taken_in
 from imagine.reuse import Found, SidecarIndex, import_render
 from imagine.spec import Mode, RenderSpec
@@ -134,6 +134,7 @@ def plan(
     with the same fingerprint, is made again under it, where it also sees the chunk's own rows.
     """
     index = SidecarIndex(target.project, ledger)
+    outputs = Outputs(target.project)
     planned: list[Planned] = []
     for start in range(0, len(requests), RECORD_CHUNK):
         chunk = requests[start : start + RECORD_CHUNK]
@@ -145,7 +146,7 @@ def plan(
                         import_render(ledger, on_disk, target.project), Action.REUSED
                     )
                 planned.append(
-                    existing or _record(ledger, request, fingerprint, target, force=force)
+                    existing or _record(ledger, request, fingerprint, target, outputs, force=force)
                 )
     return planned
 
@@ -163,7 +164,13 @@ def _look_up(
 
 
 def _record(
-    ledger: Ledger, request: Request, fingerprint: str, target: Target, *, force: bool
+    ledger: Ledger,
+    request: Request,
+    fingerprint: str,
+    target: Target,
+    outputs: Outputs,
+    *,
+    force: bool,
 ) -> Planned:
     spec = request.spec
     job_id = ids.new_id()
@@ -172,7 +179,7 @@ def _record(
 
     def values(seq: int) -> dict[str, Any]:
         fields = template_fields(spec, job_id, seq, created)
-        output = plan_output(target.project, request.template, fields, taken_in(ledger))
+        output = plan_output(target.project, request.template, fields, taken_in(ledger), outputs)
         return _row(spec, job_id, fingerprint, output, cost, target)
 
     def earlier() -> Job | None:

@@ -7,6 +7,7 @@ never escape it.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import string
@@ -35,6 +36,11 @@ TEMPLATE_FIELDS = {
     "aspect": "aspect ratio, e.g. 16x9",
 }
 UNIQUE_FIELDS = ("id", "short", "seq")
+NAME_MAX_BYTES = 255  # one name in a path, on ext4, XFS, btrfs, APFS and tmpfs alike
+PATH_MAX_BYTES = 4096
+# Room kept in a render's name for the longest name made from it: "-" and the short id when the
+# name is taken (9), then the sidecar's temporary file ".NAME.json.XXXXXXXX.tmp" (19).
+STEM_MAX_BYTES = NAME_MAX_BYTES - 9 - 19
 
 PROJECT_TEMPLATE = """\
 # imagine project settings: these override your user config for renders made in this folder.
@@ -104,6 +110,7 @@ def ensure_writable(folder: Path) -> None:
         ) from None
 
 
+@functools.lru_cache(maxsize=64)  # a batch renders one template per job: parse it once
 def check_template(template: str) -> None:
     try:
         parsed = list(string.Formatter().parse(template))
@@ -128,7 +135,39 @@ def slugify(text: str, limit: int = 48) -> str:
 def _clean_part(part: str) -> str:
     cleaned = re.sub(r"[^\w.\-+@=,]+", "-", part, flags=re.UNICODE)
     cleaned = re.sub(r"-+(?=\.)|(?<=\.)-+", "", cleaned).strip(" .-")
-    return cleaned[:120] or "_"
+    return cleaned or "_"
+
+
+def name_bytes(name: str) -> int:
+    """A file name's length as Linux file systems count it: UTF-8 bytes (an é takes two, a 视
+    three), not characters."""
+    return len(name.encode("utf-8", "surrogateescape"))
+
+
+def _check_lengths(path: PurePosixPath, text: str) -> None:
+    """Refuse, before anything is sent, a name the file system would refuse once the render is
+    paid for: the MP4, its .part, sidecar and poster must all fit in NAME_MAX bytes."""
+    for folder in path.parent.parts:
+        if name_bytes(folder) > NAME_MAX_BYTES:
+            raise UsageError(
+                f"output folder {_shown(folder)} is {name_bytes(folder)} bytes long: a folder name "
+                f"holds at most {NAME_MAX_BYTES} bytes (UTF-8); shorten -o/--output"
+            )
+    if name_bytes(path.stem) > STEM_MAX_BYTES:
+        raise UsageError(
+            f"output name {_shown(path.stem)} is {name_bytes(path.stem)} bytes long: a render's "
+            f"name holds at most {STEM_MAX_BYTES} bytes (UTF-8; {NAME_MAX_BYTES} less room for "
+            "'.mp4.part', the sidecar's temporary name and a unique suffix); shorten -o/--output"
+        )
+    if len(text.encode("utf-8")) > PATH_MAX_BYTES // 2:
+        raise UsageError(
+            f"output path is {len(text.encode('utf-8'))} bytes long: keep -o/--output under "
+            f"{PATH_MAX_BYTES // 2} bytes"
+        )
+
+
+def _shown(name: str) -> str:
+    return repr(name) if len(name) <= 24 else repr(name[:20] + "…")
 
 
 def render_template(template: str, values: Mapping[str, object]) -> PurePosixPath:
@@ -147,7 +186,81 @@ def render_template(template: str, values: Mapping[str, object]) -> PurePosixPat
     if not parts or ".." in parts:
         raise UsageError(f"output {text!r} must name a file inside the project (no '..')")
     path = PurePosixPath(*[_clean_part(p) for p in parts])
-    return path if path.suffix.lower() == ".mp4" else path.with_name(path.name + ".mp4")
+    path = path if path.suffix.lower() == ".mp4" else path.with_name(path.name + ".mp4")
+    _check_lengths(path, text)
+    return path
+
+
+def output_file(project: Project, template: str, values: Mapping[str, object]) -> Path:
+    """The absolute path a template names for a job, checked to stay inside the project even
+    through a symbolic link on the way (``renders`` linked to another disk is refused too:
+    the project is where its renders are)."""
+    return Outputs(project).file(template, values)
+
+
+# The widest value each field can take: a template that fits with these fits with any.
+_WIDEST: dict[str, object] = {
+    "date": "2000-01-01",
+    "time": "000000",
+    "slug": "x" * 48,
+    "id": "0" * 26,
+    "short": "0" * 8,
+    "seq": "9" * 19,
+    "n": "99",
+    "model": "m" * 64,
+    "mode": "reference",
+    "duration": "15",
+    "resolution": "1080p",
+    "aspect": "16x9",
+}
+
+
+class Outputs:
+    """Output paths of one run, checked once per folder (and once per template where the
+    template allows it) rather than once per job: a batch has many jobs and few folders."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self._inside: set[Path] = set()
+        self._folders: dict[str, Path] = {}
+
+    def file(self, template: str, values: Mapping[str, object]) -> Path:
+        path = self.project.root / render_template(template, values)
+        if path.parent not in self._inside:
+            self._check_inside(path)
+            self._inside.add(path.parent)
+        return path
+
+    def folder(self, template: str, values: Callable[[], Mapping[str, object]]) -> Path:
+        """The folder a job's file goes to; the whole name checked as for ``file``. ``values``
+        is called only when the template's folder depends on them."""
+        known = self._folders.get(template)
+        if known is not None:
+            return known
+        folder = self.file(template, values()).parent
+        if _same_for_every_job(template):
+            self._folders[template] = folder
+        return folder
+
+    def _check_inside(self, path: Path) -> None:
+        if not is_inside(path.parent, self.project.root):
+            raise UsageError(
+                f"output {self.project.relative(path)} leads outside the project through a "
+                f"symbolic link (to {os.path.realpath(path.parent)}): write inside "
+                f"{self.project.root}, or choose the folder with --project"
+            )
+
+
+def _same_for_every_job(template: str) -> bool:
+    """The folder has no field in it, and the name fits however wide its fields are."""
+    folder = template.replace("\\", "/").rpartition("/")[0]
+    if "{" in folder:
+        return False
+    try:
+        render_template(template, _WIDEST)
+    except UsageError:
+        return False
+    return True
 
 
 def has_unique_field(template: str) -> bool:
@@ -159,14 +272,16 @@ def plan_output(
     template: str,
     values: Mapping[str, object],
     taken: Callable[[Path], bool],
+    outputs: Outputs | None = None,
 ) -> Path:
     """An absolute output path for a new job, never one already used by a file or another job."""
-    relative = render_template(template, values)
-    path = project.root / relative
-    if taken(path) and not has_unique_field(template):
+    path = (outputs or Outputs(project)).file(template, values)
+    used = taken(path)  # asked once a name: each answer costs a look at the disk and the ledger
+    if used and not has_unique_field(template):
         stem = f"{path.stem}-{values['short']}"
         path = path.with_name(stem + path.suffix)
-    if taken(path):
+        used = taken(path)
+    if used:
         raise UsageError(
             f"output {project.relative(path)} is already taken by another render",
             hint="Put {short} or {id} in -o/--output to make names unique.",

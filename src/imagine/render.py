@@ -17,7 +17,7 @@ from imagine.engine.events import Reason, Sink, null_sink
 from imagine.engine.runner import Engine, EngineOptions, Outcome
 from imagine.errors import ExitCode, ImagineError
 from imagine.jobs import UNSUCCESSFUL, Brief, Status
-from imagine.project import ensure_writable, render_template
+from imagine.project import Outputs, ensure_writable
 from imagine.session import Session
 from imagine.spec import RenderSpec, validate
 
@@ -52,9 +52,11 @@ def preview(
     Unless this is a dry run, the output folders are created and proven writable, so that a render
     is never paid for and then lost for want of a place to put it.
     """
+    outputs = Outputs(session.project)
+    folders: set[Path] = set()
     for request in requests:
         validate(request.spec)
-    folders = {_output_folder(session, request) for request in requests}
+        folders.add(_output_folder(outputs, request))
     total = sum(plan.estimate(r.spec, session.settings.prices).usd for r in requests)
     if not dry_run:
         for folder in sorted(folders):
@@ -62,9 +64,11 @@ def preview(
     return Preview(tuple(requests), total, session.base_url)
 
 
-def _output_folder(session: Session, request: plan.Request) -> Path:
-    fields = plan.template_fields(request.spec, "0" * 26, 1, datetime.now())
-    return (session.project.root / render_template(request.template, fields)).parent
+def _output_folder(outputs: Outputs, request: plan.Request) -> Path:
+    def fields() -> dict[str, object]:
+        return plan.template_fields(request.spec, "0" * 26, 1, datetime.now())
+
+    return outputs.folder(request.template, fields)
 
 
 def record(

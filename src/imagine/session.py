@@ -62,7 +62,11 @@ class Session:
         if self.use_sim:
             return SIM_BASE_URL
         if self._base_url:
-            return str(config.parse_value("base_url", self._base_url, source="--base-url"))
+            return str(
+                config.parse_value(
+                    "base_url", self._base_url, source="--base-url or IMAGINE_BASE_URL"
+                )
+            )
         return self.settings.base_url
 
     def require_credentials(self, base_url: str | None = None) -> None:

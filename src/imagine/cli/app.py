@@ -47,6 +47,7 @@ class ImagineGroup(TyperGroup):
             # the usage line and exits 2.
             raise
         except Exception as error:  # a bug: say so briefly, unless a traceback is wanted
+            _ledger_problem(error)
             if getattr(sys, "_called_from_test", False):
                 raise  # tests/helpers.py's Cli.run fails the test with this traceback
             if _debug():
@@ -61,6 +62,19 @@ class ImagineGroup(TyperGroup):
                 " run it again as imagine --debug … (or with IMAGINE_DEBUG=1) for the traceback"
             )
             raise typer.Exit(int(ExitCode.INTERNAL)) from None
+
+
+def _ledger_problem(error: Exception) -> None:
+    """A damaged or read-only ledger met in the middle of a command is the file's fault, not a
+    bug: say which file and what to do, as when it is opened."""
+    from imagine import paths
+    from imagine.cli import output
+    from imagine.ledger.db import is_ledger_problem, problem
+
+    if is_ledger_problem(error):
+        known = problem(error, paths.ledger_file())
+        output.error(str(known))
+        raise typer.Exit(int(known.exit_code)) from None
 
 
 app = typer.Typer(

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
-from imagine.batch import Built, build
-from imagine.batchfile import BatchFile, BatchProblem, read_batch
+from imagine.batch import Built, collect, stream
+from imagine.batchfile import BatchProblem, BatchStream, stream_batch
 from imagine.cli import options as opt
 from imagine.cli import output
 from imagine.cli.edit import ask_consent, consent_record
-from imagine.cli.render import Flags, execute, job_finder, settings_with
+from imagine.cli.render import (
+    Flags,
+    execute,
+    job_finder,
+    print_bodies,
+    print_dry_run_total,
+    settings_with,
+)
+from imagine.config import Settings
 from imagine.errors import ExitCode, UsageError
+from imagine.plan import Request
+from imagine.render import preview
 from imagine.session import Session
 from imagine.spec import Mode
 
@@ -48,7 +58,11 @@ def batch(
     rps: Annotated[
         float | None,
         typer.Option(
-            "--rps", min=0.001, metavar="R", help="Job starts per second per model [default: 1]."
+            "--rps",
+            min=0.001,
+            metavar="R",
+            callback=opt.finite,
+            help="Job starts per second per model [default: 1].",
         ),
     ] = None,
     duration: opt.Duration = None,
@@ -78,7 +92,7 @@ def batch(
     Example: imagine batch prompts.txt -d 4 -c 8
     """
     text = sys.stdin.read() if file == "-" else None
-    parsed = read_batch(file, text=text, fmt=file_format)
+    parsed = stream_batch(file, text=text, fmt=file_format)
     with Session(project_dir=project, base_url=base_url, use_sim=sim) as session:
         settings = settings_with(
             session,
@@ -89,15 +103,25 @@ def batch(
             model=model,
             output=output_template,
         )
-        built = build(parsed, settings, job_finder(session))
+        if dry_run and not strict:
+            problems = _dry_run(session, parsed, settings)
+            _end(parsed, problems, ExitCode.OK)
+        built = collect(parsed.results, settings, job_finder(session))
         problems = list(built.problems)
         agreed = _edit_consent(built, consent, problems, dry_run=dry_run)
         skipped = {problem.line for problem in problems}
         requests = [request for line, request in built.requests if line not in skipped]
+        # Every bad line is said before anything is sent, so that a run can be stopped (Ctrl-C)
+        # before it spends on a file with mistakes; the summary at the end points back here.
+        _print_problems(parsed, problems)
         if strict and problems:
-            _print_problems(parsed, problems, skipped=False)
             raise UsageError(
                 f"{len(problems)} bad line(s) in {parsed.name}: nothing submitted (--strict)"
+            )
+        if problems and requests and not quiet:
+            output.message(
+                f"going ahead with the {len(requests)} job(s) of the good lines; "
+                f"the {len(problems)} bad line(s) are skipped"
             )
         code = ExitCode.OK
         if requests:
@@ -113,11 +137,50 @@ def batch(
             )
         elif not problems and not quiet:
             output.message(f"{parsed.name}: no jobs in the file")
+    _end(parsed, problems, code)
+
+
+DRY_RUN_CHUNK = 64  # requests checked together: the first is printed at once, and checks shared
+
+
+def _end(parsed: BatchStream, problems: list[BatchProblem], code: ExitCode) -> NoReturn:
     if problems:
-        _print_problems(parsed, problems)
+        output.message(
+            f"{len(problems)} bad line(s) of {parsed.name} skipped (listed above): fix them and "
+            "run the same command again (finished jobs are not rendered twice)"
+        )
         if code == ExitCode.OK:
             code = ExitCode.USAGE
     raise typer.Exit(int(code))
+
+
+def _dry_run(session: Session, parsed: BatchStream, settings: Settings) -> list[BatchProblem]:
+    """Each line's bodies printed as soon as the line is read (a long file starts at once, and
+    `| head` sees its first lines first); its mistakes said in their place."""
+    problems: list[BatchProblem] = []
+    pending: list[Request] = []
+    total = 0.0
+
+    def flush() -> None:
+        nonlocal total
+        if pending:
+            checked = preview(session, pending, dry_run=True)
+            print_bodies(checked)
+            total += checked.total_usd
+            pending.clear()
+
+    for item in stream(parsed.results, settings, job_finder(session)):
+        if isinstance(item, BatchProblem):
+            flush()  # in file order
+            problems.append(item)
+            _print_problems(parsed, [item])
+            continue
+        pending.extend(item.requests)
+        if len(pending) >= DRY_RUN_CHUNK:
+            flush()
+    flush()
+    print_dry_run_total(total)
+    return problems
 
 
 def _edit_consent(
@@ -143,13 +206,6 @@ def _edit_consent(
     return None
 
 
-def _print_problems(
-    parsed: BatchFile, problems: list[BatchProblem], *, skipped: bool = True
-) -> None:
+def _print_problems(parsed: BatchStream, problems: list[BatchProblem]) -> None:
     for problem in problems:
         output.error(f"{parsed.name}:{problem.line}: {problem.message}")
-    if problems and skipped:
-        output.message(
-            f"{len(problems)} line(s) of {parsed.name} skipped; fix them and run the same "
-            "command again (finished jobs are not rendered twice)"
-        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -9,6 +10,14 @@ import typer
 
 from imagine.api import contract
 from imagine.cli import output
+
+
+def finite(value: float | None) -> float | None:
+    """Refuse NaN and infinity, which pass every min= check (NaN compares false with all)."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a finite number: give one such as 2.5")
+    return value
+
 
 Duration = Annotated[
     int | None,
@@ -125,6 +134,7 @@ Timeout = Annotated[
         "--timeout",
         metavar="SECONDS",
         min=0,
+        callback=finite,
         help="Stop waiting after this many seconds (exit 6; resumable).",
     ),
 ]

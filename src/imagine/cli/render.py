@@ -100,10 +100,18 @@ def execute(
 
 def print_dry_run(checked: Preview) -> None:
     """The exact bodies on stdout (one JSON object per request), the route and cost on stderr."""
+    print_bodies(checked)
+    print_dry_run_total(checked.total_usd)
+
+
+def print_bodies(checked: Preview) -> None:
     for spec, body in zip(checked.specs, checked.bodies(), strict=True):
         output.message(f"POST {checked.base_url}{spec.route}")
         output.json_line(body)
-    output.message(f"dry run: nothing sent; estimated cost {format_usd(checked.total_usd)}")
+
+
+def print_dry_run_total(usd: float) -> None:
+    output.message(f"dry run: nothing sent; estimated cost {format_usd(usd)}")
 
 
 def confirm_cost(checked: Preview, settings: Settings, *, yes: bool) -> None:

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeGuard
 
 from imagine.errors import ConfigError
 
@@ -14,21 +15,80 @@ BUSY_TIMEOUT_MS = 30_000
 WAL_RETRY_SECONDS = 0.02
 
 
+class LedgerError(ConfigError):
+    """The ledger file cannot be used as it is: damaged, read-only, or in a folder that cannot be
+    written. Nothing was sent, and the file was left as it was found (exit 2)."""
+
+
+_DAMAGED = ("not a database", "malformed", "file is encrypted", "disk image")
+_READ_ONLY = ("readonly", "read-only")
+_CANNOT_OPEN = ("unable to open", "disk i/o error")
+
+
 def connect(path: Path) -> sqlite3.Connection:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
-    except (OSError, sqlite3.Error) as error:
-        raise ConfigError(
-            f"cannot open the ledger {path}: {error}",
-            hint="Set IMAGINE_LEDGER to a writable file.",
+    except OSError as error:
+        raise LedgerError(
+            f"cannot create the folder of the ledger {path.parent}: {error.strerror}",
+            hint=f"Make it writable, or set IMAGINE_LEDGER to a file elsewhere. {_MOVE}",
         ) from None
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+    except sqlite3.Error as error:
+        raise problem(error, path) from None
+    try:
+        _open(conn)
+    except sqlite3.DatabaseError as error:
+        conn.close()
+        raise problem(error, path) from None
+    return conn
+
+
+def _open(conn: sqlite3.Connection) -> None:
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    # Read the header and the schema before anything may write: a file that is no ledger (text,
+    # garbage, cut short in its first page) is refused here, exactly as it was found.
+    conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     _use_wal(conn)
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")
-    return conn
+
+
+_MOVE = "IMAGINE_LEDGER=/path/to/ledger.sqlite3 uses another ledger."
+
+
+def problem(error: sqlite3.Error, path: Path) -> LedgerError:
+    """What to tell the user about the ledger ``path`` when SQLite fails with ``error``."""
+    text = str(error)
+    lowered = text.lower()
+    if any(word in lowered for word in _DAMAGED):
+        return LedgerError(
+            f"the ledger {path} is damaged ({text})",
+            hint=f"Restore it from a backup, or move it aside (mv {path} {path}.damaged) to "
+            f"start a new one. {_MOVE}",
+        )
+    if any(word in lowered for word in _READ_ONLY):
+        return LedgerError(
+            f"the ledger {path} is read-only ({text})",
+            hint=f"Make it and its folder writable, or copy it elsewhere. {_MOVE}",
+        )
+    if any(word in lowered for word in _CANNOT_OPEN):
+        return LedgerError(
+            f"cannot open the ledger {path} ({text})",
+            hint=f"Check that it and its folder {path.parent} can be read and written. {_MOVE}",
+        )
+    return LedgerError(f"cannot use the ledger {path} ({text})", hint=_MOVE)
+
+
+def is_ledger_problem(error: BaseException) -> TypeGuard[sqlite3.DatabaseError]:
+    """A failure of the ledger file itself (found later than its opening, e.g. a damaged page in
+    the middle of it), as opposed to a bug in a query."""
+    if not isinstance(error, sqlite3.DatabaseError):
+        return False
+    lowered = str(error).lower()
+    return any(word in lowered for word in (*_DAMAGED, *_READ_ONLY, *_CANNOT_OPEN))
 
 
 def _use_wal(conn: sqlite3.Connection) -> None:

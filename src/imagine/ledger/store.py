@@ -17,6 +17,8 @@ from imagine.jobs import COLUMNS, EventKind, Job, Status, check_move
 from imagine.ledger.db import connect, transaction
 from imagine.ledger.migrations import migrate
 
+_MAX_SEQ = 2**63 - 1  # the largest integer SQLite stores
+_MAX_SEQ_DIGITS = len(str(_MAX_SEQ))
 _IDS_PER_QUERY = 500  # under SQLite's limit on ? marks in one statement
 # Renders of one shape whose times predict the next one's.
 HISTORY = 20
@@ -34,6 +36,15 @@ def _updated(job: Job, values: Mapping[str, Any]) -> Job:
     if "generate_audio" in changes:
         changes["generate_audio"] = bool(changes["generate_audio"])
     return replace(job, **changes)
+
+
+def _job_number(digits: str) -> int | None:
+    """The N of ``@N``, or None when no job can carry it: SQLite integers end at 2**63 - 1,
+    and Python refuses to read a number of more than 4,300 digits."""
+    if len(digits) > _MAX_SEQ_DIGITS:
+        return None
+    number = int(digits)
+    return number if number <= _MAX_SEQ else None
 
 
 class StaleTransition(Exception):
@@ -251,7 +262,10 @@ class Ledger:
                 raise JobNotFound("there are no jobs yet: start one with `imagine gen`")
             return Job.from_row(row)
         if re.fullmatch(r"@\d+", text):
-            row = self.conn.execute("SELECT * FROM jobs WHERE seq = ?", (int(text[1:]),)).fetchone()
+            number = _job_number(text[1:])
+            row = None
+            if number is not None:
+                row = self.conn.execute("SELECT * FROM jobs WHERE seq = ?", (number,)).fetchone()
             if row is None:
                 raise JobNotFound(f"no job {text}: see `imagine list` for job numbers")
             return Job.from_row(row)
