@@ -296,10 +296,12 @@ class Ledger:
     def _by_path(self, ref: str, text: str) -> Job:
         """The job whose file (MP4, sidecar, poster) is at ``text``: the one that holds the path
         now if several jobs planned it (a failed job and its retry), else the newest."""
-        path = Path(text).expanduser()
-        absolute = Path(os.path.abspath(path))
-        real = absolute.resolve()
-        names = {str(p) for base in (absolute, real) for p in (base, base.with_suffix(".mp4"))}
+        absolute = Path(os.path.abspath(Path(text).expanduser()))
+        try:
+            real = absolute.resolve()
+        except (OSError, RuntimeError):  # a symlink loop: the path as given is all there is
+            real = absolute
+        names = {str(p) for base in (absolute, real) for p in (base, _video_of(base))}
         marks = ", ".join("?" for _ in names)
         rows = self.conn.execute(
             f"SELECT * FROM jobs WHERE output_path IN ({marks}) ORDER BY seq DESC", tuple(names)
@@ -440,6 +442,11 @@ def _looks_like_path(text: str) -> bool:
     return "/" in text or os.sep in text or text.lower().endswith(_FILE_SUFFIXES)
 
 
+def _video_of(path: Path) -> Path:
+    """The MP4 a render's file belongs to (the sidecar, poster or partial download beside it)."""
+    return path.with_suffix(".mp4") if path.name else path
+
+
 def _ambiguous(ref: str, jobs: Iterable[Job]) -> str:
     ordered = sorted(jobs, key=lambda job: job.seq, reverse=True)
     named = [
@@ -453,6 +460,7 @@ def _ambiguous(ref: str, jobs: Iterable[Job]) -> str:
 
 
 def _clip(text: str, width: int = 30) -> str:
+    text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
