@@ -82,10 +82,14 @@ def test_the_id_a_retry_prints_can_be_canceled(
     assert retried.exit_code == 0, retried.stderr
     match = re.search(rf"retried as #2 \(({SHORT.pattern})\)", retried.stderr)
     assert match, retried.stderr
-    canceled = cli.run("cancel", match.group(1))
+    refused = cli.run("rm", match.group(1))  # still live: rm names the command to run first
+    assert refused.exit_code == 2
+    hinted = _hinted(refused.stderr, "cancel")
+    assert hinted == match.group(1)
+    canceled = cli.run("cancel", hinted)
     assert canceled.exit_code == 0, canceled.stderr
     assert "#2 canceled" in canceled.stderr
-    assert _job(imagine_home, match.group(1))["status"] == "canceled"
+    assert _job(imagine_home, hinted)["status"] == "canceled"
 
 
 def test_the_id_an_unknown_job_hint_prints_can_be_retried(
