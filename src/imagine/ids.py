@@ -6,6 +6,7 @@ import secrets
 import time
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+SHORT_LENGTH = 8  # the id's last characters, as `imagine list` and every hint print it
 
 
 def _encode(number: int, length: int) -> str:
@@ -22,4 +23,4 @@ def new_id(timestamp: float | None = None) -> str:
 
 
 def short(job_id: str) -> str:
-    return job_id[-8:]
+    return job_id[-SHORT_LENGTH:]

@@ -61,35 +61,64 @@ def _read(path: Path) -> dict[str, Any] | None:
 
 
 class SidecarIndex:
-    """Complete renders in a project folder by fingerprint, read once, on first use.
+    """Complete renders in a project folder by fingerprint, kept in the ledger.
 
-    Renders the ledger already has as complete jobs are passed over unread: the ledger answers
-    for those (by fingerprint, before this index is asked), and a project's folder holds
-    mostly them. Reading every sidecar would make each new request in a project of thousands
-    of renders wait for thousands of files."""
+    The folder is walked once per ledger (the first time a request in it is new to the ledger):
+    every complete render whose sidecar the ledger has no job for is recorded by fingerprint in
+    ``found_renders``, and the folder is stamped as indexed. From then on a lookup is one indexed
+    query, however many renders the folder holds; renders made here reach the ledger as jobs
+    anyway. A fresh ledger (a clone, a CI runner restoring ``renders/`` without its ledger)
+    has never indexed the folder, so it walks it and finds what was rendered elsewhere.
+
+    Renders the ledger already has as complete jobs are passed over unread during the walk: the
+    ledger answers for those (by fingerprint, before this index is asked)."""
 
     def __init__(self, project: Project, ledger: Ledger) -> None:
         self.project = project
         self.ledger = ledger
-        self._by_fingerprint: dict[str, Found] | None = None
+        self._ready = False
 
-    def _build(self) -> dict[str, Found]:
-        found: dict[str, Found] = {}
+    def _ensure_indexed(self) -> None:
+        if self._ready:
+            return
+        if not self.ledger.folder_indexed(self.project.root):
+            self.ledger.index_folder(self.project.root, self._walk())
+        self._ready = True
+
+    def _walk(self) -> list[tuple[str, str]]:
         known = self.ledger.complete_outputs(self.project.root)
+        found = []
         for path in _sidecars(self.project.root, known):
             document = _read(path)
-            if document is None or document.get("status") != "complete":
-                continue
-            video = RenderFiles.of_sidecar(path).video
-            expected = (document.get("file") or {}).get("bytes")
-            if video.is_file() and video.stat().st_size == expected:
-                found.setdefault(str(document.get("fingerprint")), Found(document, video, path))
+            if document is not None and _intact(document, path):
+                found.append((str(path), str(document.get("fingerprint"))))
         return found
 
     def find(self, fingerprint: str) -> Found | None:
-        if self._by_fingerprint is None:
-            self._by_fingerprint = self._build()
-        return self._by_fingerprint.get(fingerprint)
+        """A render of this request on disk, checked again now (it may have gone since)."""
+        self._ensure_indexed()
+        for sidecar in self.ledger.found_renders(self.project.root, fingerprint):
+            path = Path(sidecar)
+            document = _read(path)
+            if (
+                document is not None
+                and str(document.get("fingerprint")) == fingerprint
+                and _intact(document, path)
+            ):
+                return Found(document, RenderFiles.of_sidecar(path).video, path)
+        return None
+
+
+def _intact(document: dict[str, Any], sidecar: Path) -> bool:
+    """A complete render whose MP4 is beside its sidecar with the size the sidecar records."""
+    if document.get("status") != "complete":
+        return False
+    video = RenderFiles.of_sidecar(sidecar).video
+    expected = (document.get("file") or {}).get("bytes")
+    try:
+        return video.is_file() and video.stat().st_size == expected
+    except OSError:
+        return False
 
 
 def import_render(ledger: Ledger, found: Found, project: Project) -> Job:

@@ -138,7 +138,12 @@ def _cost(job: Job) -> str:
 
 
 def show(
-    job_ref: Annotated[str, typer.Argument(metavar="JOB", help="id, id prefix, @last or @N.")],
+    job_ref: Annotated[
+        str,
+        typer.Argument(
+            metavar="JOB", help="id, short id or prefix, request id, @N, @last, or a render's file."
+        ),
+    ],
     json_output: Annotated[
         bool, typer.Option("--json", help="The job as JSON (the sidecar's shape).")
     ] = False,

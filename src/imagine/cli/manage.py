@@ -14,7 +14,12 @@ from imagine.errors import ExitCode
 from imagine.jobs import Job, Status
 from imagine.session import Session
 
-Jobs = Annotated[list[str], typer.Argument(metavar="JOB...", help="id, id prefix, @last or @N.")]
+Jobs = Annotated[
+    list[str],
+    typer.Argument(
+        metavar="JOB...", help="id, short id or prefix, request id, @N, @last, or a render's file."
+    ),
+]
 
 
 def cancel(jobs: Jobs) -> None:

@@ -18,7 +18,9 @@ from imagine.session import Session
 def wait(
     jobs: Annotated[
         list[str] | None,
-        typer.Argument(help="Jobs: id, id prefix, @last or @N. None: every unfinished job."),
+        typer.Argument(
+            help="Jobs: id, short id or prefix, request id, @N, @last, or a render's file. None: every unfinished job."
+        ),
     ] = None,
     all_jobs: Annotated[bool, typer.Option("--all", help="Every unfinished job.")] = False,
     timeout: opt.Timeout = None,

@@ -124,12 +124,47 @@ def m005_lookup_indexes(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX jobs_lease_owner ON jobs(lease_owner)")
 
 
+def m006_ledger_lookups(conn: sqlite3.Connection) -> None:
+    """Indexes so that no command's cost grows with the ledger's size, each named by its query
+    (see Ledger in store.py), and the index of renders found on disk kept in the ledger.
+
+    - jobs_short_id: `imagine show 21rjnr1k`, the 8-character id the tool prints (and a prefix
+      of it): ``substr(id, -8)`` in ``Ledger.resolve`` must stay spelled exactly so.
+    - jobs_render_history: ``Ledger.render_seconds``, the recent render times of one shape,
+      newest first, for a new job's first poll.
+    - jobs_parent: ``imagine rm`` (unlinking a removed job's children, and SQLite's own check
+      of the parent_id foreign key on every delete).
+    - found_renders / project_folders: ``SidecarIndex``; renders whose sidecars were found in a
+      project folder the ledger did not know of, by fingerprint, and the folders already walked.
+    """
+    conn.execute("CREATE INDEX jobs_short_id ON jobs(substr(id, -8))")
+    conn.execute(
+        "CREATE INDEX jobs_render_history ON jobs(model, resolution, video_duration, seq)"
+        " WHERE completed_at IS NOT NULL AND submitted_at IS NOT NULL"
+    )
+    conn.execute("CREATE INDEX jobs_parent ON jobs(parent_id)")
+    conn.execute(
+        "CREATE TABLE project_folders (project_dir TEXT PRIMARY KEY, indexed_at TEXT NOT NULL)"
+    )
+    conn.execute(
+        """
+        CREATE TABLE found_renders (
+            sidecar_path TEXT PRIMARY KEY,
+            project_dir TEXT NOT NULL,
+            fingerprint TEXT NOT NULL
+        )
+        """
+    )
+    conn.execute("CREATE INDEX found_renders_fingerprint ON found_renders(fingerprint)")
+
+
 MIGRATIONS: list[Migration] = [
     ("001_jobs", m001_jobs),
     ("002_job_events", m002_job_events),
     ("003_scheduling", m003_scheduling),
     ("004_audit_log", m004_audit_log),
     ("005_lookup_indexes", m005_lookup_indexes),
+    ("006_ledger_lookups", m006_ledger_lookups),
 ]
 
 

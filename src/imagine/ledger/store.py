@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -11,7 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from imagine import clock, paths
+from imagine import clock, ids, paths
 from imagine.errors import JobNotFound
 from imagine.jobs import COLUMNS, EventKind, Job, Status, check_move
 from imagine.ledger.db import connect, transaction
@@ -20,6 +21,11 @@ from imagine.ledger.migrations import migrate
 _MAX_SEQ = 2**63 - 1  # the largest integer SQLite stores
 _MAX_SEQ_DIGITS = len(str(_MAX_SEQ))
 _IDS_PER_QUERY = 500  # under SQLite's limit on ? marks in one statement
+SHORT_ID = ids.SHORT_LENGTH
+# Spelled exactly as in the index jobs_short_id (migration 006), or SQLite will not use it.
+_SHORT_ID_SQL = f"substr(id, -{SHORT_ID})"
+_CANDIDATES = 5  # jobs named when a reference matches several
+_FILE_SUFFIXES = (".mp4", ".json", ".jpg", ".part")  # a render's files (sidecar, poster, partial)
 # Renders of one shape whose times predict the next one's.
 HISTORY = 20
 # Statuses whose planned output path is spoken for. Failed, canceled, blocked and expired jobs
@@ -254,14 +260,16 @@ class Ledger:
         return list({job.id: job for job in map(self.resolve, refs)}.values())
 
     def resolve(self, ref: str) -> Job:
-        """A job from what a user types: an id, a unique id prefix, a request id, @last or @N."""
+        """A job from anything the tool prints or a user types: its id, a unique prefix of it,
+        the 8-character short id (or a prefix of that), the provider's request id, @last, @N
+        (or #N), or the path of its MP4 or sidecar. Every form is answered by an index."""
         text = ref.strip()
         if text.lower() == "@last":
             row = self.conn.execute("SELECT * FROM jobs ORDER BY seq DESC LIMIT 1").fetchone()
             if row is None:
                 raise JobNotFound("there are no jobs yet: start one with `imagine gen`")
             return Job.from_row(row)
-        if re.fullmatch(r"@\d+", text):
+        if re.fullmatch(r"[@#]\d+", text):
             number = _job_number(text[1:])
             row = None
             if number is not None:
@@ -269,19 +277,65 @@ class Ledger:
             if row is None:
                 raise JobNotFound(f"no job {text}: see `imagine list` for job numbers")
             return Job.from_row(row)
+        if _looks_like_path(text):
+            return self._by_path(ref, text)
         if not re.fullmatch(r"[0-9A-Za-z-]{4,}", text):
             raise JobNotFound(
-                f"{ref!r} is not a job reference: give an id (or 4+ characters of one), @last or @N"
+                f"{ref!r} is not a job reference: give an id (or 4+ characters of one), "
+                "@last, @N or the path of a render"
             )
-        rows = self.conn.execute(
-            "SELECT * FROM jobs WHERE id LIKE ? OR request_id = ? ORDER BY seq DESC LIMIT 3",
-            (text.lower() + "%", text),
-        ).fetchall()
-        if not rows:
+        return self._by_id(ref, text)
+
+    def _by_id(self, ref: str, text: str) -> Job:
+        key = text.lower()
+        exact = self._one("SELECT * FROM jobs WHERE id = ?", key) or self._one(
+            "SELECT * FROM jobs WHERE request_id = ?", text
+        )
+        if exact is not None:
+            return exact
+        # A prefix of the id, or of its last 8 characters (what `imagine list` and every hint
+        # print): each a range on an index. Ids are [0-9a-z], all below "~".
+        found = {job.id: job for job in self._range("id", key)}
+        if len(key) <= SHORT_ID:
+            found.update((job.id, job) for job in self._range(_SHORT_ID_SQL, key))
+        if not found:
             raise JobNotFound(f"no job matches {ref!r}: see `imagine list`")
-        if len(rows) > 1:
-            raise JobNotFound(f"{ref!r} matches several jobs: give more characters of the id")
-        return Job.from_row(rows[0])
+        if len(found) > 1:
+            raise JobNotFound(_ambiguous(ref, found.values()))
+        return next(iter(found.values()))
+
+    def _one(self, sql: str, value: str) -> Job | None:
+        row = self.conn.execute(sql, (value,)).fetchone()
+        return Job.from_row(row) if row else None
+
+    def _range(self, expression: str, prefix: str) -> list[Job]:
+        # No ORDER BY: the rows come in the index's order, so a short prefix that matches
+        # thousands of jobs still reads only the few needed to say it is ambiguous.
+        rows = self.conn.execute(
+            f"SELECT * FROM jobs WHERE {expression} >= ? AND {expression} < ?"
+            f" LIMIT {_CANDIDATES + 1}",
+            (prefix, prefix + "~"),
+        )
+        return [Job.from_row(row) for row in rows]
+
+    def _by_path(self, ref: str, text: str) -> Job:
+        """The job whose file (MP4, sidecar, poster) is at ``text``: the one that holds the path
+        now if several jobs planned it (a failed job and its retry), else the newest."""
+        absolute = Path(os.path.abspath(Path(text).expanduser()))
+        try:
+            real = absolute.resolve()
+        except (OSError, RuntimeError):  # a symlink loop: the path as given is all there is
+            real = absolute
+        names = {str(p) for base in (absolute, real) for p in (base, _video_of(base))}
+        marks = ", ".join("?" for _ in names)
+        rows = self.conn.execute(
+            f"SELECT * FROM jobs WHERE output_path IN ({marks}) ORDER BY seq DESC", tuple(names)
+        ).fetchall()
+        jobs = [Job.from_row(row) for row in rows]
+        if not jobs:
+            raise JobNotFound(f"no job made {ref!r}: see `imagine list` for the jobs' files")
+        holders = [job for job in jobs if job.status in _HOLDS_PATH]
+        return (holders or jobs)[0]
 
     def jobs(
         self,
@@ -321,12 +375,45 @@ class Ledger:
         return [Job.from_row(row) for row in rows]
 
     def complete_outputs(self, project_dir: Path) -> set[str]:
-        """The files of the project's complete jobs."""
+        """The files of the project's complete jobs (read once per project folder, when the
+        folder is first walked for renders: see ``folder_indexed``)."""
         rows = self.conn.execute(
             "SELECT output_path FROM jobs WHERE status = ? AND project_dir = ?",
             (Status.COMPLETE.value, str(project_dir)),
         )
         return {path for (path,) in rows}
+
+    def folder_indexed(self, project_dir: Path) -> bool:
+        """Whether the project folder's renders were ever looked for (its sidecars read into
+        ``found_renders``); until then a request may have been rendered by another machine."""
+        row = self.conn.execute(
+            "SELECT 1 FROM project_folders WHERE project_dir = ?", (str(project_dir),)
+        ).fetchone()
+        return row is not None
+
+    def index_folder(self, project_dir: Path, found: Iterable[tuple[str, str]]) -> None:
+        """Record the renders found in a project folder (sidecar path, fingerprint) that the
+        ledger has no job for, and that the folder has been looked through."""
+        folder = str(project_dir)
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO found_renders (sidecar_path, project_dir, fingerprint)"
+                " VALUES (?, ?, ?)",
+                ((sidecar, folder, fingerprint) for sidecar, fingerprint in found),
+            )
+            conn.execute(
+                "INSERT OR REPLACE INTO project_folders (project_dir, indexed_at) VALUES (?, ?)",
+                (folder, clock.iso()),
+            )
+
+    def found_renders(self, project_dir: Path, fingerprint: str) -> list[str]:
+        """Sidecars found on disk in the project for this request, newest record first."""
+        rows = self.conn.execute(
+            "SELECT sidecar_path FROM found_renders WHERE fingerprint = ? AND project_dir = ?"
+            " ORDER BY rowid DESC",
+            (fingerprint, str(project_dir)),
+        )
+        return [path for (path,) in rows]
 
     def undecided(self) -> list[Job]:
         """Unknown jobs not yet retried: each waits for the user to retry or cancel it."""
@@ -374,6 +461,32 @@ class Ledger:
             (model, resolution, seconds),
         )
         return [render_time(*row) for row in rows]
+
+
+def _looks_like_path(text: str) -> bool:
+    return "/" in text or os.sep in text or text.lower().endswith(_FILE_SUFFIXES)
+
+
+def _video_of(path: Path) -> Path:
+    """The MP4 a render's file belongs to (the sidecar, poster or partial download beside it)."""
+    return path.with_suffix(".mp4") if path.name else path
+
+
+def _ambiguous(ref: str, jobs: Iterable[Job]) -> str:
+    ordered = sorted(jobs, key=lambda job: job.seq, reverse=True)
+    named = [
+        f"#{job.seq} {job.id[-SHORT_ID:]} ({_clip(job.prompt or job.mode)})" for job in ordered
+    ]
+    more = ", …" if len(named) > _CANDIDATES else ""
+    return (
+        f"{ref!r} matches several jobs: {', '.join(named[:_CANDIDATES])}{more}; "
+        "give more characters of the id, or its #number as @N"
+    )
+
+
+def _clip(text: str, width: int = 30) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def render_time(submitted_at: str, completed_at: str, last_pending_at: str | None) -> float:
