@@ -14,7 +14,7 @@ import pytest
 
 from imagine import ids
 from imagine.errors import JobNotFound
-from imagine.jobs import Status
+from imagine.jobs import EventKind, Status
 from imagine.ledger.store import Ledger
 from tests.helpers import Cli, failed_renders, read_jobs
 
@@ -207,9 +207,17 @@ def test_an_ambiguous_reference_names_the_candidates(ledger: Ledger) -> None:
 
 def test_a_path_shared_by_a_failed_job_and_its_retry_names_the_retry(ledger: Ledger) -> None:
     shared = "/p/renders/fox.mp4"
-    ledger.insert(_values(ids.new_id(), status=Status.FAILED, output_path=shared))
+    failed = ledger.insert(_values(ids.new_id(), status=Status.QUEUED, output_path=shared))
+    for event, status in (
+        (EventKind.SUBMITTING, Status.SUBMITTING),
+        (EventKind.SUBMITTED, Status.RUNNING),
+        (EventKind.FAILED, Status.FAILED),
+    ):
+        failed = ledger.move(failed, event, status=status)
+        assert failed is not None
     retry = ledger.insert(_values(ids.new_id(), status=Status.COMPLETE, output_path=shared))
-    ledger.insert(_values(ids.new_id(), status=Status.CANCELED, output_path=shared))
+    canceled = ledger.insert(_values(ids.new_id(), status=Status.QUEUED, output_path=shared))
+    ledger.move(canceled, EventKind.CANCELED, status=Status.CANCELED)
     assert ledger.resolve(shared).id == retry.id
 
 
