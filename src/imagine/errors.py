@@ -20,6 +20,7 @@ class ExitCode(IntEnum):
     POLICY = 5
     TIMEOUT = 6
     INTERRUPTED = 130
+    STDOUT_CLOSED = 141  # a reader such as `head` stopped reading: 128 + SIGPIPE, as git ends
 
 
 class ImagineError(Exception):

@@ -39,6 +39,10 @@ class ImagineGroup(TyperGroup):
         except KeyboardInterrupt:
             output.message("interrupted")
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        except BrokenPipeError:
+            # stdout's reader (`head`, `grep -m1`) stopped reading: end quietly, as git does.
+            output.stdout_closed()
+            raise typer.Exit(int(ExitCode.STDOUT_CLOSED)) from None
         except (typer.Exit, typer.Abort):
             raise
         except ClickException:

@@ -19,19 +19,38 @@ def _no_color() -> bool:
     return bool(os.environ.get("NO_COLOR"))
 
 
-@cache
-def out() -> Console:
+def _console(**kw: Any) -> Console:
     from rich.console import Console
 
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            # Rich would exit 1 here; what a closed stdout means is decided once, in cli.app.
+            raise BrokenPipeError
+
+    return _Console(no_color=_no_color(), highlight=False, soft_wrap=True, **kw)
+
+
+@cache
+def out() -> Console:
     # No file given: Rich then writes to whatever sys.stdout is at the time of each print.
-    return Console(no_color=_no_color(), highlight=False, soft_wrap=True)
+    return _console()
 
 
 @cache
 def err() -> Console:
-    from rich.console import Console
+    return _console(stderr=True)
 
-    return Console(stderr=True, no_color=_no_color(), highlight=False, soft_wrap=True)
+
+def stdout_closed() -> None:
+    """Point stdout at /dev/null: the reader is gone, and the interpreter's last flush would
+    otherwise complain about it on stderr."""
+    try:
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError):  # not a real file (tests run the CLI in-process)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def data(text: str) -> None:

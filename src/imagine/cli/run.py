@@ -6,8 +6,9 @@ Shared by every command that renders (`gen`, `edit`, `extend`, `batch`, `retry`)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from imagine import ids, plan, render, sidecar
 from imagine.cli import output
 from imagine.cli.display import FINAL_KINDS, Display, make_display
 from imagine.engine.events import Update
-from imagine.engine.runner import EngineOptions
+from imagine.engine.runner import EngineOptions, Outcome
 from imagine.errors import ExitCode
 from imagine.jobs import Brief, Job, Status
 from imagine.pricing import format_usd, ticks_to_usd
@@ -88,16 +89,28 @@ def drive(
     )
     to_drive = [item.job.id for item in planned if item.needs_engine]
 
+    stop = _StopOnClosedStdout()
+
     def sink(update: Update) -> None:
         display(update)
-        reporter(update)
+        with stop.guard():
+            reporter(update)
+
+    async def run() -> list[Outcome]:
+        stop.task = asyncio.current_task()
+        return await render.drive(session, to_drive, options=options, sink=sink)
 
     try:
         with display:
-            outcomes = asyncio.run(render.drive(session, to_drive, options=options, sink=sink))
+            outcomes = asyncio.run(run())
     except KeyboardInterrupt:
         _interrupted(session, to_drive)
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+    except (BrokenPipeError, asyncio.CancelledError):
+        if not stop.closed:
+            raise
+        _interrupted(session, to_drive, why="stdout closed")
+        raise BrokenPipeError from None
     found = render.results(planned, outcomes)
     for result in found:
         if result.job.id not in reporter.printed:
@@ -111,6 +124,25 @@ def drive(
     ):
         output.err().print(summary_table(found))
     return render.exit_code(found, waited=wait)
+
+
+class _StopOnClosedStdout:
+    """A reader that stops reading (`imagine batch … | head -1`) ends the run as Ctrl-C does:
+    the engine is cancelled, not handed an error, so every job keeps its state in the ledger
+    and `imagine wait` carries on."""
+
+    def __init__(self) -> None:
+        self.task: asyncio.Task[list[Outcome]] | None = None
+        self.closed = False
+
+    @contextlib.contextmanager
+    def guard(self) -> Iterator[None]:
+        try:
+            yield
+        except BrokenPipeError:
+            if not self.closed and self.task is not None:
+                self.task.cancel()
+            self.closed = True
 
 
 def _announce(planned: Sequence[plan.Planned], display: Display) -> None:
@@ -136,13 +168,13 @@ def _announce(planned: Sequence[plan.Planned], display: Display) -> None:
             )
 
 
-def _interrupted(session: Session, job_ids: Sequence[str]) -> None:
+def _interrupted(session: Session, job_ids: Sequence[str], why: str = "interrupted") -> None:
     jobs = [session.ledger.require(job_id) for job_id in dict.fromkeys(job_ids)]
     live = [job for job in jobs if job.status.live]
     if live:
         refs = " ".join(ids.short(job.id) for job in live)
         output.message(
-            f"interrupted: {len(live)} job(s) left resumable, nothing lost. "
+            f"{why}: {len(live)} job(s) left resumable, nothing lost. "
             f"Resume with: imagine wait {refs}"
         )
     for job in jobs:
