@@ -25,10 +25,7 @@ def set_key() -> None:
     The key never goes on the command line, where shell history would keep it.
     Example: imagine auth set   (or: printenv MY_KEY | imagine auth set)
     """
-    if sys.stdin.isatty():
-        value = typer.prompt("xAI API key", hide_input=True, err=True)
-    else:
-        value = sys.stdin.readline()
+    value = output.ask_secret("xAI API key") if sys.stdin.isatty() else sys.stdin.readline()
     path = keys.save_key(value)
     output.message(f"saved key {keys.redact(value.strip())} to {path} (mode 0600)")
     current = keys.find_key()

@@ -57,7 +57,7 @@ def ask_consent(given: bool, *, count: int = 1) -> dict[str, Any]:
             if count == 1
             else CONSENT_QUESTION.replace("this video", f"these {count} videos")
         )
-        if not typer.confirm(question, default=False, err=True):
+        if not output.confirm(question):
             raise PolicyError("not edited: consent was not confirmed")
         return consent_record("prompt")
     raise PolicyError(

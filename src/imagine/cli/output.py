@@ -111,3 +111,25 @@ def stderr_is_terminal() -> bool:
 
 def stdin_is_terminal() -> bool:
     return sys.stdin.isatty()
+
+
+def confirm(question: str) -> bool:
+    """A yes/no on stderr, no by default. Ctrl-C or end of input at the question is an
+    interruption (exit 130, like Ctrl-C anywhere else), not a failure."""
+    import typer
+
+    try:
+        return typer.confirm(question, default=False, err=True)
+    except typer.Abort:
+        raise KeyboardInterrupt from None
+
+
+def ask_secret(question: str) -> str:
+    """A value typed without echo; Ctrl-C or end of input is an interruption (exit 130)."""
+    import typer
+
+    try:
+        answer: str = typer.prompt(question, hide_input=True, err=True)
+    except typer.Abort:
+        raise KeyboardInterrupt from None
+    return answer

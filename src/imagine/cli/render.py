@@ -84,7 +84,7 @@ def execute(
         print_dry_run(checked)
         return ExitCode.OK
     agreed = consent() if consent else None
-    confirm_cost(checked, settings, yes=flags.yes)
+    confirm_cost(checked, settings, yes=flags.yes, simulated=session.use_sim)
     planned = record(session, checked, force=flags.force, consent=agreed)
     show = Presentation(json=flags.json, quiet=flags.quiet, progress=flags.progress)
     return drive(
@@ -106,16 +106,22 @@ def print_dry_run(checked: Preview) -> None:
     output.message(f"dry run: nothing sent; estimated cost {format_usd(checked.total_usd)}")
 
 
-def confirm_cost(checked: Preview, settings: Settings, *, yes: bool) -> None:
-    """On a terminal, ask before spending more than confirm_above_usd; scripts are never asked."""
+def confirm_cost(checked: Preview, settings: Settings, *, yes: bool, simulated: bool) -> None:
+    """On a terminal, ask before spending more than confirm_above_usd; scripts are never asked,
+    and nor is anyone in the simulator, where nothing is paid."""
     from imagine.policy import check_budget, needs_confirmation
 
     check_budget(checked.total_usd, settings)
     if yes or not needs_confirmation(checked.total_usd, settings):
         return
+    if simulated:
+        output.message(
+            f"simulator: this would cost about {format_usd(checked.total_usd)}; nothing is paid"
+        )
+        return
     if not output.stdin_is_terminal():
         return
     question = f"This will cost about {format_usd(checked.total_usd)}. Render?"
-    if not typer.confirm(question, default=False, err=True):
+    if not output.confirm(question):
         output.message("nothing rendered")
         raise typer.Exit(0)
