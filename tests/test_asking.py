@@ -66,3 +66,25 @@ def test_costs_are_always_in_cents_with_more_digits_only_below_a_cent() -> None:
     assert [format_usd(v) for v in (0.05, 0.1, 2, 0.3, 0, 0.005, 12.345)] == [
         "$0.05", "$0.10", "$2.00", "$0.30", "$0.00", "$0.005", "$12.35",
     ]  # fmt: skip
+
+
+def test_gen_dash_reads_the_prompt_from_stdin(
+    cli: Cli, sim: Any, project: Path, imagine_home: Path
+) -> None:
+    result = cli.run(
+        "gen", "-", "-d", "1", "--base-url", sim.url,
+        env={"XAI_API_KEY": sim.api_key}, input="a heron at dawn\n",
+    )  # fmt: skip
+    assert _no_exception(result)
+    assert result.exit_code == 0, result.stderr
+    assert [row["prompt"] for row in read_jobs(imagine_home)] == ["a heron at dawn"]
+
+
+def test_gen_dash_with_nothing_on_stdin_is_a_usage_error(
+    cli: Cli, sim: Any, project: Path, imagine_home: Path
+) -> None:
+    result = cli.run("gen", "-", "--base-url", sim.url, env={"XAI_API_KEY": sim.api_key}, input="")
+    assert _no_exception(result)
+    assert result.exit_code == 2
+    assert "no prompt on stdin" in result.stderr
+    assert sim_stats(sim)["submissions"] == 0 and read_jobs(imagine_home) == []

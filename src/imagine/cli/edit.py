@@ -30,7 +30,10 @@ Video = Annotated[
 Prompt = Annotated[
     str,
     typer.Argument(
-        metavar="PROMPT", show_default=False, help="What to change, or what happens next."
+        metavar="PROMPT",
+        show_default=False,
+        help="What to change, or what happens next; - reads it from stdin.",
+        callback=opt.prompt_or_stdin,
     ),
 ]
 CONSENT_QUESTION = (

@@ -18,7 +18,10 @@ def gen(
     prompt: Annotated[
         str | None,
         typer.Argument(
-            metavar="[PROMPT]", help="What to render (optional with --image).", show_default=False
+            metavar="[PROMPT]",
+            help="What to render (optional with --image); - reads it from stdin.",
+            show_default=False,
+            callback=opt.prompt_or_stdin,
         ),
     ] = None,
     image: Annotated[

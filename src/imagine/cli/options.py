@@ -9,6 +9,28 @@ import typer
 
 from imagine.api import contract
 from imagine.cli import output
+from imagine.errors import UsageError
+
+MAX_STDIN_PROMPT = 64 * 1024  # characters; a prompt is a paragraph, not a file
+
+
+def prompt_or_stdin(value: str | None) -> str | None:
+    """``-`` means stdin for a prompt, as it does for `imagine batch -`."""
+    if value != "-":
+        return value
+    import sys
+
+    text = sys.stdin.read(MAX_STDIN_PROMPT + 1)
+    if len(text) > MAX_STDIN_PROMPT:
+        raise UsageError(
+            f"the prompt on stdin is over {MAX_STDIN_PROMPT} characters: "
+            "for many prompts use imagine batch -"
+        )
+    prompt = text.strip()
+    if not prompt:
+        raise UsageError("no prompt on stdin: pipe one in (echo 'a red fox' | imagine gen -)")
+    return prompt
+
 
 Duration = Annotated[
     int | None,
