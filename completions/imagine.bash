@@ -201,11 +201,11 @@ _imagine() {
             case "$prev" in
                 --status|-s) COMPREPLY=($(compgen -W 'queued submitting running downloading complete failed canceled blocked expired unknown' -- "$cur")); return ;;
                 --since) COMPREPLY=(); return ;;
-                -q|--query) COMPREPLY=(); return ;;
+                --query) COMPREPLY=(); return ;;
                 -n|--limit) COMPREPLY=(); return ;;
             esac
             if [[ "$cur" == -* ]]; then
-                COMPREPLY=($(compgen -W '--status -s --since -q --query -n --limit --json --help' -- "$cur"))
+                COMPREPLY=($(compgen -W '--status -s --since --query -n --limit --json --help' -- "$cur"))
             fi
             ;;
         "models")

@@ -110,7 +110,7 @@ complete -c imagine -n '__fish_seen_subcommand_from init' -F
 complete -c imagine -n '__fish_use_subcommand' -a list -d 'List jobs, newest first'
 complete -c imagine -n '__fish_seen_subcommand_from list' -s s -l status -x -a 'queued submitting running downloading complete failed canceled blocked expired unknown' -d 'Only jobs in this status (repeat or comma-separate)'
 complete -c imagine -n '__fish_seen_subcommand_from list' -l since -x -d 'Only jobs created since: 30m, 2h, 7d or a date'
-complete -c imagine -n '__fish_seen_subcommand_from list' -s q -l query -x -d 'Only jobs whose prompt or path contains this'
+complete -c imagine -n '__fish_seen_subcommand_from list' -l query -x -d 'Only jobs whose prompt or path contains this'
 complete -c imagine -n '__fish_seen_subcommand_from list' -s n -l limit -x -d 'How many jobs'
 complete -c imagine -n '__fish_seen_subcommand_from list' -l json -d 'One JSON object per job'
 complete -c imagine -n '__fish_use_subcommand' -a models -d 'List the video models your key can use, with the prices used for estimates'

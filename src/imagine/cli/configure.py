@@ -21,7 +21,27 @@ app = typer.Typer(
 ProjectFlag = Annotated[
     bool, typer.Option("--project", help="Act on the project's imagine.toml instead.")
 ]
-Key = Annotated[str, typer.Argument(help="Setting name (see `imagine config list`).")]
+
+
+def _known_key(key: str) -> str:
+    """A mistyped name (`durration`) gets the same "did you mean" a batch line gets."""
+    import difflib
+
+    if key.startswith("prices.") or key in SETTINGS:
+        return key
+    typed = key.strip().lower().replace("-", "_")
+    close = difflib.get_close_matches(typed, SETTINGS, n=1, cutoff=0.6)
+    if close:
+        raise ConfigError(f"unknown setting {key!r}: did you mean {close[0]!r}?")
+    return key  # the full list of known settings comes with the check of the value
+
+
+Key = Annotated[
+    str,
+    typer.Argument(
+        metavar="KEY", help="Setting name (see `imagine config list`).", callback=_known_key
+    ),
+]
 
 
 def _file(project: bool) -> Path:

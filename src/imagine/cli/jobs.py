@@ -60,7 +60,7 @@ def list_jobs(
     ] = None,
     query: Annotated[
         str | None,
-        typer.Option("-q", "--query", help="Only jobs whose prompt or path contains this."),
+        typer.Option("--query", help="Only jobs whose prompt or path contains this."),
     ] = None,
     limit: Annotated[int, typer.Option("-n", "--limit", min=1, help="How many jobs.")] = 20,
     json_output: Annotated[bool, typer.Option("--json", help="One JSON object per job.")] = False,
