@@ -91,7 +91,7 @@ _imagine() {
                 --base-url) COMPREPLY=(); return ;;
             esac
             if [[ "$cur" == -* ]]; then
-                COMPREPLY=($(compgen -W '--strict --format -c --concurrency --rps -d --duration -a --aspect -r --resolution -m --model --no-audio -o --output --consent --project --no-wait --timeout --json -q --quiet --progress -y --yes --force --dry-run --sim --base-url --help' -- "$cur"))
+                COMPREPLY=($(compgen -W '--strict --format -c --concurrency --rps -d --duration -a --aspect -r --resolution -m --model --no-audio -o --output --consent --project --no-wait --timeout --json -q --quiet --progress -y --yes --force --dry-run --dry-run-full --sim --base-url --help' -- "$cur"))
             else
                 COMPREPLY=($(compgen -f -- "$cur"))
             fi
@@ -153,7 +153,7 @@ _imagine() {
                 --base-url) COMPREPLY=(); return ;;
             esac
             if [[ "$cur" == -* ]]; then
-                COMPREPLY=($(compgen -W '--consent -m --model --no-audio -n --variations -o --output --project --no-wait --timeout --json -q --quiet --progress -y --yes --force --dry-run --sim --base-url --help' -- "$cur"))
+                COMPREPLY=($(compgen -W '--consent -m --model --no-audio -n --variations -o --output --project --no-wait --timeout --json -q --quiet --progress -y --yes --force --dry-run --dry-run-full --sim --base-url --help' -- "$cur"))
             fi
             ;;
         "extend")
@@ -168,7 +168,7 @@ _imagine() {
                 --base-url) COMPREPLY=(); return ;;
             esac
             if [[ "$cur" == -* ]]; then
-                COMPREPLY=($(compgen -W '-d --duration -m --model --no-audio -n --variations -o --output --project --no-wait --timeout --json -q --quiet --progress -y --yes --force --dry-run --sim --base-url --help' -- "$cur"))
+                COMPREPLY=($(compgen -W '-d --duration -m --model --no-audio -n --variations -o --output --project --no-wait --timeout --json -q --quiet --progress -y --yes --force --dry-run --dry-run-full --sim --base-url --help' -- "$cur"))
             fi
             ;;
         "gen")
@@ -187,7 +187,7 @@ _imagine() {
                 --base-url) COMPREPLY=(); return ;;
             esac
             if [[ "$cur" == -* ]]; then
-                COMPREPLY=($(compgen -W '--image -i --ref -d --duration -a --aspect -r --resolution -m --model --no-audio -n --variations -o --output --project --no-wait --timeout --json -q --quiet --progress -y --yes --force --dry-run --sim --base-url --help' -- "$cur"))
+                COMPREPLY=($(compgen -W '--image -i --ref -d --duration -a --aspect -r --resolution -m --model --no-audio -n --variations -o --output --project --no-wait --timeout --json -q --quiet --progress -y --yes --force --dry-run --dry-run-full --sim --base-url --help' -- "$cur"))
             fi
             ;;
         "init")

@@ -68,6 +68,7 @@ def batch(
     yes: opt.Yes = False,
     force: opt.Force = False,
     dry_run: opt.DryRun = False,
+    dry_run_full: opt.DryRunFull = False,
     sim: opt.Sim = False,
     base_url: opt.BaseUrl = None,
 ) -> None:
@@ -90,7 +91,7 @@ def batch(
         )
         built = build(parsed, settings, job_finder(session))
         problems = list(built.problems)
-        agreed = _edit_consent(built, consent, problems, dry_run=dry_run)
+        agreed = _edit_consent(built, consent, problems, dry_run=dry_run or dry_run_full)
         skipped = {problem.line for problem in problems}
         requests = [request for line, request in built.requests if line not in skipped]
         if strict and problems:
@@ -100,7 +101,9 @@ def batch(
             )
         code = ExitCode.OK
         if requests:
-            flags = Flags(no_wait, timeout, json_output, quiet, progress, yes, force, dry_run)
+            flags = Flags(
+                no_wait, timeout, json_output, quiet, progress, yes, force, dry_run, dry_run_full
+            )
             code = execute(
                 session,
                 requests,

@@ -93,6 +93,7 @@ def edit(
     yes: opt.Yes = False,
     force: opt.Force = False,
     dry_run: opt.DryRun = False,
+    dry_run_full: opt.DryRunFull = False,
     sim: opt.Sim = False,
     base_url: opt.BaseUrl = None,
 ) -> None:
@@ -114,7 +115,9 @@ def edit(
             video=source,
         )
         requests = take_variations(spec, settings.output, variations)
-        flags = Flags(no_wait, timeout, json_output, quiet, progress, yes, force, dry_run)
+        flags = Flags(
+            no_wait, timeout, json_output, quiet, progress, yes, force, dry_run, dry_run_full
+        )
         code = execute(session, requests, settings, flags, consent=lambda: ask_consent(consent))
     raise typer.Exit(int(code))
 
@@ -144,6 +147,7 @@ def extend(
     yes: opt.Yes = False,
     force: opt.Force = False,
     dry_run: opt.DryRun = False,
+    dry_run_full: opt.DryRunFull = False,
     sim: opt.Sim = False,
     base_url: opt.BaseUrl = None,
 ) -> None:
@@ -176,6 +180,8 @@ def extend(
             video=source,
         )
         requests = take_variations(spec, settings.output, variations)
-        flags = Flags(no_wait, timeout, json_output, quiet, progress, yes, force, dry_run)
+        flags = Flags(
+            no_wait, timeout, json_output, quiet, progress, yes, force, dry_run, dry_run_full
+        )
         code = execute(session, requests, settings, flags)
     raise typer.Exit(int(code))

@@ -125,7 +125,15 @@ Force = Annotated[
 DryRun = Annotated[
     bool,
     typer.Option(
-        "--dry-run", help="Print the exact request body and cost; send nothing, needs no key."
+        "--dry-run",
+        help="Print the exact request body and cost; send nothing, needs no key. "
+        "Inline media is shown as its length and sha256.",
+    ),
+]
+DryRunFull = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run-full", help="Like --dry-run, with inline media in full (every base64 byte)."
     ),
 ]
 Sim = Annotated[

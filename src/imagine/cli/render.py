@@ -18,6 +18,7 @@ from imagine.plan import Request
 from imagine.pricing import format_usd
 from imagine.render import Preview, preview, record
 from imagine.session import Session
+from imagine.spec import recorded
 
 FLAGS = {
     "duration": "-d/--duration",
@@ -38,6 +39,7 @@ class Flags:
     yes: bool = False
     force: bool = False
     dry_run: bool = False
+    dry_run_full: bool = False  # the bodies with their inline media, every byte
 
 
 def settings_with(session: Session, *, no_audio: bool = False, **given: Any) -> Settings:
@@ -77,11 +79,12 @@ def execute(
     ``consent`` is asked for after every other check, so nobody confirms a request that is
     then refused.
     """
-    if not flags.dry_run:
+    dry_run = flags.dry_run or flags.dry_run_full
+    if not dry_run:
         session.require_credentials()
-    checked = preview(session, requests, dry_run=flags.dry_run)
-    if flags.dry_run:
-        print_dry_run(checked)
+    checked = preview(session, requests, dry_run=dry_run)
+    if dry_run:
+        print_dry_run(checked, full=flags.dry_run_full)
         return ExitCode.OK
     agreed = consent() if consent else None
     confirm_cost(checked, settings, yes=flags.yes, simulated=session.use_sim)
@@ -98,11 +101,14 @@ def execute(
     )
 
 
-def print_dry_run(checked: Preview) -> None:
-    """The exact bodies on stdout (one JSON object per request), the route and cost on stderr."""
+def print_dry_run(checked: Preview, *, full: bool = False) -> None:
+    """The exact bodies on stdout (one JSON object per request), the route and cost on stderr.
+
+    Inline media (data URLs) is shown as its length and hash, as the ledger and sidecar keep
+    it, unless ``full``: a 10-second clip is megabytes of base64 nobody reads."""
     for spec, body in zip(checked.specs, checked.bodies(), strict=True):
         output.message(f"POST {checked.base_url}{spec.route}")
-        output.json_line(body)
+        output.json_line(body if full else recorded(body))
     output.message(f"dry run: nothing sent; estimated cost {format_usd(checked.total_usd)}")
 
 
