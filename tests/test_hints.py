@@ -62,3 +62,12 @@ def test_config_set_of_a_typo_says_did_you_mean(
     assert "unknown setting 'durration': did you mean 'duration'?" in result.stderr
     assert (project / "imagine.toml").read_text() == before
     assert not (imagine_home / "config.toml").exists()
+
+
+def test_help_shows_no_raw_type_placeholders() -> None:
+    for path in command_paths():
+        text = help_text(path)
+        raw = re.findall(r"<(?:str|int|float|path|list|bool)[^>]*>|\[\[", text)
+        assert not raw, f"imagine {' '.join(path)} --help shows {raw}"
+    assert "Usage: imagine gen [OPTIONS] [PROMPT]" in help_text(["gen"])
+    assert "JOB...  " in help_text(["show"]) or "JOB  " in help_text(["show"])

@@ -9,6 +9,7 @@ import typer
 
 from imagine import config, paths
 from imagine.cli import output
+from imagine.cli.helptext import ImagineCommand
 from imagine.config import SETTINGS, Settings
 from imagine.errors import ConfigError
 from imagine.project import PROJECT_FILE, find_project
@@ -81,7 +82,7 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-@app.command("get")
+@app.command("get", cls=ImagineCommand)
 def get(key: Key) -> None:
     """Print the value in force for KEY.
 
@@ -91,7 +92,7 @@ def get(key: Key) -> None:
     output.data(_show(_value(settings, key)))
 
 
-@app.command("set")
+@app.command("set", cls=ImagineCommand)
 def set_(
     key: Key, value: Annotated[str, typer.Argument(help="New value.")], project: ProjectFlag = False
 ) -> None:
@@ -104,7 +105,7 @@ def set_(
     output.message(f"{key} = {_show(stored)}  ({path})")
 
 
-@app.command("unset")
+@app.command("unset", cls=ImagineCommand)
 def unset(key: Key, project: ProjectFlag = False) -> None:
     """Remove KEY, so the default (or the user value, for a project) applies again.
 
@@ -117,7 +118,7 @@ def unset(key: Key, project: ProjectFlag = False) -> None:
     output.message(f"{key} removed from {path}")
 
 
-@app.command("list")
+@app.command("list", cls=ImagineCommand)
 def list_(
     json_output: Annotated[bool, typer.Option("--json", help="As a JSON object.")] = False,
 ) -> None:
@@ -140,7 +141,7 @@ def list_(
             output.data(f"prices.{model}.{resolution} = {price}".ljust(44) + f"# {origin}: USD/s")
 
 
-@app.command("path")
+@app.command("path", cls=ImagineCommand)
 def path(project: ProjectFlag = False) -> None:
     """Print the config file's path (it may not exist yet).
 

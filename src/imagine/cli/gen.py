@@ -18,7 +18,7 @@ def gen(
     prompt: Annotated[
         str | None,
         typer.Argument(
-            metavar="[PROMPT]",
+            metavar="PROMPT",
             help="What to render (optional with --image); - reads it from stdin.",
             show_default=False,
             callback=opt.prompt_or_stdin,

@@ -53,16 +53,28 @@ def _statuses(values: list[str] | None) -> list[Status] | None:
 def list_jobs(
     status: Annotated[
         list[str] | None,
-        typer.Option("--status", "-s", help="Only jobs in this status (repeat or comma-separate)."),
+        typer.Option(
+            "--status",
+            "-s",
+            metavar="STATUS",
+            help="Only jobs in this status (repeat or comma-separate).",
+        ),
     ] = None,
     since: Annotated[
-        str | None, typer.Option("--since", help="Only jobs created since: 30m, 2h, 7d or a date.")
+        str | None,
+        typer.Option(
+            "--since", metavar="WHEN", help="Only jobs created since: 30m, 2h, 7d or a date."
+        ),
     ] = None,
     query: Annotated[
         str | None,
-        typer.Option("--query", help="Only jobs whose prompt or path contains this."),
+        typer.Option(
+            "--query", metavar="TEXT", help="Only jobs whose prompt or path contains this."
+        ),
     ] = None,
-    limit: Annotated[int, typer.Option("-n", "--limit", min=1, help="How many jobs.")] = 20,
+    limit: Annotated[
+        int, typer.Option("-n", "--limit", metavar="N", min=1, help="How many jobs.")
+    ] = 20,
     json_output: Annotated[bool, typer.Option("--json", help="One JSON object per job.")] = False,
 ) -> None:
     """List jobs, newest first.
@@ -200,7 +212,9 @@ def _fields(job: Job) -> list[tuple[str, str]]:
 
 
 def audit(
-    limit: Annotated[int, typer.Option("-n", "--limit", min=1, help="How many entries.")] = 50,
+    limit: Annotated[
+        int, typer.Option("-n", "--limit", metavar="N", min=1, help="How many entries.")
+    ] = 50,
     json_output: Annotated[bool, typer.Option("--json", help="One JSON object per entry.")] = False,
 ) -> None:
     """Show the audit log of edits: who edited which video (by hash), when, how consent was given.
