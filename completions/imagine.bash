@@ -260,7 +260,7 @@ _imagine() {
                 --seed) COMPREPLY=(); return ;;
             esac
             if [[ "$cur" == -* ]]; then
-                COMPREPLY=($(compgen -W '--host --port -p --speed --render-time --jitter --fail-rate --rps-limit --error-rate --drop-rate --truncate-rate --moderate --url-ttl --expire-after --api-key --seed --verbose -v --help' -- "$cur"))
+                COMPREPLY=($(compgen -W '--host --port -p --speed --render-time --jitter --fail-rate --rps-limit --error-rate --drop-rate --truncate-rate --moderate --url-ttl --expire-after --api-key --seed --verbose -v --clean --help' -- "$cur"))
             fi
             ;;
         "wait")

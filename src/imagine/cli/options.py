@@ -64,7 +64,12 @@ NoAudio = Annotated[bool, typer.Option("--no-audio", help="Ask for a silent vide
 Variations = Annotated[
     int,
     typer.Option(
-        "-n", "--variations", metavar="N", min=1, max=16, help="How many takes to render."
+        "-n",
+        "--variations",
+        metavar="N",
+        min=1,
+        max=16,
+        help="How many takes to render; their names carry take1, take2…",
     ),
 ]
 Output = Annotated[

@@ -109,6 +109,10 @@ def stderr_is_terminal() -> bool:
     return sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
 
 
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
 def stdin_is_terminal() -> bool:
     return sys.stdin.isatty()
 

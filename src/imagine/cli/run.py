@@ -148,11 +148,7 @@ class _StopOnClosedStdout:
 def _announce(planned: Sequence[plan.Planned], display: Display) -> None:
     for item in planned:
         job = item.job
-        if item.action == plan.REUSED:
-            display.note(
-                f"#{job.seq} already rendered (same request): {shown_path(job.output_path)}"
-            )
-        elif item.action == plan.ATTACHED:
+        if item.action == plan.ATTACHED:
             display.note(f"#{job.seq} is already {job.status}: following it, not paying again")
         elif item.action == plan.UNRESOLVED:
             display.note(
@@ -185,9 +181,12 @@ def _interrupted(session: Session, job_ids: Sequence[str], why: str = "interrupt
 def _report_text(job: Job, action: str, result: render.Result | None, quiet: bool) -> None:
     if job.status is Status.COMPLETE:
         output.data(shown_path(job.output_path))
-        if not quiet:
-            verb = "reused" if action == plan.REUSED else "complete"
-            output.message(f"✓ #{job.seq} {verb}: {summary(job)}", style="green")
+        if quiet:
+            pass
+        elif action == plan.REUSED:
+            output.message(f"✓ #{job.seq} reused: {summary(job, reused=True)}", style="green")
+        else:
+            output.message(f"✓ #{job.seq} complete: {summary(job)}", style="green")
     elif job.status.live:
         output.data(job.id)
         if not quiet:
@@ -214,13 +213,20 @@ def _live_note(job: Job, reason: str | None) -> str:
     return f"#{job.seq} {job.status}; finish it with: imagine wait {ref}"
 
 
-def summary(job: Job) -> str:
+def summary(job: Job, *, reused: bool = False) -> str:
     info = job.file_info or {}
     parts = [shown_path(job.output_path)]
     if info.get("duration"):
         audio = "audio" if info.get("has_audio") else "silent"
         parts.append(f"{info['duration']:.1f} s {info.get('width')}×{info.get('height')} {audio}")
-    if job.cost_ticks is not None:
+    if reused:
+        # Rendered (and paid) by an earlier run: say so, and how to get another take.
+        before = f" for {format_usd(ticks_to_usd(job.cost_ticks))}" if job.cost_ticks else ""
+        parts.append(
+            f"{format_usd(0)} this run: the same request was rendered before{before} "
+            "(for a new take add --force, or -n 2)"
+        )
+    elif job.cost_ticks is not None:
         parts.append(format_usd(ticks_to_usd(job.cost_ticks)))
     elif job.cost_estimate_usd is not None:
         parts.append(f"~{format_usd(job.cost_estimate_usd)}")
@@ -242,7 +248,8 @@ def summary_table(found: Sequence[render.Result]) -> object:
             spent += cost
         what = shown_path(job.output_path) if job.status is Status.COMPLETE else job.error_message
         status = "reused" if result.action == plan.REUSED else str(job.status)
-        table.add_row(str(job.seq), status, what or "", format_usd(cost) if cost else "")
+        shown_cost = format_usd(0) if result.action == plan.REUSED else format_usd(cost)
+        table.add_row(str(job.seq), status, what or "", shown_cost if cost else "")
     counts: dict[str, int] = {}
     for result in found:
         counts[str(result.job.status)] = counts.get(str(result.job.status), 0) + 1

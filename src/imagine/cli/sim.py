@@ -8,6 +8,7 @@ import typer
 
 from imagine.cli import output
 from imagine.errors import UsageError
+from imagine.jobs import Status
 
 Rate = Annotated[float, typer.Option(min=0.0, max=1.0)]
 
@@ -120,12 +121,22 @@ def sim(
         int | None, typer.Option("--seed", metavar="N", help="Seed for the fault knobs.")
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every request.")] = False,
+    clean: Annotated[
+        bool,
+        typer.Option(
+            "--clean",
+            help="Delete the MP4s and state that --sim keeps in the per-user folder, and exit.",
+        ),
+    ] = False,
 ) -> None:
     """Serve an xAI-compatible video API on loopback until killed (Ctrl-C).
 
     Point imagine at it with --base-url and any key starting with xai-; read its counters at
     /sim/stats. Example: imagine sim --port 8000 --speed 10
     """
+    if clean:
+        _clean()
+        return
     from imagine.sim import SimConfig, Simulator
 
     try:
@@ -160,3 +171,33 @@ def sim(
         pass
     finally:
         simulator.stop()
+
+
+def _clean() -> None:
+    """`--sim` keeps its clips (a cache, made again on demand) and its jobs' state (so `wait`
+    can finish them in a later process) under the per-user folder; this frees the space.
+    The state of jobs still unfinished is kept, or they could not be finished."""
+    import shutil
+
+    from imagine import paths
+    from imagine.ledger.store import Ledger
+    from imagine.session import SIM_BASE_URL
+
+    folder = paths.sim_state_dir()
+    with Ledger.open() as ledger:
+        unfinished = [
+            job
+            for job in ledger.jobs(statuses=[s for s in Status if s.live])
+            if job.base_url == SIM_BASE_URL
+        ]
+    doomed = [folder / "media"] + ([] if unfinished else [folder / "files", folder / "jobs"])
+    files = [path for top in doomed if top.is_dir() for path in top.rglob("*") if path.is_file()]
+    size = sum(path.stat().st_size for path in files)
+    for top in doomed:
+        shutil.rmtree(top, ignore_errors=True)
+    output.message(f"removed {len(files)} file(s), {size / 1e6:.1f} MB, from {folder}")
+    if unfinished:
+        output.message(
+            f"kept the state of {len(unfinished)} unfinished --sim job(s): "
+            "finish them with imagine wait --all, then clean again"
+        )
