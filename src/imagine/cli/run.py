@@ -221,9 +221,9 @@ def summary(job: Job, *, reused: bool = False) -> str:
         parts.append(f"{info['duration']:.1f} s {info.get('width')}×{info.get('height')} {audio}")
     if reused:
         # Rendered (and paid) by an earlier run: say so, and how to get another take.
-        before = f" for {format_usd(ticks_to_usd(job.cost_ticks))}" if job.cost_ticks else ""
+        paid = f" for {format_usd(ticks_to_usd(job.cost_ticks))}" if job.cost_ticks else ""
         parts.append(
-            f"{format_usd(0)} this run: the same request was rendered before{before} "
+            f"{format_usd(0)} this run: already rendered{paid} by an earlier run "
             "(for a new take add --force, or -n 2)"
         )
     elif job.cost_ticks is not None:
