@@ -77,7 +77,8 @@ def drive(
     labels = {item.job.id: label(item.job) for item in planned}
     display = make_display(labels, quiet=show.quiet, progress=show.progress)
     reporter = Reporter(session, show, {item.job.id: item.action for item in planned})
-    _announce(planned, display)
+    # A reused job's result line says so; a JSON result cannot, so the progress stream does.
+    _announce(planned, display, reuse_noted=show.json or show.progress == "json")
     session.on_retry = lambda error, delay, attempt: display.note(
         f"{error}; retrying in {delay:.1f}s (attempt {attempt + 1})"
     )
@@ -145,10 +146,15 @@ class _StopOnClosedStdout:
             self.closed = True
 
 
-def _announce(planned: Sequence[plan.Planned], display: Display) -> None:
+def _announce(planned: Sequence[plan.Planned], display: Display, *, reuse_noted: bool) -> None:
     for item in planned:
         job = item.job
-        if item.action == plan.ATTACHED:
+        if item.action == plan.REUSED and reuse_noted:
+            display.note(
+                f"#{job.seq} already rendered by an earlier run (same request): "
+                f"{shown_path(job.output_path)}; nothing paid this run"
+            )
+        elif item.action == plan.ATTACHED:
             display.note(f"#{job.seq} is already {job.status}: following it, not paying again")
         elif item.action == plan.UNRESOLVED:
             display.note(
