@@ -91,7 +91,7 @@ _imagine() {
                 --base-url) COMPREPLY=(); return ;;
             esac
             if [[ "$cur" == -* ]]; then
-                COMPREPLY=($(compgen -W '--strict --format -c --concurrency --rps -d --duration -a --aspect -r --resolution -m --model --no-audio -o --output --consent --project --no-wait --timeout --json -q --quiet --progress -y --yes --force --dry-run --sim --base-url --help' -- "$cur"))
+                COMPREPLY=($(compgen -W '--strict --format -c --concurrency --rps -d --duration -a --aspect -r --resolution -m --model --no-audio -o --output --consent --project --no-wait --timeout --json -q --quiet --progress -y --yes --force --dry-run --dry-run-full --sim --base-url --help' -- "$cur"))
             else
                 COMPREPLY=($(compgen -f -- "$cur"))
             fi
@@ -153,7 +153,7 @@ _imagine() {
                 --base-url) COMPREPLY=(); return ;;
             esac
             if [[ "$cur" == -* ]]; then
-                COMPREPLY=($(compgen -W '--consent -m --model --no-audio -n --variations -o --output --project --no-wait --timeout --json -q --quiet --progress -y --yes --force --dry-run --sim --base-url --help' -- "$cur"))
+                COMPREPLY=($(compgen -W '--consent -m --model --no-audio -n --variations -o --output --project --no-wait --timeout --json -q --quiet --progress -y --yes --force --dry-run --dry-run-full --sim --base-url --help' -- "$cur"))
             fi
             ;;
         "extend")
@@ -168,7 +168,7 @@ _imagine() {
                 --base-url) COMPREPLY=(); return ;;
             esac
             if [[ "$cur" == -* ]]; then
-                COMPREPLY=($(compgen -W '-d --duration -m --model --no-audio -n --variations -o --output --project --no-wait --timeout --json -q --quiet --progress -y --yes --force --dry-run --sim --base-url --help' -- "$cur"))
+                COMPREPLY=($(compgen -W '-d --duration -m --model --no-audio -n --variations -o --output --project --no-wait --timeout --json -q --quiet --progress -y --yes --force --dry-run --dry-run-full --sim --base-url --help' -- "$cur"))
             fi
             ;;
         "gen")
@@ -187,7 +187,7 @@ _imagine() {
                 --base-url) COMPREPLY=(); return ;;
             esac
             if [[ "$cur" == -* ]]; then
-                COMPREPLY=($(compgen -W '--image -i --ref -d --duration -a --aspect -r --resolution -m --model --no-audio -n --variations -o --output --project --no-wait --timeout --json -q --quiet --progress -y --yes --force --dry-run --sim --base-url --help' -- "$cur"))
+                COMPREPLY=($(compgen -W '--image -i --ref -d --duration -a --aspect -r --resolution -m --model --no-audio -n --variations -o --output --project --no-wait --timeout --json -q --quiet --progress -y --yes --force --dry-run --dry-run-full --sim --base-url --help' -- "$cur"))
             fi
             ;;
         "init")
@@ -201,11 +201,11 @@ _imagine() {
             case "$prev" in
                 --status|-s) COMPREPLY=($(compgen -W 'queued submitting running downloading complete failed canceled blocked expired unknown' -- "$cur")); return ;;
                 --since) COMPREPLY=(); return ;;
-                -q|--query) COMPREPLY=(); return ;;
+                --query) COMPREPLY=(); return ;;
                 -n|--limit) COMPREPLY=(); return ;;
             esac
             if [[ "$cur" == -* ]]; then
-                COMPREPLY=($(compgen -W '--status -s --since -q --query -n --limit --json --help' -- "$cur"))
+                COMPREPLY=($(compgen -W '--status -s --since --query -n --limit --json --help' -- "$cur"))
             fi
             ;;
         "models")
@@ -260,7 +260,7 @@ _imagine() {
                 --seed) COMPREPLY=(); return ;;
             esac
             if [[ "$cur" == -* ]]; then
-                COMPREPLY=($(compgen -W '--host --port -p --speed --render-time --jitter --fail-rate --rps-limit --error-rate --drop-rate --truncate-rate --moderate --url-ttl --expire-after --api-key --seed --verbose -v --help' -- "$cur"))
+                COMPREPLY=($(compgen -W '--host --port -p --speed --render-time --jitter --fail-rate --rps-limit --error-rate --drop-rate --truncate-rate --moderate --url-ttl --expire-after --api-key --seed --verbose -v --clean --help' -- "$cur"))
             fi
             ;;
         "wait")

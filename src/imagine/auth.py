@@ -57,7 +57,7 @@ def require_key() -> ApiKey:
     if key is None:
         raise AuthError(
             "no API key: set XAI_API_KEY or run `imagine auth set`",
-            hint="(or try it offline with --sim).",
+            hint='(or try it offline first: imagine gen --sim "a red fox").',
         )
     return key
 

@@ -321,29 +321,91 @@ def setting_names() -> list[str]:
 
 
 def set_value(path: Path, key: str, raw: str) -> Any:
-    """Check and store one setting in a TOML file; return the stored value."""
-    import tomli_w
-
+    """Check and store one setting in a TOML file; return the stored value. Every comment,
+    the order and the layout of the file are kept: a person wrote it."""
     value = parse_value(key, raw, source="")
-    table = read_toml(path)
+    document = _editable(path)
+    stored = str(value) if isinstance(value, str) else value  # a StrEnum is written as text
     if key.startswith("prices."):
         _, model, resolution = key.split(".")
-        table.setdefault("prices", {}).setdefault(model, {})[resolution] = value
+        _table(_table(document, "prices", super_table=True), model)[resolution] = stored
+    elif key in document:
+        document[key] = stored
     else:
-        table[key] = value
-    write_atomic(path, tomli_w.dumps(table).encode())
+        document = _with_new_key(document, key, stored)
+    _write_toml(path, document)
     return value
 
 
 def unset_value(path: Path, key: str) -> bool:
-    import tomli_w
-
-    table = read_toml(path)
+    document = _editable(path)
     if key.startswith("prices."):
         _, model, resolution = ([*key.split("."), "", ""])[:3]
-        found = table.get("prices", {}).get(model, {}).pop(resolution, None) is not None
+        prices = document.get("prices", {})
+        row = prices.get(model, {})
+        found = resolution in row
+        if found:
+            del row[resolution]
     else:
-        found = table.pop(key, None) is not None
+        found = key in document
+        if found:
+            del document[key]
     if found:
-        write_atomic(path, tomli_w.dumps(table).encode())
+        _write_toml(path, document)
     return found
+
+
+def _editable(path: Path) -> Any:
+    """The file as tomlkit's document (comments and layout included), or an empty one."""
+    import tomlkit
+
+    read_toml(path)  # the same checks (and one-line errors) as every read
+    try:
+        return tomlkit.parse(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return tomlkit.document()
+
+
+def _with_new_key(document: Any, key: str, value: Any) -> Any:
+    """The document with ``key`` after its last top-level setting. (tomlkit would put it just
+    above the first table, under the comment that introduces that table.)"""
+    import tomlkit
+    from tomlkit.items import AoT, Comment, Table
+
+    body = document.body
+    first_table = next(
+        (i for i, (_, item) in enumerate(body) if isinstance(item, Table | AoT)), len(body)
+    )
+    settings = [i for i, (name, _) in enumerate(body[:first_table]) if name is not None]
+    at = settings[-1] + 1 if settings else first_table
+    if not settings and first_table < len(body):
+        while at > 0 and isinstance(body[at - 1][1], Comment):  # the table's own comment
+            at -= 1
+    rebuilt = tomlkit.document()
+    rebuilt.parsing(True)  # items keep their own spacing; none is added
+    for i, (name, item) in enumerate([*body, (None, None)]):
+        if i == at:
+            rebuilt.append(key, tomlkit.item(value))
+        if item is None:
+            break
+        if name is None:
+            rebuilt.add(item)
+        else:
+            rebuilt.append(name, item)
+    rebuilt.parsing(False)
+    return rebuilt
+
+
+def _table(parent: Any, name: str, *, super_table: bool = False) -> Any:
+    import tomlkit
+
+    if name not in parent:
+        parent[name] = tomlkit.table(is_super_table=super_table)
+    return parent[name]
+
+
+def _write_toml(path: Path, document: Any) -> None:
+    import tomlkit
+
+    text = tomlkit.dumps(document)
+    write_atomic(path, (text if text.endswith("\n") or not text else text + "\n").encode())

@@ -21,6 +21,7 @@ class ExitCode(IntEnum):
     TIMEOUT = 6
     INTERNAL = 70  # a bug in imagine, not a failed render (sysexits' EX_SOFTWARE)
     INTERRUPTED = 130
+    STDOUT_CLOSED = 141  # a reader such as `head` stopped reading: 128 + SIGPIPE, as git ends
 
 
 class ImagineError(Exception):

@@ -72,7 +72,11 @@ def check_retry(ledger: Ledger, old: Job) -> None:
     """Refuse, before anything is sent, a job that cannot be retried, or that was retried
     already (sending it again would pay again for what its retry is, or was, rendering)."""
     if old.status not in RETRYABLE:
-        hint = "render it anew with --force" if old.status is Status.COMPLETE else "wait for it"
+        hint = (
+            "for a new take, run the command that made it again with --force, or with -n 2"
+            if old.status is Status.COMPLETE
+            else f"wait for it: imagine wait @{old.seq}"
+        )
         raise UsageError(
             f"#{old.seq} is {old.status}: only failed, expired, blocked, canceled "
             f"or unknown jobs can be retried ({hint})"

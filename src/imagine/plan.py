@@ -71,7 +71,16 @@ class Request:
 
 
 def variations(spec: RenderSpec, template: str, count: int) -> list[Request]:
-    """One request per take of the same spec (`-n`), numbered from 1; each becomes a job of its own."""
+    """One request per take of the same spec (`-n`), numbered from 1; each becomes a job of its own.
+
+    Several takes carry their number in their names (``…-fox-take2-k3j9x0ab.mp4``) unless the
+    template places ``{n}`` itself: otherwise only a random suffix would tell them apart."""
+    if count > 1 and "{n}" not in template:
+        template = (
+            template.replace("{short}", "take{n}-{short}", 1)
+            if "{short}" in template
+            else template + "-take{n}"
+        )
     return [Request(replace(spec, variation=n), template) for n in range(1, count + 1)]
 
 

@@ -68,4 +68,5 @@ def usd_to_ticks(usd: float) -> int:
 def format_usd(usd: float | None) -> str:
     if usd is None:
         return "?"
-    return f"${usd:.2f}" if usd >= 0.1 or usd == 0 else f"${usd:.3f}"
+    # Cents everywhere ($0.05, $0.10, $2.00); more digits only where cents would say $0.00.
+    return f"${usd:.2f}" if usd == 0 or abs(usd) >= 0.01 else f"${usd:.2g}"

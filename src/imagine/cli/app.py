@@ -39,6 +39,10 @@ class ImagineGroup(TyperGroup):
         except KeyboardInterrupt:
             output.message("interrupted")
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        except BrokenPipeError:
+            # stdout's reader (`head`, `grep -m1`) stopped reading: end quietly, as git does.
+            output.stdout_closed()
+            raise typer.Exit(int(ExitCode.STDOUT_CLOSED)) from None
         except (typer.Exit, typer.Abort):
             raise
         except ClickException:
@@ -130,22 +134,23 @@ def _register() -> None:
         sim,
         wait,
     )
+    from imagine.cli.helptext import ImagineCommand
 
-    app.command("gen")(gen.gen)
-    app.command("edit")(edit.edit)
-    app.command("extend")(edit.extend)
-    app.command("batch")(batch.batch)
-    app.command("wait")(wait.wait)
-    app.command("list")(jobs.list_jobs)
-    app.command("show")(jobs.show)
-    app.command("cancel")(manage.cancel)
-    app.command("retry")(manage.retry)
-    app.command("rm")(manage.rm)
-    app.command("audit")(jobs.audit)
-    app.command("init")(project.init)
-    app.command("models")(models.models)
-    app.command("sim")(sim.sim)
-    app.command("completion")(completion.completion)
+    app.command("gen", cls=ImagineCommand)(gen.gen)
+    app.command("edit", cls=ImagineCommand)(edit.edit)
+    app.command("extend", cls=ImagineCommand)(edit.extend)
+    app.command("batch", cls=ImagineCommand)(batch.batch)
+    app.command("wait", cls=ImagineCommand)(wait.wait)
+    app.command("list", cls=ImagineCommand)(jobs.list_jobs)
+    app.command("show", cls=ImagineCommand)(jobs.show)
+    app.command("cancel", cls=ImagineCommand)(manage.cancel)
+    app.command("retry", cls=ImagineCommand)(manage.retry)
+    app.command("rm", cls=ImagineCommand)(manage.rm)
+    app.command("audit", cls=ImagineCommand)(jobs.audit)
+    app.command("init", cls=ImagineCommand)(project.init)
+    app.command("models", cls=ImagineCommand)(models.models)
+    app.command("sim", cls=ImagineCommand)(sim.sim)
+    app.command("completion", cls=ImagineCommand)(completion.completion)
     app.add_typer(configure.app, name="config")
     app.add_typer(auth.app, name="auth")
 

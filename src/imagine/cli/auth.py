@@ -12,23 +12,21 @@ from imagine import auth as keys
 from imagine.api.client import XAIClient
 from imagine.cli import options as opt
 from imagine.cli import output
+from imagine.cli.helptext import ImagineCommand
 from imagine.errors import AuthError
 from imagine.session import Session
 
 app = typer.Typer(help="Store, check or remove the xAI API key.", no_args_is_help=True)
 
 
-@app.command("set")
+@app.command("set", cls=ImagineCommand)
 def set_key() -> None:
     """Store an API key (asked for without echo; or piped on stdin).
 
     The key never goes on the command line, where shell history would keep it.
     Example: imagine auth set   (or: printenv MY_KEY | imagine auth set)
     """
-    if sys.stdin.isatty():
-        value = typer.prompt("xAI API key", hide_input=True, err=True)
-    else:
-        value = sys.stdin.readline()
+    value = output.ask_secret("xAI API key") if sys.stdin.isatty() else sys.stdin.readline()
     path = keys.save_key(value)
     output.message(f"saved key {keys.redact(value.strip())} to {path} (mode 0600)")
     current = keys.find_key()
@@ -36,7 +34,7 @@ def set_key() -> None:
         output.warn("XAI_API_KEY is set in this environment and wins over the stored key")
 
 
-@app.command("status")
+@app.command("status", cls=ImagineCommand)
 def status(
     offline: Annotated[bool, typer.Option("--offline", help="Do not ask the API.")] = False,
     base_url: opt.BaseUrl = None,
@@ -74,7 +72,7 @@ async def _check(client: XAIClient) -> dict[str, object]:
         return await client.api_key_info()
 
 
-@app.command("remove")
+@app.command("remove", cls=ImagineCommand)
 def remove() -> None:
     """Delete the stored key.
 

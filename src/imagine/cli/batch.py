@@ -83,6 +83,7 @@ def batch(
     yes: opt.Yes = False,
     force: opt.Force = False,
     dry_run: opt.DryRun = False,
+    dry_run_full: opt.DryRunFull = False,
     sim: opt.Sim = False,
     base_url: opt.BaseUrl = None,
 ) -> None:
@@ -103,12 +104,12 @@ def batch(
             model=model,
             output=output_template,
         )
-        if dry_run and not strict:
-            problems = _dry_run(session, parsed, settings)
+        if (dry_run or dry_run_full) and not strict:
+            problems = _dry_run(session, parsed, settings, full=dry_run_full)
             _end(parsed, problems, ExitCode.OK)
         built = collect(parsed.results, settings, job_finder(session))
         problems = list(built.problems)
-        agreed = _edit_consent(built, consent, problems, dry_run=dry_run)
+        agreed = _edit_consent(built, consent, problems, dry_run=dry_run or dry_run_full)
         skipped = {problem.line for problem in problems}
         requests = [request for line, request in built.requests if line not in skipped]
         # Every bad line is said before anything is sent, so that a run can be stopped (Ctrl-C)
@@ -125,7 +126,9 @@ def batch(
             )
         code = ExitCode.OK
         if requests:
-            flags = Flags(no_wait, timeout, json_output, quiet, progress, yes, force, dry_run)
+            flags = Flags(
+                no_wait, timeout, json_output, quiet, progress, yes, force, dry_run, dry_run_full
+            )
             code = execute(
                 session,
                 requests,
@@ -154,7 +157,9 @@ def _end(parsed: BatchStream, problems: list[BatchProblem], code: ExitCode) -> N
     raise typer.Exit(int(code))
 
 
-def _dry_run(session: Session, parsed: BatchStream, settings: Settings) -> list[BatchProblem]:
+def _dry_run(
+    session: Session, parsed: BatchStream, settings: Settings, *, full: bool
+) -> list[BatchProblem]:
     """Each line's bodies printed as soon as the line is read (a long file starts at once, and
     `| head` sees its first lines first); its mistakes said in their place."""
     problems: list[BatchProblem] = []
@@ -165,7 +170,7 @@ def _dry_run(session: Session, parsed: BatchStream, settings: Settings) -> list[
         nonlocal total
         if pending:
             checked = preview(session, pending, dry_run=True)
-            print_bodies(checked)
+            print_bodies(checked, full=full)
             total += checked.total_usd
             pending.clear()
 

@@ -9,6 +9,7 @@ import typer
 
 from imagine import config, paths
 from imagine.cli import output
+from imagine.cli.helptext import ImagineCommand
 from imagine.config import SETTINGS, Settings
 from imagine.errors import ConfigError
 from imagine.project import PROJECT_FILE, find_project
@@ -21,7 +22,27 @@ app = typer.Typer(
 ProjectFlag = Annotated[
     bool, typer.Option("--project", help="Act on the project's imagine.toml instead.")
 ]
-Key = Annotated[str, typer.Argument(help="Setting name (see `imagine config list`).")]
+
+
+def _known_key(key: str) -> str:
+    """A mistyped name (`durration`) gets the same "did you mean" a batch line gets."""
+    import difflib
+
+    if key.startswith("prices.") or key in SETTINGS:
+        return key
+    typed = key.strip().lower().replace("-", "_")
+    close = difflib.get_close_matches(typed, SETTINGS, n=1, cutoff=0.6)
+    if close:
+        raise ConfigError(f"unknown setting {key!r}: did you mean {close[0]!r}?")
+    return key  # the full list of known settings comes with the check of the value
+
+
+Key = Annotated[
+    str,
+    typer.Argument(
+        metavar="KEY", help="Setting name (see `imagine config list`).", callback=_known_key
+    ),
+]
 
 
 def _file(project: bool) -> Path:
@@ -61,7 +82,7 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-@app.command("get")
+@app.command("get", cls=ImagineCommand)
 def get(key: Key) -> None:
     """Print the value in force for KEY.
 
@@ -71,7 +92,7 @@ def get(key: Key) -> None:
     output.data(_show(_value(settings, key)))
 
 
-@app.command("set")
+@app.command("set", cls=ImagineCommand)
 def set_(
     key: Key, value: Annotated[str, typer.Argument(help="New value.")], project: ProjectFlag = False
 ) -> None:
@@ -84,7 +105,7 @@ def set_(
     output.message(f"{key} = {_show(stored)}  ({path})")
 
 
-@app.command("unset")
+@app.command("unset", cls=ImagineCommand)
 def unset(key: Key, project: ProjectFlag = False) -> None:
     """Remove KEY, so the default (or the user value, for a project) applies again.
 
@@ -97,7 +118,7 @@ def unset(key: Key, project: ProjectFlag = False) -> None:
     output.message(f"{key} removed from {path}")
 
 
-@app.command("list")
+@app.command("list", cls=ImagineCommand)
 def list_(
     json_output: Annotated[bool, typer.Option("--json", help="As a JSON object.")] = False,
 ) -> None:
@@ -120,7 +141,7 @@ def list_(
             output.data(f"prices.{model}.{resolution} = {price}".ljust(44) + f"# {origin}: USD/s")
 
 
-@app.command("path")
+@app.command("path", cls=ImagineCommand)
 def path(project: ProjectFlag = False) -> None:
     """Print the config file's path (it may not exist yet).
 

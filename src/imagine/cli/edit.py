@@ -30,7 +30,10 @@ Video = Annotated[
 Prompt = Annotated[
     str,
     typer.Argument(
-        metavar="PROMPT", show_default=False, help="What to change, or what happens next."
+        metavar="PROMPT",
+        show_default=False,
+        help="What to change, or what happens next; - reads it from stdin.",
+        callback=opt.prompt_or_stdin,
     ),
 ]
 CONSENT_QUESTION = (
@@ -57,7 +60,7 @@ def ask_consent(given: bool, *, count: int = 1) -> dict[str, Any]:
             if count == 1
             else CONSENT_QUESTION.replace("this video", f"these {count} videos")
         )
-        if not typer.confirm(question, default=False, err=True):
+        if not output.confirm(question):
             raise PolicyError("not edited: consent was not confirmed")
         return consent_record("prompt")
     raise PolicyError(
@@ -90,6 +93,7 @@ def edit(
     yes: opt.Yes = False,
     force: opt.Force = False,
     dry_run: opt.DryRun = False,
+    dry_run_full: opt.DryRunFull = False,
     sim: opt.Sim = False,
     base_url: opt.BaseUrl = None,
 ) -> None:
@@ -111,7 +115,9 @@ def edit(
             video=source,
         )
         requests = take_variations(spec, settings.output, variations)
-        flags = Flags(no_wait, timeout, json_output, quiet, progress, yes, force, dry_run)
+        flags = Flags(
+            no_wait, timeout, json_output, quiet, progress, yes, force, dry_run, dry_run_full
+        )
         code = execute(session, requests, settings, flags, consent=lambda: ask_consent(consent))
     raise typer.Exit(int(code))
 
@@ -141,6 +147,7 @@ def extend(
     yes: opt.Yes = False,
     force: opt.Force = False,
     dry_run: opt.DryRun = False,
+    dry_run_full: opt.DryRunFull = False,
     sim: opt.Sim = False,
     base_url: opt.BaseUrl = None,
 ) -> None:
@@ -173,6 +180,8 @@ def extend(
             video=source,
         )
         requests = take_variations(spec, settings.output, variations)
-        flags = Flags(no_wait, timeout, json_output, quiet, progress, yes, force, dry_run)
+        flags = Flags(
+            no_wait, timeout, json_output, quiet, progress, yes, force, dry_run, dry_run_full
+        )
         code = execute(session, requests, settings, flags)
     raise typer.Exit(int(code))

@@ -18,7 +18,10 @@ def gen(
     prompt: Annotated[
         str | None,
         typer.Argument(
-            metavar="[PROMPT]", help="What to render (optional with --image).", show_default=False
+            metavar="PROMPT",
+            help="What to render (optional with --image); - reads it from stdin.",
+            show_default=False,
+            callback=opt.prompt_or_stdin,
         ),
     ] = None,
     image: Annotated[
@@ -54,6 +57,7 @@ def gen(
     yes: opt.Yes = False,
     force: opt.Force = False,
     dry_run: opt.DryRun = False,
+    dry_run_full: opt.DryRunFull = False,
     sim: opt.Sim = False,
     base_url: opt.BaseUrl = None,
 ) -> None:
@@ -87,6 +91,8 @@ def gen(
             references=refs,
         )
         requests = take_variations(spec, settings.output, variations)
-        flags = Flags(no_wait, timeout, json_output, quiet, progress, yes, force, dry_run)
+        flags = Flags(
+            no_wait, timeout, json_output, quiet, progress, yes, force, dry_run, dry_run_full
+        )
         code = execute(session, requests, settings, flags)
     raise typer.Exit(int(code))

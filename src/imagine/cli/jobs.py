@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import re
-import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -53,16 +52,28 @@ def _statuses(values: list[str] | None) -> list[Status] | None:
 def list_jobs(
     status: Annotated[
         list[str] | None,
-        typer.Option("--status", "-s", help="Only jobs in this status (repeat or comma-separate)."),
+        typer.Option(
+            "--status",
+            "-s",
+            metavar="STATUS",
+            help="Only jobs in this status (repeat or comma-separate).",
+        ),
     ] = None,
     since: Annotated[
-        str | None, typer.Option("--since", help="Only jobs created since: 30m, 2h, 7d or a date.")
+        str | None,
+        typer.Option(
+            "--since", metavar="WHEN", help="Only jobs created since: 30m, 2h, 7d or a date."
+        ),
     ] = None,
     query: Annotated[
         str | None,
-        typer.Option("-q", "--query", help="Only jobs whose prompt or path contains this."),
+        typer.Option(
+            "--query", metavar="TEXT", help="Only jobs whose prompt or path contains this."
+        ),
     ] = None,
-    limit: Annotated[int, typer.Option("-n", "--limit", min=1, help="How many jobs.")] = 20,
+    limit: Annotated[
+        int, typer.Option("-n", "--limit", metavar="N", min=1, help="How many jobs.")
+    ] = 20,
     json_output: Annotated[bool, typer.Option("--json", help="One JSON object per job.")] = False,
 ) -> None:
     """List jobs, newest first.
@@ -80,7 +91,7 @@ def list_jobs(
     if not jobs:
         output.message("no jobs" + (" match" if wanted or after or query else " yet"))
         return
-    if not sys.stdout.isatty():
+    if not output.stdout_is_terminal():
         # For pipes: one tab-separated line per job, no header, nothing cut (like gh).
         for job in jobs:
             output.data("\t".join(_row(job, full=True)))
@@ -98,13 +109,22 @@ def _row(job: Job, *, full: bool = False) -> list[str]:
         str(job.seq),
         job.id if full else ids.short(job.id),
         _status_text(job),
-        job.model if full else job.model.replace("grok-imagine-video", "giv"),
+        job.model,
         f"{job.output_seconds:g}s",
         job.resolution or "",
         _cost(job),
-        job.created_at if full else job.created_at[:16].replace("T", " "),
+        job.created_at if full else local_time(job.created_at),
         prompt if full else prompt[:60],
     ]
+
+
+def local_time(stamp: str) -> str:
+    """A ledger time (UTC) as the reader's local time, to the minute, with its offset:
+    ``2026-12-03 11:18+01:00``; never a bare time that could be either."""
+    from datetime import datetime
+
+    moment = datetime.fromtimestamp(clock.parse(stamp)).astimezone()
+    return moment.isoformat(sep=" ", timespec="minutes")
 
 
 def _table(jobs: list[Job], width: int) -> object:
@@ -155,11 +175,12 @@ def show(
     with Ledger.open() as ledger:
         job = ledger.resolve(job_ref)
         events = ledger.events(job.id)
+        parent = ledger.get(job.parent_id) if job.parent_id else None
     if json_output:
         output.json_pretty(sidecar.job_document(job))
         return
     console = output.out()
-    for key, value in _fields(job):
+    for key, value in _fields(job, parent):
         console.print(f"{key:>12}  {value}", markup=False, highlight=False)
     console.print(f"{'history':>12}", markup=False)
     for event in events:
@@ -171,7 +192,7 @@ def show(
         console.print(f"{'':>12}  {event.at}  {event.event} {moved}".rstrip(), markup=False)
 
 
-def _fields(job: Job) -> list[tuple[str, str]]:
+def _fields(job: Job, parent: Job | None = None) -> list[tuple[str, str]]:
     info = job.file_info or {}
     rows = [
         ("job", f"#{job.seq} {job.id}"),
@@ -179,11 +200,8 @@ def _fields(job: Job) -> list[tuple[str, str]]:
         ("model", job.model),
         ("mode", job.mode),
         ("prompt", job.prompt or ""),
-        (
-            "parameters",
-            f"{job.output_seconds:g}s {job.aspect_ratio or ''} {job.resolution or ''}"
-            + ("" if job.generate_audio else " silent"),
-        ),
+        ("parameters", _parameters(job)),
+        *((f"input {item.get('role', '')}".rstrip(), _input(item)) for item in job.inputs),
         ("request id", job.request_id or "—"),
         ("cost", _cost(job) or "—"),
         ("file", shown_path(job.output_path)),
@@ -200,12 +218,43 @@ def _fields(job: Job) -> list[tuple[str, str]]:
     if job.error_message:
         rows.append(("error", job.error_message))
     if job.parent_id:
-        rows.append(("parent", job.parent_id))
+        rows.append(("parent", f"#{parent.seq}" if parent else f"{job.parent_id} (removed)"))
     return rows
 
 
+def _parameters(job: Job) -> str:
+    """What was asked for; an edit or extension takes its frame size from the input video."""
+    if job.mode == "extend":
+        length = f"+{job.duration}s added ({job.output_seconds:g}s in all)"
+    else:
+        length = f"{job.output_seconds:g}s"
+    source = next((item for item in job.inputs if item.get("role") == "video"), None)
+    if job.aspect_ratio or job.resolution or source is None:
+        frame = " ".join(part for part in (job.aspect_ratio, job.resolution) if part)
+    else:
+        frame = f"{source.get('width')}×{source.get('height')} as the input"
+    return ", ".join(
+        part for part in (length, frame, "" if job.generate_audio else "silent") if part
+    )
+
+
+def _input(item: dict[str, Any]) -> str:
+    where = item.get("path") or item.get("url") or item.get("source") or "?"
+    shown = shown_path(where) if item.get("path") else str(where)
+    facts = []
+    if item.get("seconds"):
+        facts.append(f"{item['seconds']:g} s")
+    if item.get("width") and item.get("height"):
+        facts.append(f"{item['width']}×{item['height']}")
+    if item.get("sha256"):
+        facts.append(f"sha256 {str(item['sha256'])[:12]}")
+    return f"{shown} ({', '.join(facts)})" if facts else shown
+
+
 def audit(
-    limit: Annotated[int, typer.Option("-n", "--limit", min=1, help="How many entries.")] = 50,
+    limit: Annotated[
+        int, typer.Option("-n", "--limit", metavar="N", min=1, help="How many entries.")
+    ] = 50,
     json_output: Annotated[bool, typer.Option("--json", help="One JSON object per entry.")] = False,
 ) -> None:
     """Show the audit log of edits: who edited which video (by hash), when, how consent was given.
@@ -221,10 +270,32 @@ def audit(
     if not entries:
         output.message("no edits yet")
         return
+    if not output.stdout_is_terminal():
+        # For pipes: tab-separated, no header, nothing cut (as `list`).
+        for entry in entries:
+            output.data("\t".join(str(entry[key] or "") for key in AUDIT_COLUMNS))
+        return
+    output.out().print(_audit_table(entries))
+
+
+AUDIT_COLUMNS = ("at", "action", "actor", "consent", "input_sha256", "job_id", "prompt")
+
+
+def _audit_table(entries: list[dict[str, Any]]) -> object:
+    """On a terminal: a header, local times, 12-character hashes and ids; --json has it all."""
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for name in ("when", "action", "by", "consent", "input sha256", "job", "prompt"):
+        table.add_column(name, no_wrap=name != "prompt", overflow="ellipsis")
     for entry in entries:
-        output.data(
-            "\t".join(
-                str(entry[key] or "")
-                for key in ("at", "action", "actor", "consent", "input_sha256", "job_id", "prompt")
-            )
+        table.add_row(
+            local_time(entry["at"]) if entry.get("at") else "",
+            str(entry.get("action") or ""),
+            str(entry.get("actor") or ""),
+            str(entry.get("consent") or ""),
+            str(entry.get("input_sha256") or "")[:12],
+            ids.short(str(entry["job_id"])) if entry.get("job_id") else "",
+            " ".join(str(entry.get("prompt") or "").split()),
         )
+    return table

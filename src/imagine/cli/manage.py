@@ -81,7 +81,7 @@ def _confirm_unknown(unknown: list[Job], *, yes: bool) -> None:
     if yes or not output.stdin_is_terminal():
         output.warn(warning)
         return
-    if not typer.confirm(f"{warning}. Retry?", default=False, err=True):
+    if not output.confirm(f"{warning}. Retry?"):
         raise typer.Exit(int(ExitCode.OK))
 
 

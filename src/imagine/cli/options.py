@@ -10,6 +10,27 @@ import typer
 
 from imagine.api import contract
 from imagine.cli import output
+from imagine.errors import UsageError
+
+MAX_STDIN_PROMPT = 64 * 1024  # characters; a prompt is a paragraph, not a file
+
+
+def prompt_or_stdin(value: str | None) -> str | None:
+    """``-`` means stdin for a prompt, as it does for `imagine batch -`."""
+    if value != "-":
+        return value
+    import sys
+
+    text = sys.stdin.read(MAX_STDIN_PROMPT + 1)
+    if len(text) > MAX_STDIN_PROMPT:
+        raise UsageError(
+            f"the prompt on stdin is over {MAX_STDIN_PROMPT} characters: "
+            "for many prompts use imagine batch -"
+        )
+    prompt = text.strip()
+    if not prompt:
+        raise UsageError("no prompt on stdin: pipe one in (echo 'a red fox' | imagine gen -)")
+    return prompt
 
 
 def finite(value: float | None) -> float | None:
@@ -51,7 +72,12 @@ NoAudio = Annotated[bool, typer.Option("--no-audio", help="Ask for a silent vide
 Variations = Annotated[
     int,
     typer.Option(
-        "-n", "--variations", metavar="N", min=1, max=16, help="How many takes to render."
+        "-n",
+        "--variations",
+        metavar="N",
+        min=1,
+        max=16,
+        help="How many takes to render; their names carry take1, take2…",
     ),
 ]
 Output = Annotated[
@@ -112,7 +138,15 @@ Force = Annotated[
 DryRun = Annotated[
     bool,
     typer.Option(
-        "--dry-run", help="Print the exact request body and cost; send nothing, needs no key."
+        "--dry-run",
+        help="Print the exact request body and cost; send nothing, needs no key. "
+        "Inline media is shown as its length and sha256.",
+    ),
+]
+DryRunFull = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run-full", help="Like --dry-run, with inline media in full (every base64 byte)."
     ),
 ]
 Sim = Annotated[

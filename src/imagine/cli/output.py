@@ -21,19 +21,38 @@ def _no_color() -> bool:
     return bool(os.environ.get("NO_COLOR"))
 
 
-@cache
-def out() -> Console:
+def _console(**kw: Any) -> Console:
     from rich.console import Console
 
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            # Rich would exit 1 here; what a closed stdout means is decided once, in cli.app.
+            raise BrokenPipeError
+
+    return _Console(no_color=_no_color(), highlight=False, soft_wrap=True, **kw)
+
+
+@cache
+def out() -> Console:
     # No file given: Rich then writes to whatever sys.stdout is at the time of each print.
-    return Console(no_color=_no_color(), highlight=False, soft_wrap=True)
+    return _console()
 
 
 @cache
 def err() -> Console:
-    from rich.console import Console
+    return _console(stderr=True)
 
-    return Console(stderr=True, no_color=_no_color(), highlight=False, soft_wrap=True)
+
+def stdout_closed() -> None:
+    """Point stdout at /dev/null: the reader is gone, and the interpreter's last flush would
+    otherwise complain about it on stderr."""
+    try:
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError):  # not a real file (tests run the CLI in-process)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def data(text: str) -> None:
@@ -94,5 +113,31 @@ def stderr_is_terminal() -> bool:
     return sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
 
 
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
 def stdin_is_terminal() -> bool:
     return sys.stdin.isatty()
+
+
+def confirm(question: str) -> bool:
+    """A yes/no on stderr, no by default. Ctrl-C or end of input at the question is an
+    interruption (exit 130, like Ctrl-C anywhere else), not a failure."""
+    import typer
+
+    try:
+        return typer.confirm(question, default=False, err=True)
+    except typer.Abort:
+        raise KeyboardInterrupt from None
+
+
+def ask_secret(question: str) -> str:
+    """A value typed without echo; Ctrl-C or end of input is an interruption (exit 130)."""
+    import typer
+
+    try:
+        answer: str = typer.prompt(question, hide_input=True, err=True)
+    except typer.Abort:
+        raise KeyboardInterrupt from None
+    return answer

@@ -18,6 +18,7 @@ from imagine.plan import Request
 from imagine.pricing import format_usd
 from imagine.render import Preview, preview, record
 from imagine.session import Session
+from imagine.spec import recorded
 
 FLAGS = {
     "duration": "-d/--duration",
@@ -38,6 +39,7 @@ class Flags:
     yes: bool = False
     force: bool = False
     dry_run: bool = False
+    dry_run_full: bool = False  # the bodies with their inline media, every byte
 
 
 def settings_with(session: Session, *, no_audio: bool = False, **given: Any) -> Settings:
@@ -77,14 +79,15 @@ def execute(
     ``consent`` is asked for after every other check, so nobody confirms a request that is
     then refused.
     """
-    if not flags.dry_run:
+    dry_run = flags.dry_run or flags.dry_run_full
+    if not dry_run:
         session.require_credentials()
-    checked = preview(session, requests, dry_run=flags.dry_run)
-    if flags.dry_run:
-        print_dry_run(checked)
+    checked = preview(session, requests, dry_run=dry_run)
+    if dry_run:
+        print_dry_run(checked, full=flags.dry_run_full)
         return ExitCode.OK
     agreed = consent() if consent else None
-    confirm_cost(checked, settings, yes=flags.yes)
+    confirm_cost(checked, settings, yes=flags.yes, simulated=session.use_sim)
     planned = record(session, checked, force=flags.force, consent=agreed)
     show = Presentation(json=flags.json, quiet=flags.quiet, progress=flags.progress)
     return drive(
@@ -98,32 +101,40 @@ def execute(
     )
 
 
-def print_dry_run(checked: Preview) -> None:
+def print_dry_run(checked: Preview, *, full: bool = False) -> None:
     """The exact bodies on stdout (one JSON object per request), the route and cost on stderr."""
-    print_bodies(checked)
+    print_bodies(checked, full=full)
     print_dry_run_total(checked.total_usd)
 
 
-def print_bodies(checked: Preview) -> None:
+def print_bodies(checked: Preview, *, full: bool = False) -> None:
+    """Inline media (data URLs) is shown as its length and hash, as the ledger and sidecar keep
+    it, unless ``full``: a 10-second clip is megabytes of base64 nobody reads."""
     for spec, body in zip(checked.specs, checked.bodies(), strict=True):
         output.message(f"POST {checked.base_url}{spec.route}")
-        output.json_line(body)
+        output.json_line(body if full else recorded(body))
 
 
 def print_dry_run_total(usd: float) -> None:
     output.message(f"dry run: nothing sent; estimated cost {format_usd(usd)}")
 
 
-def confirm_cost(checked: Preview, settings: Settings, *, yes: bool) -> None:
-    """On a terminal, ask before spending more than confirm_above_usd; scripts are never asked."""
+def confirm_cost(checked: Preview, settings: Settings, *, yes: bool, simulated: bool) -> None:
+    """On a terminal, ask before spending more than confirm_above_usd; scripts are never asked,
+    and nor is anyone in the simulator, where nothing is paid."""
     from imagine.policy import check_budget, needs_confirmation
 
     check_budget(checked.total_usd, settings)
     if yes or not needs_confirmation(checked.total_usd, settings):
         return
+    if simulated:
+        output.message(
+            f"simulator: this would cost about {format_usd(checked.total_usd)}; nothing is paid"
+        )
+        return
     if not output.stdin_is_terminal():
         return
     question = f"This will cost about {format_usd(checked.total_usd)}. Render?"
-    if not typer.confirm(question, default=False, err=True):
+    if not output.confirm(question):
         output.message("nothing rendered")
         raise typer.Exit(0)

@@ -6,8 +6,9 @@ Shared by every command that renders (`gen`, `edit`, `extend`, `batch`, `retry`)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from imagine.cli import output
 from imagine.cli.display import Display, make_display
 from imagine.engine.download import MIB, Limits
 from imagine.engine.events import FINAL_KINDS, Reason, Update
-from imagine.engine.runner import EngineOptions
+from imagine.engine.runner import EngineOptions, Outcome
 from imagine.errors import ExitCode
 from imagine.jobs import Brief, Job, Status
 from imagine.pricing import format_usd, ticks_to_usd
@@ -79,7 +80,8 @@ def drive(
     labels = {item.job.id: label(item.job) for item in planned}
     display = make_display(labels, quiet=show.quiet, progress=show.progress)
     reporter = Reporter(session, show, {item.job.id: item.action for item in planned})
-    _announce(planned, display)
+    # A reused job's result line says so; a JSON result cannot, so the progress stream does.
+    _announce(planned, display, reuse_noted=show.json or show.progress == "json")
     session.on_retry = lambda error, delay, attempt: display.note(
         f"{error}; retrying in {delay:.1f}s (attempt {attempt + 1})"
     )
@@ -92,16 +94,28 @@ def drive(
     )
     to_drive = [item.job.id for item in planned if item.needs_engine]
 
+    stop = _StopOnClosedStdout()
+
     def sink(update: Update) -> None:
         display(update)
-        reporter(update)
+        with stop.guard():
+            reporter(update)
+
+    async def run() -> list[Outcome]:
+        stop.task = asyncio.current_task()
+        return await render.drive(session, to_drive, options=options, sink=sink)
 
     try:
         with display:
-            outcomes = asyncio.run(render.drive(session, to_drive, options=options, sink=sink))
+            outcomes = asyncio.run(run())
     except KeyboardInterrupt:
         _interrupted(session, to_drive)
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+    except (BrokenPipeError, asyncio.CancelledError):
+        if not stop.closed:
+            raise
+        _interrupted(session, to_drive, why="stdout closed")
+        raise BrokenPipeError from None
     found = render.results(planned, outcomes)
     for result in found:
         if result.job.id not in reporter.printed:
@@ -117,12 +131,32 @@ def drive(
     return render.exit_code(found, waited=wait)
 
 
-def _announce(planned: Sequence[plan.Planned], display: Display) -> None:
+class _StopOnClosedStdout:
+    """A reader that stops reading (`imagine batch … | head -1`) ends the run as Ctrl-C does:
+    the engine is cancelled, not handed an error, so every job keeps its state in the ledger
+    and `imagine wait` carries on."""
+
+    def __init__(self) -> None:
+        self.task: asyncio.Task[list[Outcome]] | None = None
+        self.closed = False
+
+    @contextlib.contextmanager
+    def guard(self) -> Iterator[None]:
+        try:
+            yield
+        except BrokenPipeError:
+            if not self.closed and self.task is not None:
+                self.task.cancel()
+            self.closed = True
+
+
+def _announce(planned: Sequence[plan.Planned], display: Display, *, reuse_noted: bool) -> None:
     for item in planned:
         job = item.job
-        if item.action == plan.Action.REUSED:
+        if item.action == plan.Action.REUSED and reuse_noted:
             display.note(
-                f"#{job.seq} already rendered (same request): {shown_path(job.output_path)}"
+                f"#{job.seq} already rendered by an earlier run (same request): "
+                f"{shown_path(job.output_path)}; nothing paid this run"
             )
         elif item.action == plan.Action.ATTACHED:
             display.note(f"#{job.seq} is already {job.status}: following it, not paying again")
@@ -140,13 +174,13 @@ def _announce(planned: Sequence[plan.Planned], display: Display) -> None:
             )
 
 
-def _interrupted(session: Session, job_ids: Sequence[str]) -> None:
+def _interrupted(session: Session, job_ids: Sequence[str], why: str = "interrupted") -> None:
     jobs = [session.ledger.require(job_id) for job_id in dict.fromkeys(job_ids)]
     live = [job for job in jobs if job.status.live]
     if live:
         refs = " ".join(ids.short(job.id) for job in live)
         output.message(
-            f"interrupted: {len(live)} job(s) left resumable, nothing lost. "
+            f"{why}: {len(live)} job(s) left resumable, nothing lost. "
             f"Resume with: imagine wait {refs}"
         )
     for job in jobs:
@@ -157,9 +191,12 @@ def _interrupted(session: Session, job_ids: Sequence[str]) -> None:
 def _report_text(job: Job, action: plan.Action, result: render.Result | None, quiet: bool) -> None:
     if job.status is Status.COMPLETE:
         output.data(shown_path(job.output_path))
-        if not quiet:
-            verb = "reused" if action == plan.Action.REUSED else "complete"
-            output.message(f"✓ #{job.seq} {verb}: {summary(job)}", style="green")
+        if quiet:
+            pass
+        elif action == plan.Action.REUSED:
+            output.message(f"✓ #{job.seq} reused: {summary(job, reused=True)}", style="green")
+        else:
+            output.message(f"✓ #{job.seq} complete: {summary(job)}", style="green")
     elif job.status.live:
         output.data(job.id)
         if not quiet:
@@ -186,13 +223,20 @@ def _live_note(job: Job, reason: Reason | None) -> str:
     return f"#{job.seq} {job.status}; finish it with: imagine wait {ref}"
 
 
-def summary(job: Job) -> str:
+def summary(job: Job, *, reused: bool = False) -> str:
     info = job.file_info or {}
     parts = [shown_path(job.output_path)]
     if info.get("duration"):
         audio = "audio" if info.get("has_audio") else "silent"
         parts.append(f"{info['duration']:.1f} s {info.get('width')}×{info.get('height')} {audio}")
-    if job.cost_ticks is not None:
+    if reused:
+        # Rendered (and paid) by an earlier run: say so, and how to get another take.
+        paid = f" for {format_usd(ticks_to_usd(job.cost_ticks))}" if job.cost_ticks else ""
+        parts.append(
+            f"{format_usd(0)} this run: already rendered{paid} by an earlier run "
+            "(for a new take add --force, or -n 2)"
+        )
+    elif job.cost_ticks is not None:
         parts.append(format_usd(ticks_to_usd(job.cost_ticks)))
     elif job.cost_estimate_usd is not None:
         parts.append(f"~{format_usd(job.cost_estimate_usd)}")
@@ -214,7 +258,8 @@ def summary_table(found: Sequence[render.Result]) -> object:
             spent += cost
         what = shown_path(job.output_path) if job.status is Status.COMPLETE else job.error_message
         status = "reused" if result.action == plan.Action.REUSED else str(job.status)
-        table.add_row(str(job.seq), status, what or "", format_usd(cost) if cost else "")
+        shown_cost = format_usd(0) if result.action == plan.Action.REUSED else format_usd(cost)
+        table.add_row(str(job.seq), status, what or "", shown_cost if cost else "")
     counts: dict[str, int] = {}
     for result in found:
         counts[str(result.job.status)] = counts.get(str(result.job.status), 0) + 1

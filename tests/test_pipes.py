@@ -1,0 +1,90 @@
+"""A closed stdout (`imagine list | head -1`) ends a command quietly, as `git log | head` does."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import Cli, read_jobs
+
+STDOUT_CLOSED = 141  # 128 + SIGPIPE: what the shell reports for `git log | head`
+
+
+def _closed_stdout(*args: str, cwd: Path, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """Run the real entry point with a stdout whose reader is already gone (`| head -c 0`)."""
+    reader, writer = os.pipe()
+    os.close(reader)
+    full_env = {k: v for k, v in os.environ.items() if k != "IMAGINE_DEBUG"}
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "imagine", *args],
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=cwd,
+            env={**full_env, **(env or {})},
+            check=False,
+            timeout=60,
+        )
+    finally:
+        os.close(writer)
+    return done.returncode, done.stderr
+
+
+@pytest.fixture
+def two_jobs_and_an_edit(cli: Cli, sim: Any, project: Path) -> Any:
+    for prompt in ("a red fox", "a blue whale"):
+        assert cli.gen(sim, prompt, "-d", "1").exit_code == 0
+    edited = cli.run(
+        "edit", "@1", "make it snow", "--consent", "--base-url", sim.url,
+        env={"XAI_API_KEY": sim.api_key},
+    )  # fmt: skip
+    assert edited.exit_code == 0, edited.stderr
+    return sim
+
+
+READERS = [
+    ["list"],
+    ["list", "--json"],
+    ["audit"],
+    ["audit", "--json"],
+    ["show", "@1"],
+    ["show", "@1", "--json"],
+    ["batch", "prompts.txt", "--dry-run"],
+]
+
+
+def test_reading_commands_end_quietly_when_stdout_closes(
+    two_jobs_and_an_edit: Any, project: Path
+) -> None:
+    (project / "prompts.txt").write_text("a red fox\na blue whale\n")
+    for args in READERS:
+        code, stderr = _closed_stdout(*args, cwd=project)
+        assert (args, code) == (args, STDOUT_CLOSED)
+        assert "internal error" not in stderr and "Broken pipe" not in stderr
+        assert "Exception ignored" not in stderr and "Traceback" not in stderr
+
+
+def test_a_render_whose_stdout_closes_keeps_its_jobs_and_wait_carries_on(
+    cli: Cli, sim_factory: Any, project: Path, imagine_home: Path
+) -> None:
+    sim = sim_factory(speed=20.0)
+    (project / "prompts.txt").write_text("one\ntwo\nthree\n")
+    args = ["batch", "prompts.txt", "-d", "1", "-c", "1", "--rps", "50", "--base-url", sim.url]
+    code, stderr = _closed_stdout(*args, cwd=project, env={"XAI_API_KEY": sim.api_key})
+    assert code == STDOUT_CLOSED
+    assert "internal error" not in stderr and "Traceback" not in stderr
+    assert "stdout closed: 2 job(s) left resumable" in stderr  # the first one finished
+    assert "imagine wait" in stderr
+    statuses = [row["status"] for row in read_jobs(imagine_home)]
+    assert statuses[0] == "complete" and len(statuses) == 3
+    finished = cli.run("wait", "--all", env={"XAI_API_KEY": sim.api_key})
+    assert finished.exception is None or isinstance(finished.exception, SystemExit)
+    assert finished.exit_code == 0, finished.stderr
+    assert [row["status"] for row in read_jobs(imagine_home)] == ["complete"] * 3
+    assert len(finished.stdout.split()) == 2  # the two left over, each rendered once
