@@ -8,19 +8,21 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import typer
 
-from imagine import ids, plan, render, sidecar
+from imagine import clock, ids, plan, render, sidecar
 from imagine.cli import output
-from imagine.cli.display import FINAL_KINDS, Display, make_display
+from imagine.cli.display import Display, make_display
+from imagine.cli.tracking import FINAL_KINDS, Entry
+from imagine.engine import schedule
 from imagine.engine.events import Update
 from imagine.engine.runner import EngineOptions
-from imagine.errors import ExitCode
+from imagine.errors import ExitCode, sentences
 from imagine.jobs import Brief, Job, Status
-from imagine.pricing import format_usd, ticks_to_usd
+from imagine.pricing import ticks_to_usd
 from imagine.session import Session
 
 
@@ -30,36 +32,41 @@ class Presentation:
     quiet: bool = False
     progress: str | None = None
 
-
-def label(job: Brief) -> str:
-    return " ".join(job.subject.split())
+    @property
+    def silent(self) -> bool:
+        """No display speaks for the jobs: results and errors are all there is."""
+        return self.quiet or self.progress == "none"
 
 
 class Reporter:
-    """Prints each job's result the moment it is final: scripts and pipelines can act on the
-    first video while the others still render."""
+    """Prints each job's result on stdout the moment it is final: scripts and pipelines can act on
+    the first video while the others still render. What happened is the display's to say, once;
+    only with -q, where no display speaks, does a job that did not succeed get its line here."""
 
-    def __init__(self, session: Session, show: Presentation, actions: dict[str, str]) -> None:
+    def __init__(self, session: Session, show: Presentation, display: Display) -> None:
         self.session = session
         self.show = show
-        self.actions = actions
+        self.display = display
         self.printed: set[str] = set()
 
-    def __call__(self, update: Update) -> None:
-        if update.kind in FINAL_KINDS and update.job_id and update.job_id not in self.printed:
-            self.print(update.job_id, self.actions.get(update.job_id, plan.NEW))
-
-    def print(self, job_id: str, action: str, result: render.Result | None = None) -> None:
+    def report(self, job: Job, result: render.Result | None = None) -> None:
         """The job as the ledger has it now (a run keeps only briefs); ``result`` says why the
         engine let go of it, when it did."""
-        job = self.session.ledger.require(job_id)
-        self.printed.add(job_id)
+        self.printed.add(job.id)
         if self.show.json:
             output.json_line(sidecar.job_document(job))
-        else:
-            # With --progress json the job's own events already said it; results stay on stdout.
-            brief = self.show.quiet or self.show.progress == "json"
-            _report_text(job, action, result, brief)
+        elif job.status is Status.COMPLETE:
+            if not self.display.shows_results:
+                output.data(shown_path(job.output_path))
+        elif job.status.live:
+            output.data(job.id)
+        if self.show.silent and not job.status.live and job.status is not Status.COMPLETE:
+            error = result.error if result is not None else None
+            if error is not None and job.status is not Status.UNKNOWN:
+                output.error(str(error))
+            else:
+                text = job.error_message or str(job.status)
+                output.message(f"✗ #{job.seq} {job.status}: {text}", style="red")
 
 
 def drive(
@@ -73,44 +80,111 @@ def drive(
     concurrency: int | None = None,
 ) -> ExitCode:
     """Run the engine over the planned jobs, report them, return the exit status."""
-    labels = {item.job.id: label(item.job) for item in planned}
-    display = make_display(labels, quiet=show.quiet, progress=show.progress)
-    reporter = Reporter(session, show, {item.job.id: item.action for item in planned})
-    _announce(planned, display)
-    session.on_retry = lambda error, delay, attempt: display.note(
-        f"{error}; retrying in {delay:.1f}s (attempt {attempt + 1})"
-    )
     options = EngineOptions(
         rps=rps or session.settings.rps,
         concurrency=concurrency or session.settings.concurrency,
         wait=wait,
         timeout=timeout,
     )
+    display = make_display(
+        entries(session, planned),
+        quiet=show.quiet,
+        progress=show.progress,
+        concurrency=options.concurrency,
+        rps=options.rps,
+    )
+    reporter = Reporter(session, show, display)
+    _announce(planned, display)
+    session.on_retry = lambda error, delay, attempt: display(_retrying(error, delay, attempt))
     to_drive = [item.job.id for item in planned if item.needs_engine]
 
     def sink(update: Update) -> None:
-        display(update)
-        reporter(update)
+        if update.kind in FINAL_KINDS and update.job_id and update.job_id not in reporter.printed:
+            job = session.ledger.require(update.job_id)
+            display(with_file(update, job) if job.status is Status.COMPLETE else update)
+            reporter.report(job)
+        else:
+            display(update)
 
     try:
         with display:
             outcomes = asyncio.run(render.drive(session, to_drive, options=options, sink=sink))
     except KeyboardInterrupt:
-        _interrupted(session, to_drive)
+        _interrupted(session, to_drive, reporter.printed)
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     found = render.results(planned, outcomes)
     for result in found:
         if result.job.id not in reporter.printed:
-            reporter.print(result.job.id, result.action, result)
+            reporter.report(session.ledger.require(result.job.id), result)
         elif result.error is not None and result.job.status is Status.FAILED:
             _error_detail(result)
-    if (
-        len(found) > 1
-        and not (show.json or show.quiet or show.progress == "json")
-        and output.stderr_is_terminal()
-    ):
-        output.err().print(summary_table(found))
+    _resume_hints(found)
+    display.close(display.state.summary(clock.now()))
     return render.exit_code(found, waited=wait)
+
+
+def entries(session: Session, planned: Sequence[plan.Planned]) -> list[Entry]:
+    """Each planned job as the display starts it: its number, prompt, estimate and the render
+    time the ledger has learned for its shape; a job resumed where it stands."""
+    learned: dict[tuple[str, str | None, float], float | None] = {}
+    found = []
+    for item in planned:
+        job = session.ledger.require(item.job.id)
+        shape = (job.model, job.resolution, job.output_seconds)
+        if shape not in learned:
+            learned[shape] = schedule.expected_seconds(session.ledger.render_seconds(*shape))
+        entry = _entry(job, learned[shape], settled=not item.needs_engine)
+        found.append(replace(entry, shape=repr(shape)))
+    return found
+
+
+def _entry(job: Job, expected: float | None, *, settled: bool) -> Entry:
+    started = clock.parse(job.submitted_at) if job.submitted_at else None
+    heard = clock.parse(job.last_pending_at) if job.last_pending_at else started
+    state = STARTING_STATES.get(job.status, str(job.status))
+    return Entry(
+        job_id=job.id,
+        number=job.seq,
+        subject=label(job),
+        estimate_usd=job.cost_estimate_usd,
+        expected=expected,
+        state=state,
+        progress=float(job.progress or 0),
+        started=started,
+        reported_at=heard,
+        settled=settled or job.status.final,
+    )
+
+
+STARTING_STATES = {Status.RUNNING: "rendering"}
+
+
+def label(job: Job | Brief) -> str:
+    return " ".join(job.subject.split()) if isinstance(job, Brief) else Brief.of(job).subject
+
+
+def with_file(update: Update, job: Job) -> Update:
+    """A ``complete`` event with what a person or a program wants of it: the file, its size and
+    length, and what it cost (the estimate when the provider did not say)."""
+    info = job.file_info or {}
+    cost = ticks_to_usd(job.cost_ticks) if job.cost_ticks is not None else job.cost_estimate_usd
+    data = {
+        **update.data,
+        "path": job.output_path,
+        "shown": shown_path(job.output_path),
+        "bytes": job.file_bytes,
+        "seconds": info.get("duration") or job.video_duration,
+        "cost_usd": None if cost is None else round(cost, 4),
+        "cost_estimated": job.cost_ticks is None,
+    }
+    return replace(update, data=data)
+
+
+def _retrying(error: Exception, delay: float, attempt: int) -> Update:
+    """A request the client is about to try again: an event of the run, not of one job."""
+    message = sentences(str(error), f"retrying in {delay:.1f}s (attempt {attempt + 1})")
+    data = {"error": str(error), "attempt": attempt + 1, "delay": round(delay, 2)}
+    return Update(job_id="", kind="retry", status="", label="", message=message, data=data)
 
 
 def _announce(planned: Sequence[plan.Planned], display: Display) -> None:
@@ -136,7 +210,7 @@ def _announce(planned: Sequence[plan.Planned], display: Display) -> None:
             )
 
 
-def _interrupted(session: Session, job_ids: Sequence[str]) -> None:
+def _interrupted(session: Session, job_ids: Sequence[str], said: set[str]) -> None:
     jobs = [session.ledger.require(job_id) for job_id in dict.fromkeys(job_ids)]
     live = [job for job in jobs if job.status.live]
     if live:
@@ -146,25 +220,8 @@ def _interrupted(session: Session, job_ids: Sequence[str]) -> None:
             f"Resume with: imagine wait {refs}"
         )
     for job in jobs:
-        if job.status is Status.UNKNOWN:
+        if job.status is Status.UNKNOWN and job.id not in said:
             output.warn(job.error_message or f"#{job.seq} is unknown")
-
-
-def _report_text(job: Job, action: str, result: render.Result | None, quiet: bool) -> None:
-    if job.status is Status.COMPLETE:
-        output.data(shown_path(job.output_path))
-        if not quiet:
-            verb = "reused" if action == plan.REUSED else "complete"
-            output.message(f"✓ #{job.seq} {verb}: {summary(job)}", style="green")
-    elif job.status.live:
-        output.data(job.id)
-        if not quiet:
-            output.message(_live_note(job, result.reason if result else None))
-    elif result is not None and result.error is not None and job.status is not Status.UNKNOWN:
-        output.error(str(result.error))
-    else:
-        text = job.error_message or str(job.status)
-        output.message(f"✗ #{job.seq} {job.status}: {text}", style="red")
 
 
 def _error_detail(result: render.Result) -> None:
@@ -173,50 +230,24 @@ def _error_detail(result: render.Result) -> None:
         output.error(str(result.error))
 
 
-def _live_note(job: Job, reason: str | None) -> str:
-    ref = ids.short(job.id)
-    if reason == "timeout":
-        return f"#{job.seq} still {job.status} when the wait timed out; resume: imagine wait {ref}"
-    if reason == "unreachable":
-        return f"#{job.seq} is {job.status} and safe in the ledger; resume: imagine wait {ref}"
-    return f"#{job.seq} {job.status}; finish it with: imagine wait {ref}"
-
-
-def summary(job: Job) -> str:
-    info = job.file_info or {}
-    parts = [shown_path(job.output_path)]
-    if info.get("duration"):
-        audio = "audio" if info.get("has_audio") else "silent"
-        parts.append(f"{info['duration']:.1f} s {info.get('width')}×{info.get('height')} {audio}")
-    if job.cost_ticks is not None:
-        parts.append(format_usd(ticks_to_usd(job.cost_ticks)))
-    elif job.cost_estimate_usd is not None:
-        parts.append(f"~{format_usd(job.cost_estimate_usd)}")
-    return " · ".join(parts)
-
-
-def summary_table(found: Sequence[render.Result]) -> object:
-    """The end-of-run table on a terminal: what happened to each job, and the total spent."""
-    from rich.table import Table
-
-    table = Table(title=None, box=None, pad_edge=False, header_style="bold")
-    for name in ("#", "status", "result", "cost"):
-        table.add_column(name, overflow="ellipsis", no_wrap=name != "result")
-    spent = 0.0
+def _resume_hints(found: Sequence[render.Result]) -> None:
+    """Jobs left unfinished, one line per reason, naming every one to paste into `imagine wait`."""
+    groups: dict[str | None, list[Brief]] = {}
     for result in found:
-        job = result.job
-        cost = ticks_to_usd(job.cost_ticks) if job.cost_ticks is not None else None
-        if cost is not None and result.action in plan.DRIVEN:
-            spent += cost
-        what = shown_path(job.output_path) if job.status is Status.COMPLETE else job.error_message
-        status = "reused" if result.action == plan.REUSED else str(job.status)
-        table.add_row(str(job.seq), status, what or "", format_usd(cost) if cost else "")
-    counts: dict[str, int] = {}
-    for result in found:
-        counts[str(result.job.status)] = counts.get(str(result.job.status), 0) + 1
-    tally = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-    table.caption = f"{len(found)} jobs: {tally}; spent {format_usd(spent)} this run"
-    return table
+        if result.job.status.live:
+            groups.setdefault(result.reason, []).append(result.job)
+    for reason, jobs in groups.items():
+        numbers = " ".join(f"#{job.seq}" for job in jobs)
+        refs = " ".join(ids.short(job.id) for job in jobs)
+        still = f"still {jobs[0].status}" if len(jobs) == 1 else "still unfinished"
+        if reason == "timeout":
+            output.message(
+                f"{numbers} {still} when the wait timed out; resume: imagine wait {refs}"
+            )
+        elif reason == "unreachable":
+            output.message(f"{numbers} {still} and safe in the ledger; resume: imagine wait {refs}")
+        else:
+            output.message(f"{numbers} {still}; finish with: imagine wait {refs}")
 
 
 def shown_path(path: str) -> str:

@@ -9,6 +9,10 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Update:
+    """One thing that happened to a job (or, with no ``job_id``, to the run). ``number`` is the
+    job's ``@N``; ``data`` holds what only some kinds carry (bytes of a download, a finished
+    file's path, size, length and cost)."""
+
     job_id: str
     kind: str
     status: str
@@ -16,6 +20,7 @@ class Update:
     progress: float | None = None
     message: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    number: int | None = None
 
 
 Sink = Callable[[Update], None]

@@ -22,7 +22,7 @@ from imagine.engine.download import (
     part_path,
     sha256_file,
 )
-from imagine.errors import MediaError
+from imagine.errors import MediaError, sentences
 from imagine.jobs import Job, Status
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ class Finisher:
             except DownloadError as error:
                 if attempt == attempts:
                     raise _stalled(error) from None
-                self.engine.emit(job, "retry", message=f"{error}; resuming")
+                self.engine.emit(job, "retry", message=sentences(str(error), "resuming"))
                 await asyncio.sleep(min(8.0, 0.3 * 2**attempt) * random.uniform(0.8, 1.2))
                 continue
             return await self._complete(job, final, done)

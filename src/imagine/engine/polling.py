@@ -9,6 +9,7 @@ from imagine import clock
 from imagine.api.errors import AnswerLost, APIError, NotFound, RateLimited, ServerError, Unreachable
 from imagine.api.types import DONE, EXPIRED, FAILED, PENDING, Poll
 from imagine.engine import schedule
+from imagine.errors import sentences
 from imagine.jobs import Job, Status
 
 if TYPE_CHECKING:
@@ -59,7 +60,9 @@ class Poller:
             raise error
         delay = min(60.0, 5.0 * 2 ** (rounds - 1))
         self.engine.move(job, "update", next_poll_at=clock.iso(clock.now() + delay))
-        self.engine.emit(job, "stalled", message=f"{error}; polling again in {delay:.0f}s")
+        self.engine.emit(
+            job, "stalled", message=sentences(str(error), f"polling again in {delay:.0f}s")
+        )
 
     def apply(self, job: Job, answer: Poll) -> Job | None:
         """Record one poll answer and move the job on (None if someone else moved it first)."""

@@ -40,7 +40,7 @@ from imagine.engine.download import new_http
 from imagine.engine.events import Sink, Update, null_sink
 from imagine.engine.finish import Finisher
 from imagine.engine.polling import Poller
-from imagine.errors import ImagineError
+from imagine.errors import ImagineError, sentences
 from imagine.jobs import Brief, Job, Status
 from imagine.ledger import leases
 from imagine.ledger.store import HISTORY, Ledger, render_time
@@ -199,7 +199,8 @@ class Engine:
             return Outcome.of(self.ledger.require(job_id), reason="timeout")
         except (Unreachable, ServerError, RateLimited, AnswerLost) as error:
             job = self.ledger.require(job_id)
-            self.emit(job, "stalled", message=str(error))
+            if job.status.live:  # a job already failed or unknown has said its last word
+                self.emit(job, "stalled", message=str(error))
             return Outcome.of(job, reason="unreachable", error=error)
         except (AuthenticationFailed, PermissionDenied) as error:
             return Outcome.of(self.ledger.require(job_id), reason="auth", error=error)
@@ -374,10 +375,11 @@ class Engine:
             self.emit(moved, "failed", message=str(error))
 
     def answer_lost(self, job: Job, reason: str) -> None:
-        message = (
-            f"the answer was lost after sending ({reason}); it may be rendering and billed. "
+        message = sentences(
+            f"the answer was lost after sending: {reason}",
+            "it may be rendering, and billed",
             f"Run `imagine retry {ids.short(job.id)}` to send it again, "
-            f"or `imagine cancel {ids.short(job.id)}`."
+            f"or `imagine cancel {ids.short(job.id)}`.",
         )
         moved = self.move(
             job,
@@ -434,7 +436,14 @@ class Engine:
 
     def emit(self, job: Job, kind: str, **kw: Any) -> None:
         self.sink(
-            Update(job_id=job.id, kind=kind, status=str(job.status), label=f"#{job.seq}", **kw)
+            Update(
+                job_id=job.id,
+                kind=kind,
+                status=str(job.status),
+                label=f"#{job.seq}",
+                number=job.seq,
+                **kw,
+            )
         )
 
     def note_once(self, text: str) -> None:

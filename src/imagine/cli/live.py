@@ -1,0 +1,172 @@
+"""The live view on a terminal: how far, how long and how much, redrawn several times a second.
+
+```
+3/8 done  ━━━━━━━━━╺━━━━━━━━━━  47%  $0.80 spent · ~$1.20 to go · ETA 0:42
+  #4 a red fox in the snow   ━━━━━━━╺━━━━  62% rendering    0:12  ETA 0:08
+  #5 a city at night         ━━╺━━━━━━━━━  18% submitting   0:01  ETA 0:20
+     +3 queued
+```
+Finished jobs are printed once above it, one line each; the view itself goes when the run ends.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from imagine import clock
+from imagine.cli import output
+from imagine.cli.display import NullDisplay, clock_time, finished_line, summary_line
+from imagine.cli.tracking import FINAL_KINDS, RunState, Summary, Track
+from imagine.engine.events import Update
+from imagine.pricing import format_usd
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+    from rich.table import Table
+
+STATE_WIDTH = 11  # "downloading": the state column never changes width
+RETRY_SHOWN = 4.0  # seconds a client's retry stays under the view
+
+
+class LiveDisplay(NullDisplay):
+    def __init__(self, state: RunState) -> None:
+        from rich.live import Live
+
+        super().__init__(state)
+        self.console = output.err()
+        self.shows_results = output.stdout_is_terminal()
+        self._lock = threading.Lock()
+        self._retry: tuple[str, float] | None = None
+        self.live = Live(
+            console=self.console,
+            get_renderable=self._render,
+            refresh_per_second=8,
+            transient=True,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
+
+    def __enter__(self) -> LiveDisplay:
+        self.live.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.live.stop()
+
+    def __call__(self, update: Update) -> None:
+        now = clock.now()
+        if not update.job_id:
+            if update.kind == "retry" and update.message:
+                self._retry = (update.message, now + RETRY_SHOWN)
+            elif update.message:
+                self.note(update.message)
+            return
+        with self._lock:
+            track = self.state.apply(update, now)
+        if track is not None and update.kind in FINAL_KINDS:
+            self._finished(track, update)
+
+    def _finished(self, track: Track, update: Update) -> None:
+        line = finished_line(track, update, self.console.width)
+        style = "green" if update.kind == "complete" else "red"
+        self.console.print(line, style=style, markup=False, highlight=False)
+
+    def note(self, text: str) -> None:
+        self.console.print(text, markup=False, highlight=False)
+
+    def close(self, summary: Summary) -> None:
+        self.note(summary_line(summary))
+
+    # -- drawing -------------------------------------------------------------------------------
+
+    def _render(self) -> RenderableType:
+        from rich.console import Group
+
+        now = clock.now()
+        width = self.console.width
+        with self._lock:
+            parts: list[RenderableType] = []
+            if len(self.state.tracks) > 1:
+                parts.append(self._overall(now, width))
+            parts.append(self._rows(now, width))
+        if self._retry is not None and now < self._retry[1]:
+            parts.append(_one_line(f"retrying: {self._retry[0]}", "yellow"))
+        return Group(*parts)
+
+    def _overall(self, now: float, width: int) -> Table:
+        from rich.progress_bar import ProgressBar
+
+        total = self.state.overall(now)
+        done = f"{total.done}/{total.total} done"
+        eta = "ETA ?" if total.eta is None else f"ETA {clock_time(total.eta)}"
+        spent, to_spend = format_usd(total.spent_usd), format_usd(total.to_spend_usd)
+        says = f"{eta} · {spent} spent" + (f" · ~{to_spend} to go" if total.to_spend_usd else "")
+        if len(says) > width - len(done) - _bar_width(width) - 8:  # narrow: the same, shorter
+            says = f"{eta} · {spent} of ~{format_usd(total.spent_usd + total.to_spend_usd)}"
+        grid = _grid()
+        grid.add_column(no_wrap=True)
+        grid.add_column(width=_bar_width(width), no_wrap=True)
+        grid.add_column(width=4, justify="right", no_wrap=True)
+        grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+        grid.add_row(
+            done,
+            ProgressBar(total=100, completed=total.percent, width=_bar_width(width)),
+            f"{total.percent:.0f}%",
+            says,
+        )
+        return grid
+
+    def _rows(self, now: float, width: int) -> Table:
+        from rich.progress_bar import ProgressBar
+
+        grid = _grid()
+        grid.add_column(justify="right", no_wrap=True, min_width=4)
+        grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis", min_width=6)
+        grid.add_column(width=_bar_width(width), no_wrap=True)
+        grid.add_column(width=4, justify="right", no_wrap=True)
+        grid.add_column(width=STATE_WIDTH, no_wrap=True, overflow="crop")
+        grid.add_column(width=5, justify="right", no_wrap=True)
+        grid.add_column(width=8, justify="right", no_wrap=True)
+        for track in self.state.active():
+            percent = self.state.percent(track, now)
+            grid.add_row(
+                f"#{track.entry.number}",
+                " ".join(track.entry.subject.split()),
+                ProgressBar(total=100, completed=percent, width=_bar_width(width)),
+                f"{percent:.0f}%",
+                track.state,
+                clock_time(now - track.started) if track.started is not None else "",
+                self._eta(track, now),
+            )
+        queued = len(self.state.queued())
+        if queued:
+            grid.add_row("", f"+{queued} queued", style="dim")
+        return grid
+
+    def _eta(self, track: Track, now: float) -> str:
+        if track.state == "downloading":
+            return ""
+        left = self.state.remaining(track, now)
+        if left is None:
+            return "ETA ?"
+        if left <= 0 and track.started is not None:
+            return "ETA soon"
+        return f"ETA {clock_time(left)}"
+
+
+def _grid() -> Table:
+    from rich.table import Table
+
+    return Table.grid(padding=(0, 1), expand=True)
+
+
+def _bar_width(width: int) -> int:
+    """The bars give way on a narrow terminal, the prompt keeps some room."""
+    return max(8, min(30, (width - 40) // 2))
+
+
+def _one_line(text: str, style: str) -> RenderableType:
+    from rich.text import Text
+
+    return Text(text, style=style, no_wrap=True, overflow="ellipsis")
