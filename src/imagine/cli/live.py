@@ -43,7 +43,8 @@ class LiveDisplay(NullDisplay):
             get_renderable=self._render,
             refresh_per_second=8,
             transient=True,
-            redirect_stdout=False,
+            # Results printed on this same terminal go above the view; into a pipe, untouched.
+            redirect_stdout=self.shows_results,
             redirect_stderr=False,
         )
 

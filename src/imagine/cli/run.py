@@ -43,8 +43,7 @@ class Reporter:
     the first video while the others still render. What happened is the display's to say, once;
     only with -q, where no display speaks, does a job that did not succeed get its line here."""
 
-    def __init__(self, session: Session, show: Presentation, display: Display) -> None:
-        self.session = session
+    def __init__(self, show: Presentation, display: Display) -> None:
         self.show = show
         self.display = display
         self.printed: set[str] = set()
@@ -55,11 +54,11 @@ class Reporter:
         self.printed.add(job.id)
         if self.show.json:
             output.json_line(sidecar.job_document(job))
-        elif job.status is Status.COMPLETE:
-            if not self.display.shows_results:
+        elif not self.display.shows_results:  # (else the display's line on this terminal says it)
+            if job.status is Status.COMPLETE:
                 output.data(shown_path(job.output_path))
-        elif job.status.live:
-            output.data(job.id)
+            elif job.status.live:
+                output.data(job.id)
         if self.show.silent and not job.status.live and job.status is not Status.COMPLETE:
             error = result.error if result is not None else None
             if error is not None and job.status is not Status.UNKNOWN:
@@ -93,7 +92,7 @@ def drive(
         concurrency=options.concurrency,
         rps=options.rps,
     )
-    reporter = Reporter(session, show, display)
+    reporter = Reporter(show, display)
     _announce(planned, display)
     session.on_retry = lambda error, delay, attempt: display(_retrying(error, delay, attempt))
     to_drive = [item.job.id for item in planned if item.needs_engine]
@@ -239,15 +238,15 @@ def _resume_hints(found: Sequence[render.Result]) -> None:
     for reason, jobs in groups.items():
         numbers = " ".join(f"#{job.seq}" for job in jobs)
         refs = " ".join(ids.short(job.id) for job in jobs)
-        still = f"still {jobs[0].status}" if len(jobs) == 1 else "still unfinished"
+        statuses = {job.status for job in jobs}
+        status = str(statuses.pop()) if len(statuses) == 1 else "unfinished"
         if reason == "timeout":
-            output.message(
-                f"{numbers} {still} when the wait timed out; resume: imagine wait {refs}"
-            )
+            said = f"still {status} when the wait timed out; resume:"
         elif reason == "unreachable":
-            output.message(f"{numbers} {still} and safe in the ledger; resume: imagine wait {refs}")
+            said = f"still {status} and safe in the ledger; resume:"
         else:
-            output.message(f"{numbers} {still}; finish with: imagine wait {refs}")
+            said = f"{status}; finish with:"
+        output.message(f"{numbers} {said} imagine wait {refs}")
 
 
 def shown_path(path: str) -> str:
