@@ -160,7 +160,8 @@ def test_json_display_events_carry_version_time_elapsed_and_the_file(
 
 def test_summary_counts_reused_jobs_apart_and_spends_nothing_on_them() -> None:
     entries = [
-        Entry("old", 1, "x", estimate_usd=0.4, state="complete", settled=True),
+        Entry("old", 1, "x", estimate_usd=0.4, state="reused", settled=True),
+        Entry("had", 4, "w", estimate_usd=0.4, state="complete", settled=True),
         Entry("new", 2, "y", estimate_usd=0.4),
         Entry("cut", 3, "z", estimate_usd=0.4),
     ]
@@ -168,12 +169,12 @@ def test_summary_counts_reused_jobs_apart_and_spends_nothing_on_them() -> None:
     state.apply(Update("new", "complete", "complete", "#2", data={"cost_usd": 0.3}), T0 + 5)
     summary = state.summary(T0 + 75)
     assert (summary.counts, summary.spent_usd, summary.wall_seconds) == (
-        {"reused": 1, "complete": 1, "unfinished": 1},
+        {"reused": 1, "complete": 2, "unfinished": 1},
         0.3,
         75.0,
     )
     assert summary_line(summary) == (
-        "3 jobs: 1 complete, 1 reused, 1 unfinished · spent $0.30 · 1:15"
+        "4 jobs: 2 complete, 1 reused, 1 unfinished · spent $0.30 · 1:15"
     )
     assert summary_line(Summary({"failed": 1}, 0.0, 3725)) == "1 job failed · spent $0.00 · 1:02:05"
 

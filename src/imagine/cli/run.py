@@ -133,6 +133,8 @@ def entries(session: Session, planned: Sequence[plan.Planned]) -> list[Entry]:
         if shape not in learned:
             learned[shape] = schedule.expected_seconds(session.ledger.render_seconds(*shape))
         entry = _entry(job, learned[shape], settled=not item.needs_engine)
+        if item.action == plan.REUSED:
+            entry = replace(entry, state="reused")
         found.append(replace(entry, shape=repr(shape)))
     return found
 

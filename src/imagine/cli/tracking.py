@@ -43,7 +43,7 @@ class Entry:
     started: float | None = None  # when the provider took it (a resumed job: in the past)
     reported_at: float | None = None  # when ``progress`` was last heard
     shape: str = ""  # jobs of one shape (model, resolution, length) take about as long
-    settled: bool = False  # final before the run (reused, or already finished): nothing to do
+    settled: bool = False  # final before the run (``state`` says how: reused, complete, …)
 
 
 @dataclass
@@ -237,8 +237,6 @@ class RunState:
         counts: dict[str, int] = {}
         for track in self.tracks.values():
             word = track.final or "unfinished"
-            if track.entry.settled and track.final == "complete":
-                word = "reused"
             counts[word] = counts.get(word, 0) + 1
         spent = sum(
             t.cost_usd or 0.0
