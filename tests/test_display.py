@@ -38,6 +38,7 @@ def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
 ENTRIES = [
     Entry("a", 1, "a fox in the snow", estimate_usd=0.4, expected=10.0),
     Entry("b", 2, "a city\n  at night", estimate_usd=0.4),
+    Entry("c", 3, "a boat", estimate_usd=0.4),
 ]
 COMPLETE = {
     "path": "/work/renders/a-fox.mp4",
@@ -57,7 +58,7 @@ def _retry(attempt: int) -> Update:
 
 
 # (seconds after T0, event): a run where #1 renders and #2 cannot be sent, and then the engine
-# and the client keep talking about #2 after it has said its last word.
+# and the client keep talking about #2 after it has said its last word; #3 fails the same way.
 EVENTS: list[tuple[float, Update]] = [
     (0.1, Update("a", "submitting", "submitting", "#1", number=1)),
     (0.2, Update("a", "submitted", "running", "#1", progress=0, number=1)),
@@ -73,6 +74,7 @@ EVENTS: list[tuple[float, Update]] = [
     (11.0, Update("b", "failed", "failed", "#2", message=RETRY, number=2)),
     (11.1, Update("b", "stalled", "failed", "#2", message=RETRY, number=2)),
     (11.2, Update("b", "failed", "failed", "#2", message=RETRY, number=2)),
+    (11.5, Update("c", "failed", "failed", "#3", message=RETRY, number=3)),
 ]
 
 
@@ -95,7 +97,8 @@ def test_plain_display_says_each_event_once_in_one_line(
         "#1 rendered, downloading",
         "✓ #1 renders/a-fox.mp4 · 8.0 s · 1.2 MB · $0.40",
         "✗ #2 failed: cannot reach http://h. Check --base-url.",
-        "2 jobs: 1 complete, 1 failed · spent $0.40 · 1:05",
+        "✗ #3 failed: as #2",
+        "3 jobs: 1 complete, 2 failed · spent $0.40 · 1:05",
     ]
 
 
@@ -147,10 +150,11 @@ def test_json_display_events_carry_version_time_elapsed_and_the_file(
         },
         {**head("submitting", 10.5), "job": "b", "number": 2, "status": "submitting"},
         {**head("failed", 11.0), "job": "b", "number": 2, "status": "failed", "message": RETRY},
+        {**head("failed", 11.5), "job": "c", "number": 3, "status": "failed", "message": RETRY},
         {
             **head("summary", 65.0),
-            "jobs": 2,
-            "counts": {"complete": 1, "failed": 1},
+            "jobs": 3,
+            "counts": {"complete": 1, "failed": 2},
             "spent_usd": 0.4,
             "wall_seconds": 65.0,
         },

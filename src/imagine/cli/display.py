@@ -157,10 +157,10 @@ COMPLETE_FIELDS = ("path", "bytes", "seconds", "cost_usd", "cost_estimated")
 
 def finished_line(track: Track, update: Update, width: int | None = None) -> str:
     """A finished job in one line: ``✓ #3 path · 8.0 s · 1.2 MB · $0.40``, its path shortened
-    from the left to fit ``width``; or ``✗ #3 failed: why``."""
+    from the left to fit ``width``; or ``✗ #3 failed: why`` (``as #2`` when #2 said why)."""
     head = f"#{track.entry.number}"
     if update.kind != "complete":
-        text = update.message or ""
+        text = f"as #{track.same_as}" if track.same_as is not None else update.message
         return f"✗ {head} {update.kind}" + (f": {text}" if text else "")
     data = update.data
     tail = [

@@ -57,6 +57,7 @@ class Track:
     anchor: float = 0.0  # what it showed when the provider last spoke: the smooth line starts here
     final: str | None = None
     cost_usd: float | None = None
+    same_as: int | None = None  # the job that ended first for this very reason: said there
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,7 @@ class RunState:
         self.rps = rps if rps > 0 else 1.0
         self.began = now
         self.learned: dict[str, list[float]] = {}  # render seconds seen this run, by shape
+        self.reasons: dict[str, int] = {}  # why jobs ended badly, and the first job it ended
 
     def apply(self, update: Update, now: float) -> Track | None:
         """Fold one event in; the job's track when the event is news, None when it is not (an
@@ -133,6 +135,9 @@ class RunState:
             track.final = track.state = kind
             if kind == "complete":
                 track.cost_usd = update.data.get("cost_usd", track.entry.estimate_usd)
+            elif update.message:
+                first = self.reasons.setdefault(update.message, track.entry.number)
+                track.same_as = first if first != track.entry.number else None
             return track
         if kind in ("submitted", "progress"):
             if track.started is None or kind == "submitted":
