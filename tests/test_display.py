@@ -267,13 +267,13 @@ def test_a_finished_line_fits_the_terminal(width: int, line: str) -> None:
     assert len(line) <= width
 
 
-def _live(entries: list[Entry], width: int) -> Any:
+def _live(entries: list[Entry], width: int, height: int = 40) -> Any:
     from rich.console import Console
 
     from imagine.cli.live import LiveDisplay
 
     display = LiveDisplay(RunState(entries, concurrency=4, now=T0))
-    display.console = Console(file=io.StringIO(), width=width, color_system=None)
+    display.console = Console(file=io.StringIO(), width=width, height=height, color_system=None)
     return display
 
 
@@ -404,3 +404,13 @@ def test_a_json_run_is_parsed_line_by_line(cli: Cli, sim: Any, project: Path) ->
     assert summary["jobs"] == 3 and summary["counts"] == {"complete": 2, "blocked": 1}
     assert summary["spent_usd"] == pytest.approx(sum(e["cost_usd"] for e in completes))
     assert summary["wall_seconds"] > 0
+
+
+def test_live_view_keeps_to_the_terminal_height(fake_clock: FakeClock) -> None:
+    """`imagine wait` on 40 running jobs in a 12-line terminal: what fits, then the count."""
+    display = _live([Entry(f"j{n}", n, f"prompt {n}") for n in range(1, 46)], 80, height=12)
+    for n in range(1, 41):
+        display(Update(f"j{n}", "submitted", "running", "", progress=0))
+    lines = _screen(display)
+    assert len(lines) == 1 + 8 + 1
+    assert lines[-1].strip() == "+32 more in flight, +5 queued"

@@ -118,7 +118,8 @@ class LiveDisplay(NullDisplay):
         )
         return grid
 
-    def _rows(self, now: float, width: int) -> Table:
+    def _rows(self, now: float, width: int) -> RenderableType:
+        from rich.console import Group
         from rich.progress_bar import ProgressBar
 
         grid = _grid()
@@ -129,7 +130,9 @@ class LiveDisplay(NullDisplay):
         grid.add_column(width=STATE_WIDTH, no_wrap=True, overflow="crop")
         grid.add_column(width=5, justify="right", no_wrap=True)
         grid.add_column(width=8, justify="right", no_wrap=True)
-        for track in self.state.active():
+        active = self.state.active()
+        room = max(1, self.console.height - 4)  # the overall line, the queue, a retry, a spare
+        for track in active[:room]:
             percent = self.state.percent(track, now)
             grid.add_row(
                 f"#{track.entry.number}",
@@ -140,10 +143,13 @@ class LiveDisplay(NullDisplay):
                 clock_time(now - track.started) if track.started is not None else "",
                 self._eta(track, now),
             )
+        rest = [f"+{len(active) - room} more in flight"] if len(active) > room else []
         queued = len(self.state.queued())
         if queued:
-            grid.add_row("", f"+{queued} queued", style="dim")
-        return grid
+            rest.append(f"+{queued} queued")
+        if not rest:
+            return grid
+        return Group(grid, _one_line("     " + ", ".join(rest), "dim"))
 
     def _eta(self, track: Track, now: float) -> str:
         if track.state == "downloading":

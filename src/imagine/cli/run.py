@@ -132,36 +132,29 @@ def entries(session: Session, planned: Sequence[plan.Planned]) -> list[Entry]:
         shape = (job.model, job.resolution, job.output_seconds)
         if shape not in learned:
             learned[shape] = schedule.expected_seconds(session.ledger.render_seconds(*shape))
-        entry = _entry(job, learned[shape], settled=not item.needs_engine)
-        if item.action == plan.REUSED:
-            entry = replace(entry, state="reused")
-        found.append(replace(entry, shape=repr(shape)))
+        found.append(_entry(job, item.action, learned[shape], repr(shape)))
     return found
 
 
-def _entry(job: Job, expected: float | None, *, settled: bool) -> Entry:
+def _entry(job: Job, action: str, expected: float | None, shape: str) -> Entry:
     started = clock.parse(job.submitted_at) if job.submitted_at else None
-    heard = clock.parse(job.last_pending_at) if job.last_pending_at else started
-    state = STARTING_STATES.get(job.status, str(job.status))
+    if action == plan.REUSED:
+        state = "reused"
+    else:
+        state = "rendering" if job.status is Status.RUNNING else str(job.status)
     return Entry(
         job_id=job.id,
         number=job.seq,
-        subject=label(job),
+        subject=Brief.of(job).subject,
         estimate_usd=job.cost_estimate_usd,
         expected=expected,
         state=state,
         progress=float(job.progress or 0),
         started=started,
-        reported_at=heard,
-        settled=settled or job.status.final,
+        reported_at=clock.parse(job.last_pending_at) if job.last_pending_at else started,
+        shape=shape,
+        settled=action not in plan.DRIVEN or job.status.final,
     )
-
-
-STARTING_STATES = {Status.RUNNING: "rendering"}
-
-
-def label(job: Job | Brief) -> str:
-    return " ".join(job.subject.split()) if isinstance(job, Brief) else Brief.of(job).subject
 
 
 def with_file(update: Update, job: Job) -> Update:
