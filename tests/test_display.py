@@ -414,3 +414,37 @@ def test_live_view_keeps_to_the_terminal_height(fake_clock: FakeClock) -> None:
     lines = _screen(display)
     assert len(lines) == 1 + 8 + 1
     assert lines[-1].strip() == "+32 more in flight, +5 queued"
+
+
+@pytest.mark.parametrize(
+    ("parts", "text"),
+    [
+        (
+            ("cannot reach h. Check it, then try again.", "retrying in 0.5s"),
+            "cannot reach h. Check it, then try again. Retrying in 0.5s",
+        ),
+        (
+            ("cost $0.60 is above max_cost_usd ($0.50)", "Render less."),
+            "cost $0.60 is above max_cost_usd ($0.50). Render less.",
+        ),
+        (
+            ("the answer was lost: why", None, "it may be billed"),
+            "the answer was lost: why. It may be billed",
+        ),
+        (("done", ""), "done"),
+    ],
+)
+def test_messages_made_of_parts_read_as_sentences(parts: tuple[str | None, ...], text: str) -> None:
+    assert sentences(*parts) == text
+
+
+def test_an_error_and_its_hint_are_two_sentences() -> None:
+    from imagine.config import Settings
+    from imagine.errors import PolicyError
+    from imagine.policy import check_budget
+
+    with pytest.raises(PolicyError) as refused:
+        check_budget(0.6, Settings(max_cost_usd=0.5))
+    assert str(refused.value).startswith(
+        "estimated cost $0.60 is above max_cost_usd ($0.50). Render less, or raise it"
+    )

@@ -1,9 +1,9 @@
 """The live view on a terminal: how far, how long and how much, redrawn several times a second.
 
 ```
-3/8 done  ━━━━━━━━━╺━━━━━━━━━━  47%  $0.80 spent · ~$1.20 to go · ETA 0:42
-  #4 a red fox in the snow   ━━━━━━━╺━━━━  62% rendering    0:12  ETA 0:08
-  #5 a city at night         ━━╺━━━━━━━━━  18% submitting   0:01  ETA 0:20
+3/8 done ━━━━━━━━━╺━━━━━━━━━━  47% ETA 0:42 · $0.80 spent · ~$1.20 to go
+  #4 a red fox in the snow ━━━━━━━╺━━━━  62% rendering    0:12 ETA 0:08
+  #5 a city at night       ━━╺━━━━━━━━━  18% submitting   0:01 ETA 0:20
      +3 queued
 ```
 Finished jobs are printed once above it, one line each; the view itself goes when the run ends.
