@@ -7,7 +7,6 @@ says its last word once, whatever arrives after it.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable
 from typing import Any, Protocol
 
@@ -103,8 +102,7 @@ class PlainDisplay(NullDisplay):
         return None
 
     def note(self, text: str) -> None:
-        sys.stderr.write(text + "\n")
-        sys.stderr.flush()
+        output.message(text)  # one funnel for prose on stderr: what it does to a line, these get
 
     def close(self, summary: Summary) -> None:
         self.note(summary_line(summary))
