@@ -70,11 +70,10 @@ class LiveDisplay(NullDisplay):
 
     def _finished(self, track: Track, update: Update) -> None:
         line = finished_line(track, update, self.console.width)
-        style = "green" if update.kind == "complete" else "red"
-        self.console.print(line, style=style, markup=False, highlight=False)
+        output.message(line, style="green" if update.kind == "complete" else "red")
 
     def note(self, text: str) -> None:
-        self.console.print(text, markup=False, highlight=False)
+        output.message(text)  # (on the view's console: printed above the view)
 
     def close(self, summary: Summary) -> None:
         self.note(summary_line(summary))
