@@ -35,6 +35,12 @@ def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     return FakeClock(monkeypatch)
 
 
+@pytest.fixture(autouse=True)
+def prose_on_stderr() -> None:
+    """As a command starts: messages are prose until a `--progress json` says otherwise."""
+    output.events_on_stderr(False)
+
+
 ENTRIES = [
     Entry("a", 1, "a fox in the snow", estimate_usd=0.4, expected=10.0),
     Entry("b", 2, "a city\n  at night", estimate_usd=0.4),
@@ -448,3 +454,34 @@ def test_an_error_and_its_hint_are_two_sentences() -> None:
     assert str(refused.value).startswith(
         "estimated cost $0.60 is above max_cost_usd ($0.50). Render less, or raise it"
     )
+
+
+def test_a_prompt_is_shown_as_written_not_as_markup(fake_clock: FakeClock) -> None:
+    display = _live([Entry("a", 1, "a [bold]fox[/] in [/oops] snow")], 120)
+    display(Update("a", "submitted", "running", "", progress=0))
+    assert "a [bold]fox[/] in [/oops] snow" in _screen(display)[0]
+
+
+def test_failures_scrolled_away_are_gathered_at_the_end(
+    fake_clock: FakeClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """More finished lines than the terminal is high: the ones that failed are listed again,
+    together, above the summary; when all fit on the screen they are not."""
+    for height, listed in ((5, True), (40, False)):
+        display = _live([Entry(f"j{n}", n, f"p{n}") for n in range(1, 9)], 80, height=height)
+        for n in range(1, 9):
+            if n in (3, 6):
+                display(Update(f"j{n}", "failed", "failed", "", message="[red]no[/red] video"))
+            else:
+                display(Update(f"j{n}", "complete", "complete", "", data=COMPLETE))
+        display.close(display.state.summary(T0 + 10))
+        table = display.console.file.getvalue().splitlines()
+        if listed:
+            assert [line.split() for line in table] == [
+                ["#", "ended", "why"],
+                ["#3", "failed", "[red]no[/red]", "video"],
+                ["#6", "failed", "[red]no[/red]", "video"],
+            ]
+        else:
+            assert table == []
+        assert capsys.readouterr().err.splitlines()[-1].startswith("8 jobs: 6 complete, 2 failed")

@@ -38,6 +38,7 @@ class LiveDisplay(NullDisplay):
         self.shows_results = output.stdout_is_terminal()
         self._lock = threading.Lock()
         self._retry: tuple[str, float] | None = None
+        self._lines = 0  # finished jobs printed above the view
         self.live = Live(
             console=self.console,
             get_renderable=self._render,
@@ -71,11 +72,20 @@ class LiveDisplay(NullDisplay):
     def _finished(self, track: Track, update: Update) -> None:
         line = finished_line(track, update, self.console.width)
         output.message(line, style="green" if update.kind == "complete" else "red")
+        self._lines += 1
 
     def note(self, text: str) -> None:
         output.message(text)  # (on the view's console: printed above the view)
 
     def close(self, summary: Summary) -> None:
+        unsuccessful = [
+            t
+            for t in self.state.tracks.values()
+            if t.final and t.final not in ("complete", "reused")
+        ]
+        if unsuccessful and self._lines > self.console.height:
+            # Their lines have scrolled away among the others: here they are together.
+            self.console.print(_table_of(unsuccessful, self.console.width))
         self.note(summary_line(summary))
 
     # -- drawing -------------------------------------------------------------------------------
@@ -120,6 +130,7 @@ class LiveDisplay(NullDisplay):
     def _rows(self, now: float, width: int) -> RenderableType:
         from rich.console import Group
         from rich.progress_bar import ProgressBar
+        from rich.text import Text
 
         grid = _grid()
         grid.add_column(justify="right", no_wrap=True, min_width=4)
@@ -135,7 +146,7 @@ class LiveDisplay(NullDisplay):
             percent = self.state.percent(track, now)
             grid.add_row(
                 f"#{track.entry.number}",
-                " ".join(track.entry.subject.split()),
+                Text(" ".join(track.entry.subject.split())),  # a prompt is not markup
                 ProgressBar(total=100, completed=percent, width=_bar_width(width)),
                 f"{percent:.0f}%",
                 track.state,
@@ -159,6 +170,19 @@ class LiveDisplay(NullDisplay):
         if left <= 0 and track.started is not None:
             return "ETA soon"
         return f"ETA {clock_time(left)}"
+
+
+def _table_of(tracks: list[Track], width: int) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=None, pad_edge=False, header_style="bold", width=width - 1)
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("ended", no_wrap=True)
+    table.add_column("why", ratio=1, no_wrap=True, overflow="ellipsis")
+    for track in sorted(tracks, key=lambda t: t.entry.number):
+        table.add_row(f"#{track.entry.number}", track.final, Text(track.reason or ""), style="red")
+    return table
 
 
 def _grid() -> Table:

@@ -58,6 +58,7 @@ class Track:
     final: str | None = None
     cost_usd: float | None = None
     same_as: int | None = None  # the job that ended first for this very reason: said there
+    reason: str | None = None  # why it ended without a video
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,7 @@ class RunState:
             if kind == "complete":
                 track.cost_usd = update.data.get("cost_usd", track.entry.estimate_usd)
             elif update.message:
+                track.reason = update.message
                 first = self.reasons.setdefault(update.message, track.entry.number)
                 track.same_as = first if first != track.entry.number else None
             return track
