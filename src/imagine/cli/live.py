@@ -83,7 +83,7 @@ class LiveDisplay(NullDisplay):
             for t in self.state.tracks.values()
             if t.final and t.final not in ("complete", "reused")
         ]
-        if unsuccessful and self._lines > self.console.height:
+        if unsuccessful and self._lines + 1 > self.console.height:  # (and the summary line)
             # Their lines have scrolled away among the others: here they are together.
             self.console.print(_table_of(unsuccessful, self.console.width))
         self.note(summary_line(summary))
