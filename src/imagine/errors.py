@@ -24,6 +24,21 @@ class ExitCode(IntEnum):
     STDOUT_CLOSED = 141  # a reader such as `head` stopped reading: 128 + SIGPIPE, as git ends
 
 
+def sentences(*parts: str | None) -> str:
+    """Join messages so each reads as its own sentence: ``cannot reach X`` and ``Render less``
+    become ``cannot reach X. Render less``, never ``… try again.; retrying`` or ``($0.50) Render``."""
+    text = ""
+    for part in parts:
+        if not part:
+            continue
+        if text:
+            text = text if text.endswith((".", "!", "?", ":")) else text + "."
+            part = part[0].upper() + part[1:]
+            text += " "
+        text += part
+    return text
+
+
 class ImagineError(Exception):
     """Base of every error meant for the user."""
 
@@ -35,9 +50,7 @@ class ImagineError(Exception):
         self.hint = hint
 
     def __str__(self) -> str:
-        if self.hint:
-            return f"{self.message} {self.hint}"
-        return self.message
+        return sentences(self.message, self.hint)
 
 
 class UsageError(ImagineError):

@@ -1,28 +1,41 @@
-"""Progress displays: Rich bars on a terminal, one plain line per event otherwise, nothing with -q."""
+"""Progress displays: a live view on a terminal (live.py), one plain line per event otherwise,
+NDJSON events with ``--progress json``, nothing with -q.
+
+Every display folds the engine's events into one ``RunState``, so each tells the same story: a job
+says its last word once, whatever arrives after it.
+"""
 
 from __future__ import annotations
 
-import json
-import sys
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Iterable
+from typing import Any, Protocol
 
-from imagine.engine.events import FINAL_KINDS, NOTE_KINDS, Update
+from imagine import clock
+from imagine.cli import output
+from imagine.cli.tracking import FINAL_KINDS, Entry, RunState, Summary, Track, ordered_counts
+from imagine.engine.events import Update
+from imagine.pricing import format_usd
 
-if TYPE_CHECKING:
-    from rich.progress import Progress, TaskID
-
-MANY = 8  # above this many jobs, finished bars make way for running ones
+SUBJECT_WIDTH = 60  # of a prompt quoted in a plain line
 
 
 class Display(Protocol):
+    state: RunState
+    shows_results: bool  # each finished job's path is already on the terminal stdout also is
+
     def __enter__(self) -> Display: ...
     def __exit__(self, *exc: object) -> None: ...
     def __call__(self, update: Update) -> None: ...
     def note(self, text: str) -> None: ...
+    def close(self, summary: Summary) -> None: ...
 
 
 class NullDisplay:
+    shows_results = False
+
+    def __init__(self, state: RunState) -> None:
+        self.state = state
+
     def __enter__(self) -> NullDisplay:
         return self
 
@@ -30,173 +43,200 @@ class NullDisplay:
         return None
 
     def __call__(self, update: Update) -> None:
-        return None
+        self.state.apply(update, clock.now())
 
     def note(self, text: str) -> None:
+        return None
+
+    def close(self, summary: Summary) -> None:
         return None
 
 
 class PlainDisplay(NullDisplay):
-    """For pipes and CI logs: a line when something happens, progress at quarter marks only."""
+    """For pipes and CI logs: one line when something happens (progress at quarter marks only),
+    a job's last word once, a client's retries of the same error once."""
 
-    def __init__(self, labels: Mapping[str, str]) -> None:
-        self.labels = labels
+    def __init__(self, state: RunState) -> None:
+        super().__init__(state)
         self._marks: dict[str, int] = {}
+        self._retrying: set[str] = set()
 
     def __call__(self, update: Update) -> None:
-        if update.kind == "note":
-            self.note(update.message or "")
+        if not update.job_id:
+            self._of_run(update)
             return
-        text = self._describe(update)
-        if text:
-            self.note(f"{update.label} {text}")
+        track = self.state.apply(update, clock.now())
+        if track is not None:
+            text = self._describe(update, track)
+            if text:
+                self.note(text)
 
-    def _describe(self, update: Update) -> str | None:
-        kind = update.kind
+    def _of_run(self, update: Update) -> None:
+        text = update.message or ""
+        if update.kind == "retry":
+            # The same error retried again says nothing new; a different one does.
+            key = str(update.data.get("error", text))
+            if key in self._retrying:
+                return
+            self._retrying.add(key)
+        if text:
+            self.note(text)
+
+    def _describe(self, update: Update, track: Track) -> str | None:
+        kind, head = update.kind, f"#{track.entry.number}"
+        if kind in FINAL_KINDS:
+            return finished_line(track, update)
         if kind == "submitted":
-            return f"submitted: {self.labels.get(update.job_id, '')}".rstrip(": ")
+            return f"{head} submitted: {_clip(track.entry.subject, SUBJECT_WIDTH)}"
         if kind == "progress" and update.progress is not None:
             mark = int(update.progress // 25) * 25
             if mark > self._marks.get(update.job_id, 0):
                 self._marks[update.job_id] = mark
-                return f"rendering {int(update.progress)}%"
+                return f"{head} rendering {int(update.progress)}%"
             return None
         if kind == "rendered":
-            return "rendered; downloading"
-        if kind in FINAL_KINDS or kind in NOTE_KINDS:
-            return f"{kind}: {update.message}" if update.message else kind
+            return f"{head} rendered, downloading"
+        if kind in ("stalled", "retry", "held", "warning"):
+            word = "retrying" if kind == "retry" else kind
+            return f"{head} {word}: {update.message}" if update.message else f"{head} {word}"
         return None
 
     def note(self, text: str) -> None:
-        sys.stderr.write(f"imagine: {text}\n")
-        sys.stderr.flush()
+        output.message(text)  # one funnel for prose on stderr: what it does to a line, these get
+
+    def close(self, summary: Summary) -> None:
+        self.note(summary_line(summary))
 
 
 class JsonDisplay(NullDisplay):
-    """Progress events as NDJSON on stderr, for programs that watch a run."""
+    """Progress as NDJSON on stderr (README, "Progress events"), for programs that watch a run."""
 
     def __call__(self, update: Update) -> None:
-        if update.kind == "downloading":
+        if not update.job_id:
+            self._of_run(update)
             return
-        event: dict[str, Any] = {
-            "event": update.kind,
+        if update.kind == "downloading":  # many a second: the bar's business, not a log's
+            self.state.apply(update, clock.now())
+            return
+        track = self.state.apply(update, clock.now())
+        if track is None:
+            return
+        fields: dict[str, Any] = {
             "job": update.job_id,
-            "number": update.number,
+            "number": track.entry.number,
             "status": update.status,
         }
         if update.progress is not None:
-            event["progress"] = update.progress
-        if update.message:
-            event["message"] = update.message
-        sys.stderr.write(json.dumps(event) + "\n")
-        sys.stderr.flush()
+            fields["progress"] = update.progress
+        if update.kind == "complete":
+            fields.update({key: update.data.get(key) for key in COMPLETE_FIELDS})
+        output.event(update.kind, update.message, **fields)
+
+    def _of_run(self, update: Update) -> None:
+        output.event(update.kind, update.message, **update.data)
 
     def note(self, text: str) -> None:
-        from imagine.cli.output import event
+        output.event("note", text)
 
-        event("note", text)
-
-
-class RichDisplay:
-    """A bar per running job, plus one overall bar when there are several."""
-
-    def __init__(self, labels: Mapping[str, str]) -> None:
-        from rich.progress import (
-            BarColumn,
-            Progress,
-            SpinnerColumn,
-            TaskProgressColumn,
-            TextColumn,
-            TimeElapsedColumn,
+    def close(self, summary: Summary) -> None:
+        output.event(
+            "summary",
+            None,
+            jobs=summary.total,
+            counts=dict(ordered_counts(summary.counts)),
+            spent_usd=round(summary.spent_usd, 4),
+            wall_seconds=round(summary.wall_seconds, 3),
         )
 
-        from imagine.cli.output import err
 
-        self.labels = labels
-        self.progress: Progress = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}", markup=False),
-            BarColumn(bar_width=28),
-            TaskProgressColumn(),
-            TextColumn("{task.fields[state]}", markup=False),
-            TimeElapsedColumn(),
-            console=err(),
-            transient=False,
-        )
-        self.tasks: dict[str, TaskID] = {}
-        self.overall: TaskID | None = None
-        self.finished = 0
-
-    def __enter__(self) -> RichDisplay:
-        self.progress.start()
-        if len(self.labels) > 1:
-            self.overall = self.progress.add_task(
-                f"{len(self.labels)} jobs", total=len(self.labels), state="", start=True
-            )
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
-
-    def _task(self, update: Update) -> TaskID:
-        if update.job_id not in self.tasks:
-            label = f"{update.label} {self.labels.get(update.job_id, '')}"
-            short = label if len(label) <= 36 else label[:35] + "…"
-            self.tasks[update.job_id] = self.progress.add_task(short, total=100, state="queued")
-        return self.tasks[update.job_id]
-
-    def __call__(self, update: Update) -> None:
-        if update.kind == "note":
-            self.note(update.message or "")
-            return
-        task = self._task(update)
-        if update.kind == "downloading":
-            have, total = update.data.get("bytes"), update.data.get("total")
-            state = f"downloading {_mb(have)}" + (f"/{_mb(total)}" if total else "")
-            self.progress.update(task, state=state)
-            return
-        fields: dict[str, Any] = {"state": _state(update)}
-        if update.progress is not None:
-            fields["completed"] = update.progress
-        self.progress.update(task, **fields)
-        if update.kind in FINAL_KINDS:
-            self._finish(update, task)
-
-    def _finish(self, update: Update, task: TaskID) -> None:
-        self.progress.stop_task(task)
-        self.finished += 1
-        if self.overall is not None:
-            self.progress.update(self.overall, completed=self.finished)
-        if len(self.labels) > MANY and update.kind == "complete":
-            self.progress.remove_task(task)
-
-    def note(self, text: str) -> None:
-        self.progress.console.print(text, markup=False, highlight=False)
+# What a `complete` event carries besides the job: its file and what it cost.
+COMPLETE_FIELDS = ("path", "bytes", "seconds", "cost_usd", "cost_estimated")
 
 
-def _state(update: Update) -> str:
-    if update.kind in ("progress", "submitted"):
-        return "rendering"
-    if update.kind == "rendered":
-        return "downloading"
-    if update.kind in FINAL_KINDS:
-        return update.kind if not update.message else f"{update.kind}: {update.message}"[:60]
-    if update.kind in NOTE_KINDS:
-        return f"{update.kind}: {update.message or ''}"[:60]
-    return update.kind
+def finished_line(track: Track, update: Update, width: int | None = None) -> str:
+    """A finished job in one line: ``✓ #3 path · 8.0 s · 1.2 MB · $0.40``, its path shortened
+    from the left to fit ``width``; or ``✗ #3 failed: why`` (``as #2`` when #2 said why)."""
+    head = f"#{track.entry.number}"
+    if update.kind != "complete":
+        text = f"as #{track.same_as}" if track.same_as is not None else update.message
+        return f"✗ {head} {update.kind}" + (f": {text}" if text else "")
+    data = update.data
+    tail = [
+        f"{data['seconds']:.1f} s" if data.get("seconds") else None,
+        _size(data.get("bytes")),
+        _cost(data.get("cost_usd"), bool(data.get("cost_estimated"))),
+    ]
+    path = str(data.get("shown") or data.get("path") or "")
+    return fit(f"✓ {head} ", path, "".join(f" · {t}" for t in tail if t), width)
 
 
-def _mb(value: Any) -> str:
-    return f"{(value or 0) / 1_000_000:.1f} MB"
+def fit(head: str, path: str, tail: str, width: int | None) -> str:
+    """``head + path + tail`` in ``width`` characters: the path gives way first (from its left,
+    where the folders are), then the tail's end."""
+    line = head + path + tail
+    if width is None or len(line) <= width:
+        return line
+    room = width - len(head) - len(tail)
+    if room >= 8:
+        return head + "…" + path[-(room - 1) :] + tail
+    return line[: width - 1] + "…"
 
 
-def make_display(labels: Mapping[str, str], *, quiet: bool, progress: str | None = None) -> Display:
-    from imagine.cli.output import stderr_is_terminal
+def summary_line(summary: Summary) -> str:
+    counts = ordered_counts(summary.counts)
+    if summary.total == 1:
+        tally = f"1 job {counts[0][0]}"
+    else:
+        tally = f"{summary.total} jobs: " + ", ".join(f"{n} {word}" for word, n in counts)
+    spent = format_usd(summary.spent_usd)
+    return f"{tally} · spent {spent} · {clock_time(summary.wall_seconds)}"
 
+
+def clock_time(seconds: float) -> str:
+    """``0:07``, ``12:30``, ``1:02:03``."""
+    whole = max(0, round(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _size(value: Any) -> str | None:
+    if not value:
+        return None
+    size = float(value)
+    for unit in ("B", "KB", "MB"):
+        if size < 1000:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"
+
+
+def _cost(usd: Any, estimated: bool) -> str | None:
+    if usd is None:
+        return None
+    return ("~" if estimated else "") + format_usd(float(usd))
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def make_display(
+    entries: Iterable[Entry],
+    *,
+    quiet: bool,
+    progress: str | None = None,
+    concurrency: int = 4,
+    rps: float = 1.0,
+) -> Display:
+    state = RunState(entries, concurrency=concurrency, rps=rps, now=clock.now())
     if progress == "json":
-        return JsonDisplay()
+        return JsonDisplay(state)
     if quiet or progress == "none":
-        return NullDisplay()
-    if progress == "plain" or not stderr_is_terminal():
-        return PlainDisplay(labels)
-    return RichDisplay(labels)
+        return NullDisplay(state)
+    if progress == "plain" or not output.stderr_is_terminal():
+        return PlainDisplay(state)
+    from imagine.cli.live import LiveDisplay
+
+    return LiveDisplay(state)

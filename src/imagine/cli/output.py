@@ -11,6 +11,7 @@ import sys
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from imagine import clock
 from imagine.printable import printable
 
 if TYPE_CHECKING:
@@ -74,17 +75,34 @@ def json_pretty(obj: Any) -> None:
 # Messages may quote a server or a file: shown without control characters, and bounded.
 SHOWN = 2000
 _events = False  # `--progress json`: every line on stderr is one JSON object
+_started = 0.0  # when the command began, for each event's "elapsed"
+EVENT_SCHEMA = (
+    1  # of `--progress json` (README, "Progress events"): bumped only by a breaking change
+)
 
 
 def events_on_stderr(on: bool) -> None:
     """With ``--progress json`` the messages below are events too (note, warning, error), so a
     program reading stderr as NDJSON never meets a line of prose."""
-    global _events
+    global _events, _started
     _events = on
+    _started = clock.now()
 
 
-def event(kind: str, text: str) -> None:
-    sys.stderr.write(json.dumps({"event": kind, "message": text}, ensure_ascii=False) + "\n")
+def event(kind: str, text: str | None = None, **fields: Any) -> None:
+    """One NDJSON event on stderr: its kind, schema version, time and seconds since the command
+    began, then its message and fields (none of them None)."""
+    now = clock.now()
+    record: dict[str, Any] = {
+        "event": kind,
+        "v": EVENT_SCHEMA,
+        "time": clock.iso(now),
+        "elapsed": round(now - _started, 3),
+    }
+    if text:
+        record["message"] = text
+    record.update((key, value) for key, value in fields.items() if value is not None)
+    sys.stderr.write(json.dumps(record, ensure_ascii=False) + "\n")
     sys.stderr.flush()
 
 

@@ -9,20 +9,22 @@ import asyncio
 import contextlib
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import typer
 
-from imagine import ids, plan, render, sidecar
+from imagine import clock, ids, plan, render, sidecar
 from imagine.cli import output
 from imagine.cli.display import Display, make_display
+from imagine.cli.tracking import FINAL_KINDS, Entry
+from imagine.engine import schedule
 from imagine.engine.download import MIB, Limits
-from imagine.engine.events import FINAL_KINDS, Reason, Update
+from imagine.engine.events import Reason, Update, UpdateKind
 from imagine.engine.runner import EngineOptions, Outcome
-from imagine.errors import ExitCode
+from imagine.errors import ExitCode, sentences
 from imagine.jobs import Brief, Job, Status
-from imagine.pricing import format_usd, ticks_to_usd
+from imagine.pricing import ticks_to_usd
 from imagine.session import Session
 
 
@@ -32,38 +34,40 @@ class Presentation:
     quiet: bool = False
     progress: str | None = None
 
-
-def label(job: Brief) -> str:
-    return " ".join(job.subject.split())
+    @property
+    def silent(self) -> bool:
+        """No display speaks for the jobs: results and errors are all there is."""
+        return self.quiet or self.progress == "none"
 
 
 class Reporter:
-    """Prints each job's result the moment it is final: scripts and pipelines can act on the
-    first video while the others still render."""
+    """Prints each job's result on stdout the moment it is final: scripts and pipelines can act on
+    the first video while the others still render. What happened is the display's to say, once;
+    only with -q, where no display speaks, does a job that did not succeed get its line here."""
 
-    def __init__(
-        self, session: Session, show: Presentation, actions: dict[str, plan.Action]
-    ) -> None:
-        self.session = session
+    def __init__(self, show: Presentation, display: Display) -> None:
         self.show = show
-        self.actions = actions
+        self.display = display
         self.printed: set[str] = set()
 
-    def __call__(self, update: Update) -> None:
-        if update.kind in FINAL_KINDS and update.job_id and update.job_id not in self.printed:
-            self.print(update.job_id, self.actions.get(update.job_id, plan.Action.NEW))
-
-    def print(self, job_id: str, action: plan.Action, result: render.Result | None = None) -> None:
+    def report(self, job: Job, result: render.Result | None = None) -> None:
         """The job as the ledger has it now (a run keeps only briefs); ``result`` says why the
         engine let go of it, when it did."""
-        job = self.session.ledger.require(job_id)
-        self.printed.add(job_id)
+        self.printed.add(job.id)
         if self.show.json:
             output.json_line(sidecar.job_document(job))
-        else:
-            # With --progress json the job's own events already said it; results stay on stdout.
-            brief = self.show.quiet or self.show.progress == "json"
-            _report_text(job, action, result, brief)
+        elif not self.display.shows_results:  # (else the display's line on this terminal says it)
+            if job.status is Status.COMPLETE:
+                output.data(shown_path(job.output_path))
+            elif job.status.live:
+                output.data(job.id)
+        if self.show.silent and not job.status.live and job.status is not Status.COMPLETE:
+            error = result.error if result is not None else None
+            if error is not None and job.status is not Status.UNKNOWN:
+                output.error(str(error))
+            else:
+                text = job.error_message or str(job.status)
+                output.message(f"✗ #{job.seq} {job.status}: {text}", style="red")
 
 
 def drive(
@@ -77,14 +81,6 @@ def drive(
     concurrency: int | None = None,
 ) -> ExitCode:
     """Run the engine over the planned jobs, report them, return the exit status."""
-    labels = {item.job.id: label(item.job) for item in planned}
-    display = make_display(labels, quiet=show.quiet, progress=show.progress)
-    reporter = Reporter(session, show, {item.job.id: item.action for item in planned})
-    # A reused job's result line says so; a JSON result cannot, so the progress stream does.
-    _announce(planned, display, reuse_noted=show.json or show.progress == "json")
-    session.on_retry = lambda error, delay, attempt: display.note(
-        f"{error}; retrying in {delay:.1f}s (attempt {attempt + 1})"
-    )
     options = EngineOptions(
         rps=rps or session.settings.rps,
         concurrency=concurrency or session.settings.concurrency,
@@ -92,14 +88,28 @@ def drive(
         timeout=timeout,
         download=Limits(max_bytes=session.settings.max_download_mb * MIB),
     )
+    display = make_display(
+        entries(session, planned),
+        quiet=show.quiet,
+        progress=show.progress,
+        concurrency=options.concurrency,
+        rps=options.rps,
+    )
+    reporter = Reporter(show, display)
+    _announce(planned, display)
+    session.on_retry = lambda error, delay, attempt: display(_retrying(error, delay, attempt))
     to_drive = [item.job.id for item in planned if item.needs_engine]
 
     stop = _StopOnClosedStdout()
 
     def sink(update: Update) -> None:
-        display(update)
-        with stop.guard():
-            reporter(update)
+        if update.kind in FINAL_KINDS and update.job_id and update.job_id not in reporter.printed:
+            job = session.ledger.require(update.job_id)
+            display(with_file(update, job) if job.status is Status.COMPLETE else update)
+            with stop.guard():
+                reporter.report(job)
+        else:
+            display(update)
 
     async def run() -> list[Outcome]:
         stop.task = asyncio.current_task()
@@ -109,25 +119,21 @@ def drive(
         with display:
             outcomes = asyncio.run(run())
     except KeyboardInterrupt:
-        _interrupted(session, to_drive)
+        _interrupted(session, to_drive, reporter.printed)
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     except (BrokenPipeError, asyncio.CancelledError):
         if not stop.closed:
             raise
-        _interrupted(session, to_drive, why="stdout closed")
+        _interrupted(session, to_drive, reporter.printed, why="stdout closed")
         raise BrokenPipeError from None
     found = render.results(planned, outcomes)
     for result in found:
         if result.job.id not in reporter.printed:
-            reporter.print(result.job.id, result.action, result)
+            reporter.report(session.ledger.require(result.job.id), result)
         elif result.error is not None and result.job.status is Status.FAILED:
             _error_detail(result)
-    if (
-        len(found) > 1
-        and not (show.json or show.quiet or show.progress == "json")
-        and output.stderr_is_terminal()
-    ):
-        output.err().print(summary_table(found))
+    _resume_hints(found)
+    display.close(display.state.summary(clock.now()))
     return render.exit_code(found, waited=wait)
 
 
@@ -150,13 +156,73 @@ class _StopOnClosedStdout:
             self.closed = True
 
 
-def _announce(planned: Sequence[plan.Planned], display: Display, *, reuse_noted: bool) -> None:
+def entries(session: Session, planned: Sequence[plan.Planned]) -> list[Entry]:
+    """Each planned job as the display starts it: its number, prompt, estimate and the render
+    time the ledger has learned for its shape; a job resumed where it stands."""
+    learned: dict[tuple[str, str | None, float], float | None] = {}
+    found = []
+    for item in planned:
+        job = session.ledger.require(item.job.id)
+        shape = (job.model, job.resolution, job.output_seconds)
+        if shape not in learned:
+            learned[shape] = schedule.expected_seconds(session.ledger.render_seconds(*shape))
+        found.append(_entry(job, item.action, learned[shape], repr(shape)))
+    return found
+
+
+def _entry(job: Job, action: plan.Action, expected: float | None, shape: str) -> Entry:
+    started = clock.parse(job.submitted_at) if job.submitted_at else None
+    if action == plan.Action.REUSED:
+        state = "reused"
+    else:
+        state = "rendering" if job.status is Status.RUNNING else str(job.status)
+    return Entry(
+        job_id=job.id,
+        number=job.seq,
+        subject=Brief.of(job).subject,
+        estimate_usd=job.cost_estimate_usd,
+        expected=expected,
+        state=state,
+        progress=float(job.progress or 0),
+        started=started,
+        reported_at=clock.parse(job.last_pending_at) if job.last_pending_at else started,
+        shape=shape,
+        settled=action not in plan.DRIVEN or job.status.final,
+    )
+
+
+def with_file(update: Update, job: Job) -> Update:
+    """A ``complete`` event with what a person or a program wants of it: the file, its size and
+    length, and what it cost (the estimate when the provider did not say)."""
+    info = job.file_info or {}
+    cost = ticks_to_usd(job.cost_ticks) if job.cost_ticks is not None else job.cost_estimate_usd
+    data = {
+        **update.data,
+        "path": job.output_path,
+        "shown": shown_path(job.output_path),
+        "bytes": job.file_bytes,
+        "seconds": info.get("duration") or job.video_duration,
+        "cost_usd": None if cost is None else round(cost, 4),
+        "cost_estimated": job.cost_ticks is None,
+    }
+    return replace(update, data=data)
+
+
+def _retrying(error: Exception, delay: float, attempt: int) -> Update:
+    """A request the client is about to try again: an event of the run, not of one job."""
+    message = sentences(str(error), f"retrying in {delay:.1f}s (attempt {attempt + 1})")
+    data = {"error": str(error), "attempt": attempt + 1, "delay": round(delay, 2)}
+    return Update(job_id="", kind=UpdateKind.RETRY, status="", label="", message=message, data=data)
+
+
+def _announce(planned: Sequence[plan.Planned], display: Display) -> None:
     for item in planned:
         job = item.job
-        if item.action == plan.Action.REUSED and reuse_noted:
+        if item.action == plan.Action.REUSED:
             display.note(
                 f"#{job.seq} already rendered by an earlier run (same request): "
-                f"{shown_path(job.output_path)}; nothing paid this run"
+                f"{shown_path(job.output_path)}; nothing paid this run "
+                "(for a new take add --force, or -n 2)"
             )
         elif item.action == plan.Action.ATTACHED:
             display.note(f"#{job.seq} is already {job.status}: following it, not paying again")
@@ -174,7 +240,9 @@ def _announce(planned: Sequence[plan.Planned], display: Display, *, reuse_noted:
             )
 
 
-def _interrupted(session: Session, job_ids: Sequence[str], why: str = "interrupted") -> None:
+def _interrupted(
+    session: Session, job_ids: Sequence[str], said: set[str], why: str = "interrupted"
+) -> None:
     jobs = [session.ledger.require(job_id) for job_id in dict.fromkeys(job_ids)]
     live = [job for job in jobs if job.status.live]
     if live:
@@ -184,28 +252,8 @@ def _interrupted(session: Session, job_ids: Sequence[str], why: str = "interrupt
             f"Resume with: imagine wait {refs}"
         )
     for job in jobs:
-        if job.status is Status.UNKNOWN:
+        if job.status is Status.UNKNOWN and job.id not in said:
             output.warn(job.error_message or f"#{job.seq} is unknown")
-
-
-def _report_text(job: Job, action: plan.Action, result: render.Result | None, quiet: bool) -> None:
-    if job.status is Status.COMPLETE:
-        output.data(shown_path(job.output_path))
-        if quiet:
-            pass
-        elif action == plan.Action.REUSED:
-            output.message(f"✓ #{job.seq} reused: {summary(job, reused=True)}", style="green")
-        else:
-            output.message(f"✓ #{job.seq} complete: {summary(job)}", style="green")
-    elif job.status.live:
-        output.data(job.id)
-        if not quiet:
-            output.message(_live_note(job, result.reason if result else None))
-    elif result is not None and result.error is not None and job.status is not Status.UNKNOWN:
-        output.error(str(result.error))
-    else:
-        text = job.error_message or str(job.status)
-        output.message(f"✗ #{job.seq} {job.status}: {text}", style="red")
 
 
 def _error_detail(result: render.Result) -> None:
@@ -214,58 +262,24 @@ def _error_detail(result: render.Result) -> None:
         output.error(str(result.error))
 
 
-def _live_note(job: Job, reason: Reason | None) -> str:
-    ref = ids.short(job.id)
-    if reason is Reason.TIMEOUT:
-        return f"#{job.seq} still {job.status} when the wait timed out; resume: imagine wait {ref}"
-    if reason is Reason.UNREACHABLE:
-        return f"#{job.seq} is {job.status} and safe in the ledger; resume: imagine wait {ref}"
-    return f"#{job.seq} {job.status}; finish it with: imagine wait {ref}"
-
-
-def summary(job: Job, *, reused: bool = False) -> str:
-    info = job.file_info or {}
-    parts = [shown_path(job.output_path)]
-    if info.get("duration"):
-        audio = "audio" if info.get("has_audio") else "silent"
-        parts.append(f"{info['duration']:.1f} s {info.get('width')}×{info.get('height')} {audio}")
-    if reused:
-        # Rendered (and paid) by an earlier run: say so, and how to get another take.
-        paid = f" for {format_usd(ticks_to_usd(job.cost_ticks))}" if job.cost_ticks else ""
-        parts.append(
-            f"{format_usd(0)} this run: already rendered{paid} by an earlier run "
-            "(for a new take add --force, or -n 2)"
-        )
-    elif job.cost_ticks is not None:
-        parts.append(format_usd(ticks_to_usd(job.cost_ticks)))
-    elif job.cost_estimate_usd is not None:
-        parts.append(f"~{format_usd(job.cost_estimate_usd)}")
-    return " · ".join(parts)
-
-
-def summary_table(found: Sequence[render.Result]) -> object:
-    """The end-of-run table on a terminal: what happened to each job, and the total spent."""
-    from rich.table import Table
-
-    table = Table(title=None, box=None, pad_edge=False, header_style="bold")
-    for name in ("#", "status", "result", "cost"):
-        table.add_column(name, overflow="ellipsis", no_wrap=name != "result")
-    spent = 0.0
+def _resume_hints(found: Sequence[render.Result]) -> None:
+    """Jobs left unfinished, one line per reason, naming every one to paste into `imagine wait`."""
+    groups: dict[str | None, list[Brief]] = {}
     for result in found:
-        job = result.job
-        cost = ticks_to_usd(job.cost_ticks) if job.cost_ticks is not None else None
-        if cost is not None and result.action in plan.DRIVEN:
-            spent += cost
-        what = shown_path(job.output_path) if job.status is Status.COMPLETE else job.error_message
-        status = "reused" if result.action == plan.Action.REUSED else str(job.status)
-        shown_cost = format_usd(0) if result.action == plan.Action.REUSED else format_usd(cost)
-        table.add_row(str(job.seq), status, what or "", shown_cost if cost else "")
-    counts: dict[str, int] = {}
-    for result in found:
-        counts[str(result.job.status)] = counts.get(str(result.job.status), 0) + 1
-    tally = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-    table.caption = f"{len(found)} jobs: {tally}; spent {format_usd(spent)} this run"
-    return table
+        if result.job.status.live:
+            groups.setdefault(result.reason, []).append(result.job)
+    for reason, jobs in groups.items():
+        numbers = " ".join(f"#{job.seq}" for job in jobs)
+        refs = " ".join(ids.short(job.id) for job in jobs)
+        statuses = {job.status for job in jobs}
+        status = str(statuses.pop()) if len(statuses) == 1 else "unfinished"
+        if reason is Reason.TIMEOUT:
+            said = f"still {status} when the wait timed out; resume:"
+        elif reason is Reason.UNREACHABLE:
+            said = f"still {status} and safe in the ledger; resume:"
+        else:
+            said = f"{status}; finish with:"
+        output.message(f"{numbers} {said} imagine wait {refs}")
 
 
 def shown_path(path: str) -> str:

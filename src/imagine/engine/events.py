@@ -53,6 +53,10 @@ class Reason(StrEnum):
 
 @dataclass(frozen=True)
 class Update:
+    """One thing that happened to a job (or, with no ``job_id``, to the run). ``number`` is the
+    job's ``@N``; ``data`` holds what only some kinds carry (bytes of a download, a finished
+    file's path, size, length and cost)."""
+
     job_id: str
     kind: UpdateKind
     status: str

@@ -23,7 +23,7 @@ from imagine.engine.download import (
     sha256_file,
 )
 from imagine.engine.events import UpdateKind
-from imagine.errors import MediaError
+from imagine.errors import MediaError, sentences
 from imagine.jobs import EventKind, Job, Status
 from imagine.render_files import RenderFiles
 
@@ -65,7 +65,7 @@ class Finisher:
                     return self._fail(job, error)
                 if attempt == attempts:
                     raise _stalled(error) from None
-                self.engine.emit(job, UpdateKind.RETRY, message=f"{error}; resuming")
+                self.engine.emit(job, UpdateKind.RETRY, message=sentences(str(error), "resuming"))
                 await asyncio.sleep(min(8.0, 0.3 * 2**attempt) * random.uniform(0.8, 1.2))
                 continue
             return await self._complete(job, final, done)

@@ -10,6 +10,7 @@ from imagine.api.errors import AnswerLost, APIError, NotFound, RateLimited, Serv
 from imagine.api.types import DONE, EXPIRED, FAILED, PENDING, Poll, for_ledger
 from imagine.engine import schedule
 from imagine.engine.events import UpdateKind
+from imagine.errors import sentences
 from imagine.jobs import EventKind, Job, Status
 from imagine.printable import printable
 
@@ -63,7 +64,11 @@ class Poller:
             raise error
         delay = min(60.0, 5.0 * 2 ** (rounds - 1))
         self.engine.move(job, EventKind.UPDATE, next_poll_at=clock.iso(clock.now() + delay))
-        self.engine.emit(job, UpdateKind.STALLED, message=f"{error}; polling again in {delay:.0f}s")
+        self.engine.emit(
+            job,
+            UpdateKind.STALLED,
+            message=sentences(str(error), f"polling again in {delay:.0f}s"),
+        )
 
     def apply(self, job: Job, answer: Poll) -> Job | None:
         """Record one poll answer and move the job on (None if someone else moved it first)."""

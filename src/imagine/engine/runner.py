@@ -41,7 +41,7 @@ from imagine.engine.download import Limits, SaveFailed, new_http
 from imagine.engine.events import Reason, Sink, Update, UpdateKind, null_sink
 from imagine.engine.finish import Finisher
 from imagine.engine.polling import Poller
-from imagine.errors import ImagineError
+from imagine.errors import ImagineError, sentences
 from imagine.jobs import Brief, EventKind, Job, Status
 from imagine.ledger import leases
 from imagine.ledger.store import HISTORY, Ledger, render_time
@@ -231,7 +231,8 @@ class Engine:
             return Outcome.of(job, reason=Reason.TIMEOUT)
         except (Unreachable, ServerError, RateLimited, AnswerLost, SaveFailed) as error:
             job = self.ledger.require(job_id)
-            self.emit(job, UpdateKind.STALLED, message=str(error))
+            if job.status.live:  # a job already failed or unknown has said its last word
+                self.emit(job, UpdateKind.STALLED, message=str(error))
             return Outcome.of(job, reason=Reason.UNREACHABLE, error=error)
         except (AuthenticationFailed, PermissionDenied) as error:
             return Outcome.of(self.ledger.require(job_id), reason=Reason.AUTH, error=error)
@@ -422,10 +423,11 @@ class Engine:
             self.emit(moved, UpdateKind.FAILED, message=str(error))
 
     def answer_lost(self, job: Job, reason: str) -> None:
-        message = (
-            f"the answer was lost after sending ({reason}); it may be rendering and billed. "
+        message = sentences(
+            f"the answer was lost after sending: {reason}",
+            "it may be rendering, and billed",
             f"Run `imagine retry {ids.short(job.id)}` to send it again, "
-            f"or `imagine cancel {ids.short(job.id)}`."
+            f"or `imagine cancel {ids.short(job.id)}`.",
         )
         moved = self.move(
             job,
