@@ -334,9 +334,9 @@ def _closed_port() -> int:
 def _planned(session: Any, prompt: str) -> Any:
     from imagine.plan import Request
     from imagine.render import preview, record
-    from imagine.spec import TEXT, RenderSpec
+    from imagine.spec import Mode, RenderSpec
 
-    spec = RenderSpec(mode=TEXT, model="grok-imagine-video", prompt=prompt, duration=1)
+    spec = RenderSpec(mode=Mode.TEXT, model="grok-imagine-video", prompt=prompt, duration=1)
     return record(session, preview(session, [Request(spec, "renders/{slug}")]))
 
 

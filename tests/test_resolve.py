@@ -57,7 +57,7 @@ def test_the_short_id_imagine_list_shows_works_in_every_command(
     failed_renders(cli, sim, "a grey owl")
     # The table `imagine list` shows on a terminal (ids cut to their last 8 characters).
     terminal = type("Terminal", (), {"isatty": staticmethod(lambda: True)})
-    monkeypatch.setattr(jobs_cli, "sys", type("Sys", (), {"stdout": terminal}))
+    monkeypatch.setattr(jobs_cli.output, "stdout_is_terminal", terminal.isatty)
     listed = cli.run("list")
     assert listed.exit_code == 0, listed.stderr
     rows = {line.split()[0]: line for line in listed.stdout.splitlines() if line[:1].isdigit()}

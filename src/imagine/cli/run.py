@@ -24,7 +24,7 @@ from imagine.engine.events import Reason, Update, UpdateKind
 from imagine.engine.runner import EngineOptions, Outcome
 from imagine.errors import ExitCode, sentences
 from imagine.jobs import Brief, Job, Status
-from imagine.pricing import ticks_to_usd
+from imagine.pricing import format_usd, ticks_to_usd
 from imagine.session import Session
 
 
@@ -219,9 +219,10 @@ def _announce(planned: Sequence[plan.Planned], display: Display) -> None:
     for item in planned:
         job = item.job
         if item.action == plan.Action.REUSED:
+            paid = f" for {format_usd(ticks_to_usd(job.cost_ticks))}" if job.cost_ticks else ""
             display.note(
-                f"#{job.seq} already rendered by an earlier run (same request): "
-                f"{shown_path(job.output_path)}; nothing paid this run "
+                f"#{job.seq} already rendered{paid} by an earlier run (same request): "
+                f"{shown_path(job.output_path)}; {format_usd(0)} this run "
                 "(for a new take add --force, or -n 2)"
             )
         elif item.action == plan.Action.ATTACHED:
