@@ -10,7 +10,6 @@ import typer
 
 from imagine import clock, ids, sidecar
 from imagine.cli import output
-from imagine.cli.run import shown_path
 from imagine.errors import UsageError
 from imagine.jobs import Job, Status
 from imagine.ledger.store import Ledger
@@ -167,6 +166,8 @@ def show(
 
 
 def _fields(job: Job) -> list[tuple[str, str]]:
+    from imagine.cli.run import shown_path  # the render path's module: `list` need not load it
+
     info = job.file_info or {}
     rows = [
         ("job", f"#{job.seq} {job.id}"),
