@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from typer._click.exceptions import ClickException  # the base of Typer's usage errors (0.26–0.29)
+from typer._completion_classes import completion_init
 from typer.core import TyperGroup
 
 from imagine import __version__
@@ -98,6 +99,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     no_args_is_help=True,
 )
+
+
+# Typer's bash, zsh and fish answers to `_IMAGINE_COMPLETE` (add_completion would register them
+# too, along with --install-completion options; `imagine completion SHELL` prints the script).
+completion_init()
 
 
 def _version(value: bool) -> None:

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from imagine import config, paths
+from imagine.cli import completion as complete
 from imagine.cli import output
 from imagine.config import SETTINGS, Settings
 from imagine.errors import ConfigError
@@ -21,7 +22,12 @@ app = typer.Typer(
 ProjectFlag = Annotated[
     bool, typer.Option("--project", help="Act on the project's imagine.toml instead.")
 ]
-Key = Annotated[str, typer.Argument(help="Setting name (see `imagine config list`).")]
+Key = Annotated[
+    str,
+    typer.Argument(
+        help="Setting name (see `imagine config list`).", autocompletion=complete.setting_names
+    ),
+]
 
 
 def _file(project: bool) -> Path:
@@ -73,7 +79,11 @@ def get(key: Key) -> None:
 
 @app.command("set")
 def set_(
-    key: Key, value: Annotated[str, typer.Argument(help="New value.")], project: ProjectFlag = False
+    key: Key,
+    value: Annotated[
+        str, typer.Argument(help="New value.", autocompletion=complete.setting_values)
+    ],
+    project: ProjectFlag = False,
 ) -> None:
     """Set KEY to VALUE (checked before it is written).
 

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from imagine import clock, ids, sidecar
+from imagine.cli import completion as complete
 from imagine.cli import output
 from imagine.errors import UsageError
 from imagine.jobs import Job, Status
@@ -52,7 +53,12 @@ def _statuses(values: list[str] | None) -> list[Status] | None:
 def list_jobs(
     status: Annotated[
         list[str] | None,
-        typer.Option("--status", "-s", help="Only jobs in this status (repeat or comma-separate)."),
+        typer.Option(
+            "--status",
+            "-s",
+            help="Only jobs in this status (repeat or comma-separate).",
+            autocompletion=complete.statuses,
+        ),
     ] = None,
     since: Annotated[
         str | None, typer.Option("--since", help="Only jobs created since: 30m, 2h, 7d or a date.")
@@ -137,7 +143,12 @@ def _cost(job: Job) -> str:
 
 
 def show(
-    job_ref: Annotated[str, typer.Argument(metavar="JOB", help="id, id prefix, @last or @N.")],
+    job_ref: Annotated[
+        str,
+        typer.Argument(
+            metavar="JOB", help="id, id prefix, @last or @N.", autocompletion=complete.jobs
+        ),
+    ],
     json_output: Annotated[
         bool, typer.Option("--json", help="The job as JSON (the sidecar's shape).")
     ] = False,

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from imagine import ids, manage, plan
+from imagine.cli import completion as complete
 from imagine.cli import options as opt
 from imagine.cli import output
 from imagine.cli.run import Presentation, drive, shown_path
@@ -14,7 +15,12 @@ from imagine.errors import ExitCode
 from imagine.jobs import Job, Status
 from imagine.session import Session
 
-Jobs = Annotated[list[str], typer.Argument(metavar="JOB...", help="id, id prefix, @last or @N.")]
+Jobs = Annotated[
+    list[str],
+    typer.Argument(
+        metavar="JOB...", help="id, id prefix, @last or @N.", autocompletion=complete.jobs
+    ),
+]
 
 
 def cancel(jobs: Jobs) -> None:

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from imagine import plan
+from imagine.cli import completion as complete
 from imagine.cli import options as opt
 from imagine.cli import output
 from imagine.cli.run import Presentation, drive
@@ -18,7 +19,10 @@ from imagine.session import Session
 def wait(
     jobs: Annotated[
         list[str] | None,
-        typer.Argument(help="Jobs: id, id prefix, @last or @N. None: every unfinished job."),
+        typer.Argument(
+            help="Jobs: id, id prefix, @last or @N. None: every unfinished job.",
+            autocompletion=complete.jobs,
+        ),
     ] = None,
     all_jobs: Annotated[bool, typer.Option("--all", help="Every unfinished job.")] = False,
     timeout: opt.Timeout = None,
