@@ -69,6 +69,10 @@ def message(text: str, style: str | None = None) -> None:
     if _events:
         event("note", text)
         return
+    if style is None:  # plain text needs no Rich (which `imagine list` would load for one line)
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+        return
     err().print(text, style=style, markup=False, highlight=False)
 
 
