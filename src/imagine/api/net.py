@@ -9,10 +9,10 @@ side against the simulator (bare httpx, no imagine code), the same pool on async
 
 Only the network layer changes: HTTP/1.1 framing, keep-alive, TLS settings, timeouts and the errors
 httpx raises are httpcore's and httpx's own. Proxies set in the environment still get httpx's
-default transport (httpx mounts those separately).
-
-The pool's bookkeeping pass, run twice per request, is also made linear (``LinearPool``); the
-decisions it takes are httpcore's own.
+default transport (httpx mounts those separately). The pool is httpcore's own, as shipped: a
+linear rewrite of its bookkeeping pass (a private method) saved 0.15 ms of CPU per request at 64
+in flight against the simulator and 0.1 ms at one request a second, both within the noise of
+benchmarks/transport.py (docs/benchmarks.md): not worth following httpcore's internals for.
 """
 
 from __future__ import annotations
@@ -28,19 +28,12 @@ import httpcore
 import httpx
 
 HAPPY_EYEBALLS_DELAY = 0.25  # seconds before trying the next address, as anyio does
-# The httpcore releases whose pool LinearPool follows; any other gets httpcore's own pool.
-LINEAR_POOL_FOR = "1.0."
 
 
 def transport(*, verify: ssl.SSLContext, limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
     """An httpx transport whose connections are asyncio streams."""
     made = httpx.AsyncHTTPTransport(verify=verify, limits=limits)
-    pool = (
-        LinearPool
-        if httpcore.__version__.startswith(LINEAR_POOL_FOR)
-        else httpcore.AsyncConnectionPool
-    )
-    made._pool = pool(
+    made._pool = httpcore.AsyncConnectionPool(
         ssl_context=verify,
         max_connections=limits.max_connections,
         max_keepalive_connections=limits.max_keepalive_connections,
@@ -48,56 +41,6 @@ def transport(*, verify: ssl.SSLContext, limits: httpx.Limits) -> httpx.AsyncHTT
         network_backend=AsyncioBackend(),
     )
     return made
-
-
-class LinearPool(httpcore.AsyncConnectionPool):
-    """httpcore 1.0's pool, with the pass that sorts out its connections before and after every
-    request made linear in their number. httpcore's own pass counts the pool once for every idle
-    connection in it (the count it means to take is the same every time), and lists every
-    connection twice for every waiting request: with the few dozen connections a busy batch keeps
-    open, that was about an eighth of the engine's CPU per job.
-
-    The decisions are httpcore 1.0's, in the same order (a test compares the two on random pool
-    states): drop closed connections, close expired ones, close idle ones while the pool holds
-    more than ``max_keepalive_connections``; then give each waiting request the first available
-    connection for its origin, else a new one while under ``max_connections``, else close the
-    first idle connection to make room for a new one.
-    """
-
-    def _assign_requests_to_connections(self) -> list[httpcore.AsyncConnectionInterface]:
-        closing: list[httpcore.AsyncConnectionInterface] = []
-        for connection in list(self._connections):
-            if connection.is_closed():
-                self._connections.remove(connection)
-            elif connection.has_expired() or (
-                connection.is_idle() and len(self._connections) > self._max_keepalive_connections
-            ):
-                self._connections.remove(connection)
-                closing.append(connection)
-        for waiting in self._requests:
-            if waiting.is_queued():
-                found = self._connection_for(waiting.request.url.origin, closing)
-                if found is not None:
-                    waiting.assign_to_connection(found)
-        return closing
-
-    def _connection_for(
-        self, origin: httpcore.Origin, closing: list[httpcore.AsyncConnectionInterface]
-    ) -> httpcore.AsyncConnectionInterface | None:
-        """An available connection to ``origin``, else a new one if there is room or an idle
-        connection can be closed to make it; None if the request must wait."""
-        for connection in self._connections:
-            if connection.can_handle_request(origin) and connection.is_available():
-                return connection
-        if len(self._connections) >= self._max_connections:
-            idle = next((c for c in self._connections if c.is_idle()), None)
-            if idle is None:
-                return None
-            self._connections.remove(idle)
-            closing.append(idle)
-        connection = self.create_connection(origin)
-        self._connections.append(connection)
-        return connection
 
 
 class AsyncioStream(httpcore.AsyncNetworkStream):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator, MutableMapping
 from typing import Annotated, Any
 
 import typer
 from typer._click.exceptions import ClickException  # the base of Typer's usage errors (0.26–0.29)
+from typer._completion_classes import completion_init
 from typer.core import TyperGroup
 
 from imagine import __version__
@@ -21,7 +23,39 @@ def _debug() -> bool:
 
 
 class ImagineGroup(TyperGroup):
-    """Every ImagineError ends here: one line on stderr, the documented exit code."""
+    """Every ImagineError ends here: one line on stderr, the documented exit code.
+
+    Commands come from COMMANDS, each imported when first named (Click's lazy group).
+    """
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = _Commands(self.commands)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(self.commands)  # names only: Typer's own would build every command
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        from typer._click.utils import make_default_short_help
+
+        limit = formatter.width - 6 - max(map(len, COMMANDS))
+        rows = [
+            (name, make_default_short_help(help, limit)) for name, (_, help) in COMMANDS.items()
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def shell_complete(self, ctx: Any, incomplete: str) -> list[Any]:
+        """Command names with their summaries, then the group's own options."""
+        from typer._click.core import Command
+        from typer._click.shell_completion import CompletionItem
+
+        names = [
+            CompletionItem(name, help=help)
+            for name, (_, help) in COMMANDS.items()
+            if name.startswith(incomplete)
+        ]
+        return names + Command.shell_complete(self, ctx, incomplete)
 
     def invoke(self, ctx: Any) -> Any:
         from imagine.cli import output
@@ -92,6 +126,11 @@ app = typer.Typer(
 )
 
 
+# Typer's bash, zsh and fish answers to `_IMAGINE_COMPLETE` (add_completion would register them
+# too, along with --install-completion options; `imagine completion SHELL` prints the script).
+completion_init()
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"imagine {__version__}")
@@ -119,40 +158,118 @@ def root(
         os.environ["IMAGINE_DEBUG"] = "1"
 
 
-def _register() -> None:
-    from imagine.cli import (
-        auth,
-        batch,
-        completion,
-        configure,
-        edit,
-        gen,
-        jobs,
-        manage,
-        models,
-        project,
-        sim,
-        wait,
+# Every command, loaded only when it runs (or its own help is asked for): `imagine --help`,
+# `--version` and completion of a command name import no command module, so none of httpx,
+# asyncio, sqlite3 or the engine. Each entry: where the command is (a function, or a Typer app
+# for a group), and the summary `imagine --help` lists (the first paragraph of the command's help,
+# checked against it by tests/test_startup.py).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "gen": (
+        "imagine.cli.gen:gen",
+        "Render a video from a prompt (and images), wait for it and save it with its sidecar.",
+    ),
+    "edit": (
+        "imagine.cli.edit:edit",
+        "Edit a video (up to 8.7 s) with an instruction; the result keeps its length.",
+    ),
+    "extend": (
+        "imagine.cli.edit:extend",
+        "Continue a clip (2-15 s) from its last frame; the result is the original plus the new part.",
+    ),
+    "batch": (
+        "imagine.cli.batch:batch",
+        "Render every job in a file; run it again and only what is missing is rendered.",
+    ),
+    "wait": (
+        "imagine.cli.wait:wait",
+        "Resume polling and downloading until the jobs are finished.",
+    ),
+    "list": ("imagine.cli.jobs:list_jobs", "List jobs, newest first."),
+    "show": (
+        "imagine.cli.jobs:show",
+        "Show one job: its request, state, cost, file and history.",
+    ),
+    "cancel": ("imagine.cli.manage:cancel", "Stop waiting for jobs and mark them canceled."),
+    "retry": (
+        "imagine.cli.manage:retry",
+        "Submit failed, expired, blocked, canceled or unknown jobs again, as new linked jobs.",
+    ),
+    "rm": (
+        "imagine.cli.manage:rm",
+        "Remove finished jobs from the ledger (their files stay unless --files).",
+    ),
+    "audit": (
+        "imagine.cli.jobs:audit",
+        "Show the audit log of edits: who edited which video (by hash), when, how consent was given.",
+    ),
+    "init": (
+        "imagine.cli.project:init",
+        "Create imagine.toml (project settings) and renders/ in a folder.",
+    ),
+    "models": (
+        "imagine.cli.models:models",
+        "List the video models your key can use, with the prices used for estimates.",
+    ),
+    "sim": (
+        "imagine.cli.sim:sim",
+        "Serve an xAI-compatible video API on loopback until killed (Ctrl-C).",
+    ),
+    "completion": ("imagine.cli.completion:completion", "Print the completion script for a shell."),
+    "config": (
+        "imagine.cli.configure:app",
+        "Read and change settings (user config, or the project's imagine.toml with --project).",
+    ),
+    "auth": ("imagine.cli.auth:app", "Store, check or remove the xAI API key."),
+}
+
+
+class _Commands(MutableMapping[str, Any]):
+    """Commands by name: every name in COMMANDS is known, each built when first looked up (so
+    "Did you mean" suggestions and listings need no import)."""
+
+    def __init__(self, built: MutableMapping[str, Any]) -> None:
+        self._built = dict(built)
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._built:
+            if name not in COMMANDS:
+                raise KeyError(name)
+            self._built[name] = _load(name)
+        return self._built[name]
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self._built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys([*COMMANDS, *self._built]))
+
+    def __len__(self) -> int:
+        return len(dict.fromkeys([*COMMANDS, *self._built]))
+
+
+def _load(name: str) -> Any:
+    """The Click command for one entry of COMMANDS, built by Typer as `app.command` would."""
+    import importlib
+
+    from typer.main import get_command_from_info, get_group_from_info
+    from typer.models import CommandInfo, TyperInfo
+
+    module, _, attribute = COMMANDS[name][0].partition(":")
+    target = getattr(importlib.import_module(module), attribute)
+    if isinstance(target, typer.Typer):
+        return get_group_from_info(
+            TyperInfo(target, name=name),
+            pretty_exceptions_short=True,
+            suggest_commands=True,
+            rich_markup_mode=None,
+        )
+    from imagine.cli.helptext import ImagineCommand  # arguments named by metavar in --help
+
+    return get_command_from_info(
+        CommandInfo(name=name, callback=target, cls=ImagineCommand),
+        pretty_exceptions_short=True,
+        rich_markup_mode=None,
     )
-    from imagine.cli.helptext import ImagineCommand
-
-    app.command("gen", cls=ImagineCommand)(gen.gen)
-    app.command("edit", cls=ImagineCommand)(edit.edit)
-    app.command("extend", cls=ImagineCommand)(edit.extend)
-    app.command("batch", cls=ImagineCommand)(batch.batch)
-    app.command("wait", cls=ImagineCommand)(wait.wait)
-    app.command("list", cls=ImagineCommand)(jobs.list_jobs)
-    app.command("show", cls=ImagineCommand)(jobs.show)
-    app.command("cancel", cls=ImagineCommand)(manage.cancel)
-    app.command("retry", cls=ImagineCommand)(manage.retry)
-    app.command("rm", cls=ImagineCommand)(manage.rm)
-    app.command("audit", cls=ImagineCommand)(jobs.audit)
-    app.command("init", cls=ImagineCommand)(project.init)
-    app.command("models", cls=ImagineCommand)(models.models)
-    app.command("sim", cls=ImagineCommand)(sim.sim)
-    app.command("completion", cls=ImagineCommand)(completion.completion)
-    app.add_typer(configure.app, name="config")
-    app.add_typer(auth.app, name="auth")
-
-
-_register()

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from imagine import config, paths
+from imagine.cli import completion as complete
 from imagine.cli import output
 from imagine.cli.helptext import ImagineCommand
 from imagine.config import SETTINGS, Settings
@@ -40,7 +41,10 @@ def _known_key(key: str) -> str:
 Key = Annotated[
     str,
     typer.Argument(
-        metavar="KEY", help="Setting name (see `imagine config list`).", callback=_known_key
+        metavar="KEY",
+        help="Setting name (see `imagine config list`).",
+        callback=_known_key,
+        autocompletion=complete.setting_names,
     ),
 ]
 
@@ -94,7 +98,11 @@ def get(key: Key) -> None:
 
 @app.command("set", cls=ImagineCommand)
 def set_(
-    key: Key, value: Annotated[str, typer.Argument(help="New value.")], project: ProjectFlag = False
+    key: Key,
+    value: Annotated[
+        str, typer.Argument(help="New value.", autocompletion=complete.setting_values)
+    ],
+    project: ProjectFlag = False,
 ) -> None:
     """Set KEY to VALUE (checked before it is written).
 

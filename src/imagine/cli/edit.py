@@ -10,6 +10,7 @@ import typer
 
 from imagine import clock
 from imagine.api import contract
+from imagine.cli import completion as complete
 from imagine.cli import options as opt
 from imagine.cli import output
 from imagine.cli.render import Flags, execute, job_finder, settings_with
@@ -25,6 +26,7 @@ Video = Annotated[
         metavar="VIDEO",
         help="An MP4 file, an https URL, or a job (id, @last, @N).",
         show_default=False,
+        autocompletion=complete.video,
     ),
 ]
 Prompt = Annotated[

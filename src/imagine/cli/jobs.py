@@ -8,8 +8,8 @@ from typing import Annotated, Any
 import typer
 
 from imagine import clock, ids, sidecar
+from imagine.cli import completion as complete
 from imagine.cli import output
-from imagine.cli.run import shown_path
 from imagine.errors import UsageError
 from imagine.jobs import Job, Status
 from imagine.ledger.store import Ledger
@@ -57,6 +57,7 @@ def list_jobs(
             "-s",
             metavar="STATUS",
             help="Only jobs in this status (repeat or comma-separate).",
+            autocompletion=complete.statuses,
         ),
     ] = None,
     since: Annotated[
@@ -161,7 +162,9 @@ def show(
     job_ref: Annotated[
         str,
         typer.Argument(
-            metavar="JOB", help="id, short id or prefix, request id, @N, @last, or a render's file."
+            metavar="JOB",
+            help="id, short id or prefix, request id, @N, @last, or a render's file.",
+            autocompletion=complete.jobs,
         ),
     ],
     json_output: Annotated[
@@ -193,6 +196,8 @@ def show(
 
 
 def _fields(job: Job, parent: Job | None = None) -> list[tuple[str, str]]:
+    from imagine.cli.run import shown_path  # the render path's module: `list` need not load it
+
     info = job.file_info or {}
     rows = [
         ("job", f"#{job.seq} {job.id}"),
@@ -239,6 +244,8 @@ def _parameters(job: Job) -> str:
 
 
 def _input(item: dict[str, Any]) -> str:
+    from imagine.cli.run import shown_path
+
     where = item.get("path") or item.get("url") or item.get("source") or "?"
     shown = shown_path(where) if item.get("path") else str(where)
     facts = []

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from imagine import ids, manage, plan
+from imagine.cli import completion as complete
 from imagine.cli import options as opt
 from imagine.cli import output
 from imagine.cli.run import Presentation, drive, shown_path
@@ -17,7 +18,9 @@ from imagine.session import Session
 Jobs = Annotated[
     list[str],
     typer.Argument(
-        metavar="JOB...", help="id, short id or prefix, request id, @N, @last, or a render's file."
+        metavar="JOB...",
+        help="id, short id or prefix, request id, @N, @last, or a render's file.",
+        autocompletion=complete.jobs,
     ),
 ]
 

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from imagine.api import contract
+from imagine.cli import completion as complete
 from imagine.cli import output
 from imagine.errors import UsageError
 
@@ -53,6 +54,7 @@ Aspect = Annotated[
         "--aspect",
         metavar="RATIO",
         help=f"Aspect ratio: {', '.join(contract.ASPECT_RATIOS)} [default: 16:9].",
+        autocompletion=complete.aspects,
     ),
 ]
 Resolution = Annotated[
@@ -62,11 +64,18 @@ Resolution = Annotated[
         "--resolution",
         metavar="RES",
         help="480p, 720p or 1080p (1080p on grok-imagine-video-1.5) [default: 480p].",
+        autocompletion=complete.resolutions,
     ),
 ]
 Model = Annotated[
     str | None,
-    typer.Option("-m", "--model", metavar="MODEL", help="Model [default: grok-imagine-video]."),
+    typer.Option(
+        "-m",
+        "--model",
+        metavar="MODEL",
+        help="Model [default: grok-imagine-video].",
+        autocompletion=complete.models,
+    ),
 ]
 NoAudio = Annotated[bool, typer.Option("--no-audio", help="Ask for a silent video.")]
 Variations = Annotated[
@@ -128,6 +137,7 @@ Progress = Annotated[
         "--progress",
         metavar="MODE",
         help="Progress display: auto, plain, json (NDJSON events on stderr) or none.",
+        autocompletion=complete.progress_modes,
         callback=_progress_mode,
     ),
 ]

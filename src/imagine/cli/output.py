@@ -110,7 +110,12 @@ def message(text: str, style: str | None = None) -> None:
     if _events:
         event("note", text)
         return
-    err().print(printable(text, SHOWN, lines=True), style=style, markup=False, highlight=False)
+    text = printable(text, SHOWN, lines=True)
+    if style is None:  # plain text needs no Rich (which `imagine list` would load for one line)
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+        return
+    err().print(text, style=style, markup=False, highlight=False)
 
 
 def warn(text: str) -> None:

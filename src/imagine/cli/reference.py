@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def command_paths() -> list[list[str]]:
@@ -14,10 +15,12 @@ def command_paths() -> list[list[str]]:
     root = typer.main.get_command(app)
     found: list[list[str]] = [[]]
 
-    def walk(command: object, path: list[str]) -> None:
-        for name, sub in sorted(getattr(command, "commands", {}).items()):
+    def walk(command: Any, path: list[str]) -> None:
+        if not hasattr(command, "list_commands"):
+            return
+        for name in sorted(command.list_commands(None)):
             found.append([*path, name])
-            walk(sub, [*path, name])
+            walk(command.get_command(None, name), [*path, name])
 
     walk(root, [])
     return found

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from imagine import plan
+from imagine.cli import completion as complete
 from imagine.cli import options as opt
 from imagine.cli import output
 from imagine.cli.run import Presentation, drive
@@ -19,7 +20,8 @@ def wait(
     jobs: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Jobs: id, short id or prefix, request id, @N, @last, or a render's file. None: every unfinished job."
+            help="Jobs: id, short id or prefix, request id, @N, @last, or a render's file. None: every unfinished job.",
+            autocompletion=complete.jobs,
         ),
     ] = None,
     all_jobs: Annotated[bool, typer.Option("--all", help="Every unfinished job.")] = False,

@@ -1,0 +1,136 @@
+"""Completion: what a TAB costs on a 100,000-job ledger, beside the same TAB on an empty one.
+
+The ledger is built with the project's own code (`Ledger.insert`, 1,000 jobs per transaction, as
+a batch records them): ids made by `imagine.ids`, prompts of realistic length, mostly complete
+jobs with some failed, unknown and running ones. Two figures:
+
+- the query, in-process: opening the ledger and `Ledger.job_choices` for what a user types
+  (nothing, an id prefix, `@`, `@12`, and the status filters of wait/retry/rm), median of --runs;
+- the whole TAB: `imagine` run by the shell's protocol (bash, and zsh, which shows descriptions),
+  a fresh process each time, median wall of --runs, beside `imagine --version` and the empty
+  ledger in the same run.
+
+Target (issue 11): well under 100 ms for the query; the whole TAB no slower than on an empty ledger.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from imagine import ids
+from imagine.jobs import Status
+from imagine.ledger.store import Ledger
+
+STATUS_MIX = (
+    [Status.COMPLETE] * 90 + [Status.FAILED] * 6 + [Status.UNKNOWN] * 2 + [Status.RUNNING] * 2
+)
+
+
+def build(path: Path, count: int) -> None:
+    start = time.time() - count
+    with Ledger.open(path) as ledger:
+        for first in range(0, count, 1000):
+            with ledger.transaction():
+                for n in range(first, min(first + 1000, count)):
+                    job_id = ids.new_id(start + n)
+                    ledger.insert(
+                        {
+                            "id": job_id,
+                            "status": STATUS_MIX[n % len(STATUS_MIX)],
+                            "mode": "generate",
+                            "model": "grok-imagine-video",
+                            "route": "/v1/videos/generations",
+                            "prompt": f"scene {n}: a lantern drifting over dark water at dusk",
+                            "fingerprint": f"{n:064x}",
+                            "base_url": "http://127.0.0.1:1",
+                            "project_dir": str(path.parent),
+                            "output_path": str(path.parent / f"renders/{job_id}.mp4"),
+                        }
+                    )
+
+
+def query_ms(path: Path, typed: str, statuses: set[Status] | None, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        with Ledger.open(path) as ledger:
+            ledger.job_choices(typed, statuses, 30)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def tab_ms(home: Path, words: str, shell: str, runs: int) -> float:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IMAGINE_", "XAI_"))}
+    env["IMAGINE_HOME"] = str(home)
+    env["_IMAGINE_COMPLETE"] = f"complete_{shell}"
+    if shell == "bash":
+        env["COMP_WORDS"] = words
+        env["COMP_CWORD"] = str(len(words.split(" ")) - 1)
+    else:
+        env["_TYPER_COMPLETE_ARGS"] = words
+    argv = [sys.executable, "-m", "imagine"]
+    if not words:
+        argv.append("--version")
+        env.pop("_IMAGINE_COMPLETE")
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, check=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=100_000, help="jobs in the big ledger")
+    parser.add_argument("--runs", type=int, default=15, help="runs of each figure (default 15)")
+    ns = parser.parse_args()
+    with tempfile.TemporaryDirectory() as root:
+        big, empty = Path(root) / "big", Path(root) / "empty"
+        started = time.perf_counter()
+        build(big / "ledger.sqlite3", ns.jobs)
+        build(empty / "ledger.sqlite3", 0)
+        print(f"built a {ns.jobs:,}-job ledger in {time.perf_counter() - started:.1f} s\n")
+        with Ledger.open(big / "ledger.sqlite3") as ledger:
+            sample = ledger.job_choices("", None, 1)[0][1][:6]
+        from imagine.cli.completion import _statuses
+
+        print(f"{'query (in-process, open + job_choices)':44} {'100k ms':>8} {'empty ms':>9}")
+        for label, typed, command in [
+            ("show <TAB>", "", "show"),
+            (f"show {sample}<TAB>", sample, "show"),
+            ("show @<TAB>", "@", "show"),
+            ("show @12<TAB>", "@12", "show"),
+            ("wait <TAB> (live and unknown jobs)", "", "wait"),
+            ("retry <TAB> (failed, unknown, … jobs)", "", "retry"),
+            ("rm <TAB> (finished jobs)", "", "rm"),
+            (f"retry {sample}<TAB>", sample, "retry"),
+            ("rm @9<TAB>", "@9", "rm"),
+        ]:
+            statuses = _statuses(command)
+            wanted = set(statuses) if statuses is not None else None
+            big_ms = query_ms(big / "ledger.sqlite3", typed, wanted, ns.runs)
+            empty_ms = query_ms(empty / "ledger.sqlite3", typed, wanted, ns.runs)
+            print(f"{label:44} {big_ms:8.2f} {empty_ms:9.2f}")
+        print()
+        print(f"{'whole TAB (fresh process)':44} {'100k ms':>8} {'empty ms':>9}")
+        for label, words, shell in [
+            ("imagine --version (anchor)", "", "bash"),
+            ("bash: imagine show <TAB>", "imagine show ", "bash"),
+            ("bash: imagine config set <TAB>", "imagine config set ", "bash"),
+            ("zsh: imagine show <TAB> (with prompts)", "imagine show ", "zsh"),
+        ]:
+            big_ms = tab_ms(big, words, shell, ns.runs)
+            empty_ms = tab_ms(empty, words, shell, ns.runs)
+            print(f"{label:44} {big_ms:8.1f} {empty_ms:9.1f}")
+
+
+if __name__ == "__main__":
+    main()
