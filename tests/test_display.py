@@ -162,6 +162,7 @@ def test_json_display_events_carry_version_time_elapsed_and_the_file(
             "jobs": 3,
             "counts": {"complete": 1, "failed": 2},
             "spent_usd": 0.4,
+            "simulated": False,
             "wall_seconds": 65.0,
         },
     ]
@@ -485,3 +486,15 @@ def test_failures_scrolled_away_are_gathered_at_the_end(
         else:
             assert table == []
         assert capsys.readouterr().err.splitlines()[-1].startswith("8 jobs: 6 complete, 2 failed")
+
+
+def test_a_simulated_run_says_nothing_was_paid(cli: Cli, project: Path) -> None:
+    """--sim prices what it would have cost, but a closing line saying 'spent $0.05' would be a lie."""
+    result = cli.run("gen", "--sim", "a red fox", "-d", "1", "--progress", "plain")
+    assert result.exit_code == 0, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert "simulated, nothing paid (would have cost $0.05)" in last
+    assert "spent" not in last
+    events = cli.run("gen", "--sim", "a grey owl", "-d", "1", "--progress", "json")
+    summary = json.loads(events.stderr.strip().splitlines()[-1])
+    assert summary["event"] == "summary" and summary["simulated"] is True

@@ -145,6 +145,7 @@ class JsonDisplay(NullDisplay):
             jobs=summary.total,
             counts=dict(ordered_counts(summary.counts)),
             spent_usd=round(summary.spent_usd, 4),
+            simulated=summary.simulated,
             wall_seconds=round(summary.wall_seconds, 3),
         )
 
@@ -189,6 +190,8 @@ def summary_line(summary: Summary) -> str:
     else:
         tally = f"{summary.total} jobs: " + ", ".join(f"{n} {word}" for word, n in counts)
     spent = format_usd(summary.spent_usd)
+    if summary.simulated:
+        return f"{tally} · simulated, nothing paid (would have cost {spent}) · {clock_time(summary.wall_seconds)}"
     return f"{tally} · spent {spent} · {clock_time(summary.wall_seconds)}"
 
 
@@ -229,8 +232,10 @@ def make_display(
     progress: str | None = None,
     concurrency: int = 4,
     rps: float = 1.0,
+    simulated: bool = False,
 ) -> Display:
     state = RunState(entries, concurrency=concurrency, rps=rps, now=clock.now())
+    state.simulated = simulated
     if progress == "json":
         return JsonDisplay(state)
     if quiet or progress == "none":

@@ -111,7 +111,9 @@ class LiveDisplay(NullDisplay):
         done = f"{total.done}/{total.total} done"
         eta = "ETA ?" if total.eta is None else f"ETA {clock_time(total.eta)}"
         spent, to_spend = format_usd(total.spent_usd), format_usd(total.to_spend_usd)
-        says = f"{eta} · {spent} spent" + (f" · ~{to_spend} to go" if total.to_spend_usd else "")
+        says = f"{eta} · {spent} {'simulated' if self.state.simulated else 'spent'}" + (
+            f" · ~{to_spend} to go" if total.to_spend_usd else ""
+        )
         if len(says) > width - len(done) - _bar_width(width) - 8:  # narrow: the same, shorter
             says = f"{eta} · {spent} of ~{format_usd(total.spent_usd + total.to_spend_usd)}"
         grid = _grid()

@@ -94,6 +94,7 @@ def drive(
         progress=show.progress,
         concurrency=options.concurrency,
         rps=options.rps,
+        simulated=session.use_sim,
     )
     reporter = Reporter(show, display)
     _announce(planned, display)

@@ -78,6 +78,7 @@ class Summary:
     counts: dict[str, int]
     spent_usd: float
     wall_seconds: float
+    simulated: bool = False  # --sim: the prices are what it would have cost; nothing was paid
     total: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -119,6 +120,7 @@ class RunState:
             if entry.settled:
                 track.final = entry.state
             self.tracks[entry.job_id] = track
+        self.simulated = False
         self.concurrency = max(1, concurrency)
         self.rps = rps if rps > 0 else 1.0
         self.began = now
@@ -250,7 +252,7 @@ class RunState:
             for t in self.tracks.values()
             if t.final == "complete" and not t.entry.settled
         )
-        return Summary(counts, spent, now - self.began)
+        return Summary(counts, spent, now - self.began, simulated=self.simulated)
 
 
 def ordered_counts(counts: dict[str, int]) -> list[tuple[str, int]]:
