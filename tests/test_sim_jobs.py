@@ -150,6 +150,34 @@ def test_ranges_head_and_fresh_urls(fast: Simulator) -> None:
     assert stats["media_auth_headers"] == 0
 
 
+def test_video_bytes_pads_every_video_to_a_size_served_from_disk_with_ranges(
+    sim_factory: SimFactory,
+) -> None:
+    size = 3 * 1024 * 1024 + 7
+    sim = sim_factory(render_time=0, video_bytes=size)
+    with _api(sim) as api:
+        urls = [_wait(api, _submit(api)).json()["video"]["url"] for _ in range(2)]
+    with httpx.Client() as media:
+        whole = media.get(urls[0])
+        assert len(whole.content) == size == int(whole.headers["content-length"])
+        # Still a playable MP4 of the job's shape, and still each job's own bytes.
+        assert probe_video(whole.content).width == 848
+        assert whole.content != media.get(urls[1]).content
+        for first, last in ((0, 99), (size - 50, size - 1), (size - 5000, size - 20)):
+            part = media.get(urls[0], headers={"Range": f"bytes={first}-{last}"})
+            assert part.status_code == 206
+            assert part.content == whole.content[first : last + 1]
+        tail = media.get(urls[0], headers={"Range": "bytes=-10"})
+        assert tail.content == whole.content[-10:]
+        beyond = media.get(urls[0], headers={"Range": f"bytes={size}-"})
+        assert beyond.status_code == 416
+
+
+def test_video_bytes_must_be_a_positive_integer() -> None:
+    with pytest.raises(ValueError, match="video_bytes"):
+        SimConfig(video_bytes=0)
+
+
 def test_media_urls_need_a_valid_signature_and_expire(sim_factory: SimFactory) -> None:
     sim = sim_factory(render_time=0, url_ttl=0)
     with _api(sim) as api:

@@ -36,6 +36,9 @@ class SimConfig:
     state_dir: Path | None = None
     fps: int = 24
     verbose: bool = False
+    # Pad every served video to this many bytes (a 'free' box; players skip it), streamed from
+    # disk: a large file for download benchmarks without a fake server.
+    video_bytes: int | None = None
 
     def __post_init__(self) -> None:
         # JSON (POST /sim/config) brings lists and strings; keep the declared types.
@@ -64,6 +67,9 @@ def _check(config: SimConfig) -> None:
         raise ValueError(f"url_ttl must be a number of seconds, not {config.url_ttl!r}")
     if not isinstance(config.fps, int) or isinstance(config.fps, bool) or config.fps < 1:
         raise ValueError(f"fps must be a positive integer, not {config.fps!r}")
+    vb = config.video_bytes
+    if vb is not None and (not isinstance(vb, int) or isinstance(vb, bool) or vb < 1):
+        raise ValueError(f"video_bytes must be a positive integer or null, not {vb!r}")
     if config.api_keys is not None and not config.api_keys:
         raise ValueError("api_keys must name at least one key (or be null to accept any xai- key)")
     if not isinstance(config.team, str):

@@ -56,25 +56,50 @@ def serve_media(state: SimState, request: Request, params: tuple[str, ...]) -> R
     if job is None or not job.has_media or state.status(job) != DONE:
         return error_response(404, "not-found", MSG_MEDIA_GONE)
     try:
-        data = clip_bytes(state, job)
+        if state.config.video_bytes is not None:
+            response = _padded(state, job, request.headers.get("Range"), state.config.video_bytes)
+        else:
+            response = ranged(request.headers.get("Range"), clip_bytes(state, job))
     except MediaError as error:  # PyAV is not installed: the simulator cannot make videos
         return state.error(500, "internal", f"The simulator cannot serve videos: {error}")
-    response = ranged(request.headers.get("Range"), data)
     if request.method == "GET" and response.status in (200, 206):
         _deliver(state, response)
     return response
 
 
 def clip_bytes(state: SimState, job: Job) -> bytes:
-    spec = ClipSpec(
+    return state.clips.path(_spec(state, job)).read_bytes() + job_trailer(job.request_id)
+
+
+def _spec(state: SimState, job: Job) -> ClipSpec:
+    return ClipSpec(
         job.width, job.height, job.output_seconds, job.audio, state.config.fps, job.seed
     )
-    return state.clips.path(spec).read_bytes() + job_trailer(job.request_id)
+
+
+def _padded(state: SimState, job: Job, header: str | None, size: int) -> Response:
+    """The job's clip padded to about ``size`` bytes, sent from disk, then the job's trailer."""
+    trailer = job_trailer(job.request_id)
+    path = state.clips.padded(_spec(state, job), max(1, size - len(trailer)))
+    on_disk = path.stat().st_size
+    total = on_disk + len(trailer)
+    headers = {"Content-Type": "video/mp4", "Accept-Ranges": "bytes"}
+    try:
+        span = parse_range(header, total) if header else None
+    except Unsatisfiable:
+        return empty_response(416, {**headers, "Content-Range": f"bytes */{total}"})
+    start, end = span if span is not None else (0, total - 1)
+    from_file = max(0, min(end + 1, on_disk) - start)
+    tail = trailer[max(0, start - on_disk) : max(0, end + 1 - on_disk)]
+    if span is None:
+        return Response(200, tail, headers, file=(path, start, from_file))
+    headers["Content-Range"] = f"bytes {start}-{end}/{total}"
+    return Response(206, tail, headers, file=(path, start, from_file) if from_file else None)
 
 
 def _deliver(state: SimState, response: Response) -> None:
     """Count the download; with the truncate knob, promise the whole body but send half."""
-    sent = len(response.body)
+    sent = response.length
     if state.chance(state.config.truncate_rate):
         response.delivery = Delivery.TRUNCATE
         sent //= 2

@@ -8,6 +8,7 @@ import sys
 import threading
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -141,16 +142,27 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(response.status)
         for name, value in response.headers.items():
             self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(response.length))
         if response.delivery is Delivery.TRUNCATE or self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
         if self.command == "HEAD":
             return
         if response.delivery is Delivery.TRUNCATE:
-            body = body[: len(body) // 2]
             self.close_connection = True
+            if response.file is not None:
+                path, offset, length = response.file
+                self._send_file(path, offset, length // 2)
+                return
+            body = body[: len(body) // 2]
+        if response.file is not None:
+            self._send_file(*response.file)
         self.wfile.write(body)
+
+    def _send_file(self, path: Path, offset: int, length: int) -> None:
+        self.wfile.flush()
+        with path.open("rb") as source:
+            self.connection.sendfile(source, offset, length)
 
 
 class Simulator:

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from email.message import Message
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 
@@ -41,6 +42,13 @@ class Response:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     delivery: Delivery = Delivery.SEND
+    # A large body sent from disk before ``body``: (file, offset, length). Keeps a 1 GB video out
+    # of the simulator's memory (the ``video_bytes`` knob).
+    file: tuple[Path, int, int] | None = None
+
+    @property
+    def length(self) -> int:
+        return len(self.body) + (self.file[2] if self.file else 0)
 
 
 # gRPC status texts that older deployments put in `code` instead of the slug.
