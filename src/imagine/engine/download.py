@@ -5,9 +5,12 @@ and only then rename (``commit``). A short download is an error, never a complet
 from __future__ import annotations
 
 import asyncio
+import collections
+import concurrent.futures
 import errno
 import hashlib
 import os
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +23,13 @@ from imagine.errors import ExitCode, ImagineError
 from imagine.printable import printable
 from imagine.render_files import RenderFiles
 
-CHUNK = 1 << 16
 MIB = 1 << 20
+# Bytes handed to the writer thread at a time: a 1 GB file written in 64 KiB pieces on the event
+# loop was 16,384 writes, hash updates and progress events between reads.
+CHUNK = MIB
+# Batches handed to the writer thread and not yet written: the memory a download may hold.
+IN_FLIGHT = 4
+PROGRESS_EVERY = 0.1  # seconds between progress events: a display needs no more than 10 a second
 DOWNLOAD_TIMEOUT = httpx.Timeout(connect=15.0, read=60.0, write=30.0, pool=30.0)
 _NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
@@ -85,15 +93,44 @@ class Downloaded:
 
 def new_http() -> httpx.AsyncClient:
     """The client for file hosts: it has no credentials at all, so it cannot leak the API key."""
-    from imagine.api import net
+    import urllib.request
+
     from imagine.api.client import tls_context
 
+    # Proxies set in the environment get transports of their own, built now: only then is the CA
+    # store (tens of milliseconds) loaded up front.
+    verify: ssl.SSLContext | bool = tls_context() if urllib.request.getproxies() else True
     return httpx.AsyncClient(
-        timeout=DOWNLOAD_TIMEOUT,
-        follow_redirects=True,
-        transport=net.transport(verify=tls_context(), limits=httpx.Limits()),
-        verify=tls_context(),  # for proxies set in the environment, which get their own
+        timeout=DOWNLOAD_TIMEOUT, follow_redirects=True, transport=_ByScheme(), verify=verify
     )
+
+
+class _ByScheme(httpx.AsyncBaseTransport):
+    """Plain http on a transport without certificates; the CA store is loaded on the first https
+    request, not for a loopback or LAN file host that never needs it."""
+
+    def __init__(self) -> None:
+        self._plain: httpx.AsyncBaseTransport | None = None
+        self._tls: httpx.AsyncBaseTransport | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        from imagine.api import net
+        from imagine.api.client import tls_context
+
+        if request.url.scheme == "https":
+            if self._tls is None:
+                self._tls = net.transport(verify=tls_context(), limits=httpx.Limits())
+            return await self._tls.handle_async_request(request)
+        if self._plain is None:
+            # Never used for a handshake: https requests go to the other transport.
+            bare = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            self._plain = net.transport(verify=bare, limits=httpx.Limits())
+        return await self._plain.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        for transport in (self._plain, self._tls):
+            if transport is not None:
+                await transport.aclose()
 
 
 async def fetch(
@@ -208,25 +245,58 @@ async def _stream(
     window: asyncio.Timeout,
 ) -> Any:
     """Append the body to the part file; the sha256 of the whole file, hashed as it is written.
-    Every ``stall_bytes`` received move the stall ``window`` on."""
-    digest = _hash_of(part) if have else hashlib.sha256()
+    Every ``stall_bytes`` received move the stall ``window`` on.
+
+    Writing and hashing run on one worker thread (both release the GIL, so they take the second
+    core while the event loop reads), in order, at most ``IN_FLIGHT`` pieces behind the reads."""
     loop = asyncio.get_running_loop()
+    digest = await asyncio.to_thread(_hash_of, part) if have else hashlib.sha256()
     fresh = 0
+    reported = loop.time()
+    pending: collections.deque[concurrent.futures.Future[None]] = collections.deque()
+    writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="imagine-download")
     with part.open("ab" if have else "wb") as handle:
-        async for chunk in response.aiter_raw(CHUNK):
-            have += len(chunk)
-            if have > limits.max_bytes:
-                handle.close()
-                part.unlink(missing_ok=True)
-                raise _too_large(have, limits)
-            handle.write(chunk)
-            digest.update(chunk)
-            fresh += len(chunk)
-            if fresh >= limits.stall_bytes:
-                fresh = 0
-                window.reschedule(loop.time() + limits.stall_seconds)
-            if on_progress:
-                on_progress(have, total)
+
+        def save(pieces: list[bytes]) -> None:
+            handle.writelines(pieces)
+            for piece in pieces:
+                digest.update(piece)
+
+        try:
+            batch: list[bytes] = []
+            batched = 0
+            # Pieces as the connection reads them, handed on in batches of about CHUNK bytes: no
+            # copy into larger buffers (httpx's own chunking costs a copy of every byte).
+            async for piece in response.aiter_raw():
+                have += len(piece)
+                if have > limits.max_bytes:
+                    writer.shutdown(wait=True)
+                    handle.close()
+                    part.unlink(missing_ok=True)
+                    raise _too_large(have, limits)
+                batch.append(piece)
+                batched += len(piece)
+                fresh += len(piece)
+                if fresh >= limits.stall_bytes:
+                    fresh = 0
+                    window.reschedule(loop.time() + limits.stall_seconds)
+                if batched < CHUNK:
+                    continue
+                pending.append(writer.submit(save, batch))
+                batch, batched = [], 0
+                if len(pending) > IN_FLIGHT:
+                    await asyncio.wrap_future(pending.popleft())
+                if on_progress and loop.time() - reported >= PROGRESS_EVERY:
+                    reported = loop.time()
+                    on_progress(have, total)
+            pending.append(writer.submit(save, batch))
+            while pending:
+                await asyncio.wrap_future(pending.popleft())
+        finally:
+            # Never close the file under a write: wait for the few batches still queued.
+            writer.shutdown(wait=True)
+    if on_progress:
+        on_progress(have, total)
     return digest
 
 
