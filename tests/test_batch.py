@@ -246,7 +246,10 @@ def test_killed_at_random_points_and_resumed_every_body_is_sent_once(
     stats = sim_stats(sim)
     assert stats["duplicate_bodies"] == 0
     assert all(count == 1 for count in stats["bodies"].values())
-    assert stats["submissions"] == len(prompts)
+    # Every complete job was sent once; a job killed after it was marked as sending but before
+    # its request reached the simulator is rightly `unknown` and was sent at most once.
+    complete = sum(row["status"] == "complete" for row in rows)
+    assert complete <= stats["submissions"] <= len(prompts)
 
 
 @pytest.mark.slow
