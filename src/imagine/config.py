@@ -11,7 +11,7 @@ import math
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -314,10 +314,6 @@ def load(project_file: Path | None = None) -> Settings:
     if project_file is not None:
         settings = apply_file(settings, project_file)
     return settings
-
-
-def setting_names() -> list[str]:
-    return [f.name for f in fields(Settings) if f.name != "prices"]
 
 
 def set_value(path: Path, key: str, raw: str) -> Any:

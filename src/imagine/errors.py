@@ -77,12 +77,6 @@ class AuthError(ImagineError):
     exit_code = ExitCode.AUTH
 
 
-class UnreachableError(ImagineError):
-    """The API could not be reached (after retries)."""
-
-    exit_code = ExitCode.UNREACHABLE
-
-
 class PolicyError(ImagineError):
     """Refused by a local budget or policy before anything was sent."""
 

@@ -26,13 +26,6 @@ class Estimate:
     price_per_second: float | None
     output_seconds: float
 
-    def as_dict(self) -> dict[str, float | None]:
-        return {
-            "estimate_usd": round(self.usd, 4),
-            "price_per_second_usd": self.price_per_second,
-            "output_seconds": self.output_seconds,
-        }
-
 
 def price_per_second(
     model: str, resolution: str, prices: Mapping[str, Mapping[str, float]] | None = None

@@ -191,13 +191,6 @@ def render_template(template: str, values: Mapping[str, object]) -> PurePosixPat
     return path
 
 
-def output_file(project: Project, template: str, values: Mapping[str, object]) -> Path:
-    """The absolute path a template names for a job, checked to stay inside the project even
-    through a symbolic link on the way (``renders`` linked to another disk is refused too:
-    the project is where its renders are)."""
-    return Outputs(project).file(template, values)
-
-
 # The widest value each field can take: a template that fits with these fits with any.
 _WIDEST: dict[str, object] = {
     "date": "2000-01-01",

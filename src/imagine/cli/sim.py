@@ -10,8 +10,6 @@ from imagine.cli import output
 from imagine.errors import UsageError
 from imagine.jobs import Status
 
-Rate = Annotated[float, typer.Option(min=0.0, max=1.0)]
-
 
 def sim(
     host: Annotated[

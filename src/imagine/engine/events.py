@@ -39,7 +39,6 @@ FINAL_KINDS = frozenset(
         UpdateKind.UNKNOWN,
     }
 )
-NOTE_KINDS = frozenset({UpdateKind.RETRY, UpdateKind.STALLED, UpdateKind.WARNING, UpdateKind.HELD})
 
 
 class Reason(StrEnum):

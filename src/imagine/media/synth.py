@@ -16,10 +16,9 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
-from imagine.atomic import write_atomic
+from imagine.atomic import atomic_target, write_atomic
 from imagine.errors import MediaError
 from imagine.media import require_av
-from imagine.media.atomic import atomic_target
 
 SAMPLE_RATE = 48_000
 TONE_FRAME = 1024  # one AAC frame; the tone repeats exactly every TONE_FRAME samples
