@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import sys
 from functools import cache
@@ -12,7 +13,9 @@ import httpx
 from typer.main import get_command
 from typer.testing import CliRunner, Result
 
+from imagine import ids
 from imagine.cli.app import app
+from imagine.jobs import Status
 
 
 @cache
@@ -85,3 +88,22 @@ def failed_renders(cli: Cli, sim: Any, *prompts: str) -> None:
     for prompt in prompts:
         assert cli.gen(sim, prompt, "-d", "1").exit_code == 1
     sim.configure(fail_rate=0.0)
+
+
+def job_values(**overrides: Any) -> dict[str, Any]:
+    """A queued text job's row for Ledger.insert, with ``overrides``."""
+    values: dict[str, Any] = {
+        "id": ids.new_id(),
+        "status": Status.QUEUED,
+        "mode": "text",
+        "model": "grok-imagine-video",
+        "route": "/v1/videos/generations",
+        "prompt": "a fox in the snow",
+        "fingerprint": "f" * 64,
+        "base_url": "https://api.x.ai",
+        "project_dir": "/tmp/p",
+        "output_path": "/tmp/p/renders/fox.mp4",
+        "request_json": json.dumps({"model": "grok-imagine-video", "prompt": "a fox"}),
+    }
+    values.update(overrides)
+    return values

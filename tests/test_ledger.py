@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import sqlite3
@@ -10,35 +9,17 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from imagine import clock, ids
+from imagine import clock
 from imagine.errors import JobNotFound
 from imagine.jobs import Status
 from imagine.ledger import leases
 from imagine.ledger.db import connect
 from imagine.ledger.migrations import MIGRATIONS, migrate
 from imagine.ledger.store import Ledger, StaleTransition
-
-
-def job_values(**overrides: Any) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        "id": ids.new_id(),
-        "status": Status.QUEUED,
-        "mode": "text",
-        "model": "grok-imagine-video",
-        "route": "/v1/videos/generations",
-        "prompt": "a fox in the snow",
-        "fingerprint": "f" * 64,
-        "base_url": "https://api.x.ai",
-        "project_dir": "/tmp/p",
-        "output_path": "/tmp/p/renders/fox.mp4",
-        "request_json": json.dumps({"model": "grok-imagine-video", "prompt": "a fox"}),
-    }
-    values.update(overrides)
-    return values
+from tests.helpers import job_values
 
 
 @pytest.fixture

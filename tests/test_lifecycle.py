@@ -2,36 +2,23 @@
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from imagine import ids
 from imagine.jobs import NOTES, TRANSITIONS, EventKind, IllegalTransition, Status
 from imagine.ledger import leases
 from imagine.ledger.store import Ledger
+from tests.helpers import job_values
 
 STATES: list[Status | None] = [None, *Status]
 PAIRS = [(old, new) for old in STATES for new in Status]
 
 
 def _values(status: Status = Status.QUEUED) -> dict[str, Any]:
-    return {
-        "id": ids.new_id(),
-        "status": status,
-        "mode": "text",
-        "model": "grok-imagine-video",
-        "route": "/v1/videos/generations",
-        "prompt": "a fox in the snow",
-        "fingerprint": "f" * 64,
-        "base_url": "https://api.x.ai",
-        "project_dir": "/tmp/p",
-        "output_path": "/tmp/p/renders/fox.mp4",
-        "request_json": json.dumps({"model": "grok-imagine-video", "prompt": "a fox"}),
-    }
+    return job_values(status=status)
 
 
 def _path_to(target: Status) -> list[tuple[Status, EventKind]]:
