@@ -213,11 +213,17 @@ def test_unwritable_project_is_refused_before_sending(
     assert read_jobs(imagine_home) == []
 
 
-def test_moderated_render_is_blocked(cli: Cli, sim: Any, project: Path) -> None:
+def test_moderated_render_is_blocked(cli: Cli, sim: Any, project: Path, imagine_home: Path) -> None:
     result = cli.gen(sim, "please moderate-me now", "-d", "1")
     assert result.exit_code == 1
     assert "blocked" in result.stderr
     assert not list(project.rglob("*.mp4"))
+    (row,) = read_jobs(imagine_home)
+    assert (row["status"], row["block_source"], row["block_reason"]) == (
+        "blocked",
+        "provider",
+        "moderation",
+    )
 
 
 def test_a_blocked_request_is_not_sent_again_unless_asked(

@@ -36,6 +36,22 @@ FINAL = frozenset({Status.COMPLETE, Status.FAILED, Status.CANCELED, Status.BLOCK
 UNSUCCESSFUL = frozenset({Status.FAILED, Status.BLOCKED, Status.EXPIRED})
 
 
+class BlockSource(StrEnum):
+    """Who withheld a blocked job: the provider's moderation, or imagine itself before sending."""
+
+    PROVIDER = "provider"
+    LOCAL = "local"
+
+
+class BlockReason(StrEnum):
+    """Why a job is blocked (``jobs.block_reason``); ``block_rule`` names the rule or cap."""
+
+    MODERATION = "moderation"  # the provider's moderation (source provider)
+    POLICY = "policy"  # a local policy rule matched the prompt as sent (source local)
+    ADMIN = "admin"  # the admin policy file forbids it (source local)
+    BUDGET = "budget"  # a spending cap would be crossed (source local)
+
+
 class EventKind(StrEnum):
     """What the ledger's job_events table says happened to a job."""
 
@@ -50,6 +66,7 @@ class EventKind(StrEnum):
     FAILED = "failed"
     DOWNLOAD_FAILED = "download_failed"  # a video we will not fetch (bad URL, over the cap)
     BLOCKED = "blocked"
+    BLOCKED_LOCALLY = "blocked_locally"  # withheld by imagine before anything was sent
     EXPIRED = "expired"
     COMPLETE = "complete"
     CANCELED = "canceled"
@@ -67,6 +84,8 @@ _E = EventKind
 TRANSITIONS: dict[tuple[Status | None, Status], frozenset[EventKind]] = {
     (None, Status.QUEUED): frozenset({_E.CREATED}),
     (None, Status.COMPLETE): frozenset({_E.CREATED}),  # a render found on disk, imported
+    (None, Status.BLOCKED): frozenset({_E.CREATED}),  # refused by a local rule: never live
+    (Status.QUEUED, Status.BLOCKED): frozenset({_E.BLOCKED_LOCALLY}),  # e.g. over a budget
     (Status.QUEUED, Status.SUBMITTING): frozenset({_E.SUBMITTING}),
     (Status.SUBMITTING, Status.QUEUED): frozenset({_E.RATE_LIMITED}),
     (Status.SUBMITTING, Status.RUNNING): frozenset({_E.SUBMITTED}),
@@ -155,12 +174,28 @@ class Job:
     last_pending_at: str | None
     lease_owner: str | None
     lease_expires_at: str | None
+    # 007_workflow_columns
+    block_source: str | None  # BlockSource
+    block_reason: str | None  # BlockReason
+    block_rule: str | None  # the rule's or cap's name
+    block_category: str | None  # the rule's category
+    reserved_usd: float | None  # budget held for this job until its charge is known
+    template_name: str | None
+    template_version: int | None
+    preview: bool
+    preview_of: str | None  # the preview job a final render was promoted from
+    review_state: str | None  # None (pending) | approved | rejected
+    reviewed_at: str | None
+    reported_at: str | None
+    report_reason: str | None
+    file_output_json: str | None  # xAI's Files API copy (storage_options), as answered
 
     @classmethod
     def from_row(cls, row: Any) -> Job:
         values = {name: row[name] for name in COLUMNS}
         values["status"] = Status(values["status"])
         values["generate_audio"] = bool(values["generate_audio"])
+        values["preview"] = bool(values["preview"])
         return cls(**values)
 
     @property

@@ -11,7 +11,7 @@ from imagine.api.types import DONE, EXPIRED, FAILED, PENDING, Poll, for_ledger
 from imagine.engine import schedule
 from imagine.engine.events import UpdateKind
 from imagine.errors import sentences
-from imagine.jobs import EventKind, Job, Status
+from imagine.jobs import BlockReason, BlockSource, EventKind, Job, Status
 from imagine.printable import printable
 
 if TYPE_CHECKING:
@@ -140,6 +140,8 @@ class Poller:
                 "moderation",
                 "the provider's moderation withheld this video",
                 moderation="blocked",
+                block_source=BlockSource.PROVIDER,
+                block_reason=BlockReason.MODERATION,
                 **fields,
             )
         moved = self.engine.move(
@@ -165,6 +167,8 @@ class Poller:
             answer.error_code or "failed",
             message,
             moderation="blocked" if blocked else None,
+            block_source=BlockSource.PROVIDER if blocked else None,
+            block_reason=BlockReason.MODERATION if blocked else None,
             completed_at=clock.iso(),
             **common,
         )

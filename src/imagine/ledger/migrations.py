@@ -158,6 +158,33 @@ def m006_ledger_lookups(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX found_renders_fingerprint ON found_renders(fingerprint)")
 
 
+def m007_workflow_columns(conn: sqlite3.Connection) -> None:
+    """The columns the money, policy, template, preview, review and storage work share, in one
+    step so that each of them reads the same names (see the Job dataclass for their meaning)."""
+    for column in (
+        "block_source TEXT",
+        "block_reason TEXT",
+        "block_rule TEXT",
+        "block_category TEXT",
+        "reserved_usd REAL",
+        "template_name TEXT",
+        "template_version INTEGER",
+        "preview INTEGER NOT NULL DEFAULT 0",
+        "preview_of TEXT REFERENCES jobs(id)",
+        "review_state TEXT",
+        "reviewed_at TEXT",
+        "reported_at TEXT",
+        "report_reason TEXT",
+        "file_output_json TEXT",
+    ):
+        conn.execute(f"ALTER TABLE jobs ADD COLUMN {column}")
+    conn.execute(
+        "UPDATE jobs SET block_source = 'provider', block_reason = 'moderation'"
+        " WHERE status = 'blocked'"
+    )
+    conn.execute("CREATE INDEX jobs_preview_of ON jobs(preview_of)")
+
+
 MIGRATIONS: list[Migration] = [
     ("001_jobs", m001_jobs),
     ("002_job_events", m002_job_events),
@@ -165,6 +192,7 @@ MIGRATIONS: list[Migration] = [
     ("004_audit_log", m004_audit_log),
     ("005_lookup_indexes", m005_lookup_indexes),
     ("006_ledger_lookups", m006_ledger_lookups),
+    ("007_workflow_columns", m007_workflow_columns),
 ]
 
 
