@@ -149,3 +149,151 @@ def test_fish_completes_a_job_with_its_prompt(one_job: str, imagine_home: Path) 
     program = f"source {COMPLETIONS / FILES['fish']}; complete -C 'imagine show @'"
     shown = _real_shell(["fish", "-c", program], imagine_home).splitlines()
     assert "@1\t#1 a red fox running through snow" in shown
+
+
+# -- the quick path: a job reference answered before Typer is imported --------------------------
+
+PROMPTS = [
+    "a red fox running through snow",
+    "quotes \"double\" and 'single', $HOME and `ticks`",
+    "accents: café, naïve, 東京 at night and a very long prompt that goes on past sixty characters",
+    "a colon: here, and time 12:30",
+    None,
+]
+# Typer renders Rich markup and :emoji: codes in descriptions: the quick path leaves those to it.
+MARKUP = ["rich markup [bold]here[/bold]", "an emoji code :smile: inside"]
+
+
+@pytest.fixture
+def mixed_ledger(imagine_home: Path) -> list[str]:
+    """Jobs in every status a completer filters on, with prompts that need escaping."""
+    from imagine.jobs import EventKind, Status
+    from imagine.ledger.store import Ledger
+    from tests.helpers import job_values
+
+    made = []
+    with Ledger.open(imagine_home / "ledger.sqlite3") as ledger:
+        for n, prompt in enumerate(PROMPTS * 2):
+            status = Status.COMPLETE if n % 3 == 0 else Status.QUEUED
+            job = ledger.insert(job_values(prompt=prompt, status=status))
+            if n % 3 == 1:  # queued -> submitting -> failed or unknown
+                moving = ledger.move(job, EventKind.SUBMITTING, status=Status.SUBMITTING)
+                assert moving is not None
+                lost = n % 2 == 1
+                ledger.move(
+                    moving,
+                    EventKind.ANSWER_LOST if lost else EventKind.REFUSED,
+                    status=Status.UNKNOWN if lost else Status.FAILED,
+                )
+            made.append(job.id)
+    return made
+
+
+def _environments(shell: str, words: list[str]) -> list[dict[str, str]]:
+    line = " ".join(["imagine", *words])
+    if shell == "bash":
+        return [
+            {
+                "_IMAGINE_COMPLETE": "complete_bash",
+                "COMP_WORDS": line if words[-1] else line + " ",
+                "COMP_CWORD": str(len(words)),
+            }
+        ]
+    env = {"_IMAGINE_COMPLETE": f"complete_{shell}", "_TYPER_COMPLETE_ARGS": line}
+    if shell == "zsh":
+        return [env]
+    return [{**env, "_TYPER_COMPLETE_FISH_ACTION": action} for action in ("get-args", "is-args")]
+
+
+def _quick(env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: Any) -> Any:
+    from imagine.cli import quick
+
+    with monkeypatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        try:
+            answered = quick.answer()
+            code = 0
+        except SystemExit as exit:
+            answered, code = True, exit.code
+    out = capsys.readouterr().out
+    return (out, code) if answered else None
+
+
+@pytest.mark.parametrize("shell", sorted(FILES))
+def test_the_quick_answer_is_typers_answer_to_the_letter(
+    shell: str, mixed_ledger: list[str], cli: Cli, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    from imagine.cli.complete_words import JOB_COMMANDS
+
+    answered = 0
+    for command in JOB_COMMANDS:
+        for typed in ["", "@", "@1", "@12", "@x", mixed_ledger[4][:5], mixed_ledger[0], "zz"]:
+            for words in ([command, typed], [command, mixed_ledger[1], typed]):
+                for env in _environments(shell, words):
+                    quick = _quick(env, monkeypatch, capsys)
+                    if quick is None:
+                        continue
+                    answered += 1
+                    typer_answer = cli.run(env=env)
+                    assert quick == (typer_answer.stdout, typer_answer.exit_code), (command, words)
+    assert answered >= 40  # the quick path answered most of them (markup is left to Typer)
+
+
+@pytest.mark.parametrize("prompt", MARKUP)
+def test_markup_and_options_are_left_to_typer(
+    prompt: str,
+    mixed_ledger: list[str],
+    imagine_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: Any,
+) -> None:
+    from imagine.ledger.store import Ledger
+    from tests.helpers import job_values
+
+    zsh = {"_IMAGINE_COMPLETE": "complete_zsh"}
+    assert _quick({**zsh, "_TYPER_COMPLETE_ARGS": "imagine show "}, monkeypatch, capsys)
+    with Ledger.open(imagine_home / "ledger.sqlite3") as ledger:
+        ledger.insert(job_values(prompt=prompt))
+    assert _quick({**zsh, "_TYPER_COMPLETE_ARGS": "imagine show "}, monkeypatch, capsys) is None
+    assert _quick({**zsh, "_TYPER_COMPLETE_ARGS": "imagine show @3"}, monkeypatch, capsys)
+    for line in ("imagine wait --timeout 5 ", "imagine show -", "imagine config set ", "imagine "):
+        assert _quick({**zsh, "_TYPER_COMPLETE_ARGS": line}, monkeypatch, capsys) is None, line
+
+
+def test_every_command_that_completes_jobs_has_the_quick_path(
+    cli: Cli, mixed_ledger: list[str]
+) -> None:
+    """A new command taking job references must join JOB_COMMANDS, or its TAB is slow."""
+    from imagine.cli.app import COMMANDS
+    from imagine.cli.complete_words import JOB_COMMANDS
+
+    offering = {command for command in COMMANDS if "@last" in _bash(cli, command, "")}
+    assert offering == set(JOB_COMMANDS)
+
+
+def test_the_statuses_each_command_is_offered_are_the_lifecycles() -> None:
+    from imagine.cli import complete_words as words
+    from imagine.jobs import FINAL, LIVE, UNSUCCESSFUL, Status
+
+    assert {*LIVE, Status.UNKNOWN} == words.UNFINISHED
+    assert {*UNSUCCESSFUL, Status.CANCELED, Status.UNKNOWN} == words.RETRYABLE
+    assert {*FINAL, Status.UNKNOWN} == words.REMOVABLE
+
+
+def test_a_tab_on_a_job_reference_does_not_import_typer(one_job: str, imagine_home: Path) -> None:
+    program = (
+        "import sys\nfrom imagine.cli import main\nmain()\n"
+        "print(*(name in sys.modules for name in ('typer', 'imagine.ledger.store', 'imagine.jobs')))"
+    )
+    env = {
+        **os.environ,
+        "IMAGINE_HOME": str(imagine_home),
+        "_IMAGINE_COMPLETE": "complete_bash",
+        "COMP_WORDS": f"imagine show {one_job[:6]}",
+        "COMP_CWORD": "2",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, env=env, check=True
+    )
+    assert done.stdout.split() == [one_job, "False", "False", "False"]

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 
 def main() -> None:
+    import os
+
+    if os.environ.get("_IMAGINE_COMPLETE"):  # a TAB: job references are answered before Typer
+        from imagine.cli.quick import answer
+
+        if answer():
+            return
     from imagine.cli.app import app
 
     app(prog_name="imagine")

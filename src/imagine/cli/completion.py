@@ -11,21 +11,16 @@ import sys
 from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from typer._completion_shared import get_completion_script
 
 from imagine.cli import output
-
-if TYPE_CHECKING:
-    from imagine.jobs import Status
+from imagine.cli.complete_words import COMPLETE_VAR, JOBS_OFFERED, description, statuses
 
 PROG = "imagine"
-COMPLETE_VAR = "_IMAGINE_COMPLETE"
 FILES = {"bash": "imagine.bash", "zsh": "_imagine", "fish": "imagine.fish"}
-JOBS_OFFERED = 30
-DESCRIPTION_WIDTH = 60
 
 
 class Shell(StrEnum):
@@ -53,26 +48,6 @@ def script(shell: str) -> str:
 # -- what TAB offers -------------------------------------------------------------------------
 
 
-def _statuses(command: str | None) -> Iterable[Status] | None:
-    """The jobs a command can act on, so TAB offers only those (None: any job)."""
-    from imagine.jobs import FINAL, LIVE, UNSUCCESSFUL, Status
-
-    retryable = {*UNSUCCESSFUL, Status.CANCELED, Status.UNKNOWN}
-    return {
-        "wait": {*LIVE, Status.UNKNOWN},
-        "cancel": {*LIVE, Status.UNKNOWN},
-        "retry": retryable,
-        "rm": {*FINAL, Status.UNKNOWN},
-    }.get(command or "")
-
-
-def _description(seq: int, prompt: str | None) -> str:
-    text = " ".join((prompt or "").split())
-    if len(text) > DESCRIPTION_WIDTH:
-        text = text[: DESCRIPTION_WIDTH - 1] + "…"
-    return f"#{seq} {text}".rstrip()
-
-
 def jobs(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
     """Job ids (described by number and prompt), @last and @N, newest first."""
     from imagine import paths
@@ -83,11 +58,11 @@ def jobs(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
     if not where.exists():  # completing must not create a ledger
         return found
     with Ledger.open(where) as ledger:
-        choices = ledger.job_choices(incomplete, _statuses(ctx.info_name), JOBS_OFFERED)
+        choices = ledger.job_choices(incomplete, statuses(ctx.info_name), JOBS_OFFERED)
     by_number = incomplete.startswith("@")
     for seq, job_id, prompt in choices:
         value = f"@{seq}" if by_number else job_id
-        found.append((value, _description(seq, prompt)))
+        found.append((value, description(seq, prompt)))
     return found
 
 
@@ -142,7 +117,7 @@ def resolutions(incomplete: str) -> list[str]:
     return _among(contract.RESOLUTIONS, incomplete)
 
 
-def statuses(incomplete: str) -> list[str]:
+def status_names(incomplete: str) -> list[str]:
     from imagine.jobs import Status
 
     return _among((s.value for s in Status), incomplete)

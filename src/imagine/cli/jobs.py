@@ -57,7 +57,7 @@ def list_jobs(
             "-s",
             metavar="STATUS",
             help="Only jobs in this status (repeat or comma-separate).",
-            autocompletion=complete.statuses,
+            autocompletion=complete.status_names,
         ),
     ] = None,
     since: Annotated[

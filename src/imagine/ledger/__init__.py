@@ -1,5 +1,4 @@
-"""The SQLite ledger of jobs and their events."""
+"""The SQLite ledger of jobs and their events (store.py: the Ledger itself).
 
-from imagine.ledger.store import Event, Ledger, StaleTransition
-
-__all__ = ["Event", "Ledger", "StaleTransition"]
+Nothing is imported here: shell completion reads the ledger through choices.py alone.
+"""

@@ -425,43 +425,13 @@ class Ledger:
         return [Job.from_row(row) for row in rows]
 
     def job_choices(
-        self, typed: str, statuses: Iterable[Status] | None, limit: int
+        self, typed: str, statuses: Iterable[str] | None, limit: int
     ) -> list[tuple[int, str, str | None]]:
-        """(seq, id, prompt) of the newest jobs the reference being typed can become, for shell
-        completion: `@N…` by ranges of seq, an id prefix by a range of the id index, nothing typed
-        by seq; each bounded by LIMIT, so a 100,000-job ledger answers like an empty one."""
-        where, args = [], []
-        if typed.startswith("@"):
-            digits = typed[1:]
-            if digits and not digits.isdigit():
-                return []
-            if digits:
-                (top,) = self.conn.execute("SELECT coalesce(max(seq), 0) FROM jobs").fetchone()
-                ranges = []
-                for extra in range(len(str(top)) - len(digits) + 1):  # @12: 12, 120-129, …
-                    low = int(digits) * 10**extra
-                    ranges.append("seq BETWEEN ? AND ?")
-                    args += [low, low + 10**extra - 1]
-                if not ranges:
-                    return []
-                where.append("(" + " OR ".join(ranges) + ")")
-        elif typed:
-            where.append("id >= ? AND id < ?")
-            args += [typed.lower(), typed.lower() + "\uffff"]
-        order = "id" if typed and not typed.startswith("@") else "seq"  # the index searched
-        if statuses is not None:
-            where.append("status = ?")
-        sql = "SELECT seq, id, prompt FROM jobs"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += f" ORDER BY {order} DESC LIMIT {int(limit)}"
-        # One query per status, each walking the status index from the newest: a status IN (…)
-        # would sort every match (every finished job, for `rm`) to keep the newest few.
-        found: list[tuple[int, str, str | None]] = []
-        for status in [None] if statuses is None else statuses:
-            found += self.conn.execute(sql, [*args, *([] if status is None else [str(status)])])
-        found.sort(key=lambda row: row[0] if order == "seq" else row[1], reverse=True)
-        return [(seq, job_id, prompt) for seq, job_id, prompt in found[:limit]]
+        """(seq, id, prompt) of the newest jobs a reference being typed can become (shell
+        completion; see ledger/choices.py)."""
+        from imagine.ledger.choices import job_choices
+
+        return job_choices(self.conn, typed, statuses, limit)
 
     def output_taken(self, path: Path) -> bool:
         return self.path_holder(path) is not None

@@ -1,0 +1,137 @@
+"""The quick answer to the TAB that has to be quick: a job reference.
+
+`imagine show <TAB>` runs the whole program through Click's completion protocol, and Typer
+alone takes longer to import than a TAB may take. So ``main`` asks here first: when the word
+being completed is a job reference of one of JOB_COMMANDS (nothing but job references typed so
+far), the answer is read from the ledger with ``sqlite3`` alone and printed exactly as Typer's
+bash, zsh and fish completion would print it (tests/test_completions.py compares the two).
+Anything else (options, settings, models, a ledger that cannot be read, a description that
+Typer would render as Rich markup) returns None and Typer answers as before.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import sqlite3
+import sys
+
+from imagine.cli.complete_words import COMPLETE_VAR, JOB_COMMANDS, JOBS_OFFERED, description
+
+_MARKUP = re.compile(r"\[|:[\w+-]+:")  # Rich markup or an :emoji: code: Typer renders these
+
+
+def answer() -> bool:
+    """Print the answer and return True, or return False for Typer to answer."""
+    instruction, _, shell = os.environ.get(COMPLETE_VAR, "").partition("_")
+    if instruction != "complete" or shell not in ("bash", "zsh", "fish"):
+        return False
+    words = _words(shell)
+    if words is None:
+        return False
+    args, incomplete = words
+    offered = _job_references(args, incomplete)
+    if offered is None:
+        return False
+    if shell == "bash":
+        _print("\n".join(value for value, _ in offered))
+    elif shell == "zsh":
+        _print(_zsh(offered))
+    elif os.environ.get("_TYPER_COMPLETE_FISH_ACTION") == "is-args":
+        sys.exit(0 if offered else 1)
+    else:
+        _print("\n".join(f"{value}\t{help}" for value, help in offered))
+    return True
+
+
+def _words(shell: str) -> tuple[list[str], str] | None:
+    """The words typed before the one being completed (after `imagine`), and that word, read
+    as Typer's completion classes read them."""
+    if shell == "bash":
+        try:
+            cwords = _split(os.environ["COMP_WORDS"])
+            cword = int(os.environ["COMP_CWORD"])
+        except (KeyError, ValueError):
+            return None
+        incomplete = cwords[cword] if 0 <= cword < len(cwords) else ""
+        return cwords[1:cword], incomplete
+    line = os.environ.get("_TYPER_COMPLETE_ARGS", "")
+    args = _split(line)[1:]
+    if args and not line.endswith(" "):
+        return args[:-1], args[-1]
+    return args, ""
+
+
+def _split(line: str) -> list[str]:
+    """Split as Click's split_arg_string does: shell words, an unfinished quote kept as is."""
+    lexer = shlex.shlex(line, posix=True)
+    lexer.whitespace_split = True
+    lexer.commenters = ""
+    words: list[str] = []
+    try:
+        words.extend(lexer)
+    except ValueError:
+        words.append(lexer.token)
+    return words
+
+
+def _job_references(args: list[str], incomplete: str) -> list[tuple[str, str]] | None:
+    if not args or args[0] not in JOB_COMMANDS or incomplete.startswith("-"):
+        return None
+    given = args[1:]
+    statuses, most = JOB_COMMANDS[args[0]]
+    if any(word.startswith("-") for word in given) or (most is not None and len(given) >= most):
+        return None  # options, or every argument given: Click knows what comes next
+    offered = [("@last", "the newest job")] if "@last".startswith(incomplete) else []
+    choices = _choices(incomplete, statuses)
+    if choices is None:
+        return None
+    by_number = incomplete.startswith("@")
+    for seq, job_id, prompt in choices:
+        text = description(seq, prompt)
+        if _MARKUP.search(text) or not text.isprintable():
+            return None
+        offered.append((f"@{seq}" if by_number else job_id, text))
+    return offered
+
+
+def _choices(
+    incomplete: str, statuses: frozenset[str] | None
+) -> list[tuple[int, str, str | None]] | None:
+    from imagine import paths
+    from imagine.ledger.choices import job_choices
+
+    where = paths.ledger_file()
+    if not where.exists():  # completing must not create a ledger
+        return []
+    try:
+        conn = sqlite3.connect(f"{where.resolve().as_uri()}?mode=ro", uri=True, timeout=0.2)
+        try:
+            return job_choices(conn, incomplete, sorted(statuses or ()) or None, JOBS_OFFERED)
+        finally:
+            conn.close()
+    except (sqlite3.Error, ValueError, OSError):
+        return None  # Typer answers, and says what is wrong with the ledger
+
+
+def _zsh(offered: list[tuple[str, str]]) -> str:
+    if not offered:
+        return "_files"
+
+    def escape(text: str) -> str:
+        return (
+            text.replace('"', '""')
+            .replace("'", "''")
+            .replace("$", "\\$")
+            .replace("`", "\\`")
+            .replace(":", r"\\:")
+        )
+
+    items = "\n".join(f'"{escape(value)}":"{escape(help)}"' for value, help in offered)
+    return f"_arguments '*: :(({items}))'"
+
+
+def _print(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
