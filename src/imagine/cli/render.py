@@ -26,6 +26,7 @@ FLAGS = {
     "resolution": "-r/--resolution",
     "model": "-m/--model",
     "output": "-o/--output",
+    "max_cost_usd": "--max-cost",
 }
 
 
@@ -88,7 +89,7 @@ def execute(
         return ExitCode.OK
     agreed = consent() if consent else None
     confirm_cost(checked, settings, yes=flags.yes, simulated=session.use_sim)
-    planned = record(session, checked, force=flags.force, consent=agreed)
+    planned = record(session, checked, force=flags.force, consent=agreed, settings=settings)
     show = Presentation(json=flags.json, quiet=flags.quiet, progress=flags.progress)
     return drive(
         session,
