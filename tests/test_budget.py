@@ -318,3 +318,25 @@ def test_a_ledger_from_before_budgets_counts_its_sent_jobs(tmp_path: Path) -> No
         pass
     check = sqlite3.connect(path)
     assert check.execute("SELECT spent_at FROM jobs").fetchone() == ("t1",)
+
+
+def test_a_script_above_confirm_above_usd_must_say_yes(
+    cli: Cli, sim: Any, project: Path, imagine_home: Path
+) -> None:
+    _config(imagine_home, "confirm_above_usd = 0.15\n")
+    refused = cli.gen(sim, "a fox", "-d", "4")
+    assert refused.exit_code == 5
+    assert "confirm_above_usd" in refused.stderr and "--yes" in refused.stderr
+    assert read_jobs(imagine_home) == [] and sim_stats(sim)["submissions"] == 0
+    assert cli.gen(sim, "a fox", "-d", "4", "--yes").exit_code == 0
+    assert cli.gen(sim, "a hare", "-d", "2").exit_code == 0  # $0.10: not worth asking
+
+
+def test_a_command_bigger_than_what_is_left_is_warned_up_front(
+    cli: Cli, sim: Any, project: Path, imagine_home: Path
+) -> None:
+    _config(imagine_home, "[budget]\ndaily_usd = 0.15\n")
+    result = _batch(cli, sim, str(_txt(project, PROMPTS[:3])))
+    assert result.exit_code == 5
+    assert "estimate $0.30 is more than the $0.15 left of daily_usd" in result.stderr
+    assert sim_stats(sim)["submissions"] == 1

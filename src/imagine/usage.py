@@ -190,7 +190,7 @@ def report(
         queued_estimate_usd=_queued(conn),
         today=_spend(conn, budget, Period.DAY, moment),
         month=_spend(conn, budget, Period.MONTH, moment),
-        allowances=tuple(_allowance(conn, budget, cap, moment) for cap in budget.caps),
+        allowances=allowances(conn, budget, moment),
         groups=groups,
     )
 
@@ -276,6 +276,14 @@ def _allowance(conn: sqlite3.Connection, budget: Budget, cap: Cap, now: float) -
         reserved_usd=ticks_to_usd(reserved),
         project_dir=cap.project_dir,
     )
+
+
+def allowances(
+    conn: sqlite3.Connection, budget: Budget, now: float | None = None
+) -> tuple[Allowance, ...]:
+    """Every cap of ``budget`` with what is left of it now."""
+    moment = clock.now() if now is None else now
+    return tuple(_allowance(conn, budget, cap, moment) for cap in budget.caps)
 
 
 def left(allowances: Sequence[Allowance]) -> Allowance | None:
