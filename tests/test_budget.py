@@ -340,3 +340,35 @@ def test_a_command_bigger_than_what_is_left_is_warned_up_front(
     assert result.exit_code == 5
     assert "estimate $0.30 is more than the $0.15 left of daily_usd" in result.stderr
     assert sim_stats(sim)["submissions"] == 1
+
+
+def test_an_unknown_job_keeps_its_reservation_and_a_failed_one_releases_it(
+    cli: Cli, sim: Any, project: Path, imagine_home: Path
+) -> None:
+    _config(imagine_home, "[budget]\ndaily_usd = 0.15\n")
+    sim.configure(fail_rate=1.0)
+    assert cli.gen(sim, "a fox that fails", "-d", "2").exit_code == 1
+    assert read_jobs(imagine_home)[0]["reserved_usd"] is None  # released: nothing was made
+    sim.configure(fail_rate=0.0, drop_rate=1.0)
+    lost = cli.gen(sim, "a fox whose answer is lost", "-d", "2")
+    assert lost.exit_code == 4
+    assert read_jobs(imagine_home)[1]["status"] == "unknown"
+    assert read_jobs(imagine_home)[1]["reserved_usd"] == pytest.approx(0.10)
+    sim.configure(drop_rate=0.0)
+    # It may have been accepted (and billed): its $0.10 still counts, so $0.10 more would not fit.
+    refused = cli.gen(sim, "a third fox", "-d", "2")
+    assert refused.exit_code == 5 and "$0.10 reserved" in refused.stderr
+    assert sim_stats(sim)["submissions"] == 2
+
+
+@pytest.mark.parametrize("command", ["gen", "batch"])
+def test_a_bad_max_cost_on_any_render_command(
+    cli: Cli, sim: Any, project: Path, imagine_home: Path, command: str
+) -> None:
+    target = "a fox" if command == "gen" else str(_txt(project, PROMPTS[:2]))
+    result = cli.run(
+        command, target, "--max-cost", "nan", "--base-url", sim.url,
+        env={"XAI_API_KEY": sim.api_key},
+    )  # fmt: skip
+    assert result.exit_code == 2 and "--max-cost" in result.stderr
+    assert sim_stats(sim)["submissions"] == 0 and read_jobs(imagine_home) == []

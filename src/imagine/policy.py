@@ -20,8 +20,8 @@ def check_budget(total_usd: float, settings: Settings) -> None:
     if limit is not None and total_usd > limit:
         raise PolicyError(
             f"estimated cost {format_usd(total_usd)} is above max_cost_usd ({format_usd(limit)})",
-            hint="Render less, pass --max-cost N for this command, or raise it with "
-            "`imagine config set max_cost_usd N`.",
+            hint="Render less, or raise it with `imagine config set max_cost_usd N` "
+            "(--max-cost N for one command).",
         )
 
 
