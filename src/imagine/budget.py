@@ -25,10 +25,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imagine.jobs import Status
 from imagine.pricing import format_usd, ticks_to_usd
+
+if TYPE_CHECKING:
+    from imagine.config import Settings
 
 # Statuses whose move drops a job's reservation: nothing was made, so nothing is owed.
 RELEASES = frozenset({Status.QUEUED, Status.FAILED, Status.EXPIRED})
@@ -94,17 +97,16 @@ class Budget:
         return start.timestamp(), end.timestamp()
 
 
-def of_settings(settings: Any, project_dir: str) -> Budget:
+def of_settings(settings: Settings, project_dir: str) -> Budget:
     """The caps in force for a command run in the project at ``project_dir``."""
-    caps = []
-    for period in Period:
-        user = getattr(settings, period.setting)
-        if user is not None:
-            caps.append(Cap(period, user))
-        own = getattr(settings, f"project_{period.setting}")
-        if own is not None:
-            caps.append(Cap(period, own, project_dir))
-    return Budget(tuple(caps), settings.budget_timezone)
+    given = (
+        (Period.DAY, settings.daily_usd, None),
+        (Period.MONTH, settings.monthly_usd, None),
+        (Period.DAY, settings.project_daily_usd, project_dir),
+        (Period.MONTH, settings.project_monthly_usd, project_dir),
+    )
+    caps = tuple(Cap(period, usd, where) for period, usd, where in given if usd is not None)
+    return Budget(caps, settings.budget_timezone)
 
 
 @dataclass(frozen=True)
