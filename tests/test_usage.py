@@ -87,6 +87,11 @@ def test_usage_json_agrees_with_the_ledger_to_the_cent(
     result = cli.run("usage", "--json")
     assert result.exit_code == 0, result.stderr
     found = json.loads(result.stdout)
+    assert set(found) == {
+        "timezone", "since", "until", "by", "charged_usd", "charged_ticks", "jobs_charged",
+        "reserved_usd", "queued_estimate_usd", "today", "month", "budgets", "groups",
+    }  # fmt: skip
+    assert found["timezone"] == ZONE and found["by"] == "day"
     today = _today()
     start = _iso_local(today - timedelta(days=29))
     end = _iso_local(today + timedelta(days=1))

@@ -13,7 +13,6 @@ from imagine.pricing import format_usd, ticks_to_usd
 from imagine.session import Session
 
 BAR_WIDTH = 40  # characters of the longest bar
-CHART_DAYS = 30
 
 
 def _by(value: str | None) -> str | None:
@@ -93,11 +92,11 @@ def _this(period: str) -> str:
 
 
 def _chart(found: usage.Usage) -> None:
-    """A bar per day (the last 30 of the window), its length the day's recorded charges."""
+    """A bar per day of the window (30 by default), its length the day's recorded charges."""
     from rich.table import Table
     from rich.text import Text
 
-    days = found.groups[-CHART_DAYS:]
+    days = found.groups
     top = max((day.charged_ticks for day in days), default=0)
     table = Table(box=None, pad_edge=False, show_header=False)
     for day in days:
