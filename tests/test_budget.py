@@ -372,3 +372,18 @@ def test_a_bad_max_cost_on_any_render_command(
     )  # fmt: skip
     assert result.exit_code == 2 and "--max-cost" in result.stderr
     assert sim_stats(sim)["submissions"] == 0 and read_jobs(imagine_home) == []
+
+
+def test_a_job_refused_by_the_budget_is_sent_by_retry_once_the_cap_is_raised(
+    cli: Cli, sim: Any, project: Path, imagine_home: Path
+) -> None:
+    _config(imagine_home, "[budget]\ndaily_usd = 0.05\n")
+    assert cli.gen(sim, "a fox", "-d", "2").exit_code == 5
+    env = {"XAI_API_KEY": sim.api_key}
+    capped = cli.run("retry", "@1", "--max-cost", "0.01", env=env)
+    assert capped.exit_code == 5 and "max_cost_usd" in capped.stderr
+    assert cli.run("config", "set", "budget.daily_usd", "1").exit_code == 0
+    retried = cli.run("retry", "@1", env=env)
+    assert retried.exit_code == 0, retried.stderr
+    assert [row["status"] for row in read_jobs(imagine_home)] == ["blocked", "complete"]
+    assert sim_stats(sim)["submissions"] == 1
