@@ -48,7 +48,7 @@ def main() -> int:
         batch_file = write_prompts(space.project / "prompts.txt", prompts)
         base = ["--base-url", url]
         batch = [*imagine_command("batch", str(batch_file), "-d", "1", "-c", str(args.concurrency),
-                                  "--rps", "50", "-q", *base)]  # fmt: skip
+                                  "--rps", "50", "-q", "-y", *base)]  # fmt: skip
         wait_all = [*imagine_command("wait", "--all", "-q")]
         env = {**space.env(), "IMAGINE_BASE_URL": url}
         kills = 0

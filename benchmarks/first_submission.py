@@ -72,7 +72,16 @@ def measure(lines: int) -> list[tuple[str, str, str, str]]:
         env = space.env()
         run = subprocess.Popen(
             imagine_command(
-                "batch", str(batch), "--base-url", url, "--no-wait", "--rps", "1000", "-d", "1"
+                "batch",
+                str(batch),
+                "--base-url",
+                url,
+                "--no-wait",
+                "--rps",
+                "1000",
+                "-d",
+                "1",
+                "-y",
             ),
             cwd=space.project,
             env=env,

@@ -107,6 +107,7 @@ def run_imagine(space: Workspace, url: str, settings: Settings, name: str) -> Me
         "1",
         "--progress",
         "none",
+        "-y",
         "--base-url",
         url,
     )

@@ -95,6 +95,7 @@ def run_batch(space: Workspace, url: str, settings: Settings) -> Run:
         "1",
         "--progress",
         "none",
+        "-y",
         "--base-url",
         url,
     )

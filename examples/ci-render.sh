@@ -23,7 +23,7 @@ else
 fi
 
 # Results on stdout (kept), progress one plain line per event on stderr (the CI log).
-# -y: a script is never asked to confirm a cost; max_cost_usd in imagine.toml still refuses (5).
+# -y: a script must say yes to a cost above confirm_above_usd; max_cost_usd and [budget] caps still refuse (5).
 results="$(mktemp renders.ndjson.XXXXXX)"
 trap 'rm -f "$results"' EXIT
 status=0

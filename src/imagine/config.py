@@ -43,6 +43,13 @@ class Settings:
     max_cost_usd: float | None = None
     max_download_mb: int = 2048
     prices: Mapping[str, Mapping[str, float]] = field(default_factory=lambda: DEFAULT_PRICES)
+    # [budget] caps (imagine.budget): the user config's count every job in the ledger, a
+    # project's imagine.toml's count only that project's jobs.
+    daily_usd: float | None = None
+    monthly_usd: float | None = None
+    project_daily_usd: float | None = None
+    project_monthly_usd: float | None = None
+    budget_timezone: str | None = None  # the calendar's zone; None: the system's local time
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """Apply command-line values; None means "not given"."""
@@ -132,6 +139,18 @@ def _usd(value: Any) -> float:
     return number
 
 
+def _timezone(value: Any) -> str:
+    """An IANA zone name (Europe/Paris, UTC), checked against the zone database."""
+    import zoneinfo
+
+    name = _text(value)
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {_shown(name)}: give an IANA name like UTC") from None
+    return name
+
+
 def _concurrency(value: Any) -> int:
     number = _integer(value)
     if number < 1:
@@ -215,10 +234,38 @@ SETTINGS: dict[str, Setting] = {
 }
 
 
+# Keys of the [budget] table, written budget.<key> (in `imagine config set` too).
+BUDGET_SETTINGS: dict[str, Setting] = {
+    s.key: s
+    for s in (
+        Setting("budget.daily_usd", _usd, "spend cap per calendar day (USD)"),
+        Setting("budget.monthly_usd", _usd, "spend cap per calendar month (USD)"),
+        Setting("budget.timezone", _timezone, "time zone of budget days [default: local]"),
+    )
+}
+
+
+def budget_field(key: str, *, project: bool) -> str:
+    """The Settings field a [budget] key sets: a project's caps are its own, not the user's."""
+    name = key.removeprefix("budget.")
+    if name == "timezone":
+        return "budget_timezone"
+    return f"project_{name}" if project else name
+
+
 def parse_value(key: str, value: Any, *, source: str) -> Any:
     """Check one setting; raise ConfigError naming the source and the fix."""
     if key.startswith("prices."):
         return _price(key, value, source=source)
+    if key.startswith("budget."):
+        setting = BUDGET_SETTINGS.get(key)
+        if setting is None:
+            known = ", ".join(BUDGET_SETTINGS)
+            raise ConfigError(f"unknown budget setting {key!r} in {source}; known: {known}")
+        try:
+            return setting.parse(value)
+        except ValueError as error:
+            raise ConfigError(f"{error} ({_where(key, source)})") from None
     setting = SETTINGS.get(key)
     if setting is None:
         known = ", ".join(SETTINGS)
@@ -286,12 +333,14 @@ def flatten(table: Mapping[str, Any]) -> dict[str, Any]:
                     )
                 for resolution, price in row.items():
                     flat[f"prices.{model}.{resolution}"] = price
+        elif key == "budget" and isinstance(value, Mapping):
+            flat.update((f"budget.{name}", cap) for name, cap in value.items())
         elif key != "project":
             flat[key] = value
     return flat
 
 
-def apply_file(settings: Settings, path: Path) -> Settings:
+def apply_file(settings: Settings, path: Path, *, project: bool = False) -> Settings:
     table = read_toml(path)
     try:
         values = flatten(table)
@@ -304,6 +353,8 @@ def apply_file(settings: Settings, path: Path) -> Settings:
         if key.startswith("prices."):
             _, model, resolution = key.split(".")
             prices.setdefault(contract.canonical_model(model) or model, {})[resolution] = value
+        elif key.startswith("budget."):
+            changes[budget_field(key, project=project)] = value
         else:
             changes[key] = value
     return replace(settings, prices=prices, **changes)
@@ -312,7 +363,7 @@ def apply_file(settings: Settings, path: Path) -> Settings:
 def load(project_file: Path | None = None) -> Settings:
     settings = apply_file(Settings(), paths.config_file())
     if project_file is not None:
-        settings = apply_file(settings, project_file)
+        settings = apply_file(settings, project_file, project=True)
     return settings
 
 
@@ -325,6 +376,8 @@ def set_value(path: Path, key: str, raw: str) -> Any:
     if key.startswith("prices."):
         _, model, resolution = key.split(".")
         _table(_table(document, "prices", super_table=True), model)[resolution] = stored
+    elif key.startswith("budget."):
+        _table(document, "budget")[key.removeprefix("budget.")] = stored
     elif key in document:
         document[key] = stored
     else:
@@ -342,6 +395,11 @@ def unset_value(path: Path, key: str) -> bool:
         found = resolution in row
         if found:
             del row[resolution]
+    elif key.startswith("budget."):
+        table = document.get("budget", {})
+        found = key.removeprefix("budget.") in table
+        if found:
+            del table[key.removeprefix("budget.")]
     else:
         found = key in document
         if found:

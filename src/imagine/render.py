@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from imagine import plan, policy
+from imagine.config import Settings
 from imagine.engine.events import Reason, Sink, null_sink
 from imagine.engine.runner import Engine, EngineOptions, Outcome
 from imagine.errors import ExitCode, ImagineError
@@ -77,10 +78,12 @@ def record(
     *,
     force: bool = False,
     consent: Mapping[str, Any] | None = None,
+    settings: Settings | None = None,
 ) -> list[plan.Planned]:
-    """Write the jobs to the ledger (or find them there already). Needs credentials first."""
+    """Write the jobs to the ledger (or find them there already). Needs credentials first.
+    ``settings``: those in force for this command (its --max-cost), if not the session's."""
     session.require_credentials()
-    policy.check_budget(preview_.total_usd, session.settings)
+    policy.check_budget(preview_.total_usd, settings or session.settings)
     target = plan.Target(
         project=session.project,
         base_url=preview_.base_url,
@@ -120,6 +123,8 @@ def exit_code(found: Sequence[Result], *, waited: bool = True) -> ExitCode:
         return ExitCode.AUTH
     if any(error.exit_code == ExitCode.USAGE for error in errors):
         return ExitCode.USAGE
+    if any(error.exit_code == ExitCode.POLICY for error in errors):
+        return ExitCode.POLICY  # a budget refused some jobs: nothing over it was sent
     if any(r.job.status in UNSUCCESSFUL and r.error is None for r in found):
         return ExitCode.JOB_FAILED
     if any(r.reason is Reason.UNREACHABLE or r.job.status is Status.UNKNOWN for r in found):

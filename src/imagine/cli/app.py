@@ -220,6 +220,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Read and change settings (user config, or the project's imagine.toml with --project).",
     ),
     "auth": ("imagine.cli.auth:app", "Store, check or remove the xAI API key."),
+    "usage": (
+        "imagine.cli.usage:usage_command",
+        "Show spend and what is left of each budget, by day, model, project or template.",
+    ),
 }
 
 

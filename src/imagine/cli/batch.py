@@ -81,6 +81,7 @@ def batch(
     quiet: opt.Quiet = False,
     progress: opt.Progress = None,
     yes: opt.Yes = False,
+    max_cost: opt.MaxCost = None,
     force: opt.Force = False,
     dry_run: opt.DryRun = False,
     dry_run_full: opt.DryRunFull = False,
@@ -97,6 +98,7 @@ def batch(
     with Session(project_dir=project, base_url=base_url, use_sim=sim) as session:
         settings = settings_with(
             session,
+            max_cost_usd=max_cost,
             no_audio=no_audio,
             duration=duration,
             aspect=aspect,

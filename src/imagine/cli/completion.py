@@ -73,9 +73,10 @@ def video(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
 
 
 def setting_names(incomplete: str) -> list[tuple[str, str]]:
-    from imagine.config import SETTINGS
+    from imagine.config import BUDGET_SETTINGS, SETTINGS
 
-    return [(key, setting.help) for key, setting in SETTINGS.items() if key.startswith(incomplete)]
+    known = {**SETTINGS, **BUDGET_SETTINGS}
+    return [(key, setting.help) for key, setting in known.items() if key.startswith(incomplete)]
 
 
 def setting_values(ctx: typer.Context, incomplete: str) -> list[str]:

@@ -29,7 +29,7 @@ def _known_key(key: str) -> str:
     """A mistyped name (`durration`) gets the same "did you mean" a batch line gets."""
     import difflib
 
-    if key.startswith("prices.") or key in SETTINGS:
+    if key.startswith(("prices.", "budget.")) or key in SETTINGS:
         return key
     typed = key.strip().lower().replace("-", "_")
     close = difflib.get_close_matches(typed, SETTINGS, n=1, cutoff=0.6)
@@ -73,6 +73,9 @@ def _value(settings: Settings, key: str) -> Any:
     if key.startswith("prices."):
         _, model, resolution = ([*key.split("."), "", ""])[:3]
         return settings.prices.get(model, {}).get(resolution)
+    if key in config.BUDGET_SETTINGS:
+        # The cap that is the user's own; a project's is read with --project's file.
+        return getattr(settings, config.budget_field(key, project=False))
     if key not in SETTINGS:
         config.parse_value(key, None, source="")
     return getattr(settings, key)
@@ -147,6 +150,15 @@ def list_(
         for resolution, price in row.items():
             origin = sources.get(f"prices.{model}.{resolution}", "default")
             output.data(f"prices.{model}.{resolution} = {price}".ljust(44) + f"# {origin}: USD/s")
+    for key, setting in config.BUDGET_SETTINGS.items():
+        for project in (False, True):
+            value = getattr(settings, config.budget_field(key, project=project))
+            if value is None or (project and key == "budget.timezone"):
+                continue
+            scope = "project" if project else "user"
+            if key == "budget.timezone":
+                scope = sources.get(key, scope)
+            output.data(f"{key} = {_show(value)}".ljust(44) + f"# {scope}: {setting.help}")
 
 
 @app.command("path", cls=ImagineCommand)

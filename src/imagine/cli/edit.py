@@ -93,6 +93,7 @@ def edit(
     quiet: opt.Quiet = False,
     progress: opt.Progress = None,
     yes: opt.Yes = False,
+    max_cost: opt.MaxCost = None,
     force: opt.Force = False,
     dry_run: opt.DryRun = False,
     dry_run_full: opt.DryRunFull = False,
@@ -104,7 +105,9 @@ def edit(
     Example: imagine edit clip.mp4 "make it snow" --consent
     """
     with Session(project_dir=project, base_url=base_url, use_sim=sim) as session:
-        settings = settings_with(session, no_audio=no_audio, model=model, output=output_template)
+        settings = settings_with(
+            session, max_cost_usd=max_cost, no_audio=no_audio, model=model, output=output_template
+        )
         source = video_input(video, EDIT_RULES, job_finder(session))
         spec = RenderSpec(
             mode=Mode.EDIT,
@@ -147,6 +150,7 @@ def extend(
     quiet: opt.Quiet = False,
     progress: opt.Progress = None,
     yes: opt.Yes = False,
+    max_cost: opt.MaxCost = None,
     force: opt.Force = False,
     dry_run: opt.DryRun = False,
     dry_run_full: opt.DryRunFull = False,
@@ -160,6 +164,7 @@ def extend(
     with Session(project_dir=project, base_url=base_url, use_sim=sim) as session:
         settings = settings_with(
             session,
+            max_cost_usd=max_cost,
             no_audio=no_audio,
             model=model,
             output=output_template,

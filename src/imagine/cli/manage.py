@@ -6,10 +6,11 @@ from typing import Annotated
 
 import typer
 
-from imagine import ids, manage, plan
+from imagine import ids, manage, plan, policy
 from imagine.cli import completion as complete
 from imagine.cli import options as opt
 from imagine.cli import output
+from imagine.cli.render import settings_with
 from imagine.cli.run import Presentation, drive, shown_path
 from imagine.errors import ExitCode
 from imagine.jobs import Job, Status
@@ -54,6 +55,7 @@ def retry(
     quiet: opt.Quiet = False,
     progress: opt.Progress = None,
     yes: opt.Yes = False,
+    max_cost: opt.MaxCost = None,
 ) -> None:
     """Submit failed, expired, blocked, canceled or unknown jobs again, as new linked jobs.
 
@@ -64,6 +66,8 @@ def retry(
         for job in old:  # every job checked before any is sent
             manage.check_retry(session.ledger, job)
             session.require_credentials(job.base_url)
+        settings = settings_with(session, max_cost_usd=max_cost)
+        policy.check_budget(sum(job.cost_estimate_usd or 0.0 for job in old), settings)
         _confirm_unknown([job for job in old if job.status is Status.UNKNOWN], yes=yes)
         fresh = [manage.retry(session.ledger, job) for job in old]
         for before, after in zip(old, fresh, strict=True):

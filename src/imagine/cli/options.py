@@ -142,6 +142,15 @@ Progress = Annotated[
     ),
 ]
 Yes = Annotated[bool, typer.Option("-y", "--yes", help="Do not ask for confirmation.")]
+# Read as text and checked as the max_cost_usd setting is: -5, abc, nan and inf get its one line.
+MaxCost = Annotated[
+    str | None,
+    typer.Option(
+        "--max-cost",
+        metavar="USD",
+        help="Refuse this command if its estimate is above USD [default: max_cost_usd].",
+    ),
+]
 Force = Annotated[
     bool, typer.Option("--force", help="Render anew even if the same request was rendered before.")
 ]

@@ -26,6 +26,7 @@ FLAGS = {
     "resolution": "-r/--resolution",
     "model": "-m/--model",
     "output": "-o/--output",
+    "max_cost_usd": "--max-cost",
 }
 
 
@@ -87,8 +88,8 @@ def execute(
         print_dry_run(checked, full=flags.dry_run_full)
         return ExitCode.OK
     agreed = consent() if consent else None
-    confirm_cost(checked, settings, yes=flags.yes, simulated=session.use_sim)
-    planned = record(session, checked, force=flags.force, consent=agreed)
+    confirm_cost(checked, settings, yes=flags.yes, simulated=session.use_sim, session=session)
+    planned = record(session, checked, force=flags.force, consent=agreed, settings=settings)
     show = Presentation(json=flags.json, quiet=flags.quiet, progress=flags.progress)
     return drive(
         session,
@@ -119,22 +120,42 @@ def print_dry_run_total(usd: float) -> None:
     output.message(f"dry run: nothing sent; estimated cost {format_usd(usd)}")
 
 
-def confirm_cost(checked: Preview, settings: Settings, *, yes: bool, simulated: bool) -> None:
-    """On a terminal, ask before spending more than confirm_above_usd; scripts are never asked,
-    and nor is anyone in the simulator, where nothing is paid."""
-    from imagine.policy import check_budget, needs_confirmation
+def confirm_cost(
+    checked: Preview, settings: Settings, *, yes: bool, simulated: bool, session: Session
+) -> None:
+    """On a terminal, ask before spending more than confirm_above_usd; a script must say --yes
+    for such a command. Nobody is asked in the simulator, where nothing is paid. A budget that
+    cannot hold the whole command is said up front (the jobs that fit will be sent)."""
+    from imagine.policy import check_budget, check_script_consent, needs_confirmation
 
     check_budget(checked.total_usd, settings)
+    if simulated:
+        if needs_confirmation(checked.total_usd, settings) and not yes:
+            output.message(
+                f"simulator: this would cost about {format_usd(checked.total_usd)}; nothing is paid"
+            )
+        return
+    _budget_note(checked, settings, session)
     if yes or not needs_confirmation(checked.total_usd, settings):
         return
-    if simulated:
-        output.message(
-            f"simulator: this would cost about {format_usd(checked.total_usd)}; nothing is paid"
-        )
-        return
     if not output.stdin_is_terminal():
+        check_script_consent(checked.total_usd, settings)
         return
     question = f"This will cost about {format_usd(checked.total_usd)}. Render?"
     if not output.confirm(question):
         output.message("nothing rendered")
         raise typer.Exit(0)
+
+
+def _budget_note(checked: Preview, settings: Settings, session: Session) -> None:
+    from imagine import budget, policy
+
+    caps = budget.of_settings(settings, str(session.project.root))
+    tightest = policy.tightest(session.ledger.conn, caps)
+    if tightest is not None and checked.total_usd > tightest.left_usd:
+        output.warn(
+            f"this command's estimate {format_usd(checked.total_usd)} is more than the "
+            f"{format_usd(tightest.left_usd)} left of {tightest.rule} "
+            f"({format_usd(tightest.cap_usd)}): the jobs that fit are sent, "
+            "the rest are refused (exit 5)"
+        )

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import typer
 
-from imagine import clock, ids, plan, render, sidecar
+from imagine import budget, clock, ids, plan, render, sidecar
 from imagine.cli import output
 from imagine.cli.display import Display, make_display
 from imagine.cli.tracking import FINAL_KINDS, Entry
@@ -87,6 +87,7 @@ def drive(
         wait=wait,
         timeout=timeout,
         download=Limits(max_bytes=session.settings.max_download_mb * MIB),
+        budget=budget.of_settings(session.settings, str(session.project.root)),
     )
     display = make_display(
         entries(session, planned),

@@ -35,13 +35,14 @@ from imagine.api.errors import (
     Unreachable,
 )
 from imagine.api.types import for_ledger
+from imagine.budget import Budget, Refusal, settled
 from imagine.engine import schedule, workers
 from imagine.engine.bodies import InputChanged, request_body
 from imagine.engine.download import Limits, SaveFailed, new_http
 from imagine.engine.events import Reason, Sink, Update, UpdateKind, null_sink
 from imagine.engine.finish import Finisher
 from imagine.engine.polling import Poller
-from imagine.errors import ImagineError, sentences
+from imagine.errors import ImagineError, PolicyError, sentences
 from imagine.jobs import Brief, EventKind, Job, Status
 from imagine.ledger import leases
 from imagine.ledger.store import HISTORY, Ledger, render_time
@@ -67,6 +68,8 @@ class EngineOptions:
     # Jobs driven at once (rendering, polled, downloading, or waiting for a slot); the rest of a
     # batch waits as ledger rows only.
     max_active: int = 256
+    # Spending caps, checked and reserved as each job is sent (imagine.budget).
+    budget: Budget = field(default_factory=Budget)
 
 
 @dataclass(frozen=True)
@@ -350,7 +353,10 @@ class Engine:
                     job.model,
                     rps=self.options.rps,
                     cap=self.options.concurrency,
+                    budget=self.options.budget,
                 )
+                if start.refused is not None:
+                    self._over_budget(job, start.refused)
                 if start.wait == 0:
                     self._full = start.slots_left <= 0
                     return True
@@ -371,6 +377,12 @@ class Engine:
 
     def slot_freed(self) -> None:
         self._freed.set()
+
+    def _over_budget(self, job: Job, refused: Refusal) -> None:
+        """The job was blocked, not sent: a cap would be crossed (exit 5)."""
+        blocked = replace(job, status=Status.BLOCKED, error_message=refused.message())
+        self.emit(blocked, UpdateKind.BLOCKED, message=refused.message())
+        raise PolicyError(f"#{job.seq} {refused.message()}")
 
     def _rate_limited(self, job: Job, error: RateLimited) -> bool:
         """Still limited after the client's retries: slow every process down and queue the job
@@ -449,6 +461,7 @@ class Engine:
         status = values.get("status")
         if status is not None and not Status(status).live:
             values.update(lease_owner=None, lease_expires_at=None)
+        values.update(settled(values))
         moved = self.ledger.move(job, event, **values)
         if moved and job.status in leases.IN_FLIGHT and moved.status not in leases.IN_FLIGHT:
             self.slot_freed()

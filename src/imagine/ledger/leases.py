@@ -12,8 +12,10 @@ import socket
 from dataclasses import dataclass, replace
 
 from imagine import clock
+from imagine.budget import Budget, Refusal
 from imagine.errors import JobNotFound
 from imagine.jobs import EventKind, Job, Status
+from imagine.ledger import budget as spending
 from imagine.ledger.store import Ledger
 
 # Renders in flight at the provider. A job being downloaded has finished rendering: it no longer
@@ -104,10 +106,20 @@ class Start:
 
     wait: float
     slots_left: int = 0
+    refused: Refusal | None = None  # blocked by a budget cap instead (wait is then -1)
 
 
-def try_start(ledger: Ledger, job_id: str, model: str, *, rps: float, cap: int) -> Start:
-    """Mark the job ``submitting`` if a slot is free and its start time has come.
+def try_start(
+    ledger: Ledger,
+    job_id: str,
+    model: str,
+    *,
+    rps: float,
+    cap: int,
+    budget: Budget | None = None,
+) -> Start:
+    """Mark the job ``submitting`` if a slot is free, its start time has come and its estimate
+    fits the budget (reserved in the same write); blocked, if it does not fit.
 
     Slots are counted over every render in flight at the provider, in every process sharing this
     ledger: jobs whose lease a process holds, and running jobs nobody holds (sent with --no-wait)
@@ -137,6 +149,10 @@ def try_start(ledger: Ledger, job_id: str, model: str, *, rps: float, cap: int) 
         next_start = float(row[0]) if row else 0.0
         if next_start > now:
             return Start(next_start - now, cap - in_flight)
+        refused, held = spending.admit(conn, job_id, budget or Budget(), now)
+        if refused is not None:
+            spending.block(ledger, conn, job_id, refused)
+            return Start(-1.0, refused=refused)
         conn.execute(
             "INSERT INTO pacing (model, next_start_at) VALUES (?, ?)"
             " ON CONFLICT(model) DO UPDATE SET next_start_at = excluded.next_start_at",
@@ -148,7 +164,7 @@ def try_start(ledger: Ledger, job_id: str, model: str, *, rps: float, cap: int) 
             job_id,
             Status.QUEUED,
             EventKind.SUBMITTING,
-            {"status": Status.SUBMITTING.value, "updated_at": stamp},
+            {"status": Status.SUBMITTING.value, "updated_at": stamp, **held},
         )
     return Start(0.0, cap - in_flight - 1)
 

@@ -185,6 +185,18 @@ def m007_workflow_columns(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX jobs_preview_of ON jobs(preview_of)")
 
 
+def m009_budget(conn: sqlite3.Connection) -> None:
+    """``spent_at``: when a job's money was committed (it was marked submitting), the moment
+    budgets and `imagine usage` count it at. Older jobs count from when they were sent, or
+    made (a charge recorded for a job never marked sent: an import)."""
+    conn.execute("ALTER TABLE jobs ADD COLUMN spent_at TEXT")
+    conn.execute(
+        "UPDATE jobs SET spent_at = COALESCE(submitted_at, created_at)"
+        " WHERE submitted_at IS NOT NULL OR cost_ticks IS NOT NULL"
+    )
+    conn.execute("CREATE INDEX jobs_spent_at ON jobs(spent_at)")
+
+
 MIGRATIONS: list[Migration] = [
     ("001_jobs", m001_jobs),
     ("002_job_events", m002_job_events),
@@ -193,6 +205,7 @@ MIGRATIONS: list[Migration] = [
     ("005_lookup_indexes", m005_lookup_indexes),
     ("006_ledger_lookups", m006_ledger_lookups),
     ("007_workflow_columns", m007_workflow_columns),
+    ("009_budget", m009_budget),
 ]
 
 
