@@ -43,6 +43,8 @@ class Settings:
     max_cost_usd: float | None = None
     max_download_mb: int = 2048
     prices: Mapping[str, Mapping[str, float]] = field(default_factory=lambda: DEFAULT_PRICES)
+    preview_resolution: str = "480p"
+    preview_duration: int = 3
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """Apply command-line values; None means "not given"."""
@@ -211,6 +213,8 @@ SETTINGS: dict[str, Setting] = {
         Setting("confirm_above_usd", _usd, "ask before spending more than this on a terminal"),
         Setting("max_cost_usd", _usd, "refuse a command whose estimate exceeds this"),
         Setting("max_download_mb", _megabytes, "largest video file downloaded, in MB"),
+        Setting("preview_resolution", _resolution, "resolution of a --preview render"),
+        Setting("preview_duration", _duration, "seconds of a --preview render"),
     )
 }
 
@@ -286,7 +290,7 @@ def flatten(table: Mapping[str, Any]) -> dict[str, Any]:
                     )
                 for resolution, price in row.items():
                     flat[f"prices.{model}.{resolution}"] = price
-        elif key != "project":
+        elif key not in ("project", "templates"):  # (templates: imagine.templates reads them)
             flat[key] = value
     return flat
 

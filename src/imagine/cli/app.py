@@ -220,6 +220,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Read and change settings (user config, or the project's imagine.toml with --project).",
     ),
     "auth": ("imagine.cli.auth:app", "Store, check or remove the xAI API key."),
+    "templates": (
+        "imagine.cli.templates:templates",
+        "List the prompt templates (-t NAME): version, fields, options and where each is defined.",
+    ),
+    "promote": (
+        "imagine.cli.promote:promote",
+        "Render the final version of a --preview: same prompt, template version, inputs and options.",
+    ),
 }
 
 

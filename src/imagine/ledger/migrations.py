@@ -185,6 +185,23 @@ def m007_workflow_columns(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX jobs_preview_of ON jobs(preview_of)")
 
 
+def m011_templates(conn: sqlite3.Connection) -> None:
+    """The text each template version had when last used, so that a text changed without a new
+    version number is noticed (one definition per file: projects may share a template's name)."""
+    conn.execute(
+        """
+        CREATE TABLE template_texts (
+            source TEXT NOT NULL,
+            name TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            text_sha256 TEXT NOT NULL,
+            seen_at TEXT NOT NULL,
+            PRIMARY KEY (source, name, version)
+        )
+        """
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("001_jobs", m001_jobs),
     ("002_job_events", m002_job_events),
@@ -193,6 +210,7 @@ MIGRATIONS: list[Migration] = [
     ("005_lookup_indexes", m005_lookup_indexes),
     ("006_ledger_lookups", m006_ledger_lookups),
     ("007_workflow_columns", m007_workflow_columns),
+    ("011_templates", m011_templates),
 ]
 
 
