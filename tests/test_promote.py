@@ -132,3 +132,23 @@ def test_batch_previews_every_line(cli: Cli, sim: Any, project: Path, imagine_ho
     )
     assert result.exit_code == 0, result.stderr
     assert [(r["preview"], r["duration"]) for r in read_jobs(imagine_home)] == [(1, 3), (1, 3)]
+
+
+def test_the_final_sends_the_same_input_and_refuses_one_changed_since(
+    cli: Cli, sim: Any, project: Path, imagine_home: Path
+) -> None:
+    from imagine.media.synth import write_image
+
+    still = project / "still.png"
+    write_image(still, width=320, height=240, fmt="png", seed=1)
+    assert cli.gen(sim, "the leaves fall", "--image", "still.png", "--preview").exit_code == 0
+    assert _promote(cli, sim, "@1", "-d", "2").exit_code == 0
+    preview, final = read_jobs(imagine_home)
+    sent = [json.loads(row["inputs_json"])[0]["sha256"] for row in (preview, final)]
+    assert sent[0] == sent[1] and final["mode"] == "image"
+
+    write_image(still, width=320, height=240, fmt="png", seed=2)
+    changed = _promote(cli, sim, "@1", "-d", "3")
+    assert changed.exit_code == 2
+    assert "has changed since the preview" in changed.stderr
+    assert sim_stats(sim)["submissions"] == 2

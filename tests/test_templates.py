@@ -254,3 +254,25 @@ def test_batch_takes_the_template_for_every_line_and_vars_from_csv(
     ]
     assert {r["resolution"] for r in rows} == {"480p"}  # the command's flag over the template
     assert {r["template_name"] for r in rows} == {"ad"}
+
+
+def test_a_retry_and_a_render_found_on_disk_keep_their_template(
+    cli: Cli, sim: Any, project: Path, imagine_home: Path
+) -> None:
+    _project_templates(project, AD_V2)
+    sim.configure(fail_rate=1.0)
+    assert cli.gen(sim, "a fox", "-t", "ad", "--var", "style=noir", "-d", "1").exit_code == 1
+    sim.configure(fail_rate=0.0)
+    retried = cli.run("retry", "@1", env={"XAI_API_KEY": sim.api_key})
+    assert retried.exit_code == 0, retried.stderr
+    _, retry = read_jobs(imagine_home)
+    assert (retry["template_name"], retry["template_version"]) == ("ad", 2)
+
+    (imagine_home / "ledger.sqlite3").unlink()  # a fresh machine with the project's renders
+    for extra in ("ledger.sqlite3-wal", "ledger.sqlite3-shm"):
+        (imagine_home / extra).unlink(missing_ok=True)
+    again = cli.gen(sim, "a fox", "-t", "ad", "--var", "style=noir", "-d", "1")
+    assert again.exit_code == 0 and "already rendered" in again.stderr
+    (found,) = read_jobs(imagine_home)
+    assert (found["template_name"], found["template_version"]) == ("ad", 2)
+    assert found["prompt"] == "a fox" and found["prompt_sent"] == "a fox, noir style, 35mm film"
