@@ -276,3 +276,15 @@ def test_a_retry_and_a_render_found_on_disk_keep_their_template(
     (found,) = read_jobs(imagine_home)
     assert (found["template_name"], found["template_version"]) == ("ad", 2)
     assert found["prompt"] == "a fox" and found["prompt_sent"] == "a fox, noir style, 35mm film"
+
+
+def test_tab_offers_the_template_names(cli: Cli, project: Path) -> None:
+    _project_templates(project, AD_V2 + '[templates.ambient]\nversion = 1\ntext = "{prompt}"\n')
+    env = {
+        "_IMAGINE_COMPLETE": "complete_bash",
+        "COMP_WORDS": "imagine gen -t a",
+        "COMP_CWORD": "3",
+    }
+    result = cli.run(env=env)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.split() == ["ad", "ambient"]

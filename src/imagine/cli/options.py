@@ -190,6 +190,7 @@ Template = Annotated[
         metavar="NAME",
         help="Prompt template from [templates.NAME] in imagine.toml or the user config "
         "(see `imagine templates`); its options are defaults that flags override.",
+        autocompletion=complete.templates,
     ),
 ]
 Var = Annotated[

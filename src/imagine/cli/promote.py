@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from imagine import promote as core
+from imagine.cli import completion as complete
 from imagine.cli import options as opt
 from imagine.cli import output
 from imagine.cli.render import Flags, execute, job_finder, settings_with
@@ -24,6 +25,7 @@ def promote(
             metavar="JOB",
             help="The preview: an id, a unique id prefix, @last or @N.",
             show_default=False,
+            autocompletion=complete.jobs,
         ),
     ],
     resolution: opt.Resolution = None,
