@@ -288,3 +288,30 @@ def test_tab_offers_the_template_names(cli: Cli, project: Path) -> None:
     result = cli.run(env=env)
     assert result.exit_code == 0, result.output
     assert result.stdout.split() == ["ad", "ambient"]
+
+
+def test_the_command_vars_fill_its_template_and_a_line_may_name_another(
+    cli: Cli, sim: Any, project: Path, imagine_home: Path
+) -> None:
+    _project_templates(
+        project, AD_V2 + '[templates.loop]\nversion = 1\ntext = "{subject} on a loop"\n'
+    )
+    lines = [
+        {"prompt": "a fox"},
+        {"template": "loop", "vars": {"subject": "a clock"}},
+    ]
+    (project / "jobs.jsonl").write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    result = cli.run(
+        "batch",
+        "jobs.jsonl",
+        "-t",
+        "ad",
+        "--var",
+        "style=noir",
+        "-d",
+        "1",
+        "--dry-run",
+    )
+    assert result.exit_code == 0, result.stderr
+    sent = [json.loads(line)["prompt"] for line in result.stdout.splitlines()]
+    assert sent == ["a fox, noir style, 35mm film", "a clock on a loop"]

@@ -57,7 +57,8 @@ class Templating:
         if self._found is None:
             self._found = templates.load(self.project_file)
         chosen = templates.choose(self._found, name, self.project_file)
-        values = dict(entry.vars) if entry.template else {**self.values, **dict(entry.vars)}
+        # The command's --var fill its own -t; a line naming another template brings its own.
+        values = {**self.values, **dict(entry.vars)} if name == self.name else dict(entry.vars)
         applied = templates.apply(chosen, entry.prompt, values)
         if name not in self._used:
             self.first_use(chosen)
