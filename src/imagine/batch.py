@@ -6,9 +6,10 @@ with its line number, like a malformed line: the rest of the batch can go ahead 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from imagine.api import contract
 from imagine.batchfile import BatchEntry, BatchFile, BatchProblem, LineMode, Result
@@ -24,7 +25,45 @@ from imagine.media.inputs import (
 )
 from imagine.plan import Request, template_fields, variations
 from imagine.project import render_template
+from imagine.promote import shaped
 from imagine.spec import MediaInput, Mode, RenderSpec, validate
+from imagine.templates import Applied, Template
+
+
+@dataclass
+class Templating:
+    """The templates a batch's lines may name (``template`` and ``vars`` fields), the command's own
+    -t/--var as the lines' default, and --preview. ``settings_for`` layers a template's defaults
+    between the config's and the command's flags; ``first_use`` is told of each template once."""
+
+    project_file: Path | None
+    settings_for: Callable[[Applied | None], Settings]
+    name: str | None = None
+    values: Mapping[str, str] = field(default_factory=dict)
+    preview: bool = False
+    first_use: Callable[[Template], None] = lambda template: None
+    _found: dict[str, Template] | None = None
+    _used: dict[str, Settings] = field(default_factory=dict)
+
+    def apply(self, entry: BatchEntry) -> tuple[Applied | None, Settings | None]:
+        """The line's template filled in, and the settings it brings (None: no template)."""
+        from imagine import templates
+
+        name = entry.template or self.name
+        if name is None:
+            if entry.vars:
+                raise UsageError("vars fill a template's fields: add a template field")
+            return None, None
+        if self._found is None:
+            self._found = templates.load(self.project_file)
+        chosen = templates.choose(self._found, name, self.project_file)
+        # The command's --var fill its own -t; a line naming another template brings its own.
+        values = {**self.values, **dict(entry.vars)} if name == self.name else dict(entry.vars)
+        applied = templates.apply(chosen, entry.prompt, values)
+        if name not in self._used:
+            self.first_use(chosen)
+            self._used[name] = self.settings_for(applied)
+        return applied, self._used[name]
 
 
 @dataclass(frozen=True)
@@ -56,16 +95,26 @@ class Inputs:
         return self._seen[key]
 
 
-def build(batch: BatchFile, settings: Settings, find_job: JobFinder) -> Built:
-    return collect([*batch.entries, *batch.problems], settings, find_job)
+def build(
+    batch: BatchFile,
+    settings: Settings,
+    find_job: JobFinder,
+    templating: Templating | None = None,
+) -> Built:
+    return collect([*batch.entries, *batch.problems], settings, find_job, templating)
 
 
-def collect(results: Iterable[Result], settings: Settings, find_job: JobFinder) -> Built:
+def collect(
+    results: Iterable[Result],
+    settings: Settings,
+    find_job: JobFinder,
+    templating: Templating | None = None,
+) -> Built:
     """Every entry's requests, and every problem, of a file read line by line."""
     requests: list[tuple[int, Request]] = []
     problems: list[BatchProblem] = []
     unconsented: list[int] = []
-    for item in stream(results, settings, find_job):
+    for item in stream(results, settings, find_job, templating):
         if isinstance(item, BatchProblem):
             problems.append(item)
             continue
@@ -86,7 +135,10 @@ class Line:
 
 
 def stream(
-    results: Iterable[Result], settings: Settings, find_job: JobFinder
+    results: Iterable[Result],
+    settings: Settings,
+    find_job: JobFinder,
+    templating: Templating | None = None,
 ) -> Iterator[Line | BatchProblem]:
     """Each line's requests, or its problem, as the lines come."""
     inputs = Inputs(find_job)
@@ -95,16 +147,22 @@ def stream(
             yield result
             continue
         try:
-            made = entry_requests(result, settings, inputs)
+            made = entry_requests(result, settings, inputs, templating)
         except UsageError as error:
             yield BatchProblem(result.line, str(error))
             continue
         yield Line(result.line, made, result.mode == LineMode.EDIT and not result.consent)
 
 
-def entry_requests(entry: BatchEntry, settings: Settings, inputs: Inputs) -> list[Request]:
+def entry_requests(
+    entry: BatchEntry, settings: Settings, inputs: Inputs, templating: Templating | None = None
+) -> list[Request]:
     """The requests one entry asks for (one per variation), each checked as `gen` would."""
+    applied, with_template = templating.apply(entry) if templating else (None, None)
+    settings = with_template or settings
     spec = _spec(entry, settings, inputs)
+    preview = templating.preview if templating else False
+    spec = shaped(spec, applied, settings, preview=preview)
     validate(spec)
     if entry.output:
         # A line's own name is checked with the line, so that a bad one skips only that line.

@@ -61,6 +61,9 @@ ALIASES: dict[str, str] = {
     "o": "output",
     "name": "output",
     "consent": "consent",
+    "template": "template",
+    "t": "template",
+    "vars": "vars",
 }
 _EXTENSIONS = {
     ".txt": "txt",
@@ -91,6 +94,8 @@ class BatchEntry:
     n: int = 1
     output: str | None = None
     consent: bool = False
+    template: str | None = None  # a prompt template's name, and its fields' values
+    vars: tuple[tuple[str, str], ...] = ()
     # Left out of the hash (a dict has none) so that entries can go in sets.
     fields: dict[str, Any] = field(default_factory=dict, hash=False)
 
@@ -353,6 +358,8 @@ def _build(line: int, raw: Mapping[str, Any], *, split_refs: bool = False) -> Ba
         n=_variations(given),
         output=_setting(given, "output", line),
         consent=_flag(given, "consent") or False,
+        template=_text(given, "template"),
+        vars=_vars(given),
         fields=dict(raw),
     )
     _check_mode(entry, given)
@@ -473,6 +480,31 @@ def _setting(given: Given, key: str, line: int) -> Any:
         raise _Problem(message if key in message else f"{key}: {message}") from None
 
 
+def _vars(given: Given) -> tuple[tuple[str, str], ...]:
+    """A template's field values: an object in JSON, ``key=value;key=value`` in a CSV cell."""
+    if "vars" not in given:
+        return ()
+    name, value = given["vars"]
+    items: Mapping[Any, Any]
+    if isinstance(value, str):
+        pairs = [item.partition("=") for item in value.split(";") if item.strip()]
+        if any(not sep for _, sep, _ in pairs):
+            raise _Problem(f"{name} must be written key=value;key=value, got {_shown(value)}")
+        items = {key.strip(): text.strip() for key, _, text in pairs}
+    elif isinstance(value, dict):
+        items = value
+    else:
+        raise _Problem(f'{name} must be an object like {{"style": "noir"}}, got {_kind(value)}')
+    found = []
+    for key, text in items.items():
+        if not key.isidentifier() or key == "prompt":
+            raise _Problem(f"{name}: {_shown(key)} is not a field name (prompt is its own field)")
+        if not isinstance(text, str | int | float) or isinstance(text, bool):
+            raise _Problem(f"{name}: {key} must be text, got {_kind(text)}")
+        found.append((key, str(text)))
+    return tuple(found)
+
+
 def _audio(given: Given) -> bool | None:
     if "no_audio" in given:
         no_audio = _flag(given, "no_audio")
@@ -530,7 +562,7 @@ def _check_mode(entry: BatchEntry, given: Given) -> None:
     extra = [given[key][0] for key in keys if key in given]
     if extra:
         raise _Problem(f"{', '.join(extra)} cannot be used with mode {entry.mode}: {why}")
-    if entry.mode == LineMode.GEN and entry.prompt is None and entry.image is None:
+    if entry.mode == LineMode.GEN and entry.prompt is None and not (entry.image or entry.template):
         raise _Problem("the prompt is missing: say what to render (or give an image to animate)")
     if entry.mode != LineMode.GEN and entry.video is None:
         raise _Problem(f"mode {entry.mode} needs a video: a path or a job reference like @last")

@@ -50,6 +50,8 @@ class Settings:
     project_daily_usd: float | None = None
     project_monthly_usd: float | None = None
     budget_timezone: str | None = None  # the calendar's zone; None: the system's local time
+    preview_resolution: str = "480p"
+    preview_duration: int = 3
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """Apply command-line values; None means "not given"."""
@@ -230,6 +232,8 @@ SETTINGS: dict[str, Setting] = {
         Setting("confirm_above_usd", _usd, "ask before spending more than this on a terminal"),
         Setting("max_cost_usd", _usd, "refuse a command whose estimate exceeds this"),
         Setting("max_download_mb", _megabytes, "largest video file downloaded, in MB"),
+        Setting("preview_resolution", _resolution, "resolution of a --preview render"),
+        Setting("preview_duration", _duration, "seconds of a --preview render"),
     )
 }
 
@@ -335,7 +339,7 @@ def flatten(table: Mapping[str, Any]) -> dict[str, Any]:
                     flat[f"prices.{model}.{resolution}"] = price
         elif key == "budget" and isinstance(value, Mapping):
             flat.update((f"budget.{name}", cap) for name, cap in value.items())
-        elif key != "project":
+        elif key not in ("project", "templates"):  # (templates: imagine.templates reads them)
             flat[key] = value
     return flat
 

@@ -238,8 +238,9 @@ class Brief:
 
     @classmethod
     def of(cls, job: Job) -> Brief:
-        inputs = json.loads(job.inputs_json) if not job.prompt else None
-        subject = job.prompt or (str(inputs[0].get("source")) if inputs else job.mode)
+        prompt = job.prompt or job.prompt_sent  # (a template may need no prompt typed)
+        inputs = json.loads(job.inputs_json) if not prompt else None
+        subject = prompt or (str(inputs[0].get("source")) if inputs else job.mode)
         return cls(
             job.id,
             job.seq,

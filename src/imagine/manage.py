@@ -37,6 +37,10 @@ REQUEST_COLUMNS = (
     "cost_estimate_usd",
     "price_per_second_usd",
     "request_json",
+    "template_name",
+    "template_version",
+    "preview",
+    "preview_of",
 )
 
 

@@ -21,7 +21,7 @@ from imagine.ledger.store import Ledger
 from imagine.project import Outputs, Project, plan_output, slugify
 from imagine.render_files import taken_in
 from imagine.reuse import Found, SidecarIndex, import_render
-from imagine.spec import Mode, RenderSpec
+from imagine.spec import Mode, Origin, RenderSpec
 
 
 class Action(StrEnum):
@@ -217,6 +217,9 @@ def _row(
     params = spec.params()
     if target.consent is not None and spec.mode == Mode.EDIT:
         params["consent"] = dict(target.consent)
+    origin = spec.origin or Origin()
+    if origin.final is not None:
+        params["final_options"] = dict(origin.final)
     return {
         "id": job_id,
         "parent_id": next((item.job_id for item in spec.inputs if item.job_id), None),
@@ -224,7 +227,7 @@ def _row(
         "mode": spec.mode,
         "model": spec.model,
         "route": spec.route,
-        "prompt": spec.prompt,
+        "prompt": spec.raw_prompt,
         "prompt_sent": spec.prompt,
         "duration": spec.duration,
         "aspect_ratio": spec.aspect_ratio,
@@ -240,6 +243,10 @@ def _row(
         "cost_estimate_usd": cost.usd,
         "price_per_second_usd": cost.price_per_second,
         "request_json": json.dumps(spec.recorded_body()),
+        "template_name": origin.template,
+        "template_version": origin.template_version,
+        "preview": origin.preview,
+        "preview_of": origin.preview_of,
     }
 
 
@@ -261,11 +268,12 @@ def _audit(spec: RenderSpec, target: Target) -> dict[str, Any] | None:
 def template_fields(
     spec: RenderSpec, job_id: str, seq: int, created: datetime
 ) -> dict[str, object]:
-    subject = spec.prompt or (spec.inputs[0].source if spec.inputs else "video")
+    prompt = spec.raw_prompt or spec.prompt
+    subject = prompt or (spec.inputs[0].source if spec.inputs else "video")
     return {
         "date": created.strftime("%Y-%m-%d"),
         "time": created.strftime("%H%M%S"),
-        "slug": slugify(Path(subject).stem if not spec.prompt else subject),
+        "slug": slugify(Path(subject).stem if not prompt else subject),
         "id": job_id,
         "short": ids.short(job_id),
         "seq": seq,

@@ -170,8 +170,28 @@ def import_render(ledger: Ledger, found: Found, project: Project) -> Job:
         "completed_at": times.get("completed"),
         "downloaded_at": times.get("downloaded"),
     }
+    values.update(_template_and_preview(ledger, doc))
     clean = {key: value for key, value in values.items() if value is not None}
     return ledger.insert(clean, detail={"imported_from": str(found.sidecar)})
+
+
+def _template_and_preview(ledger: Ledger, doc: dict[str, Any]) -> dict[str, Any]:
+    """The template a render was made with and its preview link, as far as the sidecar (a file
+    anyone may have edited) says so plainly; a link to a job this ledger lacks is left out."""
+    given = doc.get("template")
+    template: dict[str, Any] = given if isinstance(given, dict) else {}
+    name, version = template.get("name"), template.get("version")
+    preview_of = doc.get("preview_of")
+    return {
+        "template_name": name if isinstance(name, str) else None,
+        "template_version": version if type(version) is int else None,
+        "preview": doc.get("preview") is True,
+        "preview_of": (
+            preview_of
+            if isinstance(preview_of, str) and ledger.get(preview_of) is not None
+            else None
+        ),
+    }
 
 
 def _file_info(file: dict[str, Any], video: Path) -> dict[str, Any]:

@@ -36,9 +36,17 @@ def job_document(job: Job) -> dict[str, Any]:
         "prompt": {
             "raw": job.prompt,
             "sent": job.prompt_sent,
-            "template": params.get("template"),
-            "template_version": params.get("template_version"),
+            "template": job.template_name,
+            "template_version": job.template_version,
         },
+        "template": (
+            {"name": job.template_name, "version": job.template_version}
+            if job.template_name
+            else None
+        ),
+        "preview": job.preview,
+        "preview_of": job.preview_of,
+        "final": params.get("final"),
         "parameters": {
             "duration": job.duration,
             "aspect_ratio": job.aspect_ratio,

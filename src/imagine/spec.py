@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -90,6 +91,19 @@ class MediaInput:
 
 
 @dataclass(frozen=True)
+class Origin:
+    """Where a request came from, recorded beside it and never sent (nor fingerprinted: two
+    requests that send the same thing are the same render)."""
+
+    prompt: str | None = None  # as the user typed it, before a template filled it in
+    template: str | None = None
+    template_version: int | None = None
+    preview: bool = False  # a short, cheap render standing in for ``final``
+    final: Mapping[str, Any] | None = None  # a preview's intended duration and resolution
+    preview_of: str | None = None  # the preview this final render was promoted from
+
+
+@dataclass(frozen=True)
 class RenderSpec:
     mode: Mode
     model: str
@@ -102,10 +116,16 @@ class RenderSpec:
     references: tuple[MediaInput, ...] = ()
     video: MediaInput | None = None
     variation: int = 1
+    origin: Origin | None = None  # None: the prompt was sent as typed, no template or preview
 
     @property
     def route(self) -> str:
         return ROUTES[self.mode]
+
+    @property
+    def raw_prompt(self) -> str | None:
+        """The prompt as the user typed it (``prompt`` is the one sent)."""
+        return self.origin.prompt if self.origin and self.origin.template else self.prompt
 
     @property
     def inputs(self) -> list[MediaInput]:

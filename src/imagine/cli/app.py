@@ -224,6 +224,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "imagine.cli.usage:usage_command",
         "Show spend and what is left of each budget, by day, model, project or template.",
     ),
+    "templates": (
+        "imagine.cli.templates:templates",
+        "List the prompt templates (-t NAME): version, fields, options and where each is defined.",
+    ),
+    "promote": (
+        "imagine.cli.promote:promote",
+        "Render the final version of a --preview: same prompt, template version, inputs and options.",
+    ),
 }
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from imagine.batch import Built, collect, stream
+from imagine.batch import Built, Templating, collect, stream
 from imagine.batchfile import BatchProblem, BatchStream, stream_batch
 from imagine.cli import options as opt
 from imagine.cli import output
@@ -19,6 +19,7 @@ from imagine.cli.render import (
     print_bodies,
     print_dry_run_total,
     settings_with,
+    warn_if_changed,
 )
 from imagine.config import Settings
 from imagine.errors import ExitCode, UsageError
@@ -26,6 +27,7 @@ from imagine.plan import Request
 from imagine.render import preview
 from imagine.session import Session
 from imagine.spec import Mode
+from imagine.templates import Applied, parse_vars
 
 
 def batch(
@@ -70,6 +72,9 @@ def batch(
     resolution: opt.Resolution = None,
     model: opt.Model = None,
     no_audio: opt.NoAudio = False,
+    template: opt.Template = None,
+    var: opt.Var = None,
+    preview: opt.Preview = False,
     output_template: opt.Output = None,
     consent: Annotated[
         bool, typer.Option("--consent", help="Confirm consent for every edit in the file.")
@@ -96,20 +101,35 @@ def batch(
     text = sys.stdin.read() if file == "-" else None
     parsed = stream_batch(file, text=text, fmt=file_format)
     with Session(project_dir=project, base_url=base_url, use_sim=sim) as session:
-        settings = settings_with(
-            session,
-            max_cost_usd=max_cost,
-            no_audio=no_audio,
-            duration=duration,
-            aspect=aspect,
-            resolution=resolution,
-            model=model,
-            output=output_template,
+
+        def settings_for(applied: Applied | None) -> Settings:
+            return settings_with(
+                session,
+                template=applied,
+                max_cost_usd=max_cost,
+                no_audio=no_audio,
+                duration=duration,
+                aspect=aspect,
+                resolution=resolution,
+                model=model,
+                output=output_template,
+            )
+
+        settings = settings_for(None)
+        templating = Templating(
+            project_file=session.project.config_file,
+            settings_for=settings_for,
+            name=template,
+            values=parse_vars(var),
+            preview=preview,
+            first_use=lambda chosen: warn_if_changed(
+                session, chosen, dry_run=dry_run or dry_run_full
+            ),
         )
         if (dry_run or dry_run_full) and not strict:
-            problems = _dry_run(session, parsed, settings, full=dry_run_full)
+            problems = _dry_run(session, parsed, settings, templating, full=dry_run_full)
             _end(parsed, problems, ExitCode.OK)
-        built = collect(parsed.results, settings, job_finder(session))
+        built = collect(parsed.results, settings, job_finder(session), templating)
         problems = list(built.problems)
         agreed = _edit_consent(built, consent, problems, dry_run=dry_run or dry_run_full)
         skipped = {problem.line for problem in problems}
@@ -160,7 +180,12 @@ def _end(parsed: BatchStream, problems: list[BatchProblem], code: ExitCode) -> N
 
 
 def _dry_run(
-    session: Session, parsed: BatchStream, settings: Settings, *, full: bool
+    session: Session,
+    parsed: BatchStream,
+    settings: Settings,
+    templating: Templating,
+    *,
+    full: bool,
 ) -> list[BatchProblem]:
     """Each line's bodies printed as soon as the line is read (a long file starts at once, and
     `| head` sees its first lines first); its mistakes said in their place."""
@@ -176,7 +201,7 @@ def _dry_run(
             total += checked.total_usd
             pending.clear()
 
-    for item in stream(parsed.results, settings, job_finder(session)):
+    for item in stream(parsed.results, settings, job_finder(session), templating):
         if isinstance(item, BatchProblem):
             flush()  # in file order
             problems.append(item)

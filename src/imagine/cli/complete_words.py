@@ -20,6 +20,7 @@ JOB_COMMANDS: dict[str, tuple[frozenset[str] | None, int | None]] = {
     "cancel": (UNFINISHED, None),
     "retry": (RETRYABLE, None),
     "rm": (REMOVABLE, None),
+    "promote": (frozenset({"complete"}), 1),
 }
 
 

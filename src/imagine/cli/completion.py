@@ -130,6 +130,23 @@ def progress_modes(incomplete: str) -> list[str]:
     return _among(PROGRESS_MODES, incomplete)
 
 
+def templates(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
+    """Template names for -t, each described by its version and description."""
+    from imagine import templates as found
+    from imagine.errors import ImagineError
+    from imagine.project import find_project
+
+    try:
+        defined = found.load(find_project(ctx.params.get("project")).config_file)
+    except ImagineError:  # a broken definition: the command itself will say what is wrong
+        return []
+    return [
+        (name, f"v{item.version} {item.description or ''}".rstrip())
+        for name, item in sorted(defined.items())
+        if name.startswith(incomplete)
+    ]
+
+
 def write_all(folder: str) -> list[str]:
     """Regenerate the committed scripts in completions/."""
     written = []

@@ -13,10 +13,11 @@ from imagine.api import contract
 from imagine.cli import completion as complete
 from imagine.cli import options as opt
 from imagine.cli import output
-from imagine.cli.render import Flags, execute, job_finder, settings_with
+from imagine.cli.render import Flags, execute, job_finder, settings_with, use_template
 from imagine.errors import PolicyError
 from imagine.media.inputs import EDIT_RULES, EXTEND_RULES, video_input
 from imagine.plan import variations as take_variations
+from imagine.promote import shaped
 from imagine.session import Session
 from imagine.spec import Mode, RenderSpec
 
@@ -85,6 +86,8 @@ def edit(
     model: opt.Model = None,
     no_audio: opt.NoAudio = False,
     variations: opt.Variations = 1,
+    template: opt.Template = None,
+    var: opt.Var = None,
     output_template: opt.Output = None,
     project: opt.ProjectDir = None,
     no_wait: opt.NoWait = False,
@@ -105,8 +108,14 @@ def edit(
     Example: imagine edit clip.mp4 "make it snow" --consent
     """
     with Session(project_dir=project, base_url=base_url, use_sim=sim) as session:
+        applied = use_template(session, template, var, prompt, dry_run=dry_run or dry_run_full)
         settings = settings_with(
-            session, max_cost_usd=max_cost, no_audio=no_audio, model=model, output=output_template
+            session,
+            max_cost_usd=max_cost,
+            template=applied,
+            no_audio=no_audio,
+            model=model,
+            output=output_template,
         )
         source = video_input(video, EDIT_RULES, job_finder(session))
         spec = RenderSpec(
@@ -119,6 +128,7 @@ def edit(
             generate_audio=settings.audio,
             video=source,
         )
+        spec = shaped(spec, applied, settings, preview=False)
         requests = take_variations(spec, settings.output, variations)
         flags = Flags(
             no_wait, timeout, json_output, quiet, progress, yes, force, dry_run, dry_run_full
@@ -142,6 +152,9 @@ def extend(
     model: opt.Model = None,
     no_audio: opt.NoAudio = False,
     variations: opt.Variations = 1,
+    template: opt.Template = None,
+    var: opt.Var = None,
+    preview: opt.Preview = False,
     output_template: opt.Output = None,
     project: opt.ProjectDir = None,
     no_wait: opt.NoWait = False,
@@ -162,9 +175,11 @@ def extend(
     Example: imagine extend @last "the fox leaps over the stream" -d 4
     """
     with Session(project_dir=project, base_url=base_url, use_sim=sim) as session:
+        applied = use_template(session, template, var, prompt, dry_run=dry_run or dry_run_full)
         settings = settings_with(
             session,
             max_cost_usd=max_cost,
+            template=applied,
             no_audio=no_audio,
             model=model,
             output=output_template,
@@ -186,6 +201,7 @@ def extend(
             generate_audio=settings.audio,
             video=source,
         )
+        spec = shaped(spec, applied, settings, preview=preview)
         requests = take_variations(spec, settings.output, variations)
         flags = Flags(
             no_wait, timeout, json_output, quiet, progress, yes, force, dry_run, dry_run_full

@@ -7,9 +7,10 @@ from typing import Annotated
 import typer
 
 from imagine.cli import options as opt
-from imagine.cli.render import Flags, execute, job_finder, settings_with
+from imagine.cli.render import Flags, execute, job_finder, settings_with, use_template
 from imagine.media.inputs import image_input
 from imagine.plan import variations as take_variations
+from imagine.promote import shaped
 from imagine.session import Session
 from imagine.spec import Mode, RenderSpec
 
@@ -47,6 +48,9 @@ def gen(
     model: opt.Model = None,
     no_audio: opt.NoAudio = False,
     variations: opt.Variations = 1,
+    template: opt.Template = None,
+    var: opt.Var = None,
+    preview: opt.Preview = False,
     output_template: opt.Output = None,
     project: opt.ProjectDir = None,
     no_wait: opt.NoWait = False,
@@ -67,9 +71,11 @@ def gen(
     Example: imagine gen "a red fox running through snow" -d 6 -a 9:16
     """
     with Session(project_dir=project, base_url=base_url, use_sim=sim) as session:
+        applied = use_template(session, template, var, prompt, dry_run=dry_run or dry_run_full)
         settings = settings_with(
             session,
             max_cost_usd=max_cost,
+            template=applied,
             no_audio=no_audio,
             duration=duration,
             aspect=aspect,
@@ -92,6 +98,7 @@ def gen(
             image=first,
             references=refs,
         )
+        spec = shaped(spec, applied, settings, preview=preview)
         requests = take_variations(spec, settings.output, variations)
         flags = Flags(
             no_wait, timeout, json_output, quiet, progress, yes, force, dry_run, dry_run_full

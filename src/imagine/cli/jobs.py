@@ -205,6 +205,7 @@ def _fields(job: Job, parent: Job | None = None) -> list[tuple[str, str]]:
         ("model", job.model),
         ("mode", job.mode),
         ("prompt", job.prompt or ""),
+        *_template_and_preview(job),
         ("parameters", _parameters(job)),
         *((f"input {item.get('role', '')}".rstrip(), _input(item)) for item in job.inputs),
         ("request id", job.request_id or "—"),
@@ -224,6 +225,19 @@ def _fields(job: Job, parent: Job | None = None) -> list[tuple[str, str]]:
         rows.append(("error", job.error_message))
     if job.parent_id:
         rows.append(("parent", f"#{parent.seq}" if parent else f"{job.parent_id} (removed)"))
+    return rows
+
+
+def _template_and_preview(job: Job) -> list[tuple[str, str]]:
+    rows = []
+    if job.template_name:
+        rows += [("template", f"{job.template_name} v{job.template_version}")]
+    if job.prompt_sent != job.prompt:
+        rows += [("sent", job.prompt_sent or "")]
+    if job.preview:
+        rows += [("preview", f"final: {job.params.get('final') or '— (imagine promote)'}")]
+    if job.preview_of:
+        rows += [("preview of", job.preview_of)]
     return rows
 
 

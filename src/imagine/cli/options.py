@@ -191,3 +191,30 @@ Timeout = Annotated[
         help="Stop waiting after this many seconds (exit 6; resumable).",
     ),
 ]
+Template = Annotated[
+    str | None,
+    typer.Option(
+        "-t",
+        "--template",
+        metavar="NAME",
+        help="Prompt template from [templates.NAME] in imagine.toml or the user config "
+        "(see `imagine templates`); its options are defaults that flags override.",
+        autocompletion=complete.templates,
+    ),
+]
+Var = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--var",
+        metavar="KEY=VALUE",
+        help="Fill a named field of the template (repeat for several).",
+    ),
+]
+Preview = Annotated[
+    bool,
+    typer.Option(
+        "--preview",
+        help="A short, cheap render first (settings preview_resolution, preview_duration: "
+        "480p, 3 s); render the final with `imagine promote JOB`.",
+    ),
+]

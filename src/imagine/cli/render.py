@@ -8,17 +8,19 @@ from typing import Any
 
 import typer
 
+from imagine import templates
 from imagine.cli import output
 from imagine.cli.run import Presentation, drive
 from imagine.config import Settings, parse_value
-from imagine.errors import ExitCode, JobNotFound
+from imagine.errors import ExitCode, JobNotFound, UsageError
 from imagine.jobs import Job
 from imagine.media.inputs import JobFinder
-from imagine.plan import Request
+from imagine.plan import Planned, Request
 from imagine.pricing import format_usd
 from imagine.render import Preview, preview, record
 from imagine.session import Session
 from imagine.spec import recorded
+from imagine.templates import Applied, Template
 
 FLAGS = {
     "duration": "-d/--duration",
@@ -43,8 +45,15 @@ class Flags:
     dry_run_full: bool = False  # the bodies with their inline media, every byte
 
 
-def settings_with(session: Session, *, no_audio: bool = False, **given: Any) -> Settings:
-    """The settings in force, with the values given on the command line checked and applied."""
+def settings_with(
+    session: Session,
+    *,
+    no_audio: bool = False,
+    template: Applied | None = None,
+    **given: Any,
+) -> Settings:
+    """The settings in force, with the values given on the command line checked and applied
+    over a template's defaults, which are applied over the config's."""
     checked = {
         key: parse_value(key, value, source=FLAGS[key])
         for key, value in given.items()
@@ -52,7 +61,37 @@ def settings_with(session: Session, *, no_audio: bool = False, **given: Any) -> 
     }
     if no_audio:
         checked["audio"] = False
-    return session.settings.with_overrides(**checked)
+    settings = session.settings
+    if template is not None:
+        settings = settings.with_overrides(**template.template.defaults)
+    return settings.with_overrides(**checked)
+
+
+def use_template(
+    session: Session,
+    name: str | None,
+    var: list[str] | None,
+    prompt: str | None,
+    *,
+    dry_run: bool = False,
+) -> Applied | None:
+    """The template ``-t NAME`` filled with the prompt and ``--var`` values (None without -t);
+    a warning when its text changed since it was last used without a new version number."""
+    if name is None:
+        if var:
+            raise UsageError("--var fills a template's fields: add -t/--template NAME")
+        return None
+    file = session.project.config_file
+    chosen = templates.choose(templates.load(file), name, file)
+    applied = templates.apply(chosen, prompt, templates.parse_vars(var))
+    warn_if_changed(session, chosen, dry_run=dry_run)
+    return applied
+
+
+def warn_if_changed(session: Session, template: Template, *, dry_run: bool = False) -> None:
+    """One line when a template's text changed since it was last used, its version did not."""
+    if templates.text_changed(session.ledger, template, remember=not dry_run):
+        output.warn(templates.changed_warning(template))
 
 
 def job_finder(session: Session) -> JobFinder:
@@ -74,6 +113,7 @@ def execute(
     consent: Callable[[], dict[str, Any]] | None = None,
     rps: float | None = None,
     concurrency: int | None = None,
+    on_recorded: Callable[[list[Planned]], None] | None = None,
 ) -> ExitCode:
     """Check, then (unless a dry run) record and drive the jobs; the exit status to end with.
 
@@ -90,6 +130,8 @@ def execute(
     agreed = consent() if consent else None
     confirm_cost(checked, settings, yes=flags.yes, simulated=session.use_sim, session=session)
     planned = record(session, checked, force=flags.force, consent=agreed, settings=settings)
+    if on_recorded is not None:
+        on_recorded(planned)  # (before the wait: what it links is kept if the wait is cut short)
     show = Presentation(json=flags.json, quiet=flags.quiet, progress=flags.progress)
     return drive(
         session,

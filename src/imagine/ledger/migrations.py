@@ -197,6 +197,23 @@ def m009_budget(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX jobs_spent_at ON jobs(spent_at)")
 
 
+def m011_templates(conn: sqlite3.Connection) -> None:
+    """The text each template version had when last used, so that a text changed without a new
+    version number is noticed (one definition per file: projects may share a template's name)."""
+    conn.execute(
+        """
+        CREATE TABLE template_texts (
+            source TEXT NOT NULL,
+            name TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            text_sha256 TEXT NOT NULL,
+            seen_at TEXT NOT NULL,
+            PRIMARY KEY (source, name, version)
+        )
+        """
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("001_jobs", m001_jobs),
     ("002_job_events", m002_job_events),
@@ -206,6 +223,7 @@ MIGRATIONS: list[Migration] = [
     ("006_ledger_lookups", m006_ledger_lookups),
     ("007_workflow_columns", m007_workflow_columns),
     ("009_budget", m009_budget),
+    ("011_templates", m011_templates),
 ]
 
 
