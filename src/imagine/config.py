@@ -8,6 +8,7 @@ the same one-line error as a typo on the command line.
 from __future__ import annotations
 
 import math
+import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
@@ -43,6 +44,7 @@ class Settings:
     max_cost_usd: float | None = None
     max_download_mb: int = 2048
     prices: Mapping[str, Mapping[str, float]] = field(default_factory=lambda: DEFAULT_PRICES)
+    user: str | None = None  # the end user sent as `user` for xAI's abuse monitoring
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """Apply command-line values; None means "not given"."""
@@ -181,6 +183,16 @@ def _base_url(value: Any) -> str:
     return url
 
 
+def _user(value: Any) -> str:
+    """An end-user id: one printable line, short (it is sent with every request and recorded)."""
+    user = _text(value)
+    if len(user) > 256 or not user.isprintable():
+        raise ValueError(
+            f"user {_shown(user)} must be one printable line of at most 256 characters"
+        )
+    return user
+
+
 def _output(value: Any) -> str:
     from imagine.project import check_template
 
@@ -211,6 +223,7 @@ SETTINGS: dict[str, Setting] = {
         Setting("confirm_above_usd", _usd, "ask before spending more than this on a terminal"),
         Setting("max_cost_usd", _usd, "refuse a command whose estimate exceeds this"),
         Setting("max_download_mb", _megabytes, "largest video file downloaded, in MB"),
+        Setting("user", _user, "end-user id sent with each request (xAI abuse monitoring)"),
     )
 }
 
@@ -313,6 +326,9 @@ def load(project_file: Path | None = None) -> Settings:
     settings = apply_file(Settings(), paths.config_file())
     if project_file is not None:
         settings = apply_file(settings, project_file)
+    user = os.environ.get("IMAGINE_USER")
+    if user:
+        settings = replace(settings, user=parse_value("user", user, source="IMAGINE_USER"))
     return settings
 
 

@@ -68,6 +68,7 @@ def job_document(job: Job) -> dict[str, Any]:
             else None
         ),
         "file": _file(job),
+        "file_output": json.loads(job.file_output_json) if job.file_output_json else None,
         "tool": {"name": "imagine", "version": __version__},
     }
 

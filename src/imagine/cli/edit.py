@@ -115,6 +115,7 @@ def edit(
             resolution=None,
             generate_audio=settings.audio,
             video=source,
+            user=settings.user,
         )
         requests = take_variations(spec, settings.output, variations)
         flags = Flags(
@@ -180,6 +181,7 @@ def extend(
             resolution=None,
             generate_audio=settings.audio,
             video=source,
+            user=settings.user,
         )
         requests = take_variations(spec, settings.output, variations)
         flags = Flags(
