@@ -499,3 +499,20 @@ def test_a_file_output_is_read_bounded_and_a_public_url_alone_is_a_finished_vide
         200, {"status": "done", "video": {"url": "https://v/x.mp4", "storage_error": "quota"}}
     )
     assert failed.file_output == {"storage_error": "quota"}
+
+
+def test_a_large_keyframe_is_uploaded_and_sent_by_file_id(
+    cli: Cli, sim: Any, project: Path, imagine_home: Path
+) -> None:
+    from tests.test_inputs import big_png
+
+    large = big_png(project / "large.png")
+    result = cli.gen(sim, "a fox", "-m", M15, "-d", "2", "--keyframe", f"{large}@1")
+    assert result.exit_code == 0, result.stderr
+    (row,) = read_jobs(imagine_home)
+    (item,) = json.loads(row["inputs_json"])
+    assert item["sent_as"] == "file_id" and item["file_id"].startswith("file-")
+    sent = json.loads(row["request_json"])
+    assert sent["keyframes"] == [{"image": {"file_id": item["file_id"]}, "timestamp_s": 1.0}]
+    stats = sim_stats(sim)
+    assert stats["uploads"] == 1 and stats["with_keyframes"] == 1
