@@ -320,6 +320,9 @@ def test_a_stored_render_records_where_xai_kept_it(
 
     side = json.loads(video.with_suffix(".json").read_text())
     assert side["file_output"] == stored
+    assert side["parameters"]["store"] == {"public": True, "expires_after": 86400}
+    assert side["parameters"]["user"] == "customer-7"
+    assert side["provider"]["request"]["storage_options"]["filename"] == video.name
     shown = cli.run("show", "@last")
     assert f"stored  {stored['file_id']} {video.name} until " in shown.stdout
     assert "user  customer-7" in shown.stdout
@@ -360,6 +363,9 @@ def test_a_keyframe_and_last_frame_from_an_earlier_job(
     assert last["sha256"] in sent["last_frame"]["url"]
     stats = sim_stats(sim)
     assert stats["with_keyframes"] == 1 and stats["with_last_frame"] == 1
+    side = json.loads((project / result.stdout.strip()).with_suffix(".json").read_text())
+    assert side["parameters"]["keyframes"] == [1.5]
+    assert [item["role"] for item in side["inputs"]] == ["keyframe", "last_frame"]
     shown = cli.run("show", "@last").stdout
     assert "input keyframe" in shown and "at 1.5 s" in shown
 
@@ -449,6 +455,21 @@ def test_batch_lines_take_the_new_fields(
     assert len(stored) == 2
 
 
+def test_a_csv_batch_separates_keyframes_and_voices_with_semicolons(
+    cli: Cli, project: Path, png: Path, png2: Path
+) -> None:
+    jobs = project / "jobs.csv"
+    jobs.write_text(
+        f"prompt,model,keyframes,store\na fox,{M15},{png}@1;{png2}@2.5,true\nthey talk,{M15},,\n"
+    )
+    dry = cli.run("batch", str(jobs), "--dry-run")
+    assert dry.exit_code == 0, dry.stderr
+    keyed, plain = (json.loads(x) for x in dry.stdout.strip().splitlines())
+    assert [k["timestamp_s"] for k in keyed["keyframes"]] == [1, 2.5]
+    assert keyed["storage_options"] == {}
+    assert "keyframes" not in plain and "storage_options" not in plain
+
+
 @pytest.mark.parametrize(
     ("field", "words"),
     [
@@ -516,3 +537,16 @@ def test_a_large_keyframe_is_uploaded_and_sent_by_file_id(
     assert sent["keyframes"] == [{"image": {"file_id": item["file_id"]}, "timestamp_s": 1.0}]
     stats = sim_stats(sim)
     assert stats["uploads"] == 1 and stats["with_keyframes"] == 1
+
+
+def test_edits_and_extensions_send_the_user_too(
+    cli: Cli, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clip = project / "clip.mp4"
+    write_clip(clip, width=320, height=240, seconds=3, audio=False)
+    monkeypatch.setenv("IMAGINE_USER", "customer-7")
+    for command in (["edit", str(clip), "snow", "--consent"], ["extend", str(clip), "more"]):
+        result = cli.run(*command, "--dry-run")
+        assert result.exit_code == 0, result.stderr
+        body = json.loads(result.stdout)
+        assert body["user"] == "customer-7" and "storage_options" not in body

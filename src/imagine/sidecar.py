@@ -45,6 +45,12 @@ def job_document(job: Job) -> dict[str, Any]:
             "resolution": job.resolution,
             "generate_audio": job.generate_audio,
             "variation": job.variation,
+            # The newer inputs, only when the request had them.
+            **{
+                key: params[key]
+                for key in ("keyframes", "voices", "store", "user")
+                if key in params
+            },
         },
         "inputs": job.inputs,
         "provider": _provider(job),
