@@ -271,7 +271,8 @@ def test_unknown_field_suggests_the_closest_known_one() -> None:
         (
             3,
             "unknown field 'colour': known fields are prompt, mode, image, refs, video, duration, "
-            "aspect, resolution, model, audio, no_audio, n, output, consent, template, vars",
+            "aspect, resolution, model, audio, no_audio, n, output, consent, template, vars, "
+            "keyframes, last_frame, voices, store",
         ),
     ]
 

@@ -221,7 +221,11 @@ def test_1080p_may_be_refused_for_the_team(sim_factory: SimFactory) -> None:
     [
         {"model": c.MODEL_15, "resolution": "1080p", "duration": 15},
         {"model": "grok-imagine-video-1.5-preview"},
-        {"model": c.MODEL_15, "reference_audios": [{"voice_id": "ara"}]},
+        {
+            "model": c.MODEL_15,
+            "reference_images": [{"url": "https://example.com/a.png"}],
+            "reference_audios": [{"voice_id": "ara"}],
+        },
         {"prompt": None, "image": "png"},
         {"unknown_field": 1, "storage_options": {"x": 1}, "user": "u-1"},
     ],

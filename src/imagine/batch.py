@@ -7,9 +7,10 @@ with its line number, like a malformed line: the rest of the batch can go ahead 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from imagine.api import contract
 from imagine.batchfile import BatchEntry, BatchFile, BatchProblem, LineMode, Result
@@ -21,6 +22,7 @@ from imagine.media.inputs import (
     JobFinder,
     VideoRules,
     image_input,
+    keyframe_input,
     video_input,
 )
 from imagine.plan import Request, template_fields, variations
@@ -84,9 +86,15 @@ class Inputs:
         key = (role, text)
         if key not in self._seen:
             self._seen[key] = image_input(
-                text, role, "image" if role == "image" else "ref", self.find_job
+                text, role, {"reference": "ref"}.get(role, role), self.find_job
             )
         return self._seen[key]
+
+    def keyframe(self, text: str, at: float) -> MediaInput:
+        key = ("keyframe", text)
+        if key not in self._seen:
+            self._seen[key] = keyframe_input(text, at, self.find_job, flag="keyframes")
+        return replace(self._seen[key], at=at)
 
     def video(self, text: str, rules: VideoRules) -> MediaInput:
         key = (rules.purpose, text)
@@ -170,9 +178,22 @@ def entry_requests(
     return variations(spec, entry.output or settings.output, entry.n)
 
 
+def _extras(entry: BatchEntry, settings: Settings, inputs: Inputs) -> dict[str, Any]:
+    """The line's keyframes, last frame, voices and storage (the rules are the spec's)."""
+    last = entry.last_frame
+    return {
+        "keyframes": tuple(inputs.keyframe(image, at) for image, at in entry.keyframes),
+        "last_frame": inputs.image(last, "last_frame") if last else None,
+        "voices": entry.voices,
+        "store": entry.store,
+        "user": settings.user,
+    }
+
+
 def _spec(entry: BatchEntry, settings: Settings, inputs: Inputs) -> RenderSpec:
     model = entry.model or settings.model
     audio = settings.audio if entry.audio is None else entry.audio
+    extras = _extras(entry, settings, inputs)
     if entry.mode in (LineMode.EDIT, LineMode.EXTEND):
         assert entry.video is not None  # the parser requires it for edit and extend
         editing = entry.mode == LineMode.EDIT
@@ -185,6 +206,7 @@ def _spec(entry: BatchEntry, settings: Settings, inputs: Inputs) -> RenderSpec:
             resolution=None,
             generate_audio=audio,
             video=inputs.video(entry.video, EDIT_RULES if editing else EXTEND_RULES),
+            **extras,
         )
     image = inputs.image(entry.image, "image") if entry.image else None
     refs = tuple(inputs.image(ref, "reference") for ref in entry.refs)
@@ -198,4 +220,5 @@ def _spec(entry: BatchEntry, settings: Settings, inputs: Inputs) -> RenderSpec:
         generate_audio=audio,
         image=image,
         references=refs,
+        **extras,
     )

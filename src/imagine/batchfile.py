@@ -18,9 +18,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from imagine import config
+from imagine import config, storage
 from imagine.api import contract
 from imagine.errors import ConfigError, UsageError
+from imagine.keyframes import keyframe_time, split_keyframe, voice_id
+from imagine.storage import StoreOptions
 
 
 class LineMode(StrEnum):
@@ -64,6 +66,13 @@ ALIASES: dict[str, str] = {
     "template": "template",
     "t": "template",
     "vars": "vars",
+    "keyframes": "keyframes",
+    "keyframe": "keyframes",
+    "last_frame": "last_frame",
+    "voices": "voices",
+    "voice": "voices",
+    "reference_audios": "voices",
+    "store": "store",
 }
 _EXTENSIONS = {
     ".txt": "txt",
@@ -96,6 +105,10 @@ class BatchEntry:
     consent: bool = False
     template: str | None = None  # a prompt template's name, and its fields' values
     vars: tuple[tuple[str, str], ...] = ()
+    keyframes: tuple[tuple[str, float], ...] = ()  # (image, seconds into the clip)
+    last_frame: str | None = None
+    voices: tuple[str, ...] = ()
+    store: StoreOptions | None = None
     # Left out of the hash (a dict has none) so that entries can go in sets.
     fields: dict[str, Any] = field(default_factory=dict, hash=False)
 
@@ -360,6 +373,10 @@ def _build(line: int, raw: Mapping[str, Any], *, split_refs: bool = False) -> Ba
         consent=_flag(given, "consent") or False,
         template=_text(given, "template"),
         vars=_vars(given),
+        keyframes=_keyframes(given, split=split_refs),
+        last_frame=_text(given, "last_frame"),
+        voices=_voices(given, split=split_refs),
+        store=_store(given),
         fields=dict(raw),
     )
     _check_mode(entry, given)
@@ -462,6 +479,66 @@ def _ref(name: str, item: Any) -> str:
     if not isinstance(item, str):
         raise _Problem(f"{name} must list paths, URLs or job references, got {_kind(item)}")
     return item.strip()
+
+
+def _keyframes(given: Given, *, split: bool) -> tuple[tuple[str, float], ...]:
+    """A list of {"image": ..., "at": SECONDS} (or "IMAGE@SECONDS" texts; ";" between them in CSV)."""
+    if "keyframes" not in given:
+        return ()
+    name, value = given["keyframes"]
+    items = value.split(";") if isinstance(value, str) and split else value
+    if isinstance(items, str | dict):
+        items = [items]
+    if not isinstance(items, list):
+        raise _Problem(f'{name} must be a list like [{{"image": "fox.png", "at": 2.5}}]')
+    try:
+        return tuple(_keyframe(name, item) for item in items if not _blank(item))
+    except UsageError as error:
+        raise _Problem(str(error)) from None
+
+
+def _keyframe(name: str, item: Any) -> tuple[str, float]:
+    if isinstance(item, str):
+        return split_keyframe(item.strip(), flag=name)
+    if not isinstance(item, dict) or set(item) != {"image", "at"}:
+        raise _Problem(f'each of {name} must be {{"image": PATH|URL|JOB, "at": SECONDS}}')
+    if not isinstance(item["image"], str) or not item["image"].strip():
+        raise _Problem(f"{name}: image must be a path, URL or job reference")
+    return item["image"].strip(), keyframe_time(item["at"], flag=f"{name} at")
+
+
+def _voices(given: Given, *, split: bool) -> tuple[str, ...]:
+    if "voices" not in given:
+        return ()
+    name, value = given["voices"]
+    items = value.split(";") if isinstance(value, str) and split else value
+    items = [items] if isinstance(items, str) else items
+    if not isinstance(items, list):
+        raise _Problem(f'{name} must be a voice id or a list of them, like ["ara"]')
+    try:
+        return tuple(voice_id(item, flag=name) for item in items if not _blank(item))
+    except UsageError as error:
+        raise _Problem(str(error)) from None
+
+
+def _store(given: Given) -> StoreOptions | None:
+    """true, or a table {public = true, expires = "7d"}."""
+    if "store" not in given:
+        return None
+    name, value = given["store"]
+    if isinstance(value, dict):
+        unknown = set(value) - {"public", "expires"}
+        if unknown:
+            raise _Problem(f"{name} takes public and expires, not {', '.join(sorted(unknown))}")
+        public = value.get("public", False)
+        if not isinstance(public, bool):
+            raise _Problem(f"{name}.public must be true or false")
+        expires = value.get("expires")
+        try:
+            return storage.options(True, public, None if expires is None else str(expires))
+        except UsageError as error:
+            raise _Problem(str(error).replace("--store-expires", f"{name}.expires")) from None
+    return StoreOptions() if _flag(given, "store") else None
 
 
 def _blank(value: Any) -> bool:

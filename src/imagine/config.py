@@ -8,6 +8,7 @@ the same one-line error as a typo on the command line.
 from __future__ import annotations
 
 import math
+import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
@@ -52,6 +53,7 @@ class Settings:
     budget_timezone: str | None = None  # the calendar's zone; None: the system's local time
     preview_resolution: str = "480p"
     preview_duration: int = 3
+    user: str | None = None  # the end user sent as `user` for xAI's abuse monitoring
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """Apply command-line values; None means "not given"."""
@@ -202,6 +204,16 @@ def _base_url(value: Any) -> str:
     return url
 
 
+def _user(value: Any) -> str:
+    """An end-user id: one printable line, short (it is sent with every request and recorded)."""
+    user = _text(value)
+    if len(user) > 256 or not user.isprintable():
+        raise ValueError(
+            f"user {_shown(user)} must be one printable line of at most 256 characters"
+        )
+    return user
+
+
 def _output(value: Any) -> str:
     from imagine.project import check_template
 
@@ -234,6 +246,7 @@ SETTINGS: dict[str, Setting] = {
         Setting("max_download_mb", _megabytes, "largest video file downloaded, in MB"),
         Setting("preview_resolution", _resolution, "resolution of a --preview render"),
         Setting("preview_duration", _duration, "seconds of a --preview render"),
+        Setting("user", _user, "end-user id sent with each request (xAI abuse monitoring)"),
     )
 }
 
@@ -368,6 +381,9 @@ def load(project_file: Path | None = None) -> Settings:
     settings = apply_file(Settings(), paths.config_file())
     if project_file is not None:
         settings = apply_file(settings, project_file, project=True)
+    user = os.environ.get("IMAGINE_USER")
+    if user:
+        settings = replace(settings, user=parse_value("user", user, source="IMAGINE_USER"))
     return settings
 
 

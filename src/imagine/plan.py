@@ -85,7 +85,7 @@ def variations(spec: RenderSpec, template: str, count: int) -> list[Request]:
 
 
 def estimate(spec: RenderSpec, prices: Mapping[str, Mapping[str, float]]) -> pricing.Estimate:
-    images = (1 if spec.image else 0) + len(spec.references)
+    images = sum(1 for item in spec.inputs if item.role != "video")
     video_seconds = float(spec.video.seconds or 0) if spec.video else 0.0
     return pricing.estimate(
         spec.model,

@@ -53,6 +53,12 @@ def job_document(job: Job) -> dict[str, Any]:
             "resolution": job.resolution,
             "generate_audio": job.generate_audio,
             "variation": job.variation,
+            # The newer inputs, only when the request had them.
+            **{
+                key: params[key]
+                for key in ("keyframes", "voices", "store", "user")
+                if key in params
+            },
         },
         "inputs": job.inputs,
         "provider": _provider(job),
@@ -76,6 +82,7 @@ def job_document(job: Job) -> dict[str, Any]:
             else None
         ),
         "file": _file(job),
+        "file_output": json.loads(job.file_output_json) if job.file_output_json else None,
         "tool": {"name": "imagine", "version": __version__},
     }
 

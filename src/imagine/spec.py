@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 
 from imagine.api import contract
 from imagine.errors import UsageError
+from imagine.storage import StoreOptions
+from imagine.storage import check as check_store
 
 
 class Mode(StrEnum):
@@ -43,7 +45,7 @@ ROUTES = {
 class MediaInput:
     """One input file or URL, held by reference: the ledger keeps its path and hash, never its bytes."""
 
-    role: str  # "image", "reference" or "video"
+    role: str  # "image", "reference", "video", "keyframe" or "last_frame"
     source: str  # what the user gave: a path, a URL, a file id or a job reference
     kind: str  # "file", "url", "file_id" or "job"
     sent_as: str  # "data_url", "file_id" or "url"
@@ -56,6 +58,7 @@ class MediaInput:
     width: int | None = None
     height: int | None = None
     job_id: str | None = None
+    at: float | None = None  # a keyframe's time inside the clip, in seconds
 
     def api_object(self) -> dict[str, str]:
         if self.sent_as == "file_id":
@@ -80,7 +83,7 @@ class MediaInput:
             record["url"] = self.value
         if self.sent_as == "file_id":
             record["file_id"] = self.value
-        for key in ("seconds", "width", "height", "job_id"):
+        for key in ("seconds", "width", "height", "job_id", "at"):
             if getattr(self, key) is not None:
                 record[key] = getattr(self, key)
         return record
@@ -117,6 +120,11 @@ class RenderSpec:
     video: MediaInput | None = None
     variation: int = 1
     origin: Origin | None = None  # None: the prompt was sent as typed, no template or preview
+    keyframes: tuple[MediaInput, ...] = ()
+    last_frame: MediaInput | None = None
+    voices: tuple[str, ...] = ()
+    store: StoreOptions | None = None
+    user: str | None = None  # the end user, for xAI's abuse monitoring
 
     @property
     def route(self) -> str:
@@ -129,7 +137,7 @@ class RenderSpec:
 
     @property
     def inputs(self) -> list[MediaInput]:
-        found = [self.image, *self.references, self.video]
+        found = [self.image, *self.references, self.video, *self.keyframes, self.last_frame]
         return [item for item in found if item is not None]
 
     @property
@@ -168,6 +176,18 @@ class RenderSpec:
             body["video"] = self.video.api_object()
         if not self.generate_audio:
             body["generate_audio"] = False
+        if self.keyframes:
+            body["keyframes"] = [
+                {"image": item.api_object(), "timestamp_s": item.at} for item in self.keyframes
+            ]
+        if self.last_frame:
+            body["last_frame"] = self.last_frame.api_object()
+        if self.voices:
+            body["reference_audios"] = [{"voice_id": voice} for voice in self.voices]
+        if self.store:
+            body["storage_options"] = self.store.api_object()
+        if self.user:
+            body["user"] = self.user
         return body
 
     def recorded_body(self) -> dict[str, Any]:
@@ -182,11 +202,25 @@ class RenderSpec:
             "generate_audio": self.generate_audio,
             "variation": self.variation,
             "output_seconds": self.output_seconds,
+            **self._extras(),
         }
+
+    def _extras(self) -> dict[str, Any]:
+        """The newer inputs, only when used (older jobs' parameters keep their shape)."""
+        extras: dict[str, Any] = {}
+        if self.keyframes:
+            extras["keyframes"] = [item.at for item in self.keyframes]
+        if self.voices:
+            extras["voices"] = list(self.voices)
+        if self.store:
+            extras["store"] = self.store.record()
+        if self.user:
+            extras["user"] = self.user
+        return extras
 
     def fingerprint(self, base_url: str) -> str:
         """Same request to the same provider → same fingerprint → rendered (and paid for) once."""
-        identity = {
+        identity: dict[str, Any] = {
             "provider": provider_identity(base_url),
             "route": self.route,
             "mode": self.mode,
@@ -196,22 +230,42 @@ class RenderSpec:
             "aspect_ratio": self.aspect_ratio,
             "resolution": self.resolution,
             "generate_audio": self.generate_audio,
-            "inputs": [[item.role, item.identity()] for item in self.inputs],
+            "inputs": [_identity(item) for item in self.inputs],
             "variation": self.variation,
         }
+        # Added only when used, so that every earlier request keeps its fingerprint. The user is
+        # not part of it: who asked does not change the video.
+        if self.voices:
+            identity["voices"] = list(self.voices)
+        if self.store:
+            identity["store"] = self.store.record()
         canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _identity(item: MediaInput) -> list[Any]:
+    if item.at is None:
+        return [item.role, item.identity()]
+    return [item.role, item.identity(), item.at]
 
 
 def recorded(body: dict[str, Any]) -> dict[str, Any]:
     """A request body fit for the ledger: inline data replaced by its length and hash."""
     kept = dict(body)
-    for key in ("image", "video"):
+    for key in ("image", "video", "last_frame"):
         if isinstance(kept.get(key), dict):
             kept[key] = _redact_data(kept[key])
     if isinstance(kept.get("reference_images"), list):
         kept["reference_images"] = [_redact_data(item) for item in kept["reference_images"]]
+    if isinstance(kept.get("keyframes"), list):
+        kept["keyframes"] = [_redact_keyframe(item) for item in kept["keyframes"]]
     return kept
+
+
+def _redact_keyframe(item: Any) -> Any:
+    if isinstance(item, dict) and isinstance(item.get("image"), dict):
+        return {**item, "image": _redact_data(item["image"])}
+    return item
 
 
 def _redact_data(obj: dict[str, Any]) -> dict[str, Any]:
@@ -235,6 +289,7 @@ def validate(spec: RenderSpec) -> None:
     _check_prompt(spec)
     if spec.mode in (Mode.TEXT, Mode.IMAGE, Mode.REFERENCE):
         _check_generation(spec)
+    _check_extras(spec)
     if spec.mode in (Mode.EDIT, Mode.EXTEND) and spec.model != contract.BASE_MODEL:
         message = (
             contract.MSG_EDIT_MODEL if spec.mode == Mode.EDIT else contract.MSG_EXTENSION_MODEL
@@ -281,3 +336,50 @@ def _check_generation(spec: RenderSpec) -> None:
             f"1080p is only available on {contract.MODEL_15}: "
             f"add -m {contract.MODEL_15}, or use -r 720p."
         )
+
+
+def _check_extras(spec: RenderSpec) -> None:
+    """Keyframes, a last frame, voices and storage: which models and modes take them."""
+    base = spec.model == contract.BASE_MODEL
+    use_15 = f"use -m {contract.MODEL_15}"
+    if len(spec.voices) > contract.MAX_REFERENCE_AUDIOS:
+        message = contract.MSG_TOO_MANY_AUDIOS.format(n=len(spec.voices))
+        raise UsageError(f"{message} Pass at most 3 --voice.")
+    if spec.voices and base:
+        raise UsageError(f"{contract.MSG_AUDIOS_MODEL} Drop --voice, or {use_15}.")
+    if spec.voices and spec.mode != Mode.REFERENCE:
+        raise UsageError(
+            f"{contract.MSG_AUDIOS_MODE} Add --ref images for the voices to speak in, "
+            "or drop --voice."
+        )
+    if spec.keyframes:
+        _check_keyframes(spec, base, use_15)
+    if spec.last_frame and spec.mode not in (Mode.TEXT, Mode.IMAGE):
+        raise UsageError(
+            f"{contract.MSG_LAST_FRAME_MODE} Drop the last frame (or the --ref images)."
+        )
+    if spec.last_frame and base:
+        raise UsageError(f"{contract.MSG_LAST_FRAME_MODEL} Drop --last-frame, or {use_15}.")
+    if spec.store:
+        if spec.mode not in (Mode.TEXT, Mode.IMAGE, Mode.REFERENCE):
+            raise UsageError(
+                "--store is only for generations: xAI documents storage_options on "
+                "`imagine gen` requests only; drop it."
+            )
+        check_store(spec.store)
+
+
+def _check_keyframes(spec: RenderSpec, base: bool, use_15: str) -> None:
+    if spec.mode not in (Mode.TEXT, Mode.IMAGE):
+        raise UsageError(f"{contract.MSG_KEYFRAMES_MODE} Drop the keyframes (or the --ref images).")
+    if base:
+        raise UsageError(f"{contract.MSG_KEYFRAMES_MODEL} Drop --keyframe, or {use_15}.")
+    if len(spec.keyframes) > contract.MAX_KEYFRAMES:
+        message = contract.MSG_TOO_MANY_KEYFRAMES.format(n=len(spec.keyframes))
+        raise UsageError(f"{message} Pass at most 4 --keyframe.")
+    duration = spec.duration or contract.DEFAULT_DURATION
+    for item in spec.keyframes:
+        at = item.at if item.at is not None else 0.0
+        if not 0 < at < duration:
+            message = contract.MSG_KEYFRAME_TIME.format(t=at, duration=duration)
+            raise UsageError(f"{message} Give a time between 0 and {duration} (exclusive).")

@@ -31,6 +31,9 @@ MAX_FILE_UPLOAD_BYTES: Final = 50 * 1000 * 1000
 MAX_EDIT_INPUT_SECONDS: Final = 8.7
 EXTENSION_INPUT_SECONDS: Final = (2.0, 15.0)
 EXTENSION_DEFAULT_DURATION: Final = 6
+MAX_KEYFRAMES: Final = 4
+MAX_STORE_SECONDS: Final = 2_592_000  # 30 days: storage_options.expires_after
+PUBLIC_URL_SECONDS: Final = (3600, 2_592_000)  # storage_options.public_url.expires_after
 
 TICKS_PER_USD: Final = 10_000_000_000
 
@@ -127,4 +130,27 @@ MSG_EDIT_INPUT_TOO_LONG: Final = (
 )
 MSG_EXTENSION_INPUT: Final = (
     "Input video is {seconds:g}s long. Video extension accepts inputs between 2 and 15 seconds."
+)
+
+# Keyframes, last frame, voices and storage: the contract gives the rules but not the API's words for
+# them, so these follow the wording of its messages above (unconfirmed against the live API).
+MSG_KEYFRAMES_MODEL: Final = "`keyframes` is not supported for this model."
+MSG_LAST_FRAME_MODEL: Final = "`last_frame` is not supported for this model."
+MSG_TOO_MANY_KEYFRAMES: Final = "Too many keyframes: {n}. Maximum allowed is 4."
+MSG_KEYFRAME_TIME: Final = (
+    "Keyframe timestamp {t:g}s is outside the video: it must be greater than 0 and less than "
+    "the duration ({duration}s)."
+)
+MSG_KEYFRAMES_MODE: Final = (
+    "`keyframes` is only supported for text-to-video and image-to-video requests."
+)
+MSG_LAST_FRAME_MODE: Final = (
+    "`last_frame` is only supported for text-to-video and image-to-video requests."
+)
+MSG_AUDIOS_MODE: Final = "`reference_audios` is only supported for reference-to-video requests."
+MSG_STORE_EXPIRY: Final = (
+    "`storage_options.expires_after` must be between 1 and 2592000 seconds, got {n}."
+)
+MSG_PUBLIC_URL_EXPIRY: Final = (
+    "`storage_options.public_url.expires_after` must be between 3600 and 2592000 seconds, got {n}."
 )

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from imagine.api.errors import UnexpectedAnswer
+from imagine.storage import file_output
 
 PENDING = "pending"
 DONE = "done"
@@ -59,6 +60,7 @@ class Poll:
     error_code: str | None = None
     error_message: str | None = None
     retry_after: float | None = None
+    file_output: dict[str, Any] | None = None  # where xAI's Files API kept it (storage_options)
 
     @property
     def blocked(self) -> bool:
@@ -87,19 +89,23 @@ def parse_poll(http_status: int, body: Any, retry_after: float | None = None) ->
     progress = _number(body.get("progress"))
     ticks = _number(usage.get("cost_in_usd_ticks"))
     moderation = video.get("respect_moderation")
+    stored = file_output(video)
+    # A stored render may come with only its public URL: still a finished video.
+    url = video.get("url") or (stored or {}).get("public_url") or None
     return Poll(
         http_status=http_status,
         status=status,
         raw=body,
         progress=int(progress) if progress is not None else None,
         model=body.get("model") or None,
-        video_url=video.get("url") or None,
+        video_url=url if isinstance(url, str) else None,
         video_duration=_number(video.get("duration")),
         respect_moderation=moderation if isinstance(moderation, bool) else None,
         cost_ticks=int(ticks) if ticks is not None else None,
         error_code=str(error["code"]) if error.get("code") is not None else None,
         error_message=str(error["message"]) if error.get("message") is not None else None,
         retry_after=retry_after,
+        file_output=stored,
     )
 
 

@@ -127,6 +127,7 @@ def edit(
             resolution=None,
             generate_audio=settings.audio,
             video=source,
+            user=settings.user,
         )
         spec = shaped(spec, applied, settings, preview=False)
         requests = take_variations(spec, settings.output, variations)
@@ -200,6 +201,7 @@ def extend(
             resolution=None,
             generate_audio=settings.audio,
             video=source,
+            user=settings.user,
         )
         spec = shaped(spec, applied, settings, preview=preview)
         requests = take_variations(spec, settings.output, variations)

@@ -6,9 +6,11 @@ from typing import Annotated
 
 import typer
 
+from imagine import storage
 from imagine.cli import options as opt
 from imagine.cli.render import Flags, execute, job_finder, settings_with, use_template
-from imagine.media.inputs import image_input
+from imagine.keyframes import split_keyframe, voice_id
+from imagine.media.inputs import image_input, keyframe_input
 from imagine.plan import variations as take_variations
 from imagine.promote import shaped
 from imagine.session import Session
@@ -42,6 +44,12 @@ def gen(
             help="A reference image, used as <IMAGE_1>, <IMAGE_2>… in the prompt (repeat, up to 14).",
         ),
     ] = None,
+    keyframe: opt.Keyframe = None,
+    last_frame: opt.LastFrame = None,
+    voice: opt.Voice = None,
+    store: opt.Store = False,
+    store_public: opt.StorePublic = False,
+    store_expires: opt.StoreExpires = None,
     duration: opt.Duration = None,
     aspect: opt.Aspect = None,
     resolution: opt.Resolution = None,
@@ -86,6 +94,8 @@ def gen(
         find = job_finder(session)
         first = image_input(image, "image", "--image", find) if image else None
         refs = tuple(image_input(item, "reference", "--ref", find) for item in ref or ())
+        keyframes = tuple(keyframe_input(*split_keyframe(item), find) for item in keyframe or ())
+        last = image_input(last_frame, "last_frame", "--last-frame", find) if last_frame else None
         mode = Mode.REFERENCE if refs else Mode.IMAGE if first else Mode.TEXT
         spec = RenderSpec(
             mode=mode,
@@ -97,6 +107,11 @@ def gen(
             generate_audio=settings.audio,
             image=first,
             references=refs,
+            keyframes=keyframes,
+            last_frame=last,
+            voices=tuple(voice_id(item) for item in voice or ()),
+            store=storage.options(store, store_public, store_expires),
+            user=settings.user,
         )
         spec = shaped(spec, applied, settings, preview=preview)
         requests = take_variations(spec, settings.output, variations)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Annotated, Any
 
@@ -221,6 +222,7 @@ def _fields(job: Job, parent: Job | None = None) -> list[tuple[str, str]]:
                 + (f" + {info.get('audio_codec')}" if info.get("has_audio") else ""),
             )
         )
+    rows.extend(_extras(job))
     if job.error_message:
         rows.append(("error", job.error_message))
     if job.parent_id:
@@ -257,12 +259,44 @@ def _parameters(job: Job) -> str:
     )
 
 
+def _extras(job: Job) -> list[tuple[str, str]]:
+    """Voices, storage and the end user, when the request had them; where xAI stored it."""
+    params = job.params
+    rows = []
+    if params.get("voices"):
+        rows.append(("voices", ", ".join(str(voice) for voice in params["voices"])))
+    if params.get("user"):
+        rows.append(("user", str(params["user"])))
+    if params.get("store"):
+        store = params["store"]
+        asked = ["public" if store.get("public") else "private"]
+        if store.get("expires_after"):
+            asked.append(f"kept {store['expires_after']} s")
+        rows.append(("store", ", ".join(asked)))
+    if job.file_output_json:
+        stored = json.loads(job.file_output_json)
+        rows.append(("stored", " ".join(_stored_facts(stored))))
+    return rows
+
+
+def _stored_facts(stored: dict[str, Any]) -> list[str]:
+    facts = [str(stored.get(key)) for key in ("file_id", "filename") if stored.get(key)]
+    if stored.get("expires_at"):
+        facts.append(f"until {clock.iso(float(stored['expires_at']))}")
+    for key in ("public_url", "storage_error", "public_url_error"):
+        if stored.get(key):
+            facts.append(f"{key.replace('_', ' ')} {stored[key]}")
+    return facts
+
+
 def _input(item: dict[str, Any]) -> str:
     from imagine.cli.run import shown_path
 
     where = item.get("path") or item.get("url") or item.get("source") or "?"
     shown = shown_path(where) if item.get("path") else str(where)
     facts = []
+    if item.get("at") is not None:
+        facts.append(f"at {item['at']:g} s")
     if item.get("seconds"):
         facts.append(f"{item['seconds']:g} s")
     if item.get("width") and item.get("height"):

@@ -218,3 +218,48 @@ Preview = Annotated[
         "480p, 3 s); render the final with `imagine promote JOB`.",
     ),
 ]
+Keyframe = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--keyframe",
+        metavar="IMAGE@SECONDS",
+        help="An image the clip passes through at SECONDS (file, URL or job; repeat, up to 4; "
+        "grok-imagine-video-1.5).",
+    ),
+]
+LastFrame = Annotated[
+    str | None,
+    typer.Option(
+        "--last-frame",
+        metavar="PATH|URL|JOB",
+        help="An image the clip ends on (grok-imagine-video-1.5); a job means its last frame.",
+    ),
+]
+Voice = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--voice",
+        metavar="ID",
+        help="A preset voice for reference→video, e.g. ara (repeat, up to 3; "
+        "grok-imagine-video-1.5).",
+    ),
+]
+Store = Annotated[
+    bool,
+    typer.Option(
+        "--store", help="Ask xAI to keep the video in its Files API too (recorded as file_output)."
+    ),
+]
+StorePublic = Annotated[
+    bool,
+    typer.Option("--store-public", help="Give the stored file a public URL (implies --store)."),
+]
+StoreExpires = Annotated[
+    str | None,
+    typer.Option(
+        "--store-expires",
+        metavar="DURATION",
+        help="Keep the stored file this long, e.g. 7d, 12h, 3600 (at most 30d; 1h or more "
+        "with --store-public; implies --store).",
+    ),
+]

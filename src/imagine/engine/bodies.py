@@ -57,18 +57,29 @@ async def _api_object(
     return {"url": f"data:{item['mime']};base64,{base64.b64encode(data).decode()}"}
 
 
+def _stored_as(body: dict[str, Any], job: Job) -> None:
+    """A render kept in the Files API is named as its local copy is (planned when recorded)."""
+    options = body.get("storage_options")
+    if isinstance(options, dict) and not options.get("filename") and job.output_path:
+        body["storage_options"] = {"filename": Path(job.output_path).name, **options}
+
+
 async def request_body(job: Job, client: XAIClient, ledger: Ledger) -> dict[str, Any]:
     """The exact body to POST for ``job``; uploads are recorded in the ledger as they happen."""
     body: dict[str, Any] = json.loads(job.request_json or "{}")
+    _stored_as(body, job)
     inputs = job.inputs
     if not inputs:
         return body
     uploads: list[dict[str, Any]] = []
     references = []
+    keyframes = []
     for item in inputs:
         obj = await _api_object(item, client, uploads)
         if item["role"] == "reference":
             references.append(obj)
+        elif item["role"] == "keyframe":
+            keyframes.append({"image": obj, "timestamp_s": item.get("at")})
         else:
             body[item["role"]] = obj
         if uploads:
@@ -81,4 +92,6 @@ async def request_body(job: Job, client: XAIClient, ledger: Ledger) -> dict[str,
             uploads.clear()
     if references:
         body["reference_images"] = references
+    if keyframes:
+        body["keyframes"] = keyframes
     return body

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from imagine import clock
@@ -132,6 +133,8 @@ class Poller:
             "video_duration": answer.video_duration,
             "progress": 100,
         }
+        if answer.file_output is not None:
+            fields["file_output_json"] = json.dumps(answer.file_output)
         if answer.blocked:
             return self._finish(
                 job,

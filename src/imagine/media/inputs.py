@@ -94,6 +94,13 @@ def image_input(text: str, role: str, flag: str, find_job: JobFinder) -> MediaIn
     return _image_file(Path(text).expanduser(), role, flag, source=text)
 
 
+def keyframe_input(
+    image: str, at: float, find_job: JobFinder, *, flag: str = "--keyframe"
+) -> MediaInput:
+    """A mid-clip anchor: an image as ``--image`` takes it, and its time inside the clip."""
+    return replace(image_input(image, "keyframe", flag, find_job), at=at)
+
+
 def _image_file(path: Path, role: str, flag: str, *, source: str) -> MediaInput:
     from imagine.media.probe import probe_image
 

@@ -33,6 +33,22 @@ class MediaRef:
 
 
 @dataclass(frozen=True)
+class Keyframe:
+    image: MediaRef
+    timestamp_s: float
+
+
+@dataclass(frozen=True)
+class Storage:
+    """`storage_options`: keep the result in the Files API (``public_url`` true or with a lifetime)."""
+
+    filename: str | None = None
+    expires_after: int | None = None
+    public: bool = False
+    public_expires_after: int | None = None
+
+
+@dataclass(frozen=True)
 class VideoRequest:
     model: str
     prompt: str | None = None
@@ -44,6 +60,10 @@ class VideoRequest:
     reference_audios: tuple[str, ...] = ()
     video: MediaRef | None = None
     generate_audio: bool | None = None
+    keyframes: tuple[Keyframe, ...] = ()
+    last_frame: MediaRef | None = None
+    storage_options: Storage | None = None
+    user: str | None = None
 
 
 def unexpected(value: Any) -> str:
@@ -132,6 +152,54 @@ def _voices(path: str, value: Any) -> tuple[str, ...]:
     return tuple(_voice(f"{path}[{i}]", item) for i, item in enumerate(_sequence(path, value)))
 
 
+def _f64(path: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _invalid(path, value, "f64")
+    return float(value)
+
+
+def _struct(path: str, value: Any, name: str, required: tuple[str, ...]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _invalid(path, value, f"struct {name}")
+    for key in required:
+        if value.get(key) is None:
+            raise Undeserializable(path, f"missing field `{key}`")
+    return value
+
+
+def _keyframe(path: str, value: Any) -> Keyframe:
+    fields = _struct(path, value, "Keyframe", ("image", "timestamp_s"))
+    return Keyframe(
+        image=_media(f"{path}.image", fields["image"], "ImageInput"),
+        timestamp_s=_f64(f"{path}.timestamp_s", fields["timestamp_s"]),
+    )
+
+
+def _keyframes(path: str, value: Any) -> tuple[Keyframe, ...]:
+    return tuple(_keyframe(f"{path}[{i}]", item) for i, item in enumerate(_sequence(path, value)))
+
+
+def _optional(path: str, fields: dict[str, Any], key: str, parse: Callable[[str, Any], Any]) -> Any:
+    return None if fields.get(key) is None else parse(f"{path}.{key}", fields[key])
+
+
+def _storage(path: str, value: Any) -> Storage:
+    fields = _struct(path, value, "StorageOptions", ())
+    public = fields.get("public_url")
+    public_expires = None
+    if isinstance(public, dict):
+        public_expires = _optional(f"{path}.public_url", public, "expires_after", _u32)
+        public = True
+    elif public is not None:
+        public = _boolean(f"{path}.public_url", public)
+    return Storage(
+        filename=_optional(path, fields, "filename", _string),
+        expires_after=_optional(path, fields, "expires_after", _u32),
+        public=bool(public),
+        public_expires_after=public_expires,
+    )
+
+
 Parser = Callable[[str, Any], Any]
 
 _PARSERS: dict[str, Parser] = {
@@ -146,6 +214,9 @@ _PARSERS: dict[str, Parser] = {
     "reference_images": _images,
     "reference_audios": _voices,
     "video": lambda p, v: _media(p, v, "VideoInput"),
+    "keyframes": _keyframes,
+    "last_frame": lambda p, v: _media(p, v, "ImageInput"),
+    "storage_options": _storage,
 }
 
 # Per route: the request type's name, its fields, and which of them are required.
@@ -163,17 +234,31 @@ _SHAPES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
             "reference_audios",
             "generate_audio",
             "user",
+            "keyframes",
+            "last_frame",
+            "storage_options",
         ),
         ("model",),
     ),
+    # keyframes and last_frame are read on edits and extensions only to be refused there: the
+    # simulator's decision (the API documents them for generations only).
     "edits": (
         "EditVideoRequest",
-        ("model", "prompt", "video", "generate_audio", "user"),
+        ("model", "prompt", "video", "generate_audio", "user", "keyframes", "last_frame"),
         ("model", "video"),
     ),
     "extensions": (
         "ExtendVideoRequest",
-        ("model", "prompt", "video", "duration", "generate_audio", "user"),
+        (
+            "model",
+            "prompt",
+            "video",
+            "duration",
+            "generate_audio",
+            "user",
+            "keyframes",
+            "last_frame",
+        ),
         ("model", "video"),
     ),
 }
@@ -192,5 +277,4 @@ def decode_request(kind: str, body: Any) -> VideoRequest:
     for key in required:
         if key not in values:
             raise Undeserializable("", f"missing field `{key}`")
-    values.pop("user", None)
     return VideoRequest(**values)

@@ -39,6 +39,7 @@ class Job:
     outcome: str
     cost_ticks: int
     error: dict[str, str] | None = None
+    stored: dict[str, Any] | None = None  # storage_options: the Files API copy (file_output)
 
     def status(self, now: float, expire_after: float | None) -> str:
         if now < self.finish_at:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from typing import Any
 
 from imagine.api import contract as c
 from imagine.sim.jobs import DONE, FAILED, PENDING, Job
@@ -39,7 +40,10 @@ def done_body(state: SimState, request: Request, job: Job) -> dict[str, object]:
     duration = int(job.output_seconds) if job.output_seconds.is_integer() else job.output_seconds
     video: dict[str, object] = {"duration": duration, "respect_moderation": job.has_media}
     if job.has_media:
-        video = {"url": media_url(state, request.host or _first(state.netlocs), job), **video}
+        url = media_url(state, request.host or _first(state.netlocs), job)
+        video = {"url": url, **video}
+        if job.stored is not None:
+            video["file_output"] = file_output(job.stored, url)
     return {
         "status": DONE,
         "progress": 100,
@@ -48,6 +52,15 @@ def done_body(state: SimState, request: Request, job: Job) -> dict[str, object]:
         # Moderated renders are billed too (unconfirmed: the live API's practice is not documented).
         "usage": {"cost_in_usd_ticks": job.cost_ticks},
     }
+
+
+def file_output(stored: dict[str, Any], url: str) -> dict[str, Any]:
+    """The answer's ``video.file_output``; a public file's link is this simulator's media URL."""
+    answer = {key: stored[key] for key in ("file_id", "filename", "expires_at")}
+    if "public_url_expires_at" in stored:
+        answer["public_url"] = url
+        answer["public_url_expires_at"] = stored["public_url_expires_at"]
+    return answer
 
 
 def _first(names: set[str]) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from imagine.api import contract as c
-from imagine.sim.decode import VideoRequest
+from imagine.sim.decode import Storage, VideoRequest
 
 TEXT, IMAGE, REFERENCE = "text-to-video", "image-to-video", "reference-to-video"
 EDIT, EXTENSION = "edit", "extension"
@@ -51,10 +51,52 @@ def check_generation(request: VideoRequest, model: str, *, allow_1080p: bool) ->
     if audios and base:
         raise Refused(c.MSG_AUDIOS_MODEL)
     mode = generation_mode(request)
+    if audios and mode != REFERENCE:
+        raise Refused(c.MSG_AUDIOS_MODE)
+    _check_anchors(request, mode, base, duration)
+    if request.storage_options is not None:
+        _check_storage(request.storage_options)
     if mode in (TEXT, REFERENCE):
         _require_prompt(request, mode)
     if base and request.image is not None and references:
         raise Refused(c.MSG_IMAGE_WITH_REFERENCES)
+
+
+def _check_anchors(request: VideoRequest, mode: str, base: bool, duration: int) -> None:
+    """Keyframes and a last frame: 1.5 only, text/image→video only, keyframes inside the clip."""
+    if request.keyframes:
+        if mode == REFERENCE:
+            raise Refused(c.MSG_KEYFRAMES_MODE)
+        if base:
+            raise Refused(c.MSG_KEYFRAMES_MODEL)
+        if len(request.keyframes) > c.MAX_KEYFRAMES:
+            raise Refused(c.MSG_TOO_MANY_KEYFRAMES.format(n=len(request.keyframes)))
+        for keyframe in request.keyframes:
+            if not 0 < keyframe.timestamp_s < duration:
+                message = c.MSG_KEYFRAME_TIME.format(t=keyframe.timestamp_s, duration=duration)
+                raise Refused(message)
+    if request.last_frame is not None:
+        if mode == REFERENCE:
+            raise Refused(c.MSG_LAST_FRAME_MODE)
+        if base:
+            raise Refused(c.MSG_LAST_FRAME_MODEL)
+
+
+def _check_storage(storage: Storage) -> None:
+    if storage.expires_after is not None and not 1 <= storage.expires_after <= c.MAX_STORE_SECONDS:
+        raise Refused(c.MSG_STORE_EXPIRY.format(n=storage.expires_after))
+    low, high = c.PUBLIC_URL_SECONDS
+    seconds = storage.public_expires_after
+    if seconds is not None and not low <= seconds <= high:
+        raise Refused(c.MSG_PUBLIC_URL_EXPIRY.format(n=seconds))
+
+
+def _refuse_anchors(request: VideoRequest) -> None:
+    """Edits and extensions take no keyframes and no last frame."""
+    if request.keyframes:
+        raise Refused(c.MSG_KEYFRAMES_MODE)
+    if request.last_frame is not None:
+        raise Refused(c.MSG_LAST_FRAME_MODE)
 
 
 def _check_1080p(references: bool, base: bool, allow_1080p: bool) -> None:
@@ -67,12 +109,14 @@ def _check_1080p(references: bool, base: bool, allow_1080p: bool) -> None:
 
 
 def check_edit(request: VideoRequest, model: str) -> None:
+    _refuse_anchors(request)
     if model != c.BASE_MODEL:
         raise Refused(c.MSG_EDIT_MODEL)
     _require_prompt(request, EDIT)
 
 
 def check_extension(request: VideoRequest, model: str) -> None:
+    _refuse_anchors(request)
     if model != c.BASE_MODEL:
         raise Refused(c.MSG_EXTENSION_MODEL)
     if not c.MIN_DURATION <= extension_seconds(request) <= c.MAX_DURATION:

@@ -20,6 +20,12 @@ COUNTERS = (
     "truncated",
     "media_auth_headers",
     "uploads",
+    # accepted submissions that carried keyframes, a last frame, voices, storage_options, a user
+    "with_keyframes",
+    "with_last_frame",
+    "with_voices",
+    "with_storage",
+    "with_user",
 )
 
 
@@ -42,10 +48,14 @@ class Stats:
         with self._lock:
             self._counts[name] += amount
 
-    def submission(self, route: str, body_sha256: str, request_id: str) -> None:
+    def submission(
+        self, route: str, body_sha256: str, request_id: str, features: tuple[str, ...] = ()
+    ) -> None:
         """An accepted POST that made a job (including one whose answer is then dropped)."""
         with self._lock:
             self._counts["submissions"] += 1
+            for name in features:
+                self._counts[f"with_{name}"] += 1
             if self._bodies[body_sha256]:
                 self._counts["duplicate_bodies"] += 1
             self._bodies[body_sha256] += 1

@@ -9,12 +9,13 @@ import time
 import uuid
 import zlib
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from imagine import pricing
 from imagine.api import contract as c
 from imagine.sim import rules
-from imagine.sim.decode import Undeserializable, VideoRequest, decode_request
+from imagine.sim.decode import Storage, Undeserializable, VideoRequest, decode_request
 from imagine.sim.inputs import FETCH_FAILURE, InputMedia, InputSources, resolve
 from imagine.sim.jobs import (
     DONE,
@@ -59,6 +60,8 @@ class Plan:
     input_images: int = 0
     input_video_seconds: float = 0.0
     fetchable: bool = True
+    storage: Storage | None = None
+    features: tuple[str, ...] = ()  # the newer inputs it uses, counted in the stats
 
 
 def submit(state: SimState, request: Request, route: str) -> Response:
@@ -93,7 +96,9 @@ def _generation_plan(
 ) -> Plan:
     rules.check_generation(body, model, allow_1080p=state.config.allow_1080p)
     refs = [(f"reference_images[{i}]", ref) for i, ref in enumerate(body.reference_images)]
-    named = ([("image", body.image)] if body.image is not None else []) + refs
+    keyframes = [(f"keyframes[{i}].image", item.image) for i, item in enumerate(body.keyframes)]
+    last = [("last_frame", body.last_frame)] if body.last_frame is not None else []
+    named = ([("image", body.image)] if body.image is not None else []) + refs + keyframes + last
     images = [resolve(ref, "image", field, sources) for field, ref in named]
     resolution = body.resolution or "480p"
     return Plan(
@@ -106,7 +111,21 @@ def _generation_plan(
         prompt=body.prompt or "",
         input_images=len(images),
         fetchable=all(image.fetchable for image in images),
+        storage=body.storage_options,
+        features=features(body),
     )
+
+
+def features(body: VideoRequest) -> tuple[str, ...]:
+    """Which of the newer request fields a request carries (`with_<name>` in the stats)."""
+    used = {
+        "keyframes": bool(body.keyframes),
+        "last_frame": body.last_frame is not None,
+        "voices": bool(body.reference_audios),
+        "storage": body.storage_options is not None,
+        "user": body.user is not None,
+    }
+    return tuple(name for name, present in used.items() if present)
 
 
 def _rework_plan(body: VideoRequest, model: str, mode: str, sources: InputSources) -> Plan:
@@ -129,6 +148,7 @@ def _rework_plan(body: VideoRequest, model: str, mode: str, sources: InputSource
         prompt=body.prompt or "",
         input_video_seconds=video.seconds,
         fetchable=video.fetchable,
+        features=features(body),
     )
 
 
@@ -159,7 +179,9 @@ def start(state: SimState, route: str, plan: Plan, body: object) -> Response:
     job = create_job(state, route, plan)
     state.jobs.add(job)
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
-    state.stats.submission(route, hashlib.sha256(canonical).hexdigest(), job.request_id)
+    state.stats.submission(
+        route, hashlib.sha256(canonical).hexdigest(), job.request_id, plan.features
+    )
     response = json_response(200, {"request_id": job.request_id})
     if state.chance(state.config.drop_rate):
         state.stats.add("dropped")
@@ -189,8 +211,10 @@ def create_job(state: SimState, route: str, plan: Plan) -> Job:
     """Decide the job's outcome and finish time now, so its status is a function of the clock."""
     outcome, error = _outcome(state, plan)
     now = time.time()
+    request_id = str(uuid.uuid4())
+    finish_at = now + _render_seconds(state, plan)
     return Job(
-        request_id=str(uuid.uuid4()),
+        request_id=request_id,
         route=route,
         mode=plan.mode,
         model=plan.model,
@@ -201,11 +225,31 @@ def create_job(state: SimState, route: str, plan: Plan) -> Job:
         audio=plan.audio,
         seed=zlib.crc32(plan.prompt.encode()) % 64,
         created_at=now,
-        finish_at=now + _render_seconds(state, plan),
+        finish_at=finish_at,
         outcome=outcome,
         cost_ticks=_cost_ticks(plan),
         error=error,
+        stored=stored_file(plan.storage, request_id, finish_at),
     )
+
+
+def stored_file(
+    storage: Storage | None, request_id: str, finish_at: float
+) -> dict[str, Any] | None:
+    """Where the Files API keeps a render asked to be stored: decided now, like the outcome. With
+    no `expires_after` the file is kept the longest the API allows (the simulator's choice)."""
+    if storage is None:
+        return None
+    done = int(finish_at)
+    kept = storage.expires_after or c.MAX_STORE_SECONDS
+    record: dict[str, Any] = {
+        "file_id": f"file-{uuid.uuid5(uuid.NAMESPACE_URL, request_id).hex[:24]}",
+        "filename": storage.filename or f"xai-video-{request_id}.mp4",
+        "expires_at": done + kept,
+    }
+    if storage.public:
+        record["public_url_expires_at"] = done + (storage.public_expires_after or kept)
+    return record
 
 
 def _render_seconds(state: SimState, plan: Plan) -> float:
