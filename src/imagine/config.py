@@ -21,6 +21,7 @@ from imagine.api import contract
 from imagine.atomic import write_atomic
 from imagine.errors import ConfigError
 from imagine.pricing import DEFAULT_PRICES
+from imagine.rules.ruleset import PolicyLevel
 
 DEFAULT_BASE_URL = "https://api.x.ai"
 DEFAULT_OUTPUT = "renders/{date}-{slug}-{short}"
@@ -43,6 +44,7 @@ class Settings:
     max_cost_usd: float | None = None
     max_download_mb: int = 2048
     prices: Mapping[str, Mapping[str, float]] = field(default_factory=lambda: DEFAULT_PRICES)
+    policy: PolicyLevel = PolicyLevel.STANDARD
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """Apply command-line values; None means "not given"."""
@@ -189,6 +191,13 @@ def _output(value: Any) -> str:
     return template
 
 
+def _policy_level(value: Any) -> PolicyLevel:
+    text = _text(value).lower()
+    if text not in tuple(PolicyLevel):
+        raise ValueError(f"policy {text!r} is not a level: choose standard or strict")
+    return PolicyLevel(text)
+
+
 @dataclass(frozen=True)
 class Setting:
     key: str
@@ -211,6 +220,11 @@ SETTINGS: dict[str, Setting] = {
         Setting("confirm_above_usd", _usd, "ask before spending more than this on a terminal"),
         Setting("max_cost_usd", _usd, "refuse a command whose estimate exceeds this"),
         Setting("max_download_mb", _megabytes, "largest video file downloaded, in MB"),
+        Setting(
+            "policy",
+            _policy_level,
+            "prompt rules: standard, or strict (adds age-appropriate rules)",
+        ),
     )
 }
 
@@ -286,21 +300,37 @@ def flatten(table: Mapping[str, Any]) -> dict[str, Any]:
                     )
                 for resolution, price in row.items():
                     flat[f"prices.{model}.{resolution}"] = price
+        elif key == "policy" and isinstance(value, Mapping):
+            # [policy]: level = "strict" beside the rules (read by imagine.rules)
+            unknown = sorted(set(value) - {"level", "rules"})
+            if unknown:
+                raise ConfigError(
+                    f"unknown key policy.{unknown[0]}: [policy] holds level and rules"
+                )
+            if "level" in value:
+                flat["policy"] = value["level"]
         elif key != "project":
             flat[key] = value
     return flat
 
 
-def apply_file(settings: Settings, path: Path) -> Settings:
-    table = read_toml(path)
+def checked_values(table: Mapping[str, Any], *, source: str) -> dict[str, Any]:
+    """A config file's settings as flat keys, each value checked."""
     try:
         values = flatten(table)
     except ConfigError as error:
-        raise ConfigError(f"{error.message} (in {path})") from None
+        raise ConfigError(f"{error.message} (in {source})") from None
+    return {key: parse_value(key, raw, source=source) for key, raw in values.items()}
+
+
+def apply_file(settings: Settings, path: Path) -> Settings:
+    return apply_values(settings, checked_values(read_toml(path), source=str(path)))
+
+
+def apply_values(settings: Settings, values: Mapping[str, Any]) -> Settings:
     prices = {model: dict(row) for model, row in settings.prices.items()}
     changes: dict[str, Any] = {}
-    for key, raw in values.items():
-        value = parse_value(key, raw, source=str(path))
+    for key, value in values.items():
         if key.startswith("prices."):
             _, model, resolution = key.split(".")
             prices.setdefault(contract.canonical_model(model) or model, {})[resolution] = value
@@ -310,9 +340,15 @@ def apply_file(settings: Settings, path: Path) -> Settings:
 
 
 def load(project_file: Path | None = None) -> Settings:
+    """Defaults < user config < project file < the admin policy file, which nobody overrides."""
+    from imagine import admin
+
     settings = apply_file(Settings(), paths.config_file())
     if project_file is not None:
         settings = apply_file(settings, project_file)
+    locked = admin.load()
+    if locked is not None:
+        settings = apply_values(settings, locked.values)
     return settings
 
 
@@ -325,6 +361,8 @@ def set_value(path: Path, key: str, raw: str) -> Any:
     if key.startswith("prices."):
         _, model, resolution = key.split(".")
         _table(_table(document, "prices", super_table=True), model)[resolution] = stored
+    elif key == "policy" and isinstance(document.get("policy"), Mapping):
+        document["policy"]["level"] = stored  # beside the file's [policy.rules]
     elif key in document:
         document[key] = stored
     else:

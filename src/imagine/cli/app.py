@@ -220,6 +220,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Read and change settings (user config, or the project's imagine.toml with --project).",
     ),
     "auth": ("imagine.cli.auth:app", "Store, check or remove the xAI API key."),
+    "policy": (
+        "imagine.cli.policy:app",
+        "Try a prompt against the local policy rules, or list the rules in force.",
+    ),
 }
 
 

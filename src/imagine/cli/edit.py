@@ -98,13 +98,16 @@ def edit(
     dry_run_full: opt.DryRunFull = False,
     sim: opt.Sim = False,
     base_url: opt.BaseUrl = None,
+    policy_level: opt.Policy = None,
 ) -> None:
     """Edit a video (up to 8.7 s) with an instruction; the result keeps its length.
 
     Example: imagine edit clip.mp4 "make it snow" --consent
     """
     with Session(project_dir=project, base_url=base_url, use_sim=sim) as session:
-        settings = settings_with(session, no_audio=no_audio, model=model, output=output_template)
+        settings = settings_with(
+            session, no_audio=no_audio, model=model, output=output_template, policy=policy_level
+        )
         source = video_input(video, EDIT_RULES, job_finder(session))
         spec = RenderSpec(
             mode=Mode.EDIT,
@@ -152,6 +155,7 @@ def extend(
     dry_run_full: opt.DryRunFull = False,
     sim: opt.Sim = False,
     base_url: opt.BaseUrl = None,
+    policy_level: opt.Policy = None,
 ) -> None:
     """Continue a clip (2-15 s) from its last frame; the result is the original plus the new part.
 
@@ -161,6 +165,7 @@ def extend(
         settings = settings_with(
             session,
             no_audio=no_audio,
+            policy=policy_level,
             model=model,
             output=output_template,
             duration=duration if duration is not None else contract.EXTENSION_DEFAULT_DURATION,

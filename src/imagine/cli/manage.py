@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from imagine import ids, manage, plan
+from imagine import ids, manage, plan, render
 from imagine.cli import completion as complete
 from imagine.cli import options as opt
 from imagine.cli import output
@@ -63,6 +63,7 @@ def retry(
         old = session.ledger.resolve_all(jobs)
         for job in old:  # every job checked before any is sent
             manage.check_retry(session.ledger, job)
+            render.check_again(session, job)
             session.require_credentials(job.base_url)
         _confirm_unknown([job for job in old if job.status is Status.UNKNOWN], yes=yes)
         fresh = [manage.retry(session.ledger, job) for job in old]

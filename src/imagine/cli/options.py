@@ -182,3 +182,11 @@ Timeout = Annotated[
         help="Stop waiting after this many seconds (exit 6; resumable).",
     ),
 ]
+Policy = Annotated[
+    str | None,
+    typer.Option(
+        "--policy",
+        metavar="LEVEL",
+        help="Prompt rules: standard, or strict (adds age-appropriate rules; never lowers).",
+    ),
+]

@@ -185,6 +185,12 @@ def m007_workflow_columns(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX jobs_preview_of ON jobs(preview_of)")
 
 
+def m010_policy(conn: sqlite3.Connection) -> None:
+    """Audit entries that are not about one edit: an admin policy refusal (no job, job_id '')
+    says which file and setting refused what, as JSON."""
+    conn.execute("ALTER TABLE audit_log ADD COLUMN detail TEXT")
+
+
 MIGRATIONS: list[Migration] = [
     ("001_jobs", m001_jobs),
     ("002_job_events", m002_job_events),
@@ -193,6 +199,7 @@ MIGRATIONS: list[Migration] = [
     ("005_lookup_indexes", m005_lookup_indexes),
     ("006_ledger_lookups", m006_ledger_lookups),
     ("007_workflow_columns", m007_workflow_columns),
+    ("010_policy", m010_policy),
 ]
 
 
