@@ -45,6 +45,12 @@ class Settings:
     max_download_mb: int = 2048
     prices: Mapping[str, Mapping[str, float]] = field(default_factory=lambda: DEFAULT_PRICES)
     policy: PolicyLevel = PolicyLevel.STANDARD
+    # Limits an admin policy file usually sets (and locks); a user or project may set them too.
+    allow_edits: bool = True
+    allow_uploads: bool = True
+    allow_models: tuple[str, ...] | None = None  # None: every model
+    max_resolution: str | None = None
+    require_consent_for_edits: bool = False
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """Apply command-line values; None means "not given"."""
@@ -198,6 +204,13 @@ def _policy_level(value: Any) -> PolicyLevel:
     return PolicyLevel(text)
 
 
+def _models(value: Any) -> tuple[str, ...]:
+    names = value.split(",") if isinstance(value, str) else value
+    if not isinstance(names, list | tuple) or not names:
+        raise ValueError(f"expected a list of model names, got {_shown(value)}")
+    return tuple(dict.fromkeys(_model(name) for name in names))
+
+
 @dataclass(frozen=True)
 class Setting:
     key: str
@@ -220,10 +233,13 @@ SETTINGS: dict[str, Setting] = {
         Setting("confirm_above_usd", _usd, "ask before spending more than this on a terminal"),
         Setting("max_cost_usd", _usd, "refuse a command whose estimate exceeds this"),
         Setting("max_download_mb", _megabytes, "largest video file downloaded, in MB"),
+        Setting("policy", _policy_level, "prompt rules: standard, or strict (age-appropriate)"),
+        Setting("allow_edits", _boolean, "allow `imagine edit`"),
+        Setting("allow_uploads", _boolean, "allow sending local files (else URLs only)"),
+        Setting("allow_models", _models, "the only models allowed (comma-separated)"),
+        Setting("max_resolution", _resolution, "the highest resolution allowed"),
         Setting(
-            "policy",
-            _policy_level,
-            "prompt rules: standard, or strict (adds age-appropriate rules)",
+            "require_consent_for_edits", _boolean, "edits need --consent or a yes, not a file's"
         ),
     )
 }
@@ -358,6 +374,7 @@ def set_value(path: Path, key: str, raw: str) -> Any:
     value = parse_value(key, raw, source="")
     document = _editable(path)
     stored = str(value) if isinstance(value, str) else value  # a StrEnum is written as text
+    stored = list(stored) if isinstance(stored, tuple) else stored
     if key.startswith("prices."):
         _, model, resolution = key.split(".")
         _table(_table(document, "prices", super_table=True), model)[resolution] = stored

@@ -95,29 +95,30 @@ def preview(
     )
 
 
+def limits(session: Session) -> admin.Limits:
+    return admin.Limits(session.settings, session.admin)
+
+
 def check_admin(session: Session, spec: RenderSpec) -> None:
-    """Refuse (exit 5, audited) a request the admin policy file forbids."""
-    if session.admin is None:
-        return
+    """Refuse (exit 5; audited when the admin file forbids it) a request over the limits."""
     try:
-        session.admin.check_spec(spec)
-    except admin.AdminRefusal as refusal:
+        limits(session).check_spec(spec)
+    except PolicyError as refusal:
         admin.audit(session.ledger, refusal, attempted=f"{spec.mode} with {spec.model}")
         raise
 
 
 def check_again(session: Session, job: Job) -> None:
     """A job sent again (`imagine retry`) meets the rules and the admin policy in force now."""
-    if session.admin is not None:
-        inputs = [
-            (str(item.get("kind")), str(item.get("sent_as")), str(item.get("source")))
-            for item in job.inputs
-        ]
-        try:
-            session.admin.check_request(job.mode, job.model, job.resolution, inputs)
-        except admin.AdminRefusal as refusal:
-            admin.audit(session.ledger, refusal, attempted=f"retry of {job.mode} #{job.seq}")
-            raise
+    inputs = [
+        (str(item.get("kind")), str(item.get("sent_as")), str(item.get("source")))
+        for item in job.inputs
+    ]
+    try:
+        limits(session).check_request(job.mode, job.model, job.resolution, inputs)
+    except PolicyError as refusal:
+        admin.audit(session.ledger, refusal, attempted=f"retry of {job.mode} #{job.seq}")
+        raise
     hit = session.rules(session.settings.policy).check(job.prompt_sent).blocked_by
     if hit is not None:
         raise PolicyError(f"#{job.seq} not retried. {hit.message}")

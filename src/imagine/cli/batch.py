@@ -112,7 +112,7 @@ def batch(
             _end(parsed, problems, ExitCode.POLICY if refused else ExitCode.OK)
         built = collect(parsed.results, settings, job_finder(session))
         problems = list(built.problems)
-        file_consent = session.admin is None or not session.admin.require_consent_for_edits
+        file_consent = not session.settings.require_consent_for_edits
         agreed = _edit_consent(
             built, consent, problems, dry_run=dry_run or dry_run_full, file_consent=file_consent
         )

@@ -76,16 +76,18 @@ def _effective() -> tuple[Settings, dict[str, str]]:
 def _refuse_locked(key: str, raw: str) -> None:
     """`config set` of what the admin policy file locks is refused (exit 5) and audited."""
     locked = admin.load()
-    if locked is None or key not in locked.locked:
+    if locked is None or key.startswith("prices."):
         return
+    from imagine.errors import PolicyError
     from imagine.ledger.store import Ledger
 
     value = config.parse_value(key, raw, source="")
     try:
-        if key in locked.values:
-            raise locked.refusal(f"{key} is locked", key)
-        locked.check_value(key, value)
-    except admin.AdminRefusal as refusal:
+        if key in locked.locked:
+            raise locked.refusal(f"{key} is locked to {_show(locked.values[key])}", key)
+        settings = config.load(find_project().config_file)
+        admin.Limits(settings, locked).check_value(key, value)
+    except PolicyError as refusal:
         with Ledger.open() as ledger:
             admin.audit(ledger, refusal, attempted=f"config set {key} {_show(value)}")
         raise
@@ -105,6 +107,8 @@ def _show(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, tuple | list):
+        return ",".join(map(str, value))
     return str(value)
 
 
@@ -164,36 +168,15 @@ def list_(
         values["prices"] = {m: dict(row) for m, row in settings.prices.items()}
         if locked is not None:
             values["locked"] = {key: str(locked.path) for key in sorted(locked.locked)}
-            values["admin"] = _admin_values(locked)
         output.json_pretty(values)
         return
     for key, setting in SETTINGS.items():
         value = _show(getattr(settings, key))
         output.data(f"{key} = {value}".ljust(44) + f"# {sources[key]}: {setting.help}")
-    if locked is not None:
-        for key, value in _admin_values(locked).items():
-            shown = ", ".join(value) if isinstance(value, list) else _show(value)
-            output.data(f"{key} = {shown}".ljust(44) + f"# locked by admin file {locked.path}")
     for model, row in settings.prices.items():
         for resolution, price in row.items():
             origin = sources.get(f"prices.{model}.{resolution}", "default")
             output.data(f"prices.{model}.{resolution} = {price}".ljust(44) + f"# {origin}: USD/s")
-
-
-def _admin_values(locked: admin.Admin) -> dict[str, Any]:
-    """What only the admin file sets, as it sets it (defaults left out)."""
-    found: dict[str, Any] = {}
-    if not locked.allow_edits:
-        found["allow_edits"] = False
-    if not locked.allow_uploads:
-        found["allow_uploads"] = False
-    if locked.allow_models:
-        found["allow_models"] = list(locked.allow_models)
-    if locked.max_resolution:
-        found["max_resolution"] = locked.max_resolution
-    if locked.require_consent_for_edits:
-        found["require_consent_for_edits"] = True
-    return found
 
 
 @app.command("path", cls=ImagineCommand)

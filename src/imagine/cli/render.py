@@ -12,7 +12,7 @@ from imagine import admin
 from imagine.cli import output
 from imagine.cli.run import Presentation, drive
 from imagine.config import Settings, parse_value
-from imagine.errors import ExitCode, JobNotFound
+from imagine.errors import ExitCode, JobNotFound, PolicyError
 from imagine.jobs import Job
 from imagine.media.inputs import JobFinder
 from imagine.plan import Action, Planned, Request
@@ -61,15 +61,15 @@ def settings_with(session: Session, *, no_audio: bool = False, **given: Any) -> 
 
 
 def _check_locks(session: Session, checked: dict[str, Any]) -> None:
-    """A flag may not change what the admin policy file locks (exit 5, audited)."""
-    if session.admin is None:
-        return
+    """A flag may not change what the admin policy file locks, nor pass a limit (exit 5)."""
+    from imagine.render import limits
+
     for key, value in checked.items():
         if key == "policy":
             continue  # stricter is never an override of a safety setting
         try:
-            session.admin.check_value(key, value)
-        except admin.AdminRefusal as refusal:
+            limits(session).check_value(key, value)
+        except PolicyError as refusal:
             admin.audit(session.ledger, refusal, attempted=f"{FLAGS.get(key, key)} {value}")
             raise
 
