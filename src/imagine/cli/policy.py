@@ -15,7 +15,8 @@ from imagine.rules import PolicyLevel, Rule, RuleSet
 from imagine.session import Session
 
 app = typer.Typer(
-    help="Try a prompt against the local policy rules, or list the rules in force.",
+    help="Try a prompt against the local policy rules, or list the rules in force.\n\n"
+    'Example: imagine policy check "a red fox in the snow"',
     no_args_is_help=True,
 )
 JsonFlag = Annotated[bool, typer.Option("--json", help="As one JSON object.")]
