@@ -9,9 +9,9 @@ from imagine.rules.ruleset import SHIPPED, SHIPPED_STRICT, Rule, make_rule
 
 SEXUAL = (
     "nude", "nudes", "naked", "nudity", "sex", "sexy", "sexual*", "sexualis*", "sexualiz*",
-    "erotic*", "porn*", "nsfw", "xxx", "explicit", "lingerie", "topless", "bottomless",
+    "erotic*", "porn*", "nsfw", "xxx", "lingerie", "topless", "bottomless",
     "undress*", "striptease", "stripping", "seductive*", "sensual", "fetish*", "orgasm*",
-    "genital*", "breasts", "nipple*", "onlyfans", "lewd", "hentai", "intercourse", "in bed with",
+    "genital*", "breasts", "nipple*", "onlyfans", "lewd", "hentai", "intercourse",
 )  # fmt: skip
 MINOR_CUES = (
     "child", "children", "childlike", "kid", "kids", "minor", "minors", "underage", "under age",
@@ -30,7 +30,7 @@ HUMILIATING = (
     "humiliat*", "degrad*", "naked", "nude", "nudes", "undress*", "sex", "sexual*", "sexy",
     "porn*", "erotic*", "lingerie", "topless", "in underwear", "in her underwear",
     "in his underwear", "peeing", "pooping", "soiling", "vomiting on", "spitting on",
-    "beaten up", "being beaten", "tortured", "kissing", "making out", "fetish*", "diaper*",
+    "beaten up", "being beaten", "tortured", "fetish*", "diaper*",
 )  # fmt: skip
 # Cues that a real person is meant. No list can name everyone: these are the commonest ways
 # of saying it, and a few names that are asked for most (docs/policy.md: limits).
