@@ -186,3 +186,23 @@ def test_an_admin_file_with_a_bad_value_is_exit_2_naming_it(
     admin_file.write_text('max_resolution = "4k"\n')
     result = cli.run("config", "list")
     assert result.exit_code == 2 and str(admin_file) in result.stderr
+
+
+def test_required_consent_is_not_taken_from_a_batch_file(
+    cli: Cli, sim: Any, project: Path, admin_file: Path
+) -> None:
+    assert cli.gen(sim, "a red fox", "-d", "1").exit_code == 0
+    admin_file.write_text("require_consent_for_edits = true\n")
+    (project / "edits.jsonl").write_text(
+        '{"mode": "edit", "video": "@1", "prompt": "make it snow", "consent": true}\n'
+    )
+    env = {"XAI_API_KEY": sim.api_key}
+
+    refused = cli.run("batch", "edits.jsonl", "--base-url", sim.url, env=env)
+    assert refused.exit_code == 2, refused.stderr
+    assert "admin policy requires consent" in refused.stderr
+    assert sim_stats(sim)["submissions"] == 1
+
+    agreed = cli.run("batch", "edits.jsonl", "--consent", "--base-url", sim.url, env=env)
+    assert agreed.exit_code == 0, agreed.stderr
+    assert sim_stats(sim)["submissions"] == 2
