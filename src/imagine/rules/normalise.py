@@ -20,6 +20,8 @@ _STRETCHED = re.compile(r"([^\W\d_])\1{2,}")
 def fold(text: str) -> str:
     """Lower case without accents: compatibility forms (fullwidth, ligatures) to plain letters,
     then combining marks dropped."""
+    if text.isascii():
+        return text.casefold()
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
@@ -28,7 +30,10 @@ def normalise(text: str, *, leet: bool = False, join: bool = True) -> str:
     """Words separated by single spaces, obfuscation undone; ``leet`` also reads digits and
     symbols as the letters they look like (kept apart: "15 year old" must keep its digits);
     ``join`` makes one word of single characters in a row ("n u d e", but also "a n u d e")."""
-    folded = fold(text)
+    return _normalised(fold(text), leet=leet, join=join)
+
+
+def _normalised(folded: str, *, leet: bool, join: bool) -> str:
     if leet:
         folded = folded.translate(LEET)
     spaced = _SEPARATORS.sub(" ", folded).strip()
@@ -40,8 +45,11 @@ def normalise(text: str, *, leet: bool = False, join: bool = True) -> str:
 def views(text: str) -> tuple[str, ...]:
     """Every form a rule looks at: normalised with and without single letters joined, each
     also read as leetspeak."""
+    folded = fold(text)
     forms = (
-        normalise(text, leet=leet, join=join) for leet in (False, True) for join in (True, False)
+        _normalised(folded, leet=leet, join=join)
+        for leet in (False, True)
+        for join in (True, False)
     )
     return tuple(dict.fromkeys(forms))
 
@@ -50,13 +58,17 @@ def term_pattern(term: str) -> str:
     """A regular expression for a word or phrase of a rule, matched against ``views``.
 
     Each letter may be repeated and a space may stand between any two (``nu de``, ``nuude``),
-    the term must be whole words, and a trailing ``*`` matches any ending (``undress*``).
+    and a trailing ``*`` matches any ending (``undress*``). It is to be placed between word
+    boundaries (``words_pattern``): a term is whole words.
     """
     prefix = term.rstrip().endswith("*")
-    words = normalise(term.rstrip().rstrip("*"))
-    if not words:
+    letters = normalise(term.rstrip().rstrip("*")).replace(" ", "")
+    if not letters:
         raise ValueError(f"the word {term!r} has no letters or digits")
-    parts = [" ?" if char == " " else re.escape(char) + "+" for char in words]
-    body = " ?".join(part for part in parts if part != " ?")
-    ending = r"\w*" if prefix else ""
-    return rf"(?<!\w){body}{ending}(?!\w)"
+    body = " ?".join(re.escape(char) + "+" for char in letters)
+    return body + (r"\w*" if prefix else "")
+
+
+def words_pattern(terms: list[str]) -> str:
+    """One expression for many terms, the word boundaries checked once for all of them."""
+    return r"(?<!\w)(?:" + "|".join(term_pattern(term) for term in terms) + r")(?!\w)"

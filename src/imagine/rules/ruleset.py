@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from imagine.errors import ConfigError
-from imagine.rules.normalise import term_pattern, views
+from imagine.rules.normalise import views, words_pattern
 
 
 class RuleAction(StrEnum):
@@ -81,9 +81,9 @@ def make_rule(
 
 def _compile(name: str, source: str, words: Sequence[str], regex: Sequence[str]) -> re.Pattern[str]:
     parts = []
-    for word in words:
+    if words:
         try:
-            parts.append(term_pattern(word))
+            parts.append(words_pattern(list(words)))
         except ValueError as error:
             raise ConfigError(f"policy rule {name!r} in {source}: {error}") from None
     for pattern in regex:
