@@ -29,6 +29,11 @@ def imagine_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("IMAGINE_HOME", str(home))
     for name in ("XAI_API_KEY", "IMAGINE_LEDGER", "IMAGINE_DEBUG", "IMAGINE_BASE_URL", "NO_COLOR"):
         monkeypatch.delenv(name, raising=False)
+    # Nor the machine's admin policy file: tests that want one name theirs.
+    from imagine import admin
+
+    monkeypatch.delenv(admin.ENV, raising=False)
+    monkeypatch.setattr(admin, "DEFAULT_FILE", tmp_path / "no-admin-policy.toml")
     return home
 
 

@@ -22,6 +22,7 @@ from imagine.api import contract
 from imagine.atomic import write_atomic
 from imagine.errors import ConfigError
 from imagine.pricing import DEFAULT_PRICES
+from imagine.rules.ruleset import PolicyLevel
 
 DEFAULT_BASE_URL = "https://api.x.ai"
 DEFAULT_OUTPUT = "renders/{date}-{slug}-{short}"
@@ -54,6 +55,13 @@ class Settings:
     preview_resolution: str = "480p"
     preview_duration: int = 3
     user: str | None = None  # the end user sent as `user` for xAI's abuse monitoring
+    policy: PolicyLevel = PolicyLevel.STANDARD
+    # Limits an admin policy file usually sets (and locks); a user or project may set them too.
+    allow_edits: bool = True
+    allow_uploads: bool = True
+    allow_models: tuple[str, ...] | None = None  # None: every model
+    max_resolution: str | None = None
+    require_consent_for_edits: bool = False
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """Apply command-line values; None means "not given"."""
@@ -222,6 +230,20 @@ def _output(value: Any) -> str:
     return template
 
 
+def _policy_level(value: Any) -> PolicyLevel:
+    text = _text(value).lower()
+    if text not in tuple(PolicyLevel):
+        raise ValueError(f"policy {text!r} is not a level: choose standard or strict")
+    return PolicyLevel(text)
+
+
+def _models(value: Any) -> tuple[str, ...]:
+    names = value.split(",") if isinstance(value, str) else value
+    if not isinstance(names, list | tuple) or not names:
+        raise ValueError(f"expected a list of model names, got {_shown(value)}")
+    return tuple(dict.fromkeys(_model(name) for name in names))
+
+
 @dataclass(frozen=True)
 class Setting:
     key: str
@@ -247,6 +269,14 @@ SETTINGS: dict[str, Setting] = {
         Setting("preview_resolution", _resolution, "resolution of a --preview render"),
         Setting("preview_duration", _duration, "seconds of a --preview render"),
         Setting("user", _user, "end-user id sent with each request (xAI abuse monitoring)"),
+        Setting("policy", _policy_level, "prompt rules: standard, or strict (age-appropriate)"),
+        Setting("allow_edits", _boolean, "allow `imagine edit`"),
+        Setting("allow_uploads", _boolean, "allow sending local files (else URLs only)"),
+        Setting("allow_models", _models, "the only models allowed (comma-separated)"),
+        Setting("max_resolution", _resolution, "the highest resolution allowed"),
+        Setting(
+            "require_consent_for_edits", _boolean, "edits need --consent or a yes, not a file's"
+        ),
     )
 }
 
@@ -352,21 +382,41 @@ def flatten(table: Mapping[str, Any]) -> dict[str, Any]:
                     flat[f"prices.{model}.{resolution}"] = price
         elif key == "budget" and isinstance(value, Mapping):
             flat.update((f"budget.{name}", cap) for name, cap in value.items())
+        elif key == "policy" and isinstance(value, Mapping):
+            # [policy]: level = "strict" beside the rules (read by imagine.rules)
+            unknown = sorted(set(value) - {"level", "rules"})
+            if unknown:
+                raise ConfigError(
+                    f"unknown key policy.{unknown[0]}: [policy] holds level and rules"
+                )
+            if "level" in value:
+                flat["policy"] = value["level"]
         elif key not in ("project", "templates"):  # (templates: imagine.templates reads them)
             flat[key] = value
     return flat
 
 
-def apply_file(settings: Settings, path: Path, *, project: bool = False) -> Settings:
-    table = read_toml(path)
+def checked_values(table: Mapping[str, Any], *, source: str) -> dict[str, Any]:
+    """A config file's settings as flat keys, each value checked."""
     try:
         values = flatten(table)
     except ConfigError as error:
-        raise ConfigError(f"{error.message} (in {path})") from None
+        raise ConfigError(f"{error.message} (in {source})") from None
+    return {key: parse_value(key, raw, source=source) for key, raw in values.items()}
+
+
+def apply_file(settings: Settings, path: Path, *, project: bool = False) -> Settings:
+    values = checked_values(read_toml(path), source=str(path))
+    return apply_values(settings, values, project=project)
+
+
+def apply_values(
+    settings: Settings, values: Mapping[str, Any], *, project: bool = False
+) -> Settings:
+    """``project``: the values are a project's, whose [budget] caps count its jobs only."""
     prices = {model: dict(row) for model, row in settings.prices.items()}
     changes: dict[str, Any] = {}
-    for key, raw in values.items():
-        value = parse_value(key, raw, source=str(path))
+    for key, value in values.items():
         if key.startswith("prices."):
             _, model, resolution = key.split(".")
             prices.setdefault(contract.canonical_model(model) or model, {})[resolution] = value
@@ -378,12 +428,18 @@ def apply_file(settings: Settings, path: Path, *, project: bool = False) -> Sett
 
 
 def load(project_file: Path | None = None) -> Settings:
+    """Defaults < user config < project file < the admin policy file, which nobody overrides."""
+    from imagine import admin
+
     settings = apply_file(Settings(), paths.config_file())
     if project_file is not None:
         settings = apply_file(settings, project_file, project=True)
     user = os.environ.get("IMAGINE_USER")
     if user:
         settings = replace(settings, user=parse_value("user", user, source="IMAGINE_USER"))
+    locked = admin.load()
+    if locked is not None:
+        settings = apply_values(settings, locked.values)
     return settings
 
 
@@ -393,11 +449,14 @@ def set_value(path: Path, key: str, raw: str) -> Any:
     value = parse_value(key, raw, source="")
     document = _editable(path)
     stored = str(value) if isinstance(value, str) else value  # a StrEnum is written as text
+    stored = list(stored) if isinstance(stored, tuple) else stored
     if key.startswith("prices."):
         _, model, resolution = key.split(".")
         _table(_table(document, "prices", super_table=True), model)[resolution] = stored
     elif key.startswith("budget."):
         _table(document, "budget")[key.removeprefix("budget.")] = stored
+    elif key == "policy" and isinstance(document.get("policy"), Mapping):
+        document["policy"]["level"] = stored  # beside the file's [policy.rules]
     elif key in document:
         document[key] = stored
     else:

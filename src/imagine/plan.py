@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from imagine import ids, pricing
-from imagine.jobs import Brief, Job, Status
+from imagine.jobs import BlockReason, BlockSource, Brief, Job, Status
 from imagine.ledger.store import Ledger
 from imagine.project import Outputs, Project, plan_output, slugify
 from imagine.render_files import taken_in
 from imagine.reuse import Found, SidecarIndex, import_render
+from imagine.rules import Hit
 from imagine.spec import Mode, Origin, RenderSpec
 
 
@@ -32,6 +33,7 @@ class Action(StrEnum):
     ATTACHED = "attached"  # live: followed, not paid again
     UNRESOLVED = "unresolved"  # unknown: the user decides
     BLOCKED_BEFORE = "blocked-before"  # the provider's moderation blocked the same request
+    REFUSED = "refused"  # a local policy rule: recorded blocked, never sent
     RESUMED = "resumed"  # named to `imagine wait`, unfinished
     SETTLED = "settled"  # named to `imagine wait`, final
 
@@ -113,9 +115,9 @@ def _action(job: Job) -> Action | None:
         return Action.ATTACHED
     if job.status is Status.UNKNOWN:
         return Action.UNRESOLVED
-    if job.status is Status.BLOCKED:
+    if job.status is Status.BLOCKED and job.block_source != BlockSource.LOCAL:
         return Action.BLOCKED_BEFORE
-    return None
+    return None  # (a local refusal is decided again by the rules in force now)
 
 
 def find_existing(ledger: Ledger, fingerprint: str) -> Planned | None:
@@ -204,6 +206,33 @@ def _record(
     if job.id != job_id:  # another process recorded the same request a moment ago
         return classify(job) or Planned.of(job, Action.ATTACHED)
     return Planned.of(job, Action.NEW)
+
+
+def refuse(ledger: Ledger, request: Request, hit: Hit, target: Target) -> Planned:
+    """Record a request a local rule refused: blocked from the start, never live, never sent.
+    Its events and file name carry the rule, not the prompt (the row keeps it as typed)."""
+    spec = request.spec
+    job_id = ids.new_id()
+    cost = estimate(spec, target.prices)
+    created = datetime.now()
+    fingerprint = spec.fingerprint(target.base_url)
+
+    def values(seq: int) -> dict[str, Any]:
+        fields = {**template_fields(spec, job_id, seq, created), "slug": "blocked"}
+        output = plan_output(target.project, request.template, fields, taken_in(ledger))
+        return {
+            **_row(spec, job_id, fingerprint, output, cost, target),
+            "status": Status.BLOCKED,
+            "block_source": BlockSource.LOCAL,
+            "block_reason": BlockReason.POLICY,
+            "block_rule": hit.rule,
+            "block_category": hit.category,
+            "error_code": "policy",
+            "error_message": hit.message,
+        }
+
+    detail = {"block_source": str(BlockSource.LOCAL), "rule": hit.rule, "category": hit.category}
+    return Planned.of(ledger.insert(values, detail=detail), Action.REFUSED)
 
 
 def _row(

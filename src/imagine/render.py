@@ -12,22 +12,33 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from imagine import plan, policy
+from imagine import admin, plan, policy
 from imagine.config import Settings
 from imagine.engine.events import Reason, Sink, null_sink
 from imagine.engine.runner import Engine, EngineOptions, Outcome
-from imagine.errors import ExitCode, ImagineError
-from imagine.jobs import UNSUCCESSFUL, Brief, Status
+from imagine.errors import ExitCode, ImagineError, PolicyError
+from imagine.jobs import UNSUCCESSFUL, Brief, Job, Status
 from imagine.project import Outputs, ensure_writable
+from imagine.rules import Hit, PolicyLevel
 from imagine.session import Session
 from imagine.spec import RenderSpec, validate
 
 
 @dataclass(frozen=True)
+class Refused:
+    """A request a local rule refused: it is recorded blocked, and nothing is sent."""
+
+    request: plan.Request
+    hit: Hit
+
+
+@dataclass(frozen=True)
 class Preview:
-    requests: tuple[plan.Request, ...]
+    requests: tuple[plan.Request, ...]  # those the rules allow
     total_usd: float
     base_url: str
+    refused: tuple[Refused, ...] = ()
+    warnings: tuple[Hit, ...] = ()  # rules with action warn that matched (each once)
 
     @property
     def specs(self) -> list[RenderSpec]:
@@ -46,23 +57,72 @@ class Result:
 
 
 def preview(
-    session: Session, requests: Sequence[plan.Request], *, dry_run: bool = False
+    session: Session,
+    requests: Sequence[plan.Request],
+    *,
+    dry_run: bool = False,
+    level: PolicyLevel | None = None,
 ) -> Preview:
     """Validate everything that can be checked offline; nothing is sent.
 
-    Unless this is a dry run, the output folders are created and proven writable, so that a render
-    is never paid for and then lost for want of a place to put it.
+    Each prompt, as it would be sent, is checked against the rules in force (``level``: the
+    command's policy level); what the admin policy file forbids is refused here, for every
+    request, before anything is recorded. Unless this is a dry run, the output folders are
+    created and proven writable, so that a render is never paid for and then lost for want of
+    a place to put it.
     """
+    rules = session.rules(level or session.settings.policy)
     outputs = Outputs(session.project)
     folders: set[Path] = set()
+    allowed: list[plan.Request] = []
+    refused: list[Refused] = []
+    warnings: dict[str, Hit] = {}
     for request in requests:
         validate(request.spec)
+        check_admin(session, request.spec)
+        verdict = rules.check(request.spec.prompt)
+        warnings.update((hit.rule, hit) for hit in verdict.warnings)
+        if verdict.blocked_by is not None:
+            refused.append(Refused(request, verdict.blocked_by))
+            continue
+        allowed.append(request)
         folders.add(_output_folder(outputs, request))
-    total = sum(plan.estimate(r.spec, session.settings.prices).usd for r in requests)
+    total = sum(plan.estimate(r.spec, session.settings.prices).usd for r in allowed)
     if not dry_run:
         for folder in sorted(folders):
             ensure_writable(folder)
-    return Preview(tuple(requests), total, session.base_url)
+    return Preview(
+        tuple(allowed), total, session.base_url, tuple(refused), tuple(warnings.values())
+    )
+
+
+def limits(session: Session) -> admin.Limits:
+    return admin.Limits(session.settings, session.admin)
+
+
+def check_admin(session: Session, spec: RenderSpec) -> None:
+    """Refuse (exit 5; audited when the admin file forbids it) a request over the limits."""
+    try:
+        limits(session).check_spec(spec)
+    except PolicyError as refusal:
+        admin.audit(session.ledger, refusal, attempted=f"{spec.mode} with {spec.model}")
+        raise
+
+
+def check_again(session: Session, job: Job) -> None:
+    """A job sent again (`imagine retry`) meets the rules and the admin policy in force now."""
+    inputs = [
+        (str(item.get("kind")), str(item.get("sent_as")), str(item.get("source")))
+        for item in job.inputs
+    ]
+    try:
+        limits(session).check_request(job.mode, job.model, job.resolution, inputs)
+    except PolicyError as refusal:
+        admin.audit(session.ledger, refusal, attempted=f"retry of {job.mode} #{job.seq}")
+        raise
+    hit = session.rules(session.settings.policy).check(job.prompt_sent).blocked_by
+    if hit is not None:
+        raise PolicyError(f"#{job.seq} not retried. {hit.message}")
 
 
 def _output_folder(outputs: Outputs, request: plan.Request) -> Path:
@@ -80,9 +140,11 @@ def record(
     consent: Mapping[str, Any] | None = None,
     settings: Settings | None = None,
 ) -> list[plan.Planned]:
-    """Write the jobs to the ledger (or find them there already). Needs credentials first.
-    ``settings``: those in force for this command (its --max-cost), if not the session's."""
-    session.require_credentials()
+    """Write the jobs to the ledger (or find them there already): the refused ones as blocked,
+    first. Needs credentials first (for what will be sent). ``settings``: those in force for
+    this command (its --max-cost), if not the session's."""
+    if preview_.requests:
+        session.require_credentials()
     policy.check_budget(preview_.total_usd, settings or session.settings)
     target = plan.Target(
         project=session.project,
@@ -90,7 +152,10 @@ def record(
         prices=session.settings.prices,
         consent=consent,
     )
-    return plan.plan(session.ledger, preview_.requests, target, force=force)
+    blocked = [
+        plan.refuse(session.ledger, item.request, item.hit, target) for item in preview_.refused
+    ]
+    return blocked + plan.plan(session.ledger, preview_.requests, target, force=force)
 
 
 async def drive(

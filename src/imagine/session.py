@@ -10,11 +10,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from imagine import auth, config, paths
+from imagine.admin import Admin
+from imagine.admin import load as load_admin
 from imagine.api.client import RetryHook, RetryPolicy, XAIClient
 from imagine.config import Settings
 from imagine.errors import UsageError
 from imagine.ledger.store import Ledger
 from imagine.project import Project, find_project
+from imagine.rules import PolicyLevel, RuleSet, in_force
 
 if TYPE_CHECKING:
     from imagine.sim import Simulator
@@ -51,6 +54,19 @@ class Session:
     @cached_property
     def settings(self) -> Settings:
         return config.load(self.project.config_file)
+
+    @cached_property
+    def admin(self) -> Admin | None:
+        """The admin policy file in force, if any (docs/policy.md)."""
+        return load_admin()
+
+    def rules(self, level: PolicyLevel) -> RuleSet:
+        """The prompt rules in force here: shipped, user, project and admin."""
+        files = [(paths.config_file(), "user config")]
+        if self.project.config_file is not None:
+            files.append((self.project.config_file, "project"))
+        extra = self.admin.rules if self.admin is not None else ()
+        return in_force(level, files, extra)
 
     @cached_property
     def ledger(self) -> Ledger:

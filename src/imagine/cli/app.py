@@ -232,6 +232,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "imagine.cli.promote:promote",
         "Render the final version of a --preview: same prompt, template version, inputs and options.",
     ),
+    "policy": (
+        "imagine.cli.policy:app",
+        "Try a prompt against the local policy rules, or list the rules in force.",
+    ),
 }
 
 

@@ -18,6 +18,7 @@ from imagine.cli.render import (
     job_finder,
     print_bodies,
     print_dry_run_total,
+    say_refused,
     settings_with,
     warn_if_changed,
 )
@@ -92,6 +93,7 @@ def batch(
     dry_run_full: opt.DryRunFull = False,
     sim: opt.Sim = False,
     base_url: opt.BaseUrl = None,
+    policy_level: opt.Policy = None,
 ) -> None:
     """Render every job in a file; run it again and only what is missing is rendered.
 
@@ -108,6 +110,7 @@ def batch(
                 template=applied,
                 max_cost_usd=max_cost,
                 no_audio=no_audio,
+                policy=policy_level,
                 duration=duration,
                 aspect=aspect,
                 resolution=resolution,
@@ -127,11 +130,14 @@ def batch(
             ),
         )
         if (dry_run or dry_run_full) and not strict:
-            problems = _dry_run(session, parsed, settings, templating, full=dry_run_full)
-            _end(parsed, problems, ExitCode.OK)
+            problems, refused = _dry_run(session, parsed, settings, templating, full=dry_run_full)
+            _end(parsed, problems, ExitCode.POLICY if refused else ExitCode.OK)
         built = collect(parsed.results, settings, job_finder(session), templating)
         problems = list(built.problems)
-        agreed = _edit_consent(built, consent, problems, dry_run=dry_run or dry_run_full)
+        file_consent = not session.settings.require_consent_for_edits
+        agreed = _edit_consent(
+            built, consent, problems, dry_run=dry_run or dry_run_full, file_consent=file_consent
+        )
         skipped = {problem.line for problem in problems}
         requests = [request for line, request in built.requests if line not in skipped]
         # Every bad line is said before anything is sent, so that a run can be stopped (Ctrl-C)
@@ -186,18 +192,21 @@ def _dry_run(
     templating: Templating,
     *,
     full: bool,
-) -> list[BatchProblem]:
+) -> tuple[list[BatchProblem], int]:
     """Each line's bodies printed as soon as the line is read (a long file starts at once, and
     `| head` sees its first lines first); its mistakes said in their place."""
     problems: list[BatchProblem] = []
     pending: list[Request] = []
     total = 0.0
+    refused = 0
 
     def flush() -> None:
-        nonlocal total
+        nonlocal total, refused
         if pending:
-            checked = preview(session, pending, dry_run=True)
+            checked = preview(session, pending, dry_run=True, level=settings.policy)
             print_bodies(checked, full=full)
+            say_refused(checked)
+            refused += len(checked.refused)
             total += checked.total_usd
             pending.clear()
 
@@ -212,30 +221,44 @@ def _dry_run(
             flush()
     flush()
     print_dry_run_total(total)
-    return problems
+    return problems, refused
 
 
 def _edit_consent(
-    built: Built, given: bool, problems: list[BatchProblem], *, dry_run: bool
+    built: Built,
+    given: bool,
+    problems: list[BatchProblem],
+    *,
+    dry_run: bool,
+    file_consent: bool = True,
 ) -> dict[str, Any] | None:
-    """One consent for the file's edits: --consent, every edit line saying so, or one yes."""
+    """One consent for the file's edits: --consent, every edit line saying so, or one yes.
+    Under an admin file's require_consent_for_edits, the lines' own word is not enough."""
     edits = sum(1 for _, request in built.requests if request.spec.mode is Mode.EDIT)
     if not edits or dry_run:
         return None
     if given:
         return consent_record("flag")
-    if not built.edits_without_consent:
+    if not built.edits_without_consent and file_consent:
         return consent_record("file")
     if output.stdin_is_terminal():
         return ask_consent(False, count=edits)
+    lines = built.edits_without_consent if file_consent else _edit_lines(built)
     problems.extend(
         BatchProblem(
-            line, "editing a video needs consent: add consent=true to the line, or pass --consent"
+            line,
+            "editing a video needs consent: add consent=true to the line, or pass --consent"
+            if file_consent
+            else "the admin policy requires consent for edits on the command line: pass --consent",
         )
-        for line in built.edits_without_consent
+        for line in lines
     )
     problems.sort(key=lambda problem: problem.line)
     return None
+
+
+def _edit_lines(built: Built) -> list[int]:
+    return sorted({line for line, request in built.requests if request.spec.mode is Mode.EDIT})
 
 
 def _print_problems(parsed: BatchStream, problems: list[BatchProblem]) -> None:

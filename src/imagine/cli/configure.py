@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from imagine import config, paths
+from imagine import admin, config, paths
 from imagine.cli import completion as complete
 from imagine.cli import output
 from imagine.cli.helptext import ImagineCommand
@@ -66,7 +66,31 @@ def _effective() -> tuple[Settings, dict[str, str]]:
         if path is not None:
             for key in config.flatten(config.read_toml(path)):
                 sources[key] = name
+    locked = admin.load()
+    if locked is not None:
+        for key in locked.locked:
+            sources[key] = f"locked by admin file {locked.path}"
     return config.load(found.config_file), sources
+
+
+def _refuse_locked(key: str, raw: str) -> None:
+    """`config set` of what the admin policy file locks is refused (exit 5) and audited."""
+    locked = admin.load()
+    if locked is None or key.startswith("prices."):
+        return
+    from imagine.errors import PolicyError
+    from imagine.ledger.store import Ledger
+
+    value = config.parse_value(key, raw, source="")
+    try:
+        if key in locked.locked:
+            raise locked.refusal(f"{key} is locked to {_show(locked.values[key])}", key)
+        settings = config.load(find_project().config_file)
+        admin.Limits(settings, locked).check_value(key, value)
+    except PolicyError as refusal:
+        with Ledger.open() as ledger:
+            admin.audit(ledger, refusal, attempted=f"config set {key} {_show(value)}")
+        raise
 
 
 def _value(settings: Settings, key: str) -> Any:
@@ -86,6 +110,8 @@ def _show(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, tuple | list):
+        return ",".join(map(str, value))
     return str(value)
 
 
@@ -112,6 +138,7 @@ def set_(
     Example: imagine config set resolution 720p
     """
     path = _file(project)
+    _refuse_locked(key, value)
     stored = config.set_value(path, key, value)
     output.message(f"{key} = {_show(stored)}  ({path})")
 
@@ -138,9 +165,12 @@ def list_(
     Example: imagine config list
     """
     settings, sources = _effective()
+    locked = admin.load()
     if json_output:
         values = {key: getattr(settings, key) for key in SETTINGS}
         values["prices"] = {m: dict(row) for m, row in settings.prices.items()}
+        if locked is not None:
+            values["locked"] = {key: str(locked.path) for key in sorted(locked.locked)}
         output.json_pretty(values)
         return
     for key, setting in SETTINGS.items():

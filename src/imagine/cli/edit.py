@@ -102,6 +102,7 @@ def edit(
     dry_run_full: opt.DryRunFull = False,
     sim: opt.Sim = False,
     base_url: opt.BaseUrl = None,
+    policy_level: opt.Policy = None,
 ) -> None:
     """Edit a video (up to 8.7 s) with an instruction; the result keeps its length.
 
@@ -116,6 +117,7 @@ def edit(
             no_audio=no_audio,
             model=model,
             output=output_template,
+            policy=policy_level,
         )
         source = video_input(video, EDIT_RULES, job_finder(session))
         spec = RenderSpec(
@@ -170,6 +172,7 @@ def extend(
     dry_run_full: opt.DryRunFull = False,
     sim: opt.Sim = False,
     base_url: opt.BaseUrl = None,
+    policy_level: opt.Policy = None,
 ) -> None:
     """Continue a clip (2-15 s) from its last frame; the result is the original plus the new part.
 
@@ -182,6 +185,7 @@ def extend(
             max_cost_usd=max_cost,
             template=applied,
             no_audio=no_audio,
+            policy=policy_level,
             model=model,
             output=output_template,
             duration=duration if duration is not None else contract.EXTENSION_DEFAULT_DURATION,

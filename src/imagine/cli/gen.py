@@ -73,6 +73,7 @@ def gen(
     dry_run_full: opt.DryRunFull = False,
     sim: opt.Sim = False,
     base_url: opt.BaseUrl = None,
+    policy_level: opt.Policy = None,
 ) -> None:
     """Render a video from a prompt (and images), wait for it and save it with its sidecar.
 
@@ -85,6 +86,7 @@ def gen(
             max_cost_usd=max_cost,
             template=applied,
             no_audio=no_audio,
+            policy=policy_level,
             duration=duration,
             aspect=aspect,
             resolution=resolution,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from imagine import ids, manage, plan, policy
+from imagine import ids, manage, plan, policy, render
 from imagine.cli import completion as complete
 from imagine.cli import options as opt
 from imagine.cli import output
@@ -65,6 +65,7 @@ def retry(
         old = session.ledger.resolve_all(jobs)
         for job in old:  # every job checked before any is sent
             manage.check_retry(session.ledger, job)
+            render.check_again(session, job)
             session.require_credentials(job.base_url)
         settings = settings_with(session, max_cost_usd=max_cost)
         policy.check_budget(sum(job.cost_estimate_usd or 0.0 for job in old), settings)

@@ -263,3 +263,11 @@ StoreExpires = Annotated[
         "with --store-public; implies --store).",
     ),
 ]
+Policy = Annotated[
+    str | None,
+    typer.Option(
+        "--policy",
+        metavar="LEVEL",
+        help="Prompt rules: standard, or strict (adds age-appropriate rules; never lowers).",
+    ),
+]

@@ -8,16 +8,17 @@ from typing import Any
 
 import typer
 
-from imagine import templates
+from imagine import admin, templates
 from imagine.cli import output
 from imagine.cli.run import Presentation, drive
 from imagine.config import Settings, parse_value
-from imagine.errors import ExitCode, JobNotFound, UsageError
+from imagine.errors import ExitCode, JobNotFound, PolicyError, UsageError
 from imagine.jobs import Job
 from imagine.media.inputs import JobFinder
-from imagine.plan import Planned, Request
+from imagine.plan import Action, Planned, Request
 from imagine.pricing import format_usd
 from imagine.render import Preview, preview, record
+from imagine.rules import PolicyLevel
 from imagine.session import Session
 from imagine.spec import recorded
 from imagine.templates import Applied, Template
@@ -29,6 +30,7 @@ FLAGS = {
     "model": "-m/--model",
     "output": "-o/--output",
     "max_cost_usd": "--max-cost",
+    "policy": "--policy",
 }
 
 
@@ -61,8 +63,12 @@ def settings_with(
     }
     if no_audio:
         checked["audio"] = False
+    if checked.get("policy") is PolicyLevel.STANDARD:
+        del checked["policy"]  # --policy only ever raises the level in force
+    _check_locks(session, checked)
     settings = session.settings
     if template is not None:
+        _check_locks(session, dict(template.template.defaults))  # a template is no way round
         settings = settings.with_overrides(**template.template.defaults)
     return settings.with_overrides(**checked)
 
@@ -94,6 +100,20 @@ def warn_if_changed(session: Session, template: Template, *, dry_run: bool = Fal
         output.warn(templates.changed_warning(template))
 
 
+def _check_locks(session: Session, checked: dict[str, Any]) -> None:
+    """A flag may not change what the admin policy file locks, nor pass a limit (exit 5)."""
+    from imagine.render import limits
+
+    for key, value in checked.items():
+        if key == "policy":
+            continue  # stricter is never an override of a safety setting
+        try:
+            limits(session).check_value(key, value)
+        except PolicyError as refusal:
+            admin.audit(session.ledger, refusal, attempted=f"{FLAGS.get(key, key)} {value}")
+            raise
+
+
 def job_finder(session: Session) -> JobFinder:
     def find(ref: str) -> Job | None:
         try:
@@ -123,25 +143,77 @@ def execute(
     dry_run = flags.dry_run or flags.dry_run_full
     if not dry_run:
         session.require_credentials()
-    checked = preview(session, requests, dry_run=dry_run)
+    checked = preview(session, requests, dry_run=dry_run, level=settings.policy)
+    warn_rules(checked, quiet=flags.quiet)
     if dry_run:
         print_dry_run(checked, full=flags.dry_run_full)
-        return ExitCode.OK
-    agreed = consent() if consent else None
-    confirm_cost(checked, settings, yes=flags.yes, simulated=session.use_sim, session=session)
+        say_refused(checked)
+        return ExitCode.POLICY if checked.refused else ExitCode.OK
+    agreed = consent() if consent and checked.requests else None
+    if checked.requests:
+        confirm_cost(checked, settings, yes=flags.yes, simulated=session.use_sim, session=session)
     planned = record(session, checked, force=flags.force, consent=agreed, settings=settings)
     if on_recorded is not None:
         on_recorded(planned)  # (before the wait: what it links is kept if the wait is cut short)
+    refused = [item for item in planned if item.action is Action.REFUSED]
+    report_refused(session, refused, json=flags.json)
+    rest = [item for item in planned if item.action is not Action.REFUSED]
+    if not rest:
+        return ExitCode.POLICY
     show = Presentation(json=flags.json, quiet=flags.quiet, progress=flags.progress)
-    return drive(
+    code = drive(
         session,
-        planned,
+        rest,
         wait=not flags.no_wait,
         timeout=flags.timeout,
         show=show,
         rps=rps,
         concurrency=concurrency,
     )
+    # A refused request is the run's outcome unless something worse happened to the others.
+    return ExitCode.POLICY if refused and code in (ExitCode.OK, ExitCode.JOB_FAILED) else code
+
+
+def warn_rules(checked: Preview, *, quiet: bool) -> None:
+    """One line per rule with action ``warn`` that matched; the jobs go ahead."""
+    if quiet:
+        return
+    for hit in checked.warnings:
+        output.warn(f"rule {hit.rule} ({hit.category}) matches this request; sending it anyway")
+
+
+def say_refused(checked: Preview) -> None:
+    """The neutral line for each refused request of a dry run (nothing is recorded)."""
+    for item in checked.refused:
+        output.error(item.hit.message)
+
+
+def report_refused(session: Session, refused: list[Planned], *, json: bool) -> None:
+    """Each refused job: the rule and its category, never the prompt (not even with --json)."""
+    for item in refused:
+        job = session.ledger.require(item.job.id)
+        prefix = f"#{job.seq}: " if len(refused) > 1 else ""
+        output.error(prefix + (job.error_message or "blocked by a local rule"))
+        if json:
+            output.json_line(refused_document(job))
+
+
+def refused_document(job: Job) -> dict[str, Any]:
+    """--json for a job a local rule refused: what was refused and why, without the prompt."""
+    return {
+        "id": job.id,
+        "seq": job.seq,
+        "status": str(job.status),
+        "mode": job.mode,
+        "model": job.model,
+        "block": {
+            "source": job.block_source,
+            "reason": job.block_reason,
+            "rule": job.block_rule,
+            "category": job.block_category,
+        },
+        "message": job.error_message,
+    }
 
 
 def print_dry_run(checked: Preview, *, full: bool = False) -> None:

@@ -214,6 +214,12 @@ def m011_templates(conn: sqlite3.Connection) -> None:
     )
 
 
+def m010_policy(conn: sqlite3.Connection) -> None:
+    """Audit entries that are not about one edit: an admin policy refusal (no job, job_id '')
+    says which file and setting refused what, as JSON."""
+    conn.execute("ALTER TABLE audit_log ADD COLUMN detail TEXT")
+
+
 MIGRATIONS: list[Migration] = [
     ("001_jobs", m001_jobs),
     ("002_job_events", m002_job_events),
@@ -223,6 +229,7 @@ MIGRATIONS: list[Migration] = [
     ("006_ledger_lookups", m006_ledger_lookups),
     ("007_workflow_columns", m007_workflow_columns),
     ("009_budget", m009_budget),
+    ("010_policy", m010_policy),
     ("011_templates", m011_templates),
 ]
 

@@ -137,6 +137,16 @@ class Ledger:
                 )
         return self.require(row["id"])
 
+    def add_audit(self, entry: Mapping[str, Any]) -> None:
+        """An audit entry of its own (not a job's creation), e.g. an admin policy refusal."""
+        row = {"at": clock.iso(), **entry}
+        columns = ", ".join(row)
+        with self.transaction() as conn:
+            conn.execute(
+                f"INSERT INTO audit_log ({columns}) VALUES ({', '.join('?' for _ in row)})",
+                tuple(row.values()),
+            )
+
     def audit_log(self, limit: int | None = None) -> list[dict[str, Any]]:
         sql = "SELECT * FROM audit_log ORDER BY id DESC"
         if limit is not None:
