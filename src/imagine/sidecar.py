@@ -68,6 +68,8 @@ def job_document(job: Job) -> dict[str, Any]:
             else None
         ),
         "file": _file(job),
+        "review_state": job.review_state or "pending",  # approved | rejected | pending
+        "reviewed_at": job.reviewed_at,
         "tool": {"name": "imagine", "version": __version__},
     }
 
