@@ -46,6 +46,7 @@ def render(requests: Sequence[Request], sheet: Sheet) -> str:
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
+<link rel="icon" href="data:,">
 <title>{e(sheet.title)}</title>
 <style{nonce}>{_STYLE}</style></head>
 <body>
@@ -55,7 +56,7 @@ def render(requests: Sequence[Request], sheet: Sheet) -> str:
 <main>
 {body}
 </main>
-<script{nonce}>{_NAVIGATE}{_ACT if sheet.buttons else ""}</script>
+<script{nonce}>(() => {{{_NAVIGATE}{_ACT if sheet.buttons else ""}}})();</script>
 </body></html>
 """
 
