@@ -88,6 +88,7 @@ def test_list_review_filters_and_json_carries_the_state(cli: Cli, renders: Path)
         2: "approved",
         3: "rejected",
     }
+    assert re.search(r"review  approved 20\d\d-", cli.run("show", "@2").stdout)
     shown = json.loads(cli.run("show", "@2", "--json").stdout)
     assert shown["review_state"] == "approved" and shown["reviewed_at"]
     side = renders / shown["file"]["sidecar"]
@@ -394,6 +395,7 @@ def test_review_prints_its_url_serves_and_stops_on_ctrl_c(
             url = process.stdout.readline().strip()
             assert re.fullmatch(r"http://127\.0\.0\.1:\d+/[\w-]{20,}/", url), url
             assert "take 2 of 2" in httpx.get(url).text
+            assert "reviewing 3 take(s)" in process.stderr.readline()
             process.send_signal(signal.SIGINT)
             assert process.wait(timeout=30) == 130
             assert "interrupted" in process.stderr.read()

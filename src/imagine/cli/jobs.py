@@ -240,6 +240,10 @@ def _fields(job: Job, parent: Job | None = None) -> list[tuple[str, str]]:
                 + (f" + {info.get('audio_codec')}" if info.get("has_audio") else ""),
             )
         )
+    if job.status is Status.COMPLETE:
+        rows.append(
+            ("review", " ".join(filter(None, (job.review_state or "pending", job.reviewed_at))))
+        )
     if job.error_message:
         rows.append(("error", job.error_message))
     if job.parent_id:

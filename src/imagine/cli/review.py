@@ -59,8 +59,8 @@ def review(
 
     after = parse_since(since) if since else None
     root = find_project(project_dir).root
-    with Ledger.open():
-        pass  # a damaged or newer ledger is reported now, not on the first page load
+    with Ledger.open() as ledger:  # a damaged ledger is reported now, not on the first page load
+        takes = sum(len(request.takes) for request in select(ledger, root, since=after))
     settings = Review(
         ledger_path=paths.ledger_file(),
         project_dir=root,
@@ -76,7 +76,7 @@ def review(
         raise UsageError(f"cannot listen on 127.0.0.1:{port}: {error.strerror}") from None
     with server:
         output.data(server.url)
-        output.message("serving the review page; Ctrl-C stops it")
+        output.message(f"reviewing {takes} take(s) in {root}; Ctrl-C stops the page")
         if not no_open:
             import webbrowser
 
