@@ -45,7 +45,7 @@ def review(
     port: Annotated[
         int,
         typer.Option(
-            "--port", metavar="N", min=0, max=65535, help="Port on 127.0.0.1 [default: any free]."
+            "--port", metavar="N", min=0, max=65535, help="Port on 127.0.0.1 (0: any free port)."
         ),
     ] = 0,
 ) -> None:
