@@ -328,8 +328,18 @@ def test_a_cross_site_post_is_refused(server: ReviewServer) -> None:
 def test_promote_without_the_command_answers_501(server: ReviewServer, started: Started) -> None:
     answer = _post(server, 1, "promote")
     assert answer.status_code == 501
-    assert "promote is not" in answer.json()["message"] or "not here" in answer.json()["message"]
+    assert answer.json()["message"] == "not here"
     assert started.promotions == []
+
+
+def test_the_page_knows_whether_this_build_can_promote() -> None:
+    from imagine.cli.app import COMMANDS
+    from imagine.cli.review import _promote_missing
+
+    if "promote" in COMMANDS:
+        assert _promote_missing() is None
+    else:
+        assert "promote is not in this build" in (_promote_missing() or "")
 
 
 def test_promote_refuses_a_take_that_is_not_a_preview(

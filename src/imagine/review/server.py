@@ -25,8 +25,9 @@ from urllib.parse import urlsplit
 
 from imagine.errors import ImagineError
 from imagine.ledger.store import Ledger
+from imagine.render_files import RenderFiles
 from imagine.review import decide, page
-from imagine.review.takes import Request, ReviewState, Take, select, shown_job
+from imagine.review.takes import Request, ReviewState, select, shown_job
 
 CHUNK = 64 * 1024
 MAX_BODY = 4096  # an action's POST carries nothing
@@ -248,8 +249,8 @@ class _Handler(BaseHTTPRequestHandler):
             job = shown_job(ledger, review.project_dir, job_id)
         if job is None:
             return None
-        take = Take(job, 1, 1)
-        path = take.video if kind == "video" else take.poster
+        files = RenderFiles(Path(job.output_path))
+        path = files.video if kind == "video" else files.poster
         try:
             real = path.resolve(strict=True)
         except (OSError, RuntimeError):
