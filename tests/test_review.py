@@ -432,3 +432,17 @@ def test_a_rerun_from_the_page_renders_a_new_take(renders: Path, imagine_home: P
     with Ledger.open() as ledger:
         takes = select(ledger, renders.resolve())[0].takes
     assert [(take.job.seq, take.number, take.takes) for take in takes] == [(3, 1, 2), (4, 2, 2)]
+
+
+def test_review_refuses_a_bad_time_or_a_busy_port(cli: Cli, renders: Path) -> None:
+    import socket
+
+    result = cli.run("review", "--no-open", "--since", "last week")
+    assert result.exit_code == 2 and "--since 'last week' is not a time" in result.stderr
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = cli.run("review", "--no-open", "--port", str(port))
+    assert result.exit_code == 2 and f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert result.stdout == ""

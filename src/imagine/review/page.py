@@ -88,11 +88,16 @@ def _card(take: Take, sheet: Sheet) -> str:
         )
         if part
     )
+    promote = (
+        '<button data-verb="promote" title="p">Promote</button>'
+        if job.preview
+        else '<button data-verb="promote" disabled title="only a --preview render">Promote</button>'
+    )
     buttons = (
-        """<div class="actions">
+        f"""<div class="actions">
 <button data-verb="approve" title="a">Approve</button>
 <button data-verb="reject" title="r">Reject</button>
-<button data-verb="promote" title="p">Promote</button>
+{promote}
 <button data-verb="rerun" title="n">Re-run</button>
 </div>"""
         if sheet.buttons
