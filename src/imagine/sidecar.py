@@ -83,6 +83,8 @@ def job_document(job: Job) -> dict[str, Any]:
         ),
         "file": _file(job),
         "file_output": json.loads(job.file_output_json) if job.file_output_json else None,
+        "review_state": job.review_state or "pending",  # approved | rejected | pending
+        "reviewed_at": job.reviewed_at,
         "tool": {"name": "imagine", "version": __version__},
     }
 

@@ -236,6 +236,23 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "imagine.cli.policy:app",
         "Try a prompt against the local policy rules, or list the rules in force.",
     ),
+    "review": (
+        "imagine.cli.review:review",
+        "Review renders in a browser: play the takes, approve, reject, promote or re-run them.",
+    ),
+    "approve": (
+        "imagine.cli.review:approve",
+        "Approve renders: mark them approved in the ledger (audited).",
+    ),
+    "reject": (
+        "imagine.cli.review:reject",
+        "Reject renders: mark them rejected in the ledger (audited).",
+    ),
+    "gallery": (
+        "imagine.cli.review:gallery",
+        "Write the contact sheet of renders as one self-contained HTML file (no buttons).",
+    ),
+    "open": ("imagine.cli.review:open_render", "Play a render with the system's video player."),
 }
 
 

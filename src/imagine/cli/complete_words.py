@@ -21,6 +21,9 @@ JOB_COMMANDS: dict[str, tuple[frozenset[str] | None, int | None]] = {
     "retry": (RETRYABLE, None),
     "rm": (REMOVABLE, None),
     "promote": (frozenset({"complete"}), 1),
+    "approve": (frozenset({"complete"}), None),
+    "reject": (frozenset({"complete"}), None),
+    "open": (frozenset({"complete"}), 1),
 }
 
 

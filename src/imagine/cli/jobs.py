@@ -77,6 +77,14 @@ def list_jobs(
         int, typer.Option("-n", "--limit", metavar="N", min=1, help="How many jobs.")
     ] = 20,
     json_output: Annotated[bool, typer.Option("--json", help="One JSON object per job.")] = False,
+    review: Annotated[
+        str | None,
+        typer.Option(
+            "--review",
+            metavar="STATE",
+            help="Only renders in this review state: approved, rejected or pending.",
+        ),
+    ] = None,
 ) -> None:
     """List jobs, newest first.
 
@@ -84,14 +92,15 @@ def list_jobs(
     """
     wanted = _statuses(status)
     after = parse_since(since) if since else None
+    state = _review_state(review)
     with Ledger.open() as ledger:
-        jobs = ledger.jobs(statuses=wanted, since=after, text=query, limit=limit)
+        jobs = ledger.jobs(statuses=wanted, since=after, text=query, limit=limit, review=state)
     if json_output:
         for job in jobs:
             output.json_line(sidecar.job_document(job))
         return
     if not jobs:
-        output.message("no jobs" + (" match" if wanted or after or query else " yet"))
+        output.message("no jobs" + (" match" if wanted or after or query or state else " yet"))
         return
     if not output.stdout_is_terminal():
         # For pipes: one tab-separated line per job, no header, nothing cut (like gh).
@@ -100,6 +109,17 @@ def list_jobs(
         return
     console = output.out()
     console.print(_table(jobs, console.width))
+
+
+def _review_state(value: str | None) -> str | None:
+    choices = ("approved", "rejected", "pending")
+    if value is None:
+        return None
+    if value.strip().lower() not in choices:
+        raise UsageError(
+            f"--review {value!r} is not a review state: choose from {', '.join(choices)}"
+        )
+    return value.strip().lower()
 
 
 COLUMNS = ("#", "id", "status", "model", "len", "res", "cost", "created", "prompt")
@@ -223,6 +243,10 @@ def _fields(job: Job, parent: Job | None = None) -> list[tuple[str, str]]:
             )
         )
     rows.extend(_extras(job))
+    if job.status is Status.COMPLETE:
+        rows.append(
+            ("review", " ".join(filter(None, (job.review_state or "pending", job.reviewed_at))))
+        )
     if job.error_message:
         rows.append(("error", job.error_message))
     if job.parent_id:

@@ -354,9 +354,15 @@ class Ledger:
         since: str | None = None,
         text: str | None = None,
         limit: int | None = None,
+        review: str | None = None,
     ) -> list[Job]:
-        """Jobs newest first, filtered."""
+        """Jobs newest first, filtered; ``review`` "pending" means complete and not yet reviewed."""
         where, args = [], []
+        if review == "pending":
+            where.append("review_state IS NULL AND status = 'complete'")
+        elif review is not None:
+            where.append("review_state = ?")
+            args.append(review)
         if statuses is not None:
             wanted = [str(s) for s in statuses]
             where.append(f"status IN ({', '.join('?' for _ in wanted)})")
