@@ -121,6 +121,8 @@ def _file(job: Job) -> dict[str, Any]:
             str(Path(job.output_path).with_name(info["poster"])) if info.get("poster") else None,
             job.project_dir,
         ),
+        # The AI-generated tags written into the MP4 (media/label.py), or why it has none.
+        "label": info.get("label"),
     }
 
 
