@@ -42,6 +42,7 @@ class Settings:
     confirm_above_usd: float = 1.0
     max_cost_usd: float | None = None
     max_download_mb: int = 2048
+    retention_days: int | None = None
     prices: Mapping[str, Mapping[str, float]] = field(default_factory=lambda: DEFAULT_PRICES)
 
     def with_overrides(self, **overrides: Any) -> Settings:
@@ -146,6 +147,13 @@ def _megabytes(value: Any) -> int:
     return number
 
 
+def _days(value: Any) -> int:
+    number = _integer(value)
+    if number < 1:
+        raise ValueError(f"expected a number of days of 1 or more, got {number}")
+    return number
+
+
 def _boolean(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -211,6 +219,7 @@ SETTINGS: dict[str, Setting] = {
         Setting("confirm_above_usd", _usd, "ask before spending more than this on a terminal"),
         Setting("max_cost_usd", _usd, "refuse a command whose estimate exceeds this"),
         Setting("max_download_mb", _megabytes, "largest video file downloaded, in MB"),
+        Setting("retention_days", _days, "`imagine gc` purges finished jobs older than this"),
     )
 }
 

@@ -185,6 +185,14 @@ def m007_workflow_columns(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX jobs_preview_of ON jobs(preview_of)")
 
 
+def m012_lifecycle(conn: sqlite3.Connection) -> None:
+    """Reports and deletions are audited too: what was reported and why, which files a purge
+    deleted. Their facts go in ``detail_json``, never the prompt. `purge --older-than` reads
+    jobs by age."""
+    conn.execute("ALTER TABLE audit_log ADD COLUMN detail_json TEXT")
+    conn.execute("CREATE INDEX jobs_created ON jobs(created_at)")
+
+
 MIGRATIONS: list[Migration] = [
     ("001_jobs", m001_jobs),
     ("002_job_events", m002_job_events),
@@ -193,6 +201,7 @@ MIGRATIONS: list[Migration] = [
     ("005_lookup_indexes", m005_lookup_indexes),
     ("006_ledger_lookups", m006_ledger_lookups),
     ("007_workflow_columns", m007_workflow_columns),
+    ("012_lifecycle", m012_lifecycle),
 ]
 
 

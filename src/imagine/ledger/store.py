@@ -129,19 +129,31 @@ class Ledger:
             conn.execute(f"INSERT INTO jobs ({names}) VALUES ({marks})", tuple(row.values()))
             self._event(conn, row["id"], EventKind.CREATED, None, row["status"], detail, now)
             if audit is not None:
-                entry = {"at": now, "job_id": row["id"], **audit}
-                columns = ", ".join(entry)
-                conn.execute(
-                    f"INSERT INTO audit_log ({columns}) VALUES ({', '.join('?' for _ in entry)})",
-                    tuple(entry.values()),
-                )
+                self.audit(conn, {"at": now, "job_id": row["id"], **audit})
         return self.require(row["id"])
+
+    def audit(self, conn: sqlite3.Connection, entry: Mapping[str, Any]) -> None:
+        """Add an audit log entry inside the caller's transaction; ``detail`` is kept as JSON."""
+        entry = dict(entry)
+        if "detail" in entry:
+            entry["detail_json"] = json.dumps(entry.pop("detail"), ensure_ascii=False)
+        columns = ", ".join(entry)
+        conn.execute(
+            f"INSERT INTO audit_log ({columns}) VALUES ({', '.join('?' for _ in entry)})",
+            tuple(entry.values()),
+        )
 
     def audit_log(self, limit: int | None = None) -> list[dict[str, Any]]:
         sql = "SELECT * FROM audit_log ORDER BY id DESC"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        return [dict(row) for row in self.conn.execute(sql)]
+        entries = []
+        for row in self.conn.execute(sql):
+            entry = dict(row)
+            detail = entry.pop("detail_json", None)
+            entry["detail"] = json.loads(detail) if detail else None
+            entries.append(entry)
+        return entries
 
     def update(
         self,
@@ -344,8 +356,11 @@ class Ledger:
         since: str | None = None,
         text: str | None = None,
         limit: int | None = None,
+        before: str | None = None,
+        project_dir: str | None = None,
+        reported: bool = True,
     ) -> list[Job]:
-        """Jobs newest first, filtered."""
+        """Jobs newest first, filtered (``reported=False``: none that a user reported)."""
         where, args = [], []
         if statuses is not None:
             wanted = [str(s) for s in statuses]
@@ -354,6 +369,14 @@ class Ledger:
         if since is not None:
             where.append("created_at >= ?")
             args.append(since)
+        if before is not None:
+            where.append("created_at < ?")
+            args.append(before)
+        if project_dir is not None:
+            where.append("project_dir = ?")
+            args.append(project_dir)
+        if not reported:
+            where.append("reported_at IS NULL")
         if text:
             where.append(
                 "(prompt LIKE ? ESCAPE '\\' OR id LIKE ? OR output_path LIKE ? ESCAPE '\\')"
