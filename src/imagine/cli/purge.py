@@ -55,7 +55,7 @@ def purge(
     jobs: Annotated[
         list[str] | None,
         typer.Argument(
-            metavar="[JOB]...",
+            metavar="JOB...",
             help="Jobs to purge (id, @N, @last, a render's file); else every finished job "
             "matching the options.",
             autocompletion=complete.jobs,
