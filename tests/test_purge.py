@@ -78,6 +78,9 @@ def test_report_hides_a_render_from_list_and_audits_it_without_the_prompt(
         "complete (reported)",
     ]
     assert "shows a real, named person" in cli.run("show", "@1").stdout
+    shown = json.loads(cli.run("show", "@1", "--json").stdout)
+    assert shown["report"]["reason"] == "shows a real, named person"
+    assert json.loads(cli.run("show", "@2", "--json").stdout)["report"] is None
     assert first.exists()  # reported is not deleted
 
     (entry,) = _audit(cli)

@@ -61,6 +61,7 @@ def job_document(job: Job) -> dict[str, Any]:
         },
         "cost": _cost(job),
         "moderation": {"outcome": job.moderation},
+        "report": {"at": job.reported_at, "reason": job.report_reason} if job.reported_at else None,
         "consent": params.get("consent"),
         "error": (
             {"code": job.error_code, "message": job.error_message}
