@@ -44,6 +44,7 @@ class Settings:
     confirm_above_usd: float = 1.0
     max_cost_usd: float | None = None
     max_download_mb: int = 2048
+    retention_days: int | None = None
     prices: Mapping[str, Mapping[str, float]] = field(default_factory=lambda: DEFAULT_PRICES)
     # [budget] caps (imagine.budget): the user config's count every job in the ledger, a
     # project's imagine.toml's count only that project's jobs.
@@ -177,6 +178,13 @@ def _megabytes(value: Any) -> int:
     return number
 
 
+def _days(value: Any) -> int:
+    number = _integer(value)
+    if number < 1:
+        raise ValueError(f"expected a number of days of 1 or more, got {number}")
+    return number
+
+
 def _boolean(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -277,6 +285,7 @@ SETTINGS: dict[str, Setting] = {
         Setting(
             "require_consent_for_edits", _boolean, "edits need --consent or a yes, not a file's"
         ),
+        Setting("retention_days", _days, "`imagine gc` purges finished jobs older than this"),
     )
 }
 

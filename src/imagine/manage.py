@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from imagine import clock, ids
 from imagine.errors import UsageError
@@ -148,23 +150,37 @@ def check_remove(job: Job) -> None:
         )
 
 
-def remove(ledger: Ledger, job: Job, *, delete_files: bool) -> Removed:
+def remove(
+    ledger: Ledger,
+    job: Job,
+    *,
+    delete_files: bool,
+    audit: Mapping[str, Any] | None = None,
+) -> Removed:
     """Forget a job (its events go with it; the audit log keeps its entries). With
     ``delete_files``, its MP4, sidecar and poster go too, unless they are another job's: a
-    failed job's path is given to its retry, or to the same request run again."""
+    failed job's path is given to its retry, or to the same request run again. The files go
+    first, then the row with its ``audit`` entry (which names the files deleted) in one
+    transaction: the log never records a deletion that did not happen."""
     check_remove(job)
+    removed: list[Path] = []
+    kept_for = None
+    if delete_files:
+        video = Path(job.output_path)
+        holder = ledger.path_holder(video)
+        if holder is not None and holder.id != job.id:
+            kept_for = holder
+        else:
+            for path in RenderFiles(video).all():
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    removed.append(path)
     with ledger.transaction() as conn:
         conn.execute("UPDATE jobs SET parent_id = NULL WHERE parent_id = ?", (job.id,))
+        conn.execute("UPDATE jobs SET preview_of = NULL WHERE preview_of = ?", (job.id,))
         conn.execute("DELETE FROM jobs WHERE id = ?", (job.id,))
-    if not delete_files:
-        return Removed([])
-    video = Path(job.output_path)
-    holder = ledger.path_holder(video)
-    if holder is not None:
-        return Removed([], kept_for=holder)
-    removed: list[Path] = []
-    for path in RenderFiles(video).all():
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-            removed.append(path)
-    return Removed(removed)
+        if audit is not None:
+            detail = {**dict(audit.get("detail") or {}), "files": [str(p) for p in removed]}
+            entry = {"at": clock.iso(), "job_id": job.id, **audit, "detail": detail}
+            ledger.audit(conn, entry)
+    return Removed(removed, kept_for=kept_for)

@@ -75,6 +75,7 @@ def job_document(job: Job) -> dict[str, Any]:
         },
         "cost": _cost(job),
         "moderation": {"outcome": job.moderation},
+        "report": {"at": job.reported_at, "reason": job.report_reason} if job.reported_at else None,
         "consent": params.get("consent"),
         "error": (
             {"code": job.error_code, "message": job.error_message}
@@ -138,6 +139,8 @@ def _file(job: Job) -> dict[str, Any]:
             str(Path(job.output_path).with_name(info["poster"])) if info.get("poster") else None,
             job.project_dir,
         ),
+        # The AI-generated tags written into the MP4 (media/label.py), or why it has none.
+        "label": info.get("label"),
     }
 
 

@@ -202,6 +202,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "imagine.cli.jobs:audit",
         "Show the audit log of edits: who edited which video (by hash), when, how consent was given.",
     ),
+    "report": (
+        "imagine.cli.purge:report",
+        "Report a render: it is hidden from list and review, and the report is audited.",
+    ),
+    "purge": (
+        "imagine.cli.purge:purge",
+        "Delete finished jobs and their files (MP4, sidecar, poster), each deletion audited.",
+    ),
+    "gc": (
+        "imagine.cli.purge:gc",
+        "Purge finished jobs older than the retention_days setting, with their files.",
+    ),
     "init": (
         "imagine.cli.project:init",
         "Create imagine.toml (project settings) and renders/ in a folder.",

@@ -24,6 +24,8 @@ JOB_COMMANDS: dict[str, tuple[frozenset[str] | None, int | None]] = {
     "approve": (frozenset({"complete"}), None),
     "reject": (frozenset({"complete"}), None),
     "open": (frozenset({"complete"}), 1),
+    "report": (frozenset({"complete"}), 1),
+    "purge": (REMOVABLE - {"unknown"}, None),  # never a live or unknown job
 }
 
 

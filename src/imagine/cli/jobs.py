@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -16,10 +16,13 @@ from imagine.jobs import Job, Status
 from imagine.ledger.store import Ledger
 from imagine.pricing import format_usd, ticks_to_usd
 
+if TYPE_CHECKING:
+    from imagine.media.label import Outcome
+
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-def parse_since(text: str) -> str:
+def parse_since(text: str, flag: str = "--since") -> str:
     """``30m``, ``2h``, ``7d`` or an ISO date/time → an ISO timestamp to compare with."""
     match = re.fullmatch(r"(\d+)\s*([smhdw])", text.strip())
     if match:
@@ -30,7 +33,7 @@ def parse_since(text: str) -> str:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
         raise UsageError(
-            f"--since {text!r} is not a time: use e.g. 30m, 2h, 7d or 2026-11-01"
+            f"{flag} {text!r} is not a time: use e.g. 30m, 2h, 7d or 2026-11-01"
         ) from None
     if moment.tzinfo is None:
         moment = moment.astimezone()
@@ -85,6 +88,9 @@ def list_jobs(
             help="Only renders in this review state: approved, rejected or pending.",
         ),
     ] = None,
+    reported: Annotated[
+        bool, typer.Option("--reported", help="Include reported renders (hidden by default).")
+    ] = False,
 ) -> None:
     """List jobs, newest first.
 
@@ -94,12 +100,25 @@ def list_jobs(
     after = parse_since(since) if since else None
     state = _review_state(review)
     with Ledger.open() as ledger:
-        jobs = ledger.jobs(statuses=wanted, since=after, text=query, limit=limit, review=state)
+        jobs = ledger.jobs(
+            statuses=wanted,
+            since=after,
+            text=query,
+            limit=limit,
+            review=state,
+            reported=reported,
+        )
+        hidden = not (jobs or reported) and ledger.jobs(
+            statuses=wanted, since=after, text=query, limit=1, review=state
+        )
     if json_output:
         for job in jobs:
             output.json_line(sidecar.job_document(job))
         return
     if not jobs:
+        if hidden:
+            output.message("only reported jobs: see them with imagine list --reported")
+            return
         output.message("no jobs" + (" match" if wanted or after or query or state else " yet"))
         return
     if not output.stdout_is_terminal():
@@ -168,7 +187,7 @@ def _table(jobs: list[Job], width: int) -> object:
 def _status_text(job: Job) -> str:
     if job.status is Status.RUNNING and job.progress is not None:
         return f"running {job.progress}%"
-    return str(job.status)
+    return f"{job.status} (reported)" if job.reported_at else str(job.status)
 
 
 def _cost(job: Job) -> str:
@@ -200,11 +219,20 @@ def show(
         job = ledger.resolve(job_ref)
         events = ledger.events(job.id)
         parent = ledger.get(job.parent_id) if job.parent_id else None
+    found = _label_in_file(job)
     if json_output:
-        output.json_pretty(sidecar.job_document(job))
+        document = sidecar.job_document(job)
+        if found is not None:  # what the file says now, read back, not what was once written
+            document["file"]["label"] = found.as_dict()
+        output.json_pretty(document)
         return
     console = output.out()
-    for key, value in _fields(job, parent):
+    rows = _fields(job, parent)
+    if found is not None:
+        rows.append(("label", _label_text(found)))
+    if job.reported_at:
+        rows.append(("reported", f"{local_time(job.reported_at)}: {job.report_reason or ''}"))
+    for key, value in rows:
         console.print(f"{key:>12}  {value}", markup=False, highlight=False)
     console.print(f"{'history':>12}", markup=False)
     for event in events:
@@ -214,6 +242,27 @@ def show(
             else ""
         )
         console.print(f"{'':>12}  {event.at}  {event.event} {moved}".rstrip(), markup=False)
+
+
+def _label_in_file(job: Job) -> Outcome | None:
+    """The AI-generated label the job's MP4 carries now (None: the job has no file)."""
+    from pathlib import Path
+
+    from imagine.media import label
+
+    path = Path(job.output_path)
+    if job.status is not Status.COMPLETE or not path.is_file():
+        return None
+    return label.read(path)
+
+
+def _label_text(found: Outcome) -> str:
+    from imagine.media import label
+
+    if not found.labeled:
+        return f"none ({found.reason})"
+    tags = found.tags
+    return f"AI-generated, {tags.get(label.MODEL, '?')}, job {tags.get(label.JOB_ID, '?')}"
 
 
 def _fields(job: Job, parent: Job | None = None) -> list[tuple[str, str]]:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from imagine import ids, manage, plan, policy, render
+from imagine import ids, manage, plan, policy, purge, render
 from imagine.cli import completion as complete
 from imagine.cli import options as opt
 from imagine.cli import output
@@ -108,7 +108,9 @@ def rm(
         for job in targets:  # every job checked before any is removed
             manage.check_remove(job)
         for job in targets:
-            removed = manage.remove(session.ledger, job, delete_files=files)
+            removed = manage.remove(
+                session.ledger, job, delete_files=files, audit=purge.remove_audit()
+            )
             extra = f" and {len(removed.files)} file(s)" if removed.files else ""
             output.message(f"removed #{job.seq}{extra}")
             if removed.kept_for is not None:

@@ -176,6 +176,10 @@ async def _fetch(
                 if response.status_code in (401, 403, 404, 410):
                     raise LinkExpired(f"the video URL was refused ({response.status_code})")
                 if response.status_code == 416 and have:
+                    if _range_total(response) == have:
+                        # All of it came before (a crash between the download and its rename).
+                        digest = await asyncio.to_thread(_hash_of, part)
+                        return Downloaded(part, have, digest.hexdigest())
                     part.unlink()
                     raise DownloadError(
                         "the partial download did not match the file; starting over"
@@ -222,6 +226,13 @@ def commit(part: Path, final: Path) -> None:
     finally:
         os.close(fd)
     os.replace(part, final)
+
+
+def _range_total(response: httpx.Response) -> int | None:
+    """The whole file's size a 416 answer gives (``Content-Range: bytes */SIZE``), if any."""
+    unit, _, span = response.headers.get("content-range", "").partition(" ")
+    size = span.removeprefix("*/")
+    return int(size) if unit == "bytes" and span.startswith("*/") and size.isdigit() else None
 
 
 def _expected_total(response: httpx.Response, have: int) -> int | None:

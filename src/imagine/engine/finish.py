@@ -25,6 +25,7 @@ from imagine.engine.download import (
 from imagine.engine.events import UpdateKind
 from imagine.errors import MediaError, sentences
 from imagine.jobs import EventKind, Job, Status
+from imagine.media import label
 from imagine.render_files import RenderFiles
 
 if TYPE_CHECKING:
@@ -39,8 +40,7 @@ class Finisher:
     async def finish(self, job: Job) -> Job | None:
         """Download, check and record the file; the job as it then stands (None if unmoved)."""
         final = Path(job.output_path)
-        if final.exists() and not RenderFiles(final).part.exists():
-            # A crash after the rename: the file was verified before it got its final name.
+        if final.exists() and await asyncio.to_thread(_already_saved, final, job.id):
             return await self._complete(job, final, None)
         attempts = self.engine.options.download_attempts
         for attempt in range(1, attempts + 1):
@@ -132,16 +132,23 @@ class Finisher:
 def _describe_and_record(
     job: Job, final: Path, done: Downloaded | None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Give the checked download ``done`` its final name (None: it has it already), probe the
-    file and write its sidecar; what the ledger records for the file once complete, and what the
+    """Give the checked download ``done`` its final name (None: it has it already) with the
+    AI-generated label written into it, probe the file and write its sidecar; what the ledger records for the file once complete, and what the
     probe found. The sidecar is written from the job as it will be then, before the ledger
     commits."""
+    stamp = label.Label(job.id, job.model)
     if done is None:
+        outcome = label.apply(final, final, stamp)
         size, digest = final.stat().st_size, sha256_file(final)
     else:
-        commit(done.part, final)
-        size, digest = done.size, done.sha256
-    info = _describe(final)
+        outcome = label.apply(done.part, final, stamp)
+        if outcome.labeled:  # a new file, written whole: the download has done its part
+            done.part.unlink()
+            size, digest = final.stat().st_size, sha256_file(final)
+        else:
+            commit(done.part, final)
+            size, digest = done.size, done.sha256
+    info = {**_describe(final), "label": outcome.as_dict()}
     side = RenderFiles(final).sidecar
     values: dict[str, Any] = {
         "status": Status.COMPLETE,
@@ -155,6 +162,21 @@ def _describe_and_record(
     return values, info
 
 
+def _already_saved(final: Path, job_id: str) -> bool:
+    """Whether an earlier run saved the file before it crashed: the download was verified
+    before it got its final name, and a labelled file is only ever renamed into place whole (its
+    checked ``.part`` may still be beside it)."""
+    if not final.exists():
+        return False
+    part = RenderFiles(final).part
+    if not part.exists():
+        return True
+    if label.carries(final, job_id):
+        part.unlink(missing_ok=True)
+        return True
+    return False
+
+
 def _describe(path: Path) -> dict[str, Any]:
     """What the file really is, read back by a decoder, and its poster (NAME.jpg, a frame from
     the middle, for previews) — when the media extra is installed."""
@@ -165,7 +187,7 @@ def _describe(path: Path) -> dict[str, Any]:
     if not have_av():
         return {
             "probed": False,
-            "note": f"no probe or poster without the media extra: {INSTALL_HINT}",
+            "note": f"no probe, poster or AI label without the media extra: {INSTALL_HINT}",
         }
     try:
         info = probe_video(path)

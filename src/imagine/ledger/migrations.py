@@ -220,6 +220,12 @@ def m010_policy(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE audit_log ADD COLUMN detail TEXT")
 
 
+def m012_lifecycle(conn: sqlite3.Connection) -> None:
+    """`purge --older-than` reads jobs by age. (Reports and deletions are audited too, their
+    facts as JSON in audit_log.detail, from 010: never the prompt.)"""
+    conn.execute("CREATE INDEX jobs_created ON jobs(created_at)")
+
+
 MIGRATIONS: list[Migration] = [
     ("001_jobs", m001_jobs),
     ("002_job_events", m002_job_events),
@@ -231,6 +237,7 @@ MIGRATIONS: list[Migration] = [
     ("009_budget", m009_budget),
     ("010_policy", m010_policy),
     ("011_templates", m011_templates),
+    ("012_lifecycle", m012_lifecycle),
 ]
 
 

@@ -129,29 +129,36 @@ class Ledger:
             conn.execute(f"INSERT INTO jobs ({names}) VALUES ({marks})", tuple(row.values()))
             self._event(conn, row["id"], EventKind.CREATED, None, row["status"], detail, now)
             if audit is not None:
-                entry = {"at": now, "job_id": row["id"], **audit}
-                columns = ", ".join(entry)
-                conn.execute(
-                    f"INSERT INTO audit_log ({columns}) VALUES ({', '.join('?' for _ in entry)})",
-                    tuple(entry.values()),
-                )
+                self.audit(conn, {"at": now, "job_id": row["id"], **audit})
         return self.require(row["id"])
+
+    def audit(self, conn: sqlite3.Connection, entry: Mapping[str, Any]) -> None:
+        """Add an audit log entry inside the caller's transaction; ``detail`` is kept as JSON."""
+        entry = dict(entry)
+        if "detail" in entry and not isinstance(entry["detail"], str):
+            entry["detail"] = json.dumps(entry["detail"], ensure_ascii=False)
+        columns = ", ".join(entry)
+        conn.execute(
+            f"INSERT INTO audit_log ({columns}) VALUES ({', '.join('?' for _ in entry)})",
+            tuple(entry.values()),
+        )
 
     def add_audit(self, entry: Mapping[str, Any]) -> None:
         """An audit entry of its own (not a job's creation), e.g. an admin policy refusal."""
-        row = {"at": clock.iso(), **entry}
-        columns = ", ".join(row)
         with self.transaction() as conn:
-            conn.execute(
-                f"INSERT INTO audit_log ({columns}) VALUES ({', '.join('?' for _ in row)})",
-                tuple(row.values()),
-            )
+            self.audit(conn, {"at": clock.iso(), **entry})
 
     def audit_log(self, limit: int | None = None) -> list[dict[str, Any]]:
         sql = "SELECT * FROM audit_log ORDER BY id DESC"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        return [dict(row) for row in self.conn.execute(sql)]
+        entries = []
+        for row in self.conn.execute(sql):
+            entry = dict(row)
+            detail = entry.get("detail")
+            entry["detail"] = json.loads(detail) if detail else None
+            entries.append(entry)
+        return entries
 
     def update(
         self,
@@ -355,8 +362,12 @@ class Ledger:
         text: str | None = None,
         limit: int | None = None,
         review: str | None = None,
+        before: str | None = None,
+        project_dir: str | None = None,
+        reported: bool = True,
     ) -> list[Job]:
-        """Jobs newest first, filtered; ``review`` "pending" means complete and not yet reviewed."""
+        """Jobs newest first, filtered: ``review`` "pending" means complete and not yet reviewed;
+        ``reported=False``: none that a user reported."""
         where, args = [], []
         if review == "pending":
             where.append("review_state IS NULL AND status = 'complete'")
@@ -370,6 +381,14 @@ class Ledger:
         if since is not None:
             where.append("created_at >= ?")
             args.append(since)
+        if before is not None:
+            where.append("created_at < ?")
+            args.append(before)
+        if project_dir is not None:
+            where.append("project_dir = ?")
+            args.append(project_dir)
+        if not reported:
+            where.append("reported_at IS NULL")
         if text:
             where.append(
                 "(prompt LIKE ? ESCAPE '\\' OR id LIKE ? OR output_path LIKE ? ESCAPE '\\')"
