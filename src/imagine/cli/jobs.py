@@ -10,7 +10,7 @@ import typer
 from imagine import clock, ids, sidecar
 from imagine.cli import completion as complete
 from imagine.cli import output
-from imagine.errors import UsageError
+from imagine.errors import JobNotFound, UsageError
 from imagine.jobs import Job, Status
 from imagine.ledger.store import Ledger
 from imagine.pricing import format_usd, ticks_to_usd
@@ -173,10 +173,13 @@ def show(
 ) -> None:
     """Show one job: its request, state, cost, file and history.
 
+    A storyboard's name (its title as a slug, e.g. lighthouse) or id lists its panels' jobs.
     Example: imagine show @last --json
     """
     with Ledger.open() as ledger:
-        job = ledger.resolve(job_ref)
+        job = _job_or_storyboard(ledger, job_ref, json_output)
+        if job is None:
+            return
         events = ledger.events(job.id)
         parent = ledger.get(job.parent_id) if job.parent_id else None
     if json_output:
@@ -193,6 +196,21 @@ def show(
             else ""
         )
         console.print(f"{'':>12}  {event.at}  {event.event} {moved}".rstrip(), markup=False)
+
+
+def _job_or_storyboard(ledger: Ledger, ref: str, json_output: bool) -> Job | None:
+    """The job ``ref`` names, or None when it names a storyboard (whose panels are then shown):
+    a storyboard's slug first, then jobs, then a storyboard's id."""
+    from imagine.cli.storyboard_show import show_storyboard
+
+    if show_storyboard(ledger, ref, json_output=json_output, by_id=False):
+        return None
+    try:
+        return ledger.resolve(ref)
+    except JobNotFound:
+        if show_storyboard(ledger, ref, json_output=json_output, by_id=True):
+            return None
+        raise
 
 
 def _fields(job: Job, parent: Job | None = None) -> list[tuple[str, str]]:

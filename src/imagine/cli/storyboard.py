@@ -1,0 +1,230 @@
+"""`imagine storyboard FILE`: panels rendered as jobs in waves, then stitched into one film."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from imagine import batch
+from imagine.cli import options as opt
+from imagine.cli import output
+from imagine.cli.render import confirm_cost, job_finder, print_dry_run_total
+from imagine.cli.run import Presentation, drive, shown_path
+from imagine.errors import ExitCode
+from imagine.jobs import Job, Status
+from imagine.pricing import format_usd
+from imagine.render import Preview, preview, record
+from imagine.session import Session
+from imagine.spec import recorded
+from imagine.storyboard import store
+from imagine.storyboard.parse import read_storyboard
+from imagine.storyboard.plan import BoardPlan, Step, make_plan, panel_folder, request_for
+
+
+def storyboard(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FILE",
+            help="The storyboard: .toml (title, [defaults], [[panel]]…) or .jsonl (a header "
+            "line, then a panel a line).",
+            show_default=False,
+        ),
+    ],
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            "-c",
+            "--concurrency",
+            min=1,
+            metavar="N",
+            help="Renders in flight at once, across processes [default: 4].",
+        ),
+    ] = None,
+    rps: Annotated[
+        float | None,
+        typer.Option(
+            "--rps",
+            min=0.001,
+            metavar="R",
+            callback=opt.finite,
+            help="Job starts per second per model [default: 1].",
+        ),
+    ] = None,
+    project: opt.ProjectDir = None,
+    timeout: opt.Timeout = None,
+    json_output: opt.Json = False,
+    quiet: opt.Quiet = False,
+    progress: opt.Progress = None,
+    yes: opt.Yes = False,
+    force: opt.Force = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Print the plan (panels, chains, waves), the requests and the total "
+            "estimate; send nothing, needs no key.",
+        ),
+    ] = False,
+    sim: opt.Sim = False,
+    base_url: opt.BaseUrl = None,
+) -> None:
+    """Render a storyboard's panels as jobs, with continuity, and stitch them into one MP4.
+
+    Independent panels render at once; a panel that continues another (last-frame, extend)
+    renders once that one is finished. Run it again after changing a panel and only that panel,
+    and the panels chained after it, are rendered again. Writes renders/<title>/ (the panels),
+    renders/<title>.mp4 (the film), .vtt (captions) and .json (the storyboard sidecar).
+    Example: imagine storyboard lighthouse.toml --sim
+    """
+    with Session(project_dir=project, base_url=base_url, use_sim=sim) as session:
+        settings = session.settings
+        board = read_storyboard(file, default_duration=settings.duration)
+        inputs = batch.Inputs(job_finder(session))
+        planned = make_plan(board, settings, inputs, settings.prices)
+        if dry_run:
+            _print_plan(planned, session.base_url)
+            raise typer.Exit(int(ExitCode.OK))
+        session.require_credentials()
+        confirm_cost(
+            Preview((), planned.total_usd, session.base_url),
+            settings,
+            yes=yes,
+            simulated=session.use_sim,
+        )
+        show = Presentation(json=json_output, quiet=quiet, progress=progress)
+        jobs, actions, code = _render(
+            session, planned, inputs, show, force, timeout, rps, concurrency
+        )
+        board_id = store.save(
+            session.ledger,
+            title=board.title,
+            slug=board.slug,
+            project_dir=session.project.root,
+            file_path=file.resolve(),
+            panels=sorted(jobs.items()),
+        )
+        missing = [
+            p.index
+            for p in board.panels
+            if p.index not in jobs or jobs[p.index].status is not Status.COMPLETE
+        ]
+        if missing:
+            names = ", ".join(str(index) for index in missing)
+            output.error(
+                f"{board.title}: panel(s) {names} not rendered, so the film is not stitched; "
+                "fix what the messages above say and run the same command again (finished "
+                "panels are not rendered twice)"
+            )
+            raise typer.Exit(int(code if code != ExitCode.OK else ExitCode.JOB_FAILED))
+        from imagine.storyboard.film import assemble
+
+        if not quiet:
+            output.message(f"stitching {len(board.panels)} panel(s) into renders/{board.slug}.mp4")
+        film = assemble(session.project, board, jobs, board_id=board_id, actions=actions)
+    if json_output:
+        import json
+
+        output.json_line(json.loads(film.sidecar.read_text(encoding="utf-8")))
+    else:
+        output.data(shown_path(str(film.stitched.path)))
+    if not quiet:
+        captions = f", captions {shown_path(str(film.captions))}" if film.captions else ""
+        output.message(
+            f"{board.title}: {film.stitched.duration:.2f} s, {len(board.panels)} panel(s), "
+            f"{format_usd(film.total_usd)} in all{captions}; sidecar {shown_path(str(film.sidecar))}"
+        )
+
+
+def _render(
+    session: Session,
+    planned: BoardPlan,
+    inputs: batch.Inputs,
+    show: Presentation,
+    force: bool,
+    timeout: float | None,
+    rps: float | None,
+    concurrency: int | None,
+) -> tuple[dict[int, Job], dict[int, str], ExitCode]:
+    """Each wave recorded and driven in turn; the panels' jobs, what this run did with each,
+    and the worst exit status. A panel whose parent did not finish is not asked for."""
+    board = planned.board
+    jobs: dict[int, Job] = {}
+    actions: dict[int, str] = {}
+    code = ExitCode.OK
+    for wave in planned.waves:
+        ready = [step for step in wave if _parent_done(step, jobs)]
+        for step in wave:
+            if step not in ready:
+                output.warn(
+                    f"panel {step.panel.index} skipped: panel {step.parent}, which it continues, "
+                    "did not finish"
+                )
+        if not ready:
+            continue
+        requests = [
+            request_for(board, step.panel, session.settings, inputs, _parent(step, jobs))
+            for step in ready
+        ]
+        checked = preview(session, requests)
+        recorded_jobs = record(session, checked, force=force)
+        wave_code = drive(
+            session,
+            recorded_jobs,
+            wait=True,
+            timeout=timeout,
+            show=show,
+            rps=rps,
+            concurrency=concurrency,
+        )
+        if code == ExitCode.OK:
+            code = wave_code
+        for step, item in zip(ready, recorded_jobs, strict=True):
+            jobs[step.panel.index] = session.ledger.require(item.job.id)
+            actions[step.panel.index] = str(item.action)
+    return jobs, actions, code
+
+
+def _parent(step: Step, jobs: dict[int, Job]) -> Job | None:
+    return jobs.get(step.parent) if step.parent is not None else None
+
+
+def _parent_done(step: Step, jobs: dict[int, Job]) -> bool:
+    if step.parent is None:
+        return True
+    parent = jobs.get(step.parent)
+    return parent is not None and parent.status is Status.COMPLETE
+
+
+def _print_plan(planned: BoardPlan, base_url: str) -> None:
+    """The plan on stderr, each panel's request body on stdout (a chained panel's with a stand-in
+    for the input it will get)."""
+    board = planned.board
+    waves = planned.waves
+    output.message(
+        f"storyboard {board.title!r}: {len(board.panels)} panel(s) in {len(waves)} wave(s) → "
+        f"{panel_folder(board)}/ and renders/{board.slug}.mp4"
+    )
+    for number, wave in enumerate(waves, start=1):
+        output.message(f"wave {number}:")
+        for step in wave:
+            output.message(f"  {_describe(step)}")
+            output.message(f"  POST {base_url}{step.spec.route}")
+            output.json_line(recorded(step.spec.body()))
+    print_dry_run_total(planned.total_usd)
+
+
+def _describe(step: Step) -> str:
+    panel = step.panel
+    follows = (
+        f"{panel.continuity} of panel {step.parent}" if step.parent is not None else "independent"
+    )
+    caption = f", caption {panel.caption!r}" if panel.caption else ""
+    prompt = panel.prompt if len(panel.prompt) <= 50 else panel.prompt[:47] + "..."
+    return (
+        f"panel {panel.index}: {prompt!r} — {step.spec.mode}, {follows}, "
+        f"{step.output_seconds:g} s clip, then {panel.transition}{caption}, "
+        f"about {format_usd(step.estimate_usd)}"
+    )
