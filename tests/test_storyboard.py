@@ -135,7 +135,16 @@ def test_a_changed_panel_renders_again_with_the_panels_chained_after_it(
     assert again.exit_code == 0, again.stderr
     assert sim_stats(sim)["submissions"] == 4
 
+    planned = _run(cli, sim, str(board), "--dry-run")
+    assert "4 panel(s) already rendered" in planned.stderr
+    assert "estimated cost $0.00" in planned.stderr
+
     board.write_text(four.replace("sweeps over the sea", "sweeps over a stormy sea"))
+    planned = _run(cli, sim, str(board), "--dry-run")
+    assert "2 panel(s) already rendered" in planned.stderr
+    assert "panel 1: 'a lighthouse at dusk, waves below' — text, independent" in planned.stderr
+    assert "already rendered as #1" in planned.stderr
+    assert sim_stats(sim)["submissions"] == 4
     changed = _run(cli, sim, str(board))
     assert changed.exit_code == 0, changed.stderr
     stats = sim_stats(sim)
@@ -265,3 +274,15 @@ def test_stitching_scales_to_the_first_clip_and_gives_silence_to_a_silent_one(
     assert _rms(samples, rate, 2.1, 3.9) < 0.001  # the silent clip: silence, not a gap
     assert _rms(samples, rate, 4.1, 5.9) > 0.05
     assert not list(tmp_path.glob(".film.mp4.*"))  # written through a temporary file
+
+
+def test_a_failed_panel_stops_the_panels_chained_to_it_and_the_film(
+    cli: Cli, sim: Any, project: Path
+) -> None:
+    sim.configure(fail_rate=1.0)
+    result = _run(cli, sim, str(_board(project)))
+    assert result.exit_code == 1
+    assert "panel 2 skipped: panel 1, which it continues, did not finish" in result.stderr
+    assert "panel(s) 1, 2, 3 not rendered, so the film is not stitched" in result.stderr
+    assert sim_stats(sim)["submissions"] == 1
+    assert not (project / "renders" / "lighthouse-at-night.mp4").exists()

@@ -163,7 +163,8 @@ def show(
         str,
         typer.Argument(
             metavar="JOB",
-            help="id, short id or prefix, request id, @N, @last, or a render's file.",
+            help="id, short id or prefix, request id, @N, @last, a render's file, or a "
+            "storyboard's name.",
             autocompletion=complete.jobs,
         ),
     ],
@@ -173,8 +174,9 @@ def show(
 ) -> None:
     """Show one job: its request, state, cost, file and history.
 
-    A storyboard's name (its title as a slug, e.g. lighthouse) or id lists its panels' jobs.
     Example: imagine show @last --json
+
+    A storyboard's name (its title as a slug, e.g. lighthouse) or id lists its panels' jobs.
     """
     with Ledger.open() as ledger:
         job = _job_or_storyboard(ledger, job_ref, json_output)

@@ -20,7 +20,14 @@ from imagine.session import Session
 from imagine.spec import recorded
 from imagine.storyboard import store
 from imagine.storyboard.parse import read_storyboard
-from imagine.storyboard.plan import BoardPlan, Step, make_plan, panel_folder, request_for
+from imagine.storyboard.plan import (
+    BoardPlan,
+    Step,
+    make_plan,
+    panel_folder,
+    request_for,
+    reusable_in,
+)
 
 
 def storyboard(
@@ -77,19 +84,21 @@ def storyboard(
     renders once that one is finished. Run it again after changing a panel and only that panel,
     and the panels chained after it, are rendered again. Writes renders/<title>/ (the panels),
     renders/<title>.mp4 (the film), .vtt (captions) and .json (the storyboard sidecar).
+
     Example: imagine storyboard lighthouse.toml --sim
     """
     with Session(project_dir=project, base_url=base_url, use_sim=sim) as session:
         settings = session.settings
         board = read_storyboard(file, default_duration=settings.duration)
         inputs = batch.Inputs(job_finder(session))
-        planned = make_plan(board, settings, inputs, settings.prices)
+        reusable = None if force else reusable_in(session.ledger, session.base_url)
+        planned = make_plan(board, settings, inputs, settings.prices, reusable)
         if dry_run:
             _print_plan(planned, session.base_url)
             raise typer.Exit(int(ExitCode.OK))
         session.require_credentials()
         confirm_cost(
-            Preview((), planned.total_usd, session.base_url),
+            Preview((), planned.to_pay_usd, session.base_url),
             settings,
             yes=yes,
             simulated=session.use_sim,
@@ -213,7 +222,13 @@ def _print_plan(planned: BoardPlan, base_url: str) -> None:
             output.message(f"  {_describe(step)}")
             output.message(f"  POST {base_url}{step.spec.route}")
             output.json_line(recorded(step.spec.body()))
-    print_dry_run_total(planned.total_usd)
+    reused = [step for step in planned.steps if step.reused is not None]
+    if reused:
+        output.message(
+            f"{len(reused)} panel(s) already rendered (reused, not paid again); "
+            f"all panels together: {format_usd(planned.total_usd)}"
+        )
+    print_dry_run_total(planned.to_pay_usd)
 
 
 def _describe(step: Step) -> str:
@@ -222,9 +237,13 @@ def _describe(step: Step) -> str:
         f"{panel.continuity} of panel {step.parent}" if step.parent is not None else "independent"
     )
     caption = f", caption {panel.caption!r}" if panel.caption else ""
+    cost = (
+        f"already rendered as #{step.reused.seq}"
+        if step.reused is not None
+        else f"about {format_usd(step.estimate_usd)}"
+    )
     prompt = panel.prompt if len(panel.prompt) <= 50 else panel.prompt[:47] + "..."
     return (
         f"panel {panel.index}: {prompt!r} — {step.spec.mode}, {follows}, "
-        f"{step.output_seconds:g} s clip, then {panel.transition}{caption}, "
-        f"about {format_usd(step.estimate_usd)}"
+        f"{step.output_seconds:g} s clip, then {panel.transition}{caption}, {cost}"
     )

@@ -11,7 +11,7 @@ clip over 15 s, an extension on a model that has none) stops the whole file up f
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from imagine import batch
@@ -21,6 +21,7 @@ from imagine.batchfile import BatchEntry, LineMode
 from imagine.config import Settings
 from imagine.errors import UsageError
 from imagine.jobs import Job
+from imagine.ledger.store import Ledger
 from imagine.spec import MediaInput, Mode, RenderSpec, validate
 from imagine.storyboard.parse import Continuity, Panel, Storyboard, panel_duration
 
@@ -36,6 +37,7 @@ class Step:
     exact: bool  # whether ``spec`` is the very request (its inputs exist)
     estimate_usd: float
     output_seconds: float  # the length of this panel's clip
+    reused: Job | None = None  # an earlier job of the very same request, complete, its file there
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,13 @@ class BoardPlan:
 
     @property
     def total_usd(self) -> float:
+        """What the panels cost, rendered or not."""
         return sum(step.estimate_usd for step in self.steps)
+
+    @property
+    def to_pay_usd(self) -> float:
+        """What the panels not rendered yet are expected to cost."""
+        return sum(step.estimate_usd for step in self.steps if step.reused is None)
 
 
 def panel_folder(board: Storyboard) -> str:
@@ -64,37 +72,63 @@ def output_template(board: Storyboard, panel: Panel) -> str:
     return f"{panel_folder(board)}/{panel.index:02d}-{{slug}}-{{short}}"
 
 
+Reusable = Callable[[RenderSpec], Job | None]
+
+
 def make_plan(
     board: Storyboard,
     settings: Settings,
     inputs: batch.Inputs,
     prices: Mapping[str, Mapping[str, float]],
+    reusable: Reusable | None = None,
 ) -> BoardPlan:
-    """Every panel checked and priced; raises a UsageError naming the first panel that cannot be."""
+    """Every panel checked and priced; raises a UsageError naming the first panel that cannot be.
+
+    With ``reusable`` (what an earlier run rendered of a request), a panel already rendered is
+    marked so, and a panel chained to it is planned as the very request it will make."""
     steps: list[Step] = []
+    done: dict[int, Job] = {}
     for panel in board.panels:
         parent = steps[-1] if panel.chained else None
+        parent_job = done.get(parent.panel.index) if parent is not None else None
+        exact = parent is None or parent_job is not None
         try:
-            spec = (
-                _stand_in(panel, settings, parent)
-                if parent is not None
-                else request_for(board, panel, settings, inputs, None).spec
-            )
+            if exact:
+                spec = request_for(board, panel, settings, inputs, parent_job).spec
+            else:
+                assert parent is not None
+                spec = _stand_in(panel, settings, parent)
             validate(spec)
         except UsageError as error:
             raise UsageError(f"{board.source.name}: panel {panel.index}: {error}") from None
+        reused = reusable(spec) if exact and reusable is not None else None
+        if reused is not None:
+            done[panel.index] = reused
         steps.append(
             Step(
                 panel=panel,
                 wave=0 if parent is None else parent.wave + 1,
                 parent=None if parent is None else parent.panel.index,
                 spec=spec,
-                exact=parent is None,
+                exact=exact,
                 estimate_usd=jobs_plan.estimate(spec, prices).usd,
                 output_seconds=spec.output_seconds,
+                reused=reused,
             )
         )
     return BoardPlan(board, tuple(steps))
+
+
+def reusable_in(ledger: Ledger, base_url: str) -> Reusable:
+    """The earlier job the engine would reuse for a request instead of rendering it, if any."""
+
+    def find(spec: RenderSpec) -> Job | None:
+        found = jobs_plan.find_existing(ledger, spec.fingerprint(base_url))
+        if found is None or found.action is not jobs_plan.Action.REUSED:
+            return None
+        return ledger.get(found.job.id)
+
+    return find
 
 
 def request_for(
