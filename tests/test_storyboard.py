@@ -11,7 +11,7 @@ import av
 import numpy as np
 import pytest
 
-from imagine.media.synth import write_clip
+from imagine.media.synth import write_clip, write_image
 from imagine.storyboard.parse import Transition, TransitionKind
 from imagine.storyboard.stitch import Clip, stitch
 from tests.helpers import Cli, read_jobs, sim_stats
@@ -117,6 +117,8 @@ def test_three_panels_become_one_film_with_continuity_crossfade_and_captions(
     assert shown.exit_code == 0, shown.stderr
     assert "Lighthouse at Night" in shown.stdout
     assert all(f"#{row['seq']} complete" in shown.stdout for row in jobs)
+    document = json.loads(cli.run("show", sidecar["id"][:10], "--json").stdout)
+    assert [panel["job"]["id"] for panel in document["panels"]] == [row["id"] for row in jobs]
 
 
 def cli_home(project: Path) -> Path:
@@ -286,3 +288,17 @@ def test_a_failed_panel_stops_the_panels_chained_to_it_and_the_film(
     assert "panel(s) 1, 2, 3 not rendered, so the film is not stitched" in result.stderr
     assert sim_stats(sim)["submissions"] == 1
     assert not (project / "renders" / "lighthouse-at-night.mp4").exists()
+
+
+def test_a_panel_image_is_found_beside_the_storyboard_file(
+    cli: Cli, sim: Any, project: Path
+) -> None:
+    folder = project / "boards"
+    folder.mkdir()
+    write_image(folder / "start.png", width=64, height=48)
+    board = _board(folder, 'title = "T"\n[[panel]]\nprompt = "p"\nimage = "start.png"\n')
+    result = cli.run("storyboard", str(board), "--dry-run", "--base-url", sim.url)
+    assert result.exit_code == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert body["image"]["url"].startswith("data:image/png;base64,")
+    assert "— image, independent" in result.stderr

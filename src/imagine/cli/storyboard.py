@@ -35,7 +35,7 @@ def storyboard(
         Path,
         typer.Argument(
             metavar="FILE",
-            help="The storyboard: .toml (title, [defaults], [[panel]]…) or .jsonl (a header "
+            help="The storyboard: .toml (a title, defaults, then panels) or .jsonl (a header "
             "line, then a panel a line).",
             show_default=False,
         ),

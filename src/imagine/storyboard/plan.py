@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from imagine import batch
 from imagine import plan as jobs_plan
@@ -139,12 +140,12 @@ def request_for(
     parent: Job | None,
 ) -> jobs_plan.Request:
     """The request a panel makes; a chained panel's ``parent`` is the finished job it continues."""
-    entry = _entry(panel, settings, parent)
+    entry = _entry(panel, settings, parent, board.source.parent)
     made = batch.entry_requests(entry, settings, inputs)
     return jobs_plan.Request(made[0].spec, output_template(board, panel))
 
 
-def _entry(panel: Panel, settings: Settings, parent: Job | None) -> BatchEntry:
+def _entry(panel: Panel, settings: Settings, parent: Job | None, folder: Path) -> BatchEntry:
     options = panel.options
     common = {
         "line": panel.index,
@@ -156,7 +157,11 @@ def _entry(panel: Panel, settings: Settings, parent: Job | None) -> BatchEntry:
     if panel.continuity is Continuity.EXTEND:
         assert parent is not None
         return BatchEntry(mode=LineMode.EXTEND, video=parent.id, **common)  # type: ignore[arg-type]
-    image = parent.id if panel.continuity is Continuity.LAST_FRAME and parent else panel.image
+    image = (
+        parent.id
+        if panel.continuity is Continuity.LAST_FRAME and parent
+        else _beside(folder, panel.image)
+    )
     return BatchEntry(
         mode=LineMode.GEN,
         image=image,
@@ -164,6 +169,15 @@ def _entry(panel: Panel, settings: Settings, parent: Job | None) -> BatchEntry:
         resolution=options.get("resolution"),
         **common,  # type: ignore[arg-type]
     )
+
+
+def _beside(folder: Path, image: str | None) -> str | None:
+    """A panel's image file named relative to the storyboard file is found there (a URL, a job
+    reference or a file not there is taken as it is written, as `gen --image` takes it)."""
+    if image is None or "://" in image or image.startswith(("@", "data:")):
+        return image
+    candidate = folder / Path(image).expanduser()
+    return str(candidate) if candidate.is_file() else image
 
 
 def _stand_in(panel: Panel, settings: Settings, parent: Step) -> RenderSpec:
