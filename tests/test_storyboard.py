@@ -230,6 +230,8 @@ BAD = [
         THREE_PANELS.replace("duration = 3", "duration = 30"),
         "defaults.duration",
     ),
+    (THREE_PANELS + "#" * 1_100_000, "is over 1 MiB"),
+    ('title = "T"\n', "board.toml: no panels"),
 ]
 
 
@@ -302,3 +304,35 @@ def test_a_panel_image_is_found_beside_the_storyboard_file(
     body = json.loads(result.stdout)
     assert body["image"]["url"].startswith("data:image/png;base64,")
     assert "— image, independent" in result.stderr
+
+
+def test_a_crossfade_blends_the_pictures_and_overlaps_the_clips(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    write_clip(first, width=160, height=96, seconds=2, seed=4)
+    write_clip(second, width=160, height=96, seconds=2, seed=9)
+    cross = Transition(TransitionKind.CROSSFADE, 1.0)
+    made = stitch([Clip(first, transition=cross), Clip(second)], tmp_path / "film.mp4")
+    assert made.duration == pytest.approx(3.0)
+    assert [(p.start, p.end) for p in made.placed] == [(0.0, 2.0), (1.0, 3.0)]
+
+    def pictures(path: Path) -> list[Any]:
+        with av.open(str(path)) as container:
+            return [f.to_ndarray(format="rgb24").astype(float) for f in container.decode(video=0)]
+
+    a, b, film = pictures(first), pictures(second), pictures(made.path)
+    assert len(film) == 72
+    # Halfway through the crossfade the picture is half of each clip's, not either alone.
+    middle = film[36]
+    blend = (a[36] + b[12]) / 2
+    assert np.abs(middle - blend).mean() < 6
+    assert np.abs(middle - a[36]).mean() > 12 and np.abs(middle - b[12]).mean() > 12
+
+
+def test_timeout_bounds_the_whole_run_not_each_wave(
+    cli: Cli, sim_factory: Any, project: Path
+) -> None:
+    slow = sim_factory(speed=0.5)  # a 3-second panel takes 6 s: the wait runs out first
+    result = _run(cli, slow, str(_board(project)), "--timeout", "0.5")
+    assert result.exit_code == 6, result.stderr
+    assert "the time is up (--timeout): panel(s) 2, 3 not sent" in result.stderr
+    assert sim_stats(slow)["submissions"] == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -158,12 +159,21 @@ def _render(
     concurrency: int | None,
 ) -> tuple[dict[int, Job], dict[int, str], ExitCode]:
     """Each wave recorded and driven in turn; the panels' jobs, what this run did with each,
-    and the worst exit status. A panel whose parent did not finish is not asked for."""
+    and the worst exit status. A panel whose parent did not finish is not asked for, and
+    ``timeout`` bounds the whole run, not each wave."""
     board = planned.board
     jobs: dict[int, Job] = {}
     actions: dict[int, str] = {}
     code = ExitCode.OK
+    deadline = None if timeout is None else time.monotonic() + timeout
     for wave in planned.waves:
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            names = ", ".join(
+                str(s.panel.index) for s in planned.steps if s.panel.index not in jobs
+            )
+            output.warn(f"the time is up (--timeout): panel(s) {names} not sent")
+            return jobs, actions, code if code != ExitCode.OK else ExitCode.TIMEOUT
         ready = [step for step in wave if _parent_done(step, jobs)]
         for step in wave:
             if step not in ready:
@@ -183,7 +193,7 @@ def _render(
             session,
             recorded_jobs,
             wait=True,
-            timeout=timeout,
+            timeout=left,
             show=show,
             rps=rps,
             concurrency=concurrency,
