@@ -20,7 +20,8 @@ from imagine.render import Preview, preview, record
 from imagine.session import Session
 from imagine.spec import recorded
 from imagine.storyboard import store
-from imagine.storyboard.parse import read_storyboard
+from imagine.storyboard.film import Film, assemble
+from imagine.storyboard.parse import Storyboard, read_storyboard
 from imagine.storyboard.plan import (
     BoardPlan,
     Step,
@@ -116,35 +117,43 @@ def storyboard(
             file_path=file.resolve(),
             panels=sorted(jobs.items()),
         )
-        missing = [
-            p.index
-            for p in board.panels
-            if p.index not in jobs or jobs[p.index].status is not Status.COMPLETE
-        ]
-        if missing:
-            names = ", ".join(str(index) for index in missing)
-            output.error(
-                f"{board.title}: panel(s) {names} not rendered, so the film is not stitched; "
-                "fix what the messages above say and run the same command again (finished "
-                "panels are not rendered twice)"
-            )
-            raise typer.Exit(int(code if code != ExitCode.OK else ExitCode.JOB_FAILED))
-        from imagine.storyboard.film import assemble
-
+        _check_all_rendered(board, jobs, code)
         if not quiet:
             output.message(f"stitching {len(board.panels)} panel(s) into renders/{board.slug}.mp4")
         film = assemble(session.project, board, jobs, board_id=board_id, actions=actions)
-    if json_output:
-        import json
+    _report(board, film, json_output=json_output, quiet=quiet)
 
-        output.json_line(json.loads(film.sidecar.read_text(encoding="utf-8")))
+
+def _check_all_rendered(board: Storyboard, jobs: dict[int, Job], code: ExitCode) -> None:
+    """End the command (with the run's exit status) unless every panel has its video."""
+    missing = [
+        panel.index
+        for panel in board.panels
+        if panel.index not in jobs or jobs[panel.index].status is not Status.COMPLETE
+    ]
+    if not missing:
+        return
+    names = ", ".join(str(index) for index in missing)
+    output.error(
+        f"{board.title}: panel(s) {names} not rendered, so the film is not stitched; "
+        "see the messages above, then run the same command again (finished panels are not "
+        "rendered twice, unfinished ones are picked up)"
+    )
+    raise typer.Exit(int(code if code != ExitCode.OK else ExitCode.JOB_FAILED))
+
+
+def _report(board: Storyboard, film: Film, *, json_output: bool, quiet: bool) -> None:
+    """The film's path (or with --json the storyboard sidecar) on stdout, a summary on stderr."""
+    if json_output:
+        output.json_line(film.document)
     else:
         output.data(shown_path(str(film.stitched.path)))
     if not quiet:
         captions = f", captions {shown_path(str(film.captions))}" if film.captions else ""
         output.message(
             f"{board.title}: {film.stitched.duration:.2f} s, {len(board.panels)} panel(s), "
-            f"{format_usd(film.total_usd)} in all{captions}; sidecar {shown_path(str(film.sidecar))}"
+            f"{format_usd(film.total_usd)} in all{captions}; "
+            f"sidecar {shown_path(str(film.sidecar))}"
         )
 
 

@@ -33,6 +33,7 @@ class Film:
     captions: Path | None
     sidecar: Path
     total_usd: float
+    document: dict[str, Any]  # the sidecar's content
 
 
 def film_path(project: Project, board: Storyboard) -> Path:
@@ -58,7 +59,7 @@ def assemble(
     sidecar = target.with_suffix(".json")
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     write_atomic(sidecar, text.encode("utf-8"))
-    return Film(stitched, captions, sidecar, total)
+    return Film(stitched, captions, sidecar, total, document)
 
 
 def _clip(board: Storyboard, index: int, jobs: Mapping[int, Job]) -> Clip:

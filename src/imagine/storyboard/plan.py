@@ -35,7 +35,6 @@ class Step:
     wave: int  # 0 = renders at once; n = after the panel of wave n-1 it continues
     parent: int | None  # the index of the panel it continues
     spec: RenderSpec  # the request, or (for a chained panel) a stand-in with the parent's shape
-    exact: bool  # whether ``spec`` is the very request (its inputs exist)
     estimate_usd: float
     output_seconds: float  # the length of this panel's clip
     reused: Job | None = None  # an earlier job of the very same request, complete, its file there
@@ -111,7 +110,6 @@ def make_plan(
                 wave=0 if parent is None else parent.wave + 1,
                 parent=None if parent is None else parent.panel.index,
                 spec=spec,
-                exact=exact,
                 estimate_usd=jobs_plan.estimate(spec, prices).usd,
                 output_seconds=spec.output_seconds,
                 reused=reused,
