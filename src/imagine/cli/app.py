@@ -180,6 +180,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "imagine.cli.batch:batch",
         "Render every job in a file; run it again and only what is missing is rendered.",
     ),
+    "storyboard": (
+        "imagine.cli.storyboard:storyboard",
+        "Render a storyboard's panels as jobs, with continuity, and stitch them into one MP4.",
+    ),
     "wait": (
         "imagine.cli.wait:wait",
         "Resume polling and downloading until the jobs are finished.",

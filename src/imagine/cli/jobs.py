@@ -11,7 +11,7 @@ import typer
 from imagine import clock, ids, sidecar
 from imagine.cli import completion as complete
 from imagine.cli import output
-from imagine.errors import UsageError
+from imagine.errors import JobNotFound, UsageError
 from imagine.jobs import Job, Status
 from imagine.ledger.store import Ledger
 from imagine.pricing import format_usd, ticks_to_usd
@@ -203,7 +203,8 @@ def show(
         str,
         typer.Argument(
             metavar="JOB",
-            help="id, short id or prefix, request id, @N, @last, or a render's file.",
+            help="id, short id or prefix, request id, @N, @last, a render's file, or a "
+            "storyboard's name.",
             autocompletion=complete.jobs,
         ),
     ],
@@ -214,9 +215,13 @@ def show(
     """Show one job: its request, state, cost, file and history.
 
     Example: imagine show @last --json
+
+    A storyboard's name (its title as a slug, e.g. lighthouse) or id lists its panels' jobs.
     """
     with Ledger.open() as ledger:
-        job = ledger.resolve(job_ref)
+        job = _job_or_storyboard(ledger, job_ref, json_output)
+        if job is None:
+            return
         events = ledger.events(job.id)
         parent = ledger.get(job.parent_id) if job.parent_id else None
     found = _label_in_file(job)
@@ -263,6 +268,21 @@ def _label_text(found: Outcome) -> str:
         return f"none ({found.reason})"
     tags = found.tags
     return f"AI-generated, {tags.get(label.MODEL, '?')}, job {tags.get(label.JOB_ID, '?')}"
+
+
+def _job_or_storyboard(ledger: Ledger, ref: str, json_output: bool) -> Job | None:
+    """The job ``ref`` names, or None when it names a storyboard (whose panels are then shown):
+    a storyboard's slug first, then jobs, then a storyboard's id."""
+    from imagine.cli.storyboard_show import show_storyboard
+
+    if show_storyboard(ledger, ref, json_output=json_output, by_id=False):
+        return None
+    try:
+        return ledger.resolve(ref)
+    except JobNotFound:
+        if show_storyboard(ledger, ref, json_output=json_output, by_id=True):
+            return None
+        raise
 
 
 def _fields(job: Job, parent: Job | None = None) -> list[tuple[str, str]]:

@@ -226,6 +226,36 @@ def m012_lifecycle(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX jobs_created ON jobs(created_at)")
 
 
+def m008_storyboards(conn: sqlite3.Connection) -> None:
+    """Storyboards and the job each of their panels is, so `imagine show` can list them."""
+    conn.execute(
+        """
+        CREATE TABLE storyboards (
+            id TEXT PRIMARY KEY,
+            title TEXT NOT NULL,
+            slug TEXT NOT NULL,
+            project_dir TEXT NOT NULL,
+            file_path TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (project_dir, slug)
+        )
+        """
+    )
+    conn.execute("CREATE INDEX storyboards_slug ON storyboards(slug)")
+    conn.execute(
+        """
+        CREATE TABLE storyboard_panels (
+            storyboard_id TEXT NOT NULL REFERENCES storyboards(id) ON DELETE CASCADE,
+            panel_index INTEGER NOT NULL,
+            job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+            fingerprint TEXT NOT NULL,
+            PRIMARY KEY (storyboard_id, panel_index)
+        )
+        """
+    )
+    conn.execute("CREATE INDEX storyboard_panels_job ON storyboard_panels(job_id)")
+
+
 MIGRATIONS: list[Migration] = [
     ("001_jobs", m001_jobs),
     ("002_job_events", m002_job_events),
@@ -234,6 +264,7 @@ MIGRATIONS: list[Migration] = [
     ("005_lookup_indexes", m005_lookup_indexes),
     ("006_ledger_lookups", m006_ledger_lookups),
     ("007_workflow_columns", m007_workflow_columns),
+    ("008_storyboards", m008_storyboards),
     ("009_budget", m009_budget),
     ("010_policy", m010_policy),
     ("011_templates", m011_templates),

@@ -1,0 +1,1 @@
+"""Storyboards: panels rendered as jobs, chained by continuity, stitched into one film."""
