@@ -185,6 +185,16 @@ def m007_workflow_columns(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX jobs_preview_of ON jobs(preview_of)")
 
 
+def m015_observe(conn: sqlite3.Connection) -> None:
+    """`imagine stats` reads these columns of every job in its window: from this index (a tenth
+    of the table's size, ordered by creation time for --since) instead of the whole rows."""
+    conn.execute(
+        "CREATE INDEX jobs_stats ON jobs(created_at, status, block_source, model, resolution,"
+        " mode, template_name, submitted_at, completed_at, downloaded_at, last_pending_at,"
+        " poll_count, cost_ticks, video_duration)"
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("001_jobs", m001_jobs),
     ("002_job_events", m002_job_events),
@@ -193,6 +203,7 @@ MIGRATIONS: list[Migration] = [
     ("005_lookup_indexes", m005_lookup_indexes),
     ("006_ledger_lookups", m006_ledger_lookups),
     ("007_workflow_columns", m007_workflow_columns),
+    ("015_observe", m015_observe),
 ]
 
 
