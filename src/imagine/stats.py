@@ -23,7 +23,9 @@ each figure means (README, "Stats, logs and traces"):
 
 from __future__ import annotations
 
-import itertools
+import bisect
+import json
+import sqlite3
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -49,26 +51,20 @@ _KEY = {
 PERCENTS = (50, 90, 95)
 
 
-def _seconds(start: str, end: str) -> str:
-    return f"(julianday({end}) - julianday({start})) * 86400.0"
-
-
 _COMPLETED = "status = 'complete' AND submitted_at IS NOT NULL AND downloaded_at IS NOT NULL"
-# Each measure: its SQL value per job, and which jobs it is taken of.
+# Each spread: its value per job in ms (the generated columns of migration 015, or a count), and
+# which jobs it is taken of.
 LATENCY: dict[str, tuple[str, str]] = {
-    "queued": (_seconds("created_at", "submitted_at"), _COMPLETED),
-    "rendering": (_seconds("submitted_at", "completed_at"), _COMPLETED),
-    "downloading": (_seconds("completed_at", "downloaded_at"), _COMPLETED),
-    "total": (_seconds("created_at", "downloaded_at"), _COMPLETED),
+    "queued": ("stat_queued_ms", _COMPLETED),
+    "rendering": ("stat_rendering_ms", _COMPLETED),
+    "downloading": ("stat_downloading_ms", _COMPLETED),
+    "total": ("stat_total_ms", _COMPLETED),
 }
 POLLS = (
     "poll_count",
     "submitted_at IS NOT NULL AND status NOT IN ('queued', 'submitting', 'running', 'downloading')",
 )
-DETECTION_LAG = (
-    _seconds("last_pending_at", "completed_at") + " / 2",
-    "completed_at IS NOT NULL AND last_pending_at IS NOT NULL",
-)
+DETECTION_LAG = ("stat_lag_ms", "stat_lag_ms IS NOT NULL")
 # Buckets of the total-latency histogram, in seconds: [from, to).
 HISTOGRAM_EDGES = (0, 10, 30, 60, 120, 300, 600, 1800)
 
@@ -84,14 +80,6 @@ class Outcome(StrEnum):
     CANCELED = "canceled"
     UNKNOWN = "unknown"
     LIVE = "live"
-
-
-_OUTCOME_SQL = (
-    "CASE WHEN status = 'blocked' AND block_source = 'local' THEN 'blocked_local'"
-    " WHEN status = 'blocked' THEN 'blocked_provider'"
-    " WHEN status IN ('queued', 'submitting', 'running', 'downloading') THEN 'live'"
-    " ELSE status END"
-)
 
 
 @dataclass(frozen=True)
@@ -213,42 +201,20 @@ def _round(value: float | None, digits: int = 3) -> float | None:
     return None if value is None else round(value, digits)
 
 
-_Rows = dict[str | None, list[Any]]  # rows of one query, by group key
-
-
-class _Query:
-    """The window every query of one report shares."""
-
-    def __init__(self, ledger: Ledger, since: str | None) -> None:
-        self.conn = ledger.conn
-        self.where = "created_at >= :since" if since else "1"
-        self.params = {"since": since}
-
-    def rows(self, sql: str) -> list[Any]:
-        return list(self.conn.execute(sql, self.params))
-
-    def by_key(self, sql: str) -> _Rows:
-        found: _Rows = {}
-        for row in self.rows(sql):
-            found.setdefault(row[0], []).append(row)
-        return found
-
-    def scalar(self, sql: str) -> Any:
-        return self.conn.execute(sql, self.params).fetchone()[0]
-
-
 def report(ledger: Ledger, *, since: str | None = None, by: GroupBy | None = None) -> Report:
     """The whole `imagine stats` answer for jobs created since ``since`` (an ISO time; all
     jobs when None), with one group per ``by`` value besides the totals."""
-    query = _Query(ledger, since)
-    overall = _groups(query, "NULL")[None] if _has_jobs(query) else _empty()
-    groups = list(_groups(query, _KEY[by]).values()) if by else []
-    groups.sort(key=lambda group: (-group.jobs, group.key or ""))
-    events = _event_counts(query, since)
-    reused, attached = (
-        events.get(EventKind.REUSED, (0, 0.0)),
-        events.get(EventKind.ATTACHED, (0, 0.0)),
-    )
+    conn = ledger.conn
+    params = {"since": since}
+    where = "created_at >= :since" if since else "1"
+    (overall, totals) = _groups(conn, _figures_sql(None, where), params)[None]
+    groups: list[Group] = []
+    if by is not None:
+        found = _groups(conn, _figures_sql(_KEY[by], where), params)
+        groups = sorted((g for g, _ in found.values()), key=lambda g: (-g.jobs, g.key or ""))
+    events = _event_counts(conn, since)
+    none = (0, 0.0)
+    reused, attached = events.get(EventKind.REUSED, none), events.get(EventKind.ATTACHED, none)
     return Report(
         since=since,
         by=by,
@@ -257,57 +223,94 @@ def report(ledger: Ledger, *, since: str | None = None, by: GroupBy | None = Non
         reused=reused[0],
         attached=attached[0],
         saved_usd=reused[1] + attached[1],
-        rate_limited=events.get(EventKind.RATE_LIMITED, (0, 0.0))[0],
-        resubmitted=events.get(EventKind.RETRIED, (0, 0.0))[0],
-        answers_lost=events.get(EventKind.ANSWER_LOST, (0, 0.0))[0],
-        histogram=_histogram(query),
-        per_hour=[(row[0], row[1]) for row in query.rows(_per_hour_sql(query.where))],
+        rate_limited=events.get(EventKind.RATE_LIMITED, none)[0],
+        resubmitted=events.get(EventKind.RETRIED, none)[0],
+        answers_lost=events.get(EventKind.ANSWER_LOST, none)[0],
+        histogram=_histogram(totals),
+        per_hour=[(row[0], row[1]) for row in conn.execute(_per_hour_sql(where), params)],
     )
 
 
-def _has_jobs(query: _Query) -> bool:
-    return bool(query.scalar(f"SELECT EXISTS (SELECT 1 FROM jobs WHERE {query.where})"))
+# Each spread: which jobs it is taken of, and its value for each (SQL).
+SPREADS: dict[str, tuple[str, str]] = {
+    **LATENCY,
+    "polls": POLLS,
+    "detection_lag": DETECTION_LAG,
+}
+_LIVE = "('queued', 'submitting', 'running', 'downloading')"
+# Outcome counts as SQL sums (one pass, no sorting), in Outcome's order.
+_OUTCOME_SUMS = {
+    Outcome.COMPLETE: "status = 'complete'",
+    Outcome.FAILED: "status = 'failed'",
+    Outcome.EXPIRED: "status = 'expired'",
+    Outcome.BLOCKED_PROVIDER: "status = 'blocked' AND block_source IS NOT 'local'",
+    Outcome.BLOCKED_LOCAL: "status = 'blocked' AND block_source IS 'local'",
+    Outcome.CANCELED: "status = 'canceled'",
+    Outcome.UNKNOWN: "status = 'unknown'",
+    Outcome.LIVE: f"status IN {_LIVE}",
+}
 
 
-def _empty() -> Group:
-    return Group(
-        None, 0, {}, {name: Spread(0) for name in LATENCY}, Cost(0, 0, 0, 0), Spread(0), Spread(0)
+def _figures_sql(column: str | None, where: str) -> str:
+    """Every figure of a group in one pass over the jobs_stats index (migration 015): counts
+    and sums, and each spread's values as one list (``group_concat``) for Python to sort."""
+    sums = ", ".join(f"total({test})" for test in _OUTCOME_SUMS.values())
+    complete = "status = 'complete'"
+    lists = ", ".join(
+        f"group_concat(CASE WHEN {which} THEN {value} END)" for value, which in SPREADS.values()
+    )
+    return (
+        f"SELECT {column or 'NULL'} AS k, count(*), {sums}, total(cost_ticks),"
+        f" count(CASE WHEN {complete} AND cost_ticks IS NOT NULL THEN 1 END),"
+        f" total(CASE WHEN {complete} THEN cost_ticks END),"
+        f" total(CASE WHEN {complete} AND cost_ticks IS NOT NULL THEN video_duration END),"
+        f" {lists}"
+        f" FROM jobs INDEXED BY jobs_stats WHERE {where}"
+        + (f" GROUP BY {column}" if column else "")
     )
 
 
-def _groups(query: _Query, key: str) -> dict[str | None, Group]:
-    """One Group per value of the column ``key`` (``NULL``: one group of every job)."""
-    where = query.where
-    counts = query.by_key(_counts_sql(key, where))
-    latency = {name: query.by_key(_spread_sql(key, *m, where)) for name, m in LATENCY.items()}
-    polls = query.by_key(_spread_sql(key, *POLLS, where))
-    lag = query.by_key(_spread_sql(key, *DETECTION_LAG, where))
-    costs = query.by_key(_cost_sql(key, where))
-    found = {}
-    for value, rows in counts.items():
-        outcomes = {Outcome(row[1]): row[2] for row in rows}
-        cost = costs[value][0]
-        found[value] = Group(
-            key=value,
-            jobs=sum(outcomes.values()),
+def _groups(
+    conn: sqlite3.Connection, sql: str, params: dict[str, Any]
+) -> dict[str | None, tuple[Group, list[int]]]:
+    """Each group's figures, and the total latencies (ms, sorted) of its complete jobs, for the
+    histogram."""
+    found: dict[str | None, tuple[Group, list[int]]] = {}
+    for row in conn.execute(sql, params):
+        key, jobs = row[0], row[1]
+        at = 2 + len(_OUTCOME_SUMS)
+        outcomes = {o: int(n) for o, n in zip(_OUTCOME_SUMS, row[2:at], strict=True) if n}
+        charged, renders, render_ticks, seconds = row[at : at + 4]
+        values = dict(zip(SPREADS, map(_values, row[at + 4 :]), strict=True))
+        latency = {name: _spread(values[name], 1000) for name in LATENCY}
+        group = Group(
+            key=key,
+            jobs=jobs,
             outcomes=outcomes,
-            latency={name: _spread(latency[name].get(value)) for name in LATENCY},
-            cost=Cost(cost[1] / TICKS_PER_USD, cost[2], cost[3] / TICKS_PER_USD, cost[4]),
-            polls=_spread(polls.get(value)),
-            detection_lag=_spread(lag.get(value)),
+            latency=latency,
+            cost=Cost(charged / TICKS_PER_USD, renders, render_ticks / TICKS_PER_USD, seconds),
+            polls=_spread(values["polls"]),
+            detection_lag=_spread(values["detection_lag"], 1000),
         )
+        found[key] = (group, values["total"])
     return found
 
 
-def _spread(rows: list[Any] | None) -> Spread:
-    """Nearest-rank percentiles of the values SQLite listed (``group_concat``): sorting
-    100,000 numbers is Python's quickest job, and SQLite's slowest."""
-    if not rows or rows[0][1] is None:
-        return Spread(0)
-    values = sorted(map(float, rows[0][1].split(",")))
+def _values(text: str | None) -> list[int]:
+    """The integers SQLite listed, sorted (JSON's parser reads them fastest)."""
+    values: list[int] = json.loads(f"[{text}]") if text else []
+    values.sort()
+    return values
+
+
+def _spread(values: list[int], per: int = 1) -> Spread:
+    """Nearest-rank percentiles of sorted ``values`` (divided by ``per``: ms to seconds). Python
+    sorts 100,000 numbers in a few ms; SQLite's window functions take ten times longer."""
     count = len(values)
-    p50, p90, p95 = (values[max(0, -(-count * p // 100) - 1)] for p in PERCENTS)
-    return Spread(count, p50, p90, p95, values[-1], sum(values) / count)
+    if not count:
+        return Spread(0)
+    p50, p90, p95 = (values[max(0, -(-count * p // 100) - 1)] / per for p in PERCENTS)
+    return Spread(count, p50, p90, p95, values[-1] / per, sum(values) / count / per)
 
 
 # The events counted by the report, each with the money it saved (reused, attached).
@@ -320,58 +323,32 @@ COUNTED_EVENTS = (
 )
 
 
-def _event_counts(query: _Query, since: str | None) -> dict[str, tuple[int, float]]:
-    """Counted events recorded in the window (by their own time, not their job's)."""
+def _event_counts(conn: sqlite3.Connection, since: str | None) -> dict[str, tuple[int, float]]:
+    """Counted events recorded in the window (by their own time, not their job's), from the
+    job_events_kind index (migration 015)."""
     kinds = ", ".join(f"'{kind}'" for kind in COUNTED_EVENTS)
     window = "AND at >= :since" if since else ""
     sql = (
         "SELECT event, count(*), total(json_extract(detail_json, '$.saved_usd'))"
         f" FROM job_events WHERE event IN ({kinds}) {window} GROUP BY event"
     )
-    return {row[0]: (row[1], row[2]) for row in query.rows(sql)}
+    return {row[0]: (row[1], row[2]) for row in conn.execute(sql, {"since": since})}
 
 
-def _histogram(query: _Query) -> list[tuple[float, float | None, int]]:
+def _histogram(totals: list[int]) -> list[tuple[float, float | None, int]]:
+    """Sorted total latencies (ms) counted into HISTOGRAM_EDGES' buckets (seconds)."""
     edges = HISTOGRAM_EDGES
-    cases = " ".join(f"WHEN x < {high} THEN {low}" for low, high in itertools.pairwise(edges))
-    value, which = LATENCY["total"]
-    sql = (
-        f"SELECT CASE {cases} ELSE {edges[-1]} END AS bucket, count(*) FROM"
-        f" (SELECT {value} AS x FROM jobs WHERE {query.where} AND {which}) GROUP BY bucket"
-    )
-    found = {row[0]: row[1] for row in query.rows(sql)}
     highs: list[float | None] = [*edges[1:], None]
-    return [(low, high, found.get(low, 0)) for low, high in zip(edges, highs, strict=True)]
+    starts = [bisect.bisect_left(totals, low * 1000) for low in edges]
+    ends = [*starts[1:], len(totals)]
+    return [
+        (low, high, end - start)
+        for low, high, start, end in zip(edges, highs, starts, ends, strict=True)
+    ]
 
 
 def _per_hour_sql(where: str) -> str:
     return (
-        "SELECT substr(created_at, 1, 13) AS hour, count(*) FROM jobs"
+        "SELECT substr(created_at, 1, 13) AS hour, count(*) FROM jobs INDEXED BY jobs_stats"
         f" WHERE {where} GROUP BY hour ORDER BY hour"
-    )
-
-
-def _counts_sql(key: str, where: str) -> str:
-    return (
-        f"SELECT {key} AS k, {_OUTCOME_SQL} AS outcome, count(*) FROM jobs WHERE {where}"
-        " GROUP BY k, outcome"
-    )
-
-
-def _cost_sql(key: str, where: str) -> str:
-    return (
-        f"SELECT {key} AS k, total(cost_ticks),"
-        " count(CASE WHEN status = 'complete' AND cost_ticks IS NOT NULL THEN 1 END),"
-        " total(CASE WHEN status = 'complete' THEN cost_ticks END),"
-        " total(CASE WHEN status = 'complete' AND cost_ticks IS NOT NULL"
-        " THEN video_duration END)"
-        f" FROM jobs WHERE {where} GROUP BY k"
-    )
-
-
-def _spread_sql(key: str, value: str, which: str, where: str) -> str:
-    """Every value of ``value`` over the jobs ``which``, one list per key."""
-    return (
-        f"SELECT k, group_concat(x) FROM (SELECT {key} AS k, {value} AS x FROM jobs"
-        f" WHERE {where} AND {which}) WHERE x IS NOT NULL GROUP BY k"
     )
