@@ -1,13 +1,14 @@
 """`imagine stats`: where time and money went, read from the ledger.
 
-Every figure is computed by SQLite over the ``jobs`` and ``job_events`` tables (a few passes,
-each returning a handful of rows), so a 100,000-job ledger answers in well under a second. What
-each figure means (README, "Stats, logs and traces"):
+One pass of SQLite over the ``jobs_stats`` index (migration 015: the columns stats reads, and each
+job's durations in ms kept there as it is written) gives every count and sum of a group and each
+spread's values as one list, which Python sorts for the percentiles; the events come from their
+own index. What each figure means (README, "Stats, logs and traces"):
 
 - Latency, of jobs that completed: ``queued`` created → submitted (pacing and slots),
   ``rendering`` submitted → the poll that found it done, ``downloading`` that poll → the file
-  saved, ``total`` created → saved. Percentiles are nearest-rank: the smallest value with at least
-  p % of the values at or below it.
+  saved, ``total`` created → saved, to the millisecond. Percentiles are nearest-rank: the
+  smallest value with at least p % of the values at or below it.
 - Outcomes, of every job created in the window; rates are shares of the finished ones (not queued,
   submitting, running or downloading).
 - Cost: the provider's recorded charges (never estimates); per render and per output second over
