@@ -156,3 +156,27 @@ def test_a_run_without_the_variables_never_imports_opentelemetry(project: Path) 
     )  # fmt: skip
     assert code == 0
     assert "opentelemetry.sdk.trace" in modules
+
+
+def test_a_last_word_said_twice_is_traced_once() -> None:
+    from imagine.engine.events import Update, UpdateKind
+
+    exporter = InMemorySpanExporter()
+    tracer = tracing.start(exporter)
+    for kind in ("submitting", "submitted", "progress", "rendered", "complete", "complete"):
+        tracer(Update(job_id="j1", kind=UpdateKind(kind), status="", label="#1", progress=50.0))
+    tracer(Update(job_id="j2", kind=UpdateKind.SUBMITTING, status="", label="#2"))
+    tracer.close()
+    names = sorted(span.name for span in exporter.get_finished_spans())
+    assert names == sorted(
+        ["imagine.job", "submit", "poll", "poll", "download", "finish", "imagine.job", "submit"]
+    )
+    unfinished = [
+        s
+        for s in exporter.get_finished_spans()
+        if dict(s.attributes or {})["imagine.job_id"] == "j2"
+    ]
+    assert {dict(s.attributes or {}).get("imagine.outcome") for s in unfinished} == {
+        "unfinished",
+        None,
+    }

@@ -75,9 +75,10 @@ class JobTracer:
         self._ids = ids
         self._tracer = provider.get_tracer("imagine")
         self._jobs: dict[str, _Job] = {}
+        self._ended: set[str] = set()  # a job's last word is traced once, like it is shown once
 
     def __call__(self, update: Update) -> None:
-        if not update.job_id:
+        if not update.job_id or update.job_id in self._ended:
             return
         now = time.time_ns()
         job = self._jobs.get(update.job_id) or self._start(update.job_id, now)
@@ -149,6 +150,7 @@ class JobTracer:
             job.root.set_status(Status(StatusCode.ERROR, update.message or str(update.kind)))
         job.root.end(end_time=time.time_ns())
         del self._jobs[job_id]
+        self._ended.add(job_id)
 
     def close(self) -> None:
         """End what is still open (the job goes on: `imagine wait` adds to its trace), then
