@@ -27,6 +27,7 @@ from __future__ import annotations
 import bisect
 import json
 import sqlite3
+from collections import Counter
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -208,11 +209,16 @@ def report(ledger: Ledger, *, since: str | None = None, by: GroupBy | None = Non
     conn = ledger.conn
     params = {"since": since}
     where = "created_at >= :since" if since else "1"
-    (overall, totals) = _groups(conn, _figures_sql(None, where), params)[None]
     groups: list[Group] = []
-    if by is not None:
-        found = _groups(conn, _figures_sql(_KEY[by], where), params)
-        groups = sorted((g for g, _ in found.values()), key=lambda g: (-g.jobs, g.key or ""))
+    if by is None:
+        (all_jobs,) = _figures(conn, _figures_sql(None, where), params)
+    else:
+        # One grouped pass; the totals are the groups' sums and merged lists (SQLite's sort of
+        # the rows by group costs as much as a second pass).
+        found = _figures(conn, _figures_sql(_KEY[by], where), params)
+        groups = sorted(map(_group, found), key=lambda g: (-g.jobs, g.key or ""))
+        all_jobs = _merged(found)
+    overall = _group(all_jobs)
     events = _event_counts(conn, since)
     none = (0, 0.0)
     reused, attached = events.get(EventKind.REUSED, none), events.get(EventKind.ATTACHED, none)
@@ -227,7 +233,7 @@ def report(ledger: Ledger, *, since: str | None = None, by: GroupBy | None = Non
         rate_limited=events.get(EventKind.RATE_LIMITED, none)[0],
         resubmitted=events.get(EventKind.RETRIED, none)[0],
         answers_lost=events.get(EventKind.ANSWER_LOST, none)[0],
-        histogram=_histogram(totals),
+        histogram=_histogram(all_jobs.values["total"]),
         per_hour=[(row[0], row[1]) for row in conn.execute(_per_hour_sql(where), params)],
     )
 
@@ -271,30 +277,54 @@ def _figures_sql(column: str | None, where: str) -> str:
     )
 
 
-def _groups(
-    conn: sqlite3.Connection, sql: str, params: dict[str, Any]
-) -> dict[str | None, tuple[Group, list[int]]]:
-    """Each group's figures, and the total latencies (ms, sorted) of its complete jobs, for the
-    histogram."""
-    found: dict[str | None, tuple[Group, list[int]]] = {}
+@dataclass(frozen=True)
+class _Figures:
+    """What one pass gives of a group: counts, sums and each spread's sorted values (ms)."""
+
+    key: str | None
+    jobs: int
+    outcomes: dict[Outcome, int]
+    cost: tuple[float, int, float, float]  # charged ticks, renders, their ticks, their seconds
+    values: dict[str, list[int]]
+
+
+def _figures(conn: sqlite3.Connection, sql: str, params: dict[str, Any]) -> list[_Figures]:
+    found = []
     for row in conn.execute(sql, params):
-        key, jobs = row[0], row[1]
         at = 2 + len(_OUTCOME_SUMS)
         outcomes = {o: int(n) for o, n in zip(_OUTCOME_SUMS, row[2:at], strict=True) if n}
         charged, renders, render_ticks, seconds = row[at : at + 4]
         values = dict(zip(SPREADS, map(_values, row[at + 4 :]), strict=True))
-        latency = {name: _spread(values[name], 1000) for name in LATENCY}
-        group = Group(
-            key=key,
-            jobs=jobs,
-            outcomes=outcomes,
-            latency=latency,
-            cost=Cost(charged / TICKS_PER_USD, renders, render_ticks / TICKS_PER_USD, seconds),
-            polls=_spread(values["polls"]),
-            detection_lag=_spread(values["detection_lag"], 1000),
+        found.append(
+            _Figures(row[0], row[1], outcomes, (charged, renders, render_ticks, seconds), values)
         )
-        found[key] = (group, values["total"])
     return found
+
+
+def _merged(groups: list[_Figures]) -> _Figures:
+    """All groups as one (the sorted lists merged: a sort of sorted runs is a merge)."""
+    outcomes: Counter[Outcome] = Counter()
+    for group in groups:
+        outcomes.update(group.outcomes)
+    charged, renders, render_ticks, seconds = (sum(g.cost[i] for g in groups) for i in range(4))
+    values = {name: sorted(v for g in groups for v in g.values[name]) for name in SPREADS}
+    jobs = sum(group.jobs for group in groups)
+    cost = (charged, int(renders), render_ticks, seconds)
+    return _Figures(None, jobs, dict(outcomes), cost, values)
+
+
+def _group(figures: _Figures) -> Group:
+    charged, renders, render_ticks, seconds = figures.cost
+    values = figures.values
+    return Group(
+        key=figures.key,
+        jobs=figures.jobs,
+        outcomes=figures.outcomes,
+        latency={name: _spread(values[name], 1000) for name in LATENCY},
+        cost=Cost(charged / TICKS_PER_USD, int(renders), render_ticks / TICKS_PER_USD, seconds),
+        polls=_spread(values["polls"]),
+        detection_lag=_spread(values["detection_lag"], 1000),
+    )
 
 
 def _values(text: str | None) -> list[int]:
