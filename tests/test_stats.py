@@ -53,12 +53,10 @@ def _group(rows: list[sqlite3.Row], key: str | None) -> dict[str, Any]:
     """One group of `stats --json`, computed from the rows alone."""
     outcomes = Counter(_outcome(row) for row in rows)
     finished = len(rows) - outcomes["live"]
-    done = [
-        r for r in rows if r["status"] == "complete" and r["submitted_at"] and r["downloaded_at"]
-    ]
+    done = [r for r in rows if r["status"] == "complete"]
 
     def span(start: str, end: str) -> list[float]:
-        return [_at(r[end]) - _at(r[start]) for r in done]
+        return [_at(r[end]) - _at(r[start]) for r in done if r[start] and r[end]]
 
     settled = [r for r in rows if r["submitted_at"] and r["status"] not in RUNNING]
     lagged = [r for r in rows if r["completed_at"] and r["last_pending_at"]]
@@ -125,7 +123,8 @@ def _events(home: Path) -> list[sqlite3.Row]:
 
 def _edge_cases(home: Path) -> None:
     """Jobs no simulator run makes: refused locally, unknown, still queued after a 429, a
-    template's render whose first poll found it done, and one from long ago."""
+    template's render whose first poll found it done, a render imported from disk (no
+    submission, so no queued or rendering time) and one from long ago."""
     with Ledger.open(home / "ledger.sqlite3") as ledger:
         ledger.insert(
             job_values(
@@ -154,6 +153,15 @@ def _edge_cases(home: Path) -> None:
                 downloaded_at="2026-12-01T10:01:43.000Z",
                 cost_ticks=4_000_000_000,
                 video_duration=8.0,
+            )
+        )
+        ledger.insert(  # a render found on disk: never submitted from this ledger
+            job_values(
+                status=Status.COMPLETE,
+                fingerprint="a" * 64,
+                completed_at="2026-12-01T11:00:00.000Z",
+                downloaded_at="2026-12-01T11:00:01.000Z",
+                created_at="2026-12-01T10:59:00.000Z",
             )
         )
         ledger.insert(
@@ -194,7 +202,7 @@ def test_stats_json_agrees_with_the_ledger(cli: Cli, ledger_home: Path) -> None:
     _close(found["overall"], _group(rows, None), "overall")
     assert found["groups"] == []
     outcomes = found["overall"]["outcomes"]
-    assert outcomes["complete"] == 5 and outcomes["failed"] == 1
+    assert outcomes["complete"] == 6 and outcomes["failed"] == 1
     assert outcomes["blocked_provider"] == 1 and outcomes["blocked_local"] == 1
     assert outcomes["unknown"] == 1 and outcomes["live"] == 1
 
@@ -217,10 +225,10 @@ def test_stats_json_agrees_with_the_ledger(cli: Cli, ledger_home: Path) -> None:
     totals = [
         _at(r["downloaded_at"]) - _at(r["created_at"])
         for r in rows
-        if r["status"] == "complete" and r["submitted_at"] and r["downloaded_at"]
+        if r["status"] == "complete" and r["downloaded_at"]
     ]
     histogram = found["latency_histogram"]
-    assert sum(bucket["jobs"] for bucket in histogram) == len(totals) == 5
+    assert sum(bucket["jobs"] for bucket in histogram) == len(totals) == 6
     for bucket in histogram:
         high = bucket["to_s"] if bucket["to_s"] is not None else math.inf
         assert bucket["jobs"] == sum(bucket["from_s"] <= t < high for t in totals)

@@ -53,9 +53,10 @@ _KEY = {
 PERCENTS = (50, 90, 95)
 
 
-_COMPLETED = "status = 'complete' AND submitted_at IS NOT NULL AND downloaded_at IS NOT NULL"
 # Each spread: its value per job in ms (the generated columns of migration 015, or a count), and
-# which jobs it is taken of.
+# which jobs it is taken of. A duration is NULL when either of its times is (an imported render
+# was never submitted here), and left out: each phase is of the complete jobs that have it.
+_COMPLETED = "status = 'complete'"
 LATENCY: dict[str, tuple[str, str]] = {
     "queued": ("stat_queued_ms", _COMPLETED),
     "rendering": ("stat_rendering_ms", _COMPLETED),
@@ -64,7 +65,7 @@ LATENCY: dict[str, tuple[str, str]] = {
 }
 POLLS = (
     "poll_count",
-    "submitted_at IS NOT NULL AND status NOT IN ('queued', 'submitting', 'running', 'downloading')",
+    "stat_queued_ms IS NOT NULL AND status NOT IN ('queued', 'submitting', 'running', 'downloading')",
 )
 DETECTION_LAG = ("stat_lag_ms", "stat_lag_ms IS NOT NULL")
 # Buckets of the total-latency histogram, in seconds: [from, to).

@@ -212,7 +212,7 @@ def m015_observe(conn: sqlite3.Connection) -> None:
         )
     conn.execute(
         "CREATE INDEX jobs_stats ON jobs(created_at, status, block_source, model, resolution,"
-        " mode, template_name, submitted_at, downloaded_at, poll_count, cost_ticks,"
+        " mode, template_name, poll_count, cost_ticks,"
         f" video_duration, {', '.join(STAT_COLUMNS)})"
     )
     conn.execute("CREATE INDEX job_events_kind ON job_events(event, at)")
