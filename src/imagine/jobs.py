@@ -76,6 +76,8 @@ class EventKind(StrEnum):
     NEW_URL = "new_url"
     RETRIED = "retried"
     SUBMITTED_AFTER_CANCEL = "submitted_after_cancel"
+    REUSED = "reused"  # a run asked for it again and got its file (`imagine stats`' duplicates)
+    ATTACHED = "attached"  # a run asked for it again while live and followed it
 
 
 _E = EventKind
@@ -107,7 +109,17 @@ TRANSITIONS: dict[tuple[Status | None, Status], frozenset[EventKind]] = {
     },
 }
 # Events that record something about a job without moving it.
-NOTES = frozenset({_E.UPDATE, _E.UPLOADED, _E.NEW_URL, _E.RETRIED, _E.SUBMITTED_AFTER_CANCEL})
+NOTES = frozenset(
+    {
+        _E.UPDATE,
+        _E.UPLOADED,
+        _E.NEW_URL,
+        _E.RETRIED,
+        _E.SUBMITTED_AFTER_CANCEL,
+        _E.REUSED,
+        _E.ATTACHED,
+    }
+)
 
 
 class IllegalTransition(RuntimeError):

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from imagine import ids, pricing
-from imagine.jobs import BlockReason, BlockSource, Brief, Job, Status
+from imagine.jobs import BlockReason, BlockSource, Brief, EventKind, Job, Status
 from imagine.ledger.store import Ledger
 from imagine.project import Outputs, Project, plan_output, slugify
 from imagine.render_files import taken_in
@@ -159,6 +159,7 @@ def plan(
                 planned.append(
                     existing or _record(ledger, request, fingerprint, target, outputs, force=force)
                 )
+    note_duplicates(ledger, planned)
     return planned
 
 
@@ -313,3 +314,20 @@ def template_fields(
         "resolution": spec.resolution or "",
         "aspect": (spec.aspect_ratio or "").replace(":", "x"),
     }
+
+
+def note_duplicates(ledger: Ledger, planned: Sequence[Planned]) -> None:
+    """Record each request that needed no new render (reused or attached) on the job that served
+    it, with what a new render would have cost: `imagine stats` counts them."""
+    kinds = {Action.REUSED: EventKind.REUSED, Action.ATTACHED: EventKind.ATTACHED}
+    notes = []
+    for item in planned:
+        if item.action in kinds:
+            job = ledger.get(item.job.id)
+            if job is None:
+                continue
+            paid = pricing.ticks_to_usd(job.cost_ticks) if job.cost_ticks is not None else None
+            saved = paid if paid is not None else job.cost_estimate_usd or 0.0
+            notes.append((job.id, kinds[item.action], {"saved_usd": round(saved, 4)}))
+    if notes:
+        ledger.note(notes)

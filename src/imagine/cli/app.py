@@ -61,6 +61,7 @@ class ImagineGroup(TyperGroup):
         from imagine.cli import output
 
         output.events_on_stderr(False)  # until a command's --progress json says otherwise
+        output.log_to(None)  # until --log-file or IMAGINE_LOG says otherwise
         try:
             return super().invoke(ctx)
         except ImagineError as error:
@@ -139,6 +140,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option(
@@ -148,6 +150,16 @@ def root(
     debug: Annotated[
         bool, typer.Option("--debug", help="Show tracebacks for errors (or IMAGINE_DEBUG=1).")
     ] = False,
+    log_file: Annotated[
+        str | None,
+        typer.Option(
+            "--log-file",
+            metavar="PATH",
+            envvar="IMAGINE_LOG",
+            show_envvar=False,
+            help="Append every event as one JSON line to this file (or IMAGINE_LOG=PATH).",
+        ),
+    ] = None,
 ) -> None:
     """Render videos with xAI's Grok Imagine API from a terminal, a script or CI.
 
@@ -156,6 +168,18 @@ def root(
     """
     if debug:
         os.environ["IMAGINE_DEBUG"] = "1"
+    if log_file:
+        _open_log(ctx, log_file)
+
+
+def _open_log(ctx: typer.Context, path: str) -> None:
+    from pathlib import Path
+
+    from imagine.cli import output
+    from imagine.logfile import LogFile
+
+    output.log_to(LogFile.open(Path(path)))
+    ctx.call_on_close(lambda: output.log_to(None))
 
 
 # Every command, loaded only when it runs (or its own help is asked for): `imagine --help`,
@@ -269,6 +293,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Write the contact sheet of renders as one self-contained HTML file (no buttons).",
     ),
     "open": ("imagine.cli.review:open_render", "Play a render with the system's video player."),
+    "stats": (
+        "imagine.cli.stats:stats",
+        "Show render latency, success rates, cost, polls per job and duplicates prevented.",
+    ),
 }
 
 

@@ -7,7 +7,7 @@ says its last word once, whatever arrives after it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from imagine import clock
@@ -109,7 +109,12 @@ class PlainDisplay(NullDisplay):
 
 
 class JsonDisplay(NullDisplay):
-    """Progress as NDJSON on stderr (README, "Progress events"), for programs that watch a run."""
+    """Progress as NDJSON on stderr (README, "Progress events"), for programs that watch a run;
+    with another ``emit``, the same records into the log file."""
+
+    def __init__(self, state: RunState, emit: Callable[..., None] = output.event) -> None:
+        super().__init__(state)
+        self.emit = emit
 
     def __call__(self, update: Update) -> None:
         if not update.job_id:
@@ -130,16 +135,18 @@ class JsonDisplay(NullDisplay):
             fields["progress"] = update.progress
         if update.kind == "complete":
             fields.update({key: update.data.get(key) for key in COMPLETE_FIELDS})
-        output.event(update.kind, update.message, **fields)
+        if update.kind in FINAL_KINDS:
+            fields.update({key: update.data.get(key) for key in FACT_FIELDS})
+        self.emit(update.kind, update.message, **fields)
 
     def _of_run(self, update: Update) -> None:
-        output.event(update.kind, update.message, **update.data)
+        self.emit(update.kind, update.message, **update.data)
 
     def note(self, text: str) -> None:
-        output.event("note", text)
+        self.emit("note", text)
 
     def close(self, summary: Summary) -> None:
-        output.event(
+        self.emit(
             "summary",
             None,
             jobs=summary.total,
@@ -152,6 +159,47 @@ class JsonDisplay(NullDisplay):
 
 # What a `complete` event carries besides the job: its file and what it cost.
 COMPLETE_FIELDS = ("path", "bytes", "seconds", "cost_usd", "cost_estimated")
+# What every last word of a job carries: its shape, its timings and the provider's error code.
+FACT_FIELDS = (
+    "model",
+    "mode",
+    "resolution",
+    "polls",
+    "queued_ms",
+    "render_ms",
+    "total_ms",
+    "error_code",
+)
+
+
+class LoggedDisplay:
+    """A display that also writes every event to the log file (``--log-file``), as
+    ``--progress json`` would print it, whatever the display shows."""
+
+    def __init__(self, shown: Display, log: JsonDisplay) -> None:
+        self.shown = shown
+        self.log = log
+        self.state = shown.state
+        self.shows_results = shown.shows_results
+
+    def __enter__(self) -> Display:
+        self.shown.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shown.__exit__(*exc)
+
+    def __call__(self, update: Update) -> None:
+        self.log(update)
+        self.shown(update)
+
+    def note(self, text: str) -> None:
+        self.log.note(text)
+        self.shown.note(text)
+
+    def close(self, summary: Summary) -> None:
+        self.log.close(summary)
+        self.shown.close(summary)
 
 
 def finished_line(track: Track, update: Update, width: int | None = None) -> str:
@@ -234,8 +282,20 @@ def make_display(
     rps: float = 1.0,
     simulated: bool = False,
 ) -> Display:
-    state = RunState(entries, concurrency=concurrency, rps=rps, now=clock.now())
-    state.simulated = simulated
+    entries = list(entries)
+
+    def state() -> RunState:
+        made = RunState(entries, concurrency=concurrency, rps=rps, now=clock.now())
+        made.simulated = simulated
+        return made
+
+    shown = _display(state(), quiet=quiet, progress=progress)
+    if output.logging():  # its own state: a job's last word is logged once, as it is shown once
+        return LoggedDisplay(shown, JsonDisplay(state(), emit=output.log_event))
+    return shown
+
+
+def _display(state: RunState, *, quiet: bool, progress: str | None) -> Display:
     if progress == "json":
         return JsonDisplay(state)
     if quiet or progress == "none":

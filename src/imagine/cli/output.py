@@ -17,6 +17,8 @@ from imagine.printable import printable
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from imagine.logfile import LogFile
+
 
 def _no_color() -> bool:
     return bool(os.environ.get("NO_COLOR"))
@@ -92,6 +94,11 @@ def events_on_stderr(on: bool) -> None:
 def event(kind: str, text: str | None = None, **fields: Any) -> None:
     """One NDJSON event on stderr: its kind, schema version, time and seconds since the command
     began, then its message and fields (none of them None)."""
+    sys.stderr.write(json.dumps(event_record(kind, text, **fields), ensure_ascii=False) + "\n")
+    sys.stderr.flush()
+
+
+def event_record(kind: str, text: str | None = None, **fields: Any) -> dict[str, Any]:
     now = clock.now()
     record: dict[str, Any] = {
         "event": kind,
@@ -102,8 +109,27 @@ def event(kind: str, text: str | None = None, **fields: Any) -> None:
     if text:
         record["message"] = text
     record.update((key, value) for key, value in fields.items() if value is not None)
-    sys.stderr.write(json.dumps(record, ensure_ascii=False) + "\n")
-    sys.stderr.flush()
+    return record
+
+
+_log: LogFile | None = None  # --log-file / IMAGINE_LOG
+
+
+def log_to(log: LogFile | None) -> None:
+    global _log
+    if _log is not None and _log is not log:
+        _log.close()
+    _log = log
+
+
+def logging() -> bool:
+    return _log is not None
+
+
+def log_event(kind: str, text: str | None = None, **fields: Any) -> None:
+    """The event, as ``event`` would print it, appended to the log file (if there is one)."""
+    if _log is not None:
+        _log.write(event_record(kind, text, **fields))
 
 
 def message(text: str, style: str | None = None) -> None:
@@ -119,6 +145,7 @@ def message(text: str, style: str | None = None) -> None:
 
 
 def warn(text: str) -> None:
+    log_event("warning", text)
     if _events:
         event("warning", text)
         return
@@ -126,6 +153,7 @@ def warn(text: str) -> None:
 
 
 def error(text: str) -> None:
+    log_event("error", text)
     if _events:
         event("error", text)
         return

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import typer
 
-from imagine import budget, clock, ids, plan, render, sidecar
+from imagine import budget, clock, ids, plan, render, sidecar, tracing
 from imagine.cli import output
 from imagine.cli.display import Display, make_display
 from imagine.cli.tracking import FINAL_KINDS, Entry
@@ -104,21 +104,28 @@ def drive(
 
     stop = _StopOnClosedStdout()
 
+    tracer = _tracer()
+
     def sink(update: Update) -> None:
         if update.kind in FINAL_KINDS and update.job_id and update.job_id not in reporter.printed:
             job = session.ledger.require(update.job_id)
-            display(with_file(update, job) if job.status is Status.COMPLETE else update)
+            update = with_facts(
+                with_file(update, job) if job.status is Status.COMPLETE else update, job
+            )
+            display(update)
             with stop.guard():
                 reporter.report(job)
         else:
             display(update)
+        if tracer is not None:
+            tracer(update)
 
     async def run() -> list[Outcome]:
         stop.task = asyncio.current_task()
         return await render.drive(session, to_drive, options=options, sink=sink)
 
     try:
-        with display:
+        with display, _closing(tracer):
             outcomes = asyncio.run(run())
     except KeyboardInterrupt:
         _interrupted(session, to_drive, reporter.printed)
@@ -137,6 +144,26 @@ def drive(
     _resume_hints(found)
     display.close(display.state.summary(clock.now()))
     return render.exit_code(found, waited=wait)
+
+
+def _tracer() -> tracing.JobTracer | None:
+    """Traces of this run's jobs, when the OpenTelemetry variables ask for them."""
+    if not tracing.enabled():
+        return None
+    try:
+        return tracing.start()
+    except tracing.TracingUnavailable as error:
+        output.warn(str(error))
+        return None
+
+
+@contextlib.contextmanager
+def _closing(tracer: tracing.JobTracer | None) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        if tracer is not None:
+            tracer.close()
 
 
 class _StopOnClosedStdout:
@@ -210,10 +237,32 @@ def with_file(update: Update, job: Job) -> Update:
     return replace(update, data=data)
 
 
+def with_facts(update: Update, job: Job) -> Update:
+    """A job's last word with its shape, polls, timings (ms) and the provider's error code: what
+    a log store groups and charts by (README, "Progress events")."""
+    data = {
+        **update.data,
+        "model": job.model,
+        "mode": job.mode,
+        "resolution": job.resolution,
+        "polls": job.poll_count,
+        "queued_ms": clock.ms_between(job.created_at, job.submitted_at),
+        "render_ms": clock.ms_between(job.submitted_at, job.completed_at),
+        "total_ms": clock.ms_between(job.created_at, job.downloaded_at or job.completed_at),
+        "error_code": job.error_code,
+    }
+    return replace(update, data=data)
+
+
 def _retrying(error: Exception, delay: float, attempt: int) -> Update:
     """A request the client is about to try again: an event of the run, not of one job."""
     message = sentences(str(error), f"retrying in {delay:.1f}s (attempt {attempt + 1})")
-    data = {"error": str(error), "attempt": attempt + 1, "delay": round(delay, 2)}
+    data = {
+        "error": str(error),
+        "attempt": attempt + 1,
+        "delay": round(delay, 2),
+        "http_status": getattr(error, "status", None),
+    }
     return Update(job_id="", kind=UpdateKind.RETRY, status="", label="", message=message, data=data)
 
 

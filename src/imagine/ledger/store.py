@@ -223,6 +223,17 @@ class Ledger:
             self._event(conn, job_id, event, status, to_status, detail, values["updated_at"])
         return True
 
+    def note(self, notes: Iterable[tuple[str, EventKind, Mapping[str, Any] | None]]) -> None:
+        """Record events that change nothing about their jobs (one of ``jobs.NOTES`` each, with
+        its detail), in one write; a job no longer in the ledger is passed over."""
+        now = clock.iso()
+        with self.transaction() as conn:
+            for job_id, event, detail in notes:
+                check_move(None, None, event)
+                row = conn.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+                if row is not None:
+                    self._event(conn, job_id, event, row["status"], None, detail, now)
+
     def _event(
         self,
         conn: sqlite3.Connection,

@@ -1,0 +1,288 @@
+"""`imagine stats`: every figure of --json recomputed here, with our own Python over the ledger's
+rows, for a ledger made by real runs through the simulator plus rows for the edge cases."""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from imagine.jobs import BlockReason, BlockSource, EventKind, Status
+from imagine.ledger.store import Ledger
+from tests.helpers import Cli, failed_renders, job_values, sim_stats
+
+TICKS_PER_USD = 10_000_000_000
+RUNNING = ("queued", "submitting", "running", "downloading")
+
+
+def _at(text: str) -> float:
+    return datetime.fromisoformat(text).timestamp()
+
+
+def _nearest_rank(values: list[float], percent: int) -> float:
+    ordered = sorted(values)
+    return ordered[math.ceil(percent / 100 * len(ordered)) - 1]
+
+
+def _spread(values: list[float]) -> dict[str, Any]:
+    if not values:
+        return {"count": 0, "p50": None, "p90": None, "p95": None, "max": None, "mean": None}
+    return {
+        "count": len(values),
+        "p50": _nearest_rank(values, 50),
+        "p90": _nearest_rank(values, 90),
+        "p95": _nearest_rank(values, 95),
+        "max": max(values),
+        "mean": sum(values) / len(values),
+    }
+
+
+def _outcome(row: sqlite3.Row) -> str:
+    if row["status"] == "blocked":
+        return "blocked_local" if row["block_source"] == "local" else "blocked_provider"
+    return "live" if row["status"] in RUNNING else str(row["status"])
+
+
+def _group(rows: list[sqlite3.Row], key: str | None) -> dict[str, Any]:
+    """One group of `stats --json`, computed from the rows alone."""
+    outcomes = Counter(_outcome(row) for row in rows)
+    finished = len(rows) - outcomes["live"]
+    done = [r for r in rows if r["status"] == "complete"]
+
+    def span(start: str, end: str) -> list[float]:
+        return [_at(r[end]) - _at(r[start]) for r in done if r[start] and r[end]]
+
+    settled = [r for r in rows if r["submitted_at"] and r["status"] not in RUNNING]
+    lagged = [r for r in rows if r["completed_at"] and r["last_pending_at"]]
+    paid = [r for r in rows if r["status"] == "complete" and r["cost_ticks"] is not None]
+    paid_usd = sum(r["cost_ticks"] for r in paid) / TICKS_PER_USD
+    seconds = sum(r["video_duration"] or 0 for r in paid)
+    names = ("complete", "failed", "expired", "blocked_provider", "blocked_local", "canceled")
+    return {
+        "key": key,
+        "jobs": len(rows),
+        "outcomes": {name: outcomes[name] for name in (*names, "unknown", "live")},
+        "rates": {
+            name: outcomes[name] / finished if finished else None for name in (*names, "unknown")
+        },
+        "latency_s": {
+            "queued": _spread(span("created_at", "submitted_at")),
+            "rendering": _spread(span("submitted_at", "completed_at")),
+            "downloading": _spread(span("completed_at", "downloaded_at")),
+            "total": _spread(span("created_at", "downloaded_at")),
+        },
+        "cost": {
+            "charged_usd": sum(r["cost_ticks"] or 0 for r in rows) / TICKS_PER_USD,
+            "renders": len(paid),
+            "per_render_usd": paid_usd / len(paid) if paid else None,
+            "per_output_second_usd": paid_usd / seconds if seconds else None,
+        },
+        "polls": _spread([float(r["poll_count"]) for r in settled]),
+        "detection_lag_s": _spread(
+            [(_at(r["completed_at"]) - _at(r["last_pending_at"])) / 2 for r in lagged]
+        ),
+    }
+
+
+def _close(found: Any, expected: Any, where: str = "") -> None:
+    """Equal, numbers to the rounding --json applies (3 decimals; 4 for money and rates)."""
+    if isinstance(expected, dict):
+        assert set(found) == set(expected), where
+        for name in expected:
+            _close(found[name], expected[name], f"{where}.{name}")
+    elif isinstance(expected, float) and found is not None:
+        assert found == pytest.approx(expected, abs=0.0011), where
+    else:
+        assert found == expected, where
+
+
+def _rows(home: Path, since: str | None = None) -> list[sqlite3.Row]:
+    conn = sqlite3.connect(home / "ledger.sqlite3")
+    conn.row_factory = sqlite3.Row
+    try:
+        rows = list(conn.execute("SELECT * FROM jobs ORDER BY seq"))
+    finally:
+        conn.close()
+    return [row for row in rows if since is None or row["created_at"] >= since]
+
+
+def _events(home: Path) -> list[sqlite3.Row]:
+    conn = sqlite3.connect(home / "ledger.sqlite3")
+    conn.row_factory = sqlite3.Row
+    try:
+        return list(conn.execute("SELECT * FROM job_events"))
+    finally:
+        conn.close()
+
+
+def _edge_cases(home: Path) -> None:
+    """Jobs no simulator run makes: refused locally, unknown, still queued after a 429, a
+    template's render whose first poll found it done, a render imported from disk (no
+    submission, so no queued or rendering time) and one from long ago."""
+    with Ledger.open(home / "ledger.sqlite3") as ledger:
+        ledger.insert(
+            job_values(
+                status=Status.BLOCKED,
+                block_source=BlockSource.LOCAL,
+                block_reason=BlockReason.BUDGET,
+                fingerprint="b" * 64,
+            )
+        )
+        lost = ledger.insert(job_values(fingerprint="c" * 64))
+        ledger.update(lost.id, EventKind.SUBMITTING, status=Status.SUBMITTING)
+        ledger.update(lost.id, EventKind.ANSWER_LOST, status=Status.UNKNOWN)
+        limited = ledger.insert(job_values(fingerprint="d" * 64, model="grok-imagine-video-1.5"))
+        ledger.update(limited.id, EventKind.SUBMITTING, status=Status.SUBMITTING)
+        ledger.update(limited.id, EventKind.RATE_LIMITED, status=Status.QUEUED)
+        ledger.insert(
+            job_values(
+                status=Status.COMPLETE,
+                fingerprint="e" * 64,
+                template_name="teaser",
+                resolution="720p",
+                poll_count=1,
+                created_at="2026-12-01T10:00:00.000Z",
+                submitted_at="2026-12-01T10:00:02.500Z",
+                completed_at="2026-12-01T10:01:40.250Z",
+                downloaded_at="2026-12-01T10:01:43.000Z",
+                cost_ticks=4_000_000_000,
+                video_duration=8.0,
+            )
+        )
+        ledger.insert(  # a render found on disk: never submitted from this ledger
+            job_values(
+                status=Status.COMPLETE,
+                fingerprint="a" * 64,
+                completed_at="2026-12-01T11:00:00.000Z",
+                downloaded_at="2026-12-01T11:00:01.000Z",
+                created_at="2026-12-01T10:59:00.000Z",
+            )
+        )
+        ledger.insert(
+            job_values(
+                status=Status.COMPLETE,
+                fingerprint="f" * 64,
+                created_at="2020-01-01T00:00:00.000Z",
+                submitted_at="2020-01-01T00:00:01.000Z",
+                completed_at="2020-01-01T00:10:00.000Z",
+                downloaded_at="2020-01-01T00:10:05.000Z",
+                poll_count=9,
+                cost_ticks=1_000_000_000,
+                video_duration=2.0,
+            )
+        )
+
+
+@pytest.fixture
+def ledger_home(cli: Cli, sim: Any, project: Path, imagine_home: Path) -> Path:
+    """Real runs: three renders of two shapes, the first asked for twice (reused), one failed,
+    one withheld by moderation; then the edge cases."""
+    assert cli.gen(sim, "a red fox in snow", "-d", "1").exit_code == 0
+    assert cli.gen(sim, "a red fox in snow", "-d", "1").exit_code == 0  # reused
+    assert cli.gen(sim, "a grey heron", "-d", "2", "-r", "720p").exit_code == 0
+    assert cli.gen(sim, "a slow tide", "-d", "1").exit_code == 0
+    failed_renders(cli, sim, "a burning barn")
+    assert cli.gen(sim, "moderate-me please", "-d", "1").exit_code == 1
+    assert sim_stats(sim)["submissions"] == 5
+    _edge_cases(imagine_home)
+    return imagine_home
+
+
+def test_stats_json_agrees_with_the_ledger(cli: Cli, ledger_home: Path) -> None:
+    result = cli.run("stats", "--json")
+    assert result.exit_code == 0, result.stderr
+    found = json.loads(result.stdout)
+    rows = _rows(ledger_home)
+    _close(found["overall"], _group(rows, None), "overall")
+    assert found["groups"] == []
+    outcomes = found["overall"]["outcomes"]
+    assert outcomes["complete"] == 6 and outcomes["failed"] == 1
+    assert outcomes["blocked_provider"] == 1 and outcomes["blocked_local"] == 1
+    assert outcomes["unknown"] == 1 and outcomes["live"] == 1
+
+    events = _events(ledger_home)
+    reused = [e for e in events if e["event"] == "reused"]
+    fox = next(r for r in rows if r["prompt"] == "a red fox in snow")
+    assert [e["job_id"] for e in reused] == [fox["id"]]
+    assert found["duplicates"] == {
+        "reused": 1,
+        "attached": 0,
+        "saved_usd": round(fox["cost_ticks"] / TICKS_PER_USD, 4),  # what a second render costs
+    }
+    assert found["retries"] == {"rate_limited": 1, "resubmitted": 0}
+    assert found["unknown"] == {"jobs": 1, "answers_lost": 1}
+
+    hours = Counter(row["created_at"][:13] for row in rows)
+    assert found["jobs_per_hour"] == [
+        {"hour": hour + ":00Z", "jobs": n} for hour, n in sorted(hours.items())
+    ]
+    totals = [
+        _at(r["downloaded_at"]) - _at(r["created_at"])
+        for r in rows
+        if r["status"] == "complete" and r["downloaded_at"]
+    ]
+    histogram = found["latency_histogram"]
+    assert sum(bucket["jobs"] for bucket in histogram) == len(totals) == 6
+    for bucket in histogram:
+        high = bucket["to_s"] if bucket["to_s"] is not None else math.inf
+        assert bucket["jobs"] == sum(bucket["from_s"] <= t < high for t in totals)
+
+
+BY = {"model": "model", "resolution": "resolution", "mode": "mode", "template": "template_name"}
+
+
+def test_stats_by_each_column_agree_with_the_ledger(cli: Cli, ledger_home: Path) -> None:
+    rows = _rows(ledger_home)
+    for by, column in BY.items():
+        found = json.loads(cli.run("stats", "--json", "--by", by).stdout)
+        keys = {row[column] for row in rows}
+        expected = {key: _group([r for r in rows if r[column] == key], key) for key in keys}
+        assert found["by"] == by
+        assert sorted(g["key"] or "" for g in found["groups"]) == sorted(k or "" for k in keys)
+        for group in found["groups"]:
+            _close(group, expected[group["key"]], f"{by}={group['key']}")
+        assert sum(group["jobs"] for group in found["groups"]) == found["overall"]["jobs"]
+    templates = json.loads(cli.run("stats", "--json", "--by", "template").stdout)["groups"]
+    assert {g["key"]: g["jobs"] for g in templates}["teaser"] == 1
+
+
+def test_since_leaves_older_jobs_out(cli: Cli, ledger_home: Path) -> None:
+    found = json.loads(cli.run("stats", "--json", "--since", "2021-01-01").stdout)
+    rows = _rows(ledger_home, since="2021-01-01")
+    assert len(rows) == len(_rows(ledger_home)) - 1
+    _close(found["overall"], _group(rows, None), "overall")
+    assert found["overall"]["polls"]["max"] < 9  # the 2020 job's nine polls are not counted
+
+
+def test_the_terminal_report_shows_the_charts_and_the_savings(cli: Cli, ledger_home: Path) -> None:
+    result = cli.run("stats", "--by", "resolution")
+    assert result.exit_code == 0
+    text = result.stdout
+    assert "duplicates prevented: 1 reused, 0 attached" in text
+    assert "total latency (complete jobs)" in text and "█" in text
+    assert "jobs per hour" in text
+    assert "720p" in text and "480p" in text
+
+
+def test_an_empty_ledger_says_so(cli: Cli) -> None:
+    result = cli.run("stats")
+    assert result.exit_code == 0
+    assert result.stderr.strip() == "no jobs yet"
+    empty = json.loads(cli.run("stats", "--json").stdout)
+    assert empty["overall"]["jobs"] == 0 and empty["overall"]["latency_s"]["total"]["count"] == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [(("--since", "last tuesday"), "--since"), (("--by", "colour"), "--by")],
+)
+def test_bad_options_are_one_line_and_exit_2(cli: Cli, args: tuple[str, ...], words: str) -> None:
+    result = cli.run("stats", *args)
+    assert result.exit_code == 2
+    assert words in result.stderr
