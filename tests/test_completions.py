@@ -224,9 +224,19 @@ def _quick(env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: Any) ->
 def test_the_quick_answer_is_typers_answer_to_the_letter(
     shell: str, mixed_ledger: list[str], cli: Cli, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
+    from imagine.cli.commands import COMMANDS
     from imagine.cli.complete_words import JOB_COMMANDS
 
     answered = 0
+    for typed in ["", "g", "re", "st", "zz", "9"]:  # command names
+        for env in _environments(shell, [typed]):
+            quick = _quick(env, monkeypatch, capsys)
+            assert quick is not None, typed
+            typer_answer = cli.run(env=env)
+            assert quick == (typer_answer.stdout, typer_answer.exit_code), typed
+            if env.get("_TYPER_COMPLETE_FISH_ACTION") == "get-args" and not typed:
+                # one line per command: a description wrapped by Rich would break the list
+                assert len(quick[0].splitlines()) == len(COMMANDS)
     for command in JOB_COMMANDS:
         for typed in ["", "@", "@1", "@12", "@x", mixed_ledger[4][:5], mixed_ledger[0], "zz"]:
             for words in ([command, typed], [command, mixed_ledger[1], typed]):
@@ -257,7 +267,12 @@ def test_markup_and_options_are_left_to_typer(
         ledger.insert(job_values(prompt=prompt))
     assert _quick({**zsh, "_TYPER_COMPLETE_ARGS": "imagine show "}, monkeypatch, capsys) is None
     assert _quick({**zsh, "_TYPER_COMPLETE_ARGS": "imagine show @3"}, monkeypatch, capsys)
-    for line in ("imagine wait --timeout 5 ", "imagine show -", "imagine config set ", "imagine "):
+    for line in (
+        "imagine wait --timeout 5 ",
+        "imagine show -",
+        "imagine config set ",
+        "imagine --",
+    ):
         assert _quick({**zsh, "_TYPER_COMPLETE_ARGS": line}, monkeypatch, capsys) is None, line
 
 
@@ -265,7 +280,7 @@ def test_every_command_that_completes_jobs_has_the_quick_path(
     cli: Cli, mixed_ledger: list[str]
 ) -> None:
     """A new command taking job references must join JOB_COMMANDS, or its TAB is slow."""
-    from imagine.cli.app import COMMANDS
+    from imagine.cli.commands import COMMANDS
     from imagine.cli.complete_words import JOB_COMMANDS
 
     offering = {command for command in COMMANDS if "@last" in _bash(cli, command, "")}

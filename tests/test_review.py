@@ -333,7 +333,7 @@ def test_promote_without_the_command_answers_501(server: ReviewServer, started: 
 
 
 def test_the_page_knows_whether_this_build_can_promote() -> None:
-    from imagine.cli.app import COMMANDS
+    from imagine.cli.commands import COMMANDS
     from imagine.cli.review import _promote_missing
 
     if "promote" in COMMANDS:

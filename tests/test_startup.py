@@ -59,7 +59,7 @@ def test_the_listed_summaries_are_the_commands_own() -> None:
         command = root.get_command(None, name)  # type: ignore[attr-defined]
         first_paragraph = (command.help or "").split("\n\n")[0].strip()
         assert summary == " ".join(first_paragraph.split()), (
-            f"COMMANDS[{name!r}] in src/imagine/cli/app.py: copy the first paragraph of its help"
+            f"COMMANDS[{name!r}] in src/imagine/cli/commands.py: copy the first paragraph of its help"
         )
 
 

@@ -34,6 +34,17 @@ def statuses(command: str | None) -> frozenset[str] | None:
     return JOB_COMMANDS.get(command or "", (None, None))[0]
 
 
+def summary(help: str) -> str:
+    """A command's summary as TAB shows it: on one line, cut to DESCRIPTION_WIDTH at a word.
+    (Typer renders a description through Rich, which wraps it at 80 columns: a wrapped
+    description is a line break in the middle of fish's and zsh's list.)"""
+    text = " ".join(help.split())
+    if len(text) <= DESCRIPTION_WIDTH:
+        return text
+    cut = text[: DESCRIPTION_WIDTH - 1].rsplit(" ", 1)[0]
+    return cut.rstrip(",;:") + "…"
+
+
 def description(seq: int, prompt: str | None) -> str:
     """A job as TAB describes it: its number and the start of its prompt, on one line."""
     text = " ".join((prompt or "").split())

@@ -1,9 +1,9 @@
-"""The quick answer to the TAB that has to be quick: a job reference.
+"""The quick answer to the TABs that have to be quick: a command's name and a job reference.
 
 `imagine show <TAB>` runs the whole program through Click's completion protocol, and Typer
 alone takes longer to import than a TAB may take. So ``main`` asks here first: when the word
-being completed is a job reference of one of JOB_COMMANDS (nothing but job references typed so
-far), the answer is read from the ledger with ``sqlite3`` alone and printed exactly as Typer's
+being completed is a command's name, or a job reference of one of JOB_COMMANDS (nothing but job
+references typed so far), the answer is read from the ledger with ``sqlite3`` alone and printed exactly as Typer's
 bash, zsh and fish completion would print it (tests/test_completions.py compares the two).
 Anything else (options, settings, models, a ledger that cannot be read, a description that
 Typer would render as Rich markup) returns None and Typer answers as before.
@@ -17,7 +17,13 @@ import shlex
 import sqlite3
 import sys
 
-from imagine.cli.complete_words import COMPLETE_VAR, JOB_COMMANDS, JOBS_OFFERED, description
+from imagine.cli.complete_words import (
+    COMPLETE_VAR,
+    JOB_COMMANDS,
+    JOBS_OFFERED,
+    description,
+    summary,
+)
 
 _MARKUP = re.compile(r"\[|:[\w+-]+:")  # Rich markup or an :emoji: code: Typer renders these
 
@@ -31,7 +37,9 @@ def answer() -> bool:
     if words is None:
         return False
     args, incomplete = words
-    offered = _job_references(args, incomplete)
+    offered = _command_names(args, incomplete)
+    if offered is None:
+        offered = _job_references(args, incomplete)
     if offered is None:
         return False
     if shell == "bash":
@@ -74,6 +82,21 @@ def _split(line: str) -> list[str]:
     except ValueError:
         words.append(lexer.token)
     return words
+
+
+def _command_names(args: list[str], incomplete: str) -> list[tuple[str, str]] | None:
+    """`imagine <TAB>`: the commands with their summaries (Click offers the group's options
+    only for a word that starts with neither a letter nor a digit)."""
+    if args or (incomplete and not incomplete[0].isalnum()):
+        return None
+    from imagine.cli.commands import COMMANDS
+
+    offered = [
+        (name, summary(help)) for name, (_, help) in COMMANDS.items() if name.startswith(incomplete)
+    ]
+    if any(_MARKUP.search(help) or not help.isprintable() for _, help in offered):
+        return None
+    return offered
 
 
 def _job_references(args: list[str], incomplete: str) -> list[tuple[str, str]] | None:

@@ -86,7 +86,7 @@ def review(
 
 def _promote_missing() -> str | None:
     """Why the page's Promote cannot work in this build, if it cannot."""
-    from imagine.cli.app import COMMANDS
+    from imagine.cli.commands import COMMANDS
 
     if "promote" in COMMANDS:
         return None
