@@ -54,6 +54,7 @@ class Settings:
     preview_resolution: str = "480p"
     preview_duration: int = 3
     user: str | None = None  # the end user sent as `user` for xAI's abuse monitoring
+    storage: str | None = None  # s3://bucket/prefix: the shared bucket finished renders go to
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """Apply command-line values; None means "not given"."""
@@ -214,6 +215,12 @@ def _user(value: Any) -> str:
     return user
 
 
+def _storage(value: Any) -> str:
+    from imagine.bucket.location import parse
+
+    return str(parse(_text(value)))
+
+
 def _output(value: Any) -> str:
     from imagine.project import check_template
 
@@ -247,6 +254,7 @@ SETTINGS: dict[str, Setting] = {
         Setting("preview_resolution", _resolution, "resolution of a --preview render"),
         Setting("preview_duration", _duration, "seconds of a --preview render"),
         Setting("user", _user, "end-user id sent with each request (xAI abuse monitoring)"),
+        Setting("storage", _storage, "shared bucket for finished renders, s3://bucket/prefix"),
     )
 }
 
@@ -384,6 +392,10 @@ def load(project_file: Path | None = None) -> Settings:
     user = os.environ.get("IMAGINE_USER")
     if user:
         settings = replace(settings, user=parse_value("user", user, source="IMAGINE_USER"))
+    storage = os.environ.get("IMAGINE_STORAGE")
+    if storage:
+        value = parse_value("storage", storage, source="IMAGINE_STORAGE")
+        settings = replace(settings, storage=value)
     return settings
 
 

@@ -76,6 +76,8 @@ class EventKind(StrEnum):
     NEW_URL = "new_url"
     RETRIED = "retried"
     SUBMITTED_AFTER_CANCEL = "submitted_after_cancel"
+    STORED = "stored"  # its files were uploaded to the shared bucket
+    RESTORED = "restored"  # its files were fetched back from the shared bucket
 
 
 _E = EventKind
@@ -107,7 +109,17 @@ TRANSITIONS: dict[tuple[Status | None, Status], frozenset[EventKind]] = {
     },
 }
 # Events that record something about a job without moving it.
-NOTES = frozenset({_E.UPDATE, _E.UPLOADED, _E.NEW_URL, _E.RETRIED, _E.SUBMITTED_AFTER_CANCEL})
+NOTES = frozenset(
+    {
+        _E.UPDATE,
+        _E.UPLOADED,
+        _E.NEW_URL,
+        _E.RETRIED,
+        _E.SUBMITTED_AFTER_CANCEL,
+        _E.STORED,
+        _E.RESTORED,
+    }
+)
 
 
 class IllegalTransition(RuntimeError):
@@ -189,6 +201,8 @@ class Job:
     reported_at: str | None
     report_reason: str | None
     file_output_json: str | None  # xAI's Files API copy (storage_options), as answered
+    # 016_storage
+    stored_at: str | None  # when its files were all in the shared bucket (stored_objects)
 
     @classmethod
     def from_row(cls, row: Any) -> Job:

@@ -139,6 +139,7 @@ def retry(ledger: Ledger, old: Job) -> Job:
 class Removed:
     files: list[Path]  # deleted
     kept_for: Job | None = None  # the job the files belong to now, when not this one's
+    objects: int = 0  # deleted from the shared bucket
 
 
 def check_remove(job: Job) -> None:
@@ -153,6 +154,7 @@ def remove(ledger: Ledger, job: Job, *, delete_files: bool) -> Removed:
     ``delete_files``, its MP4, sidecar and poster go too, unless they are another job's: a
     failed job's path is given to its retry, or to the same request run again."""
     check_remove(job)
+    objects = _delete_stored(ledger, job) if delete_files else 0
     with ledger.transaction() as conn:
         conn.execute("UPDATE jobs SET parent_id = NULL WHERE parent_id = ?", (job.id,))
         conn.execute("DELETE FROM jobs WHERE id = ?", (job.id,))
@@ -161,10 +163,24 @@ def remove(ledger: Ledger, job: Job, *, delete_files: bool) -> Removed:
     video = Path(job.output_path)
     holder = ledger.path_holder(video)
     if holder is not None:
-        return Removed([], kept_for=holder)
+        return Removed([], kept_for=holder, objects=objects)
     removed: list[Path] = []
     for path in RenderFiles(video).all():
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
             removed.append(path)
-    return Removed(removed)
+    return Removed(removed, objects=objects)
+
+
+def _delete_stored(ledger: Ledger, job: Job) -> int:
+    """Delete the job's objects from the shared bucket first: if that fails, the job and its
+    files stay as they were, and `imagine rm --files` can be run again."""
+    from imagine.bucket import objects
+
+    stored = list(objects.of_job(ledger, job.id).values())
+    if stored:
+        from imagine.bucket.transfer import Store, client
+
+        Store(client()).delete(stored)
+        objects.forget(ledger, job)
+    return len(stored)

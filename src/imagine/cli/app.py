@@ -232,6 +232,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "imagine.cli.promote:promote",
         "Render the final version of a --preview: same prompt, template version, inputs and options.",
     ),
+    "share": (
+        "imagine.cli.share:share",
+        "Print a signed link to a render's MP4 in shared storage, valid for --expires.",
+    ),
+    "fetch": (
+        "imagine.cli.share:fetch",
+        "Fetch renders from shared storage into this project folder (MP4, sidecar, poster).",
+    ),
 }
 
 

@@ -21,6 +21,8 @@ JOB_COMMANDS: dict[str, tuple[frozenset[str] | None, int | None]] = {
     "retry": (RETRYABLE, None),
     "rm": (REMOVABLE, None),
     "promote": (frozenset({"complete"}), 1),
+    "share": (frozenset({"complete"}), 1),
+    "fetch": (frozenset({"complete"}), None),
 }
 
 

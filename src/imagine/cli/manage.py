@@ -109,6 +109,8 @@ def rm(
         for job in targets:
             removed = manage.remove(session.ledger, job, delete_files=files)
             extra = f" and {len(removed.files)} file(s)" if removed.files else ""
+            if removed.objects:
+                extra += f" and {removed.objects} object(s) in shared storage"
             output.message(f"removed #{job.seq}{extra}")
             if removed.kept_for is not None:
                 output.message(
