@@ -226,7 +226,7 @@ def test_share_of_a_render_not_in_storage_says_how(
     monkeypatch.delenv("IMAGINE_STORAGE", raising=False)
     assert cli.gen(sim, "a quiet pond", "-d", "1").exit_code == 0
     shared = cli.run("share", "@last")
-    assert shared.exit_code == 4
+    assert shared.exit_code == 2
     assert "not in shared storage" in shared.stderr
 
 
@@ -291,3 +291,77 @@ def test_the_storage_setting_in_imagine_toml(cli: Cli, project: Path) -> None:
     shown = cli.run("config", "get", "storage")
     assert shown.exit_code == 0, shown.stderr
     assert shown.stdout.strip() == "s3://team-renders/ci/assets/"
+
+
+def test_a_big_render_goes_up_in_parts_and_comes_back_checked(
+    bucket: Bucket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from imagine.bucket import sync, transfer
+    from imagine.jobs import Status
+    from imagine.ledger.store import Ledger
+    from tests.helpers import job_values
+
+    monkeypatch.setattr(transfer, "PART_BYTES", 5 * 1024 * 1024)  # S3's smallest part
+    root = tmp_path / "big"
+    video = root / "renders" / "big.mp4"
+    video.parent.mkdir(parents=True)
+    video.write_bytes(bytes(range(256)) * (11 * 4096))  # 11 MiB: three parts
+    video.with_suffix(".json").write_text("{}")
+    with Ledger.open() as ledger:
+        job = ledger.insert(
+            job_values(
+                status=Status.COMPLETE,
+                project_dir=str(root),
+                output_path=str(video),
+                file_sha256=_sha256(video),
+                file_bytes=video.stat().st_size,
+            )
+        )
+        location = sync.location_of(bucket.url)
+        assert location is not None
+        uploads = sync.upload(ledger, location, [job], root)
+        assert [stored.id for stored in uploads.stored] == [job.id], uploads.failed
+        key = f"team/assets/{job.id}/big.mp4"
+        head = bucket.s3.head_object(Bucket=bucket.name, Key=key)
+        assert head["ETag"].strip('"').endswith("-3")  # a multipart upload of three parts
+        assert head["Metadata"]["sha256"] == _sha256(video)
+
+        other = tmp_path / "elsewhere"
+        digest = _sha256(video)
+        got, fetched = sync.fetch(ledger, ledger.require(job.id), other, 64 << 20)
+        assert fetched and got.output_path == str(other / "renders" / "big.mp4")
+        assert _sha256(other / "renders" / "big.mp4") == digest
+        with pytest.raises(transfer.StorageError, match="over the download cap"):
+            sync.fetch(ledger, got, tmp_path / "third", 1 << 20)
+
+
+def test_an_upload_cut_short_resumes_without_sending_again_what_arrived(
+    cli: Cli,
+    sim: Any,
+    project: Path,
+    bucket: Bucket,
+    monkeypatch: pytest.MonkeyPatch,
+    imagine_home: Path,
+) -> None:
+    """A crash after the objects went up but before the ledger said so: the next run checks
+    each object (size and sha256) and records it, sending nothing twice."""
+    from imagine.bucket import transfer
+
+    assert cli.gen(sim, "a clock tower", "-d", "1").exit_code == 0
+    conn = sqlite3.connect(imagine_home / "ledger.sqlite3")
+    with conn:
+        conn.execute("DELETE FROM stored_objects")
+        conn.execute("UPDATE jobs SET stored_at = NULL")
+    conn.close()
+    sent: list[str] = []
+    real = transfer.Store._put
+    monkeypatch.setattr(
+        transfer.Store,
+        "_put",
+        lambda self, path, *a: (sent.append(path.name), real(self, path, *a)),
+    )
+    later = cli.run("wait")
+    assert later.exit_code == 0, later.stderr
+    assert sent == []
+    (job,) = _ledger_rows(imagine_home, "SELECT stored_at FROM jobs")
+    assert job["stored_at"]

@@ -12,7 +12,7 @@ from imagine.bucket import objects
 from imagine.bucket.location import Location, parse
 from imagine.bucket.objects import Role, StoredObject
 from imagine.bucket.transfer import StorageError, Store, client
-from imagine.errors import ImagineError
+from imagine.errors import ImagineError, UsageError
 from imagine.jobs import Job, Status
 from imagine.ledger.store import Ledger
 from imagine.render_files import RenderFiles
@@ -100,9 +100,9 @@ def fetch(
     stored = objects.of_job(ledger, job.id)
     video = stored.get(Role.VIDEO)
     if video is None:
-        raise StorageError(
+        raise UsageError(
             f"#{job.seq} is not in shared storage",
-            hint="Only renders uploaded after storage was set can be fetched.",
+            hint="Only renders uploaded since storage was set can be fetched.",
         )
     local = project_dir / video.relpath
     fetched = False

@@ -12,7 +12,7 @@ import typer
 from imagine import ids, plan
 from imagine.cli import completion as complete
 from imagine.cli import output
-from imagine.errors import ExitCode, ImagineError
+from imagine.errors import ExitCode, ImagineError, UsageError
 from imagine.jobs import Brief, Job, Status
 from imagine.session import Session
 
@@ -49,16 +49,16 @@ def share(
     """
     from imagine.bucket import objects
     from imagine.bucket.objects import Role
-    from imagine.bucket.transfer import StorageError, Store, client, share_seconds
+    from imagine.bucket.transfer import Store, client, share_seconds
 
     seconds = share_seconds(expires)
     with Session() as session:
         target = session.ledger.resolve(job)
         video = objects.of_job(session.ledger, target.id).get(Role.VIDEO)
         if video is None:
-            raise StorageError(
+            raise UsageError(
                 f"#{target.seq} is not in shared storage",
-                hint='Set storage = "s3://bucket/prefix" and run `imagine wait` to upload it.',
+                hint='Set storage = "s3://bucket/prefix", then `imagine wait` uploads it.',
             )
         output.data(Store(client()).share(video, seconds))
 
@@ -112,7 +112,10 @@ class RunStorage:
             job, _ = sync.fetch(ledger, job, root, limit)
         except ImagineError as error:
             self.problems.append(error)
-            output.warn(f"#{job.seq} could not be fetched from shared storage: {error}")
+            output.warn(
+                f"#{job.seq} could not be fetched from shared storage: {error} "
+                "(`imagine fetch` tries again; --force renders it anew)"
+            )
             return item
         output.message(f"#{job.seq} fetched from shared storage (rendered before, not paid again)")
         return replace(item, job=Brief.of(job))
@@ -137,7 +140,8 @@ class RunStorage:
                     f"{jobs} not uploaded to {location} ({error}); complete here, "
                     f"uploaded by the next run (imagine wait {_refs(uploads.failed)})"
                 )
-                self.problems.append(error)
+                if not job_ids or any(job.id in job_ids for job, _ in uploads.failed):
+                    self.problems.append(error)  # (earlier runs' leftovers only warn)
         if code is not ExitCode.OK or not self.problems:
             return code
         return self.problems[0].exit_code
