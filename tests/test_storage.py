@@ -177,6 +177,16 @@ def test_another_machine_gets_the_render_from_the_bucket(
     assert "fetched from shared storage" in second.stderr
     assert sim_stats(sim)["submissions"] == 1
 
+    # Each machine, asking again, is given its own copy (nothing downloaded, nothing sent).
+    for name, folder, copy in (("a", machines[0], made), ("b", machines[1], got)):
+        monkeypatch.setenv("IMAGINE_HOME", str(tmp_path / name / "home"))
+        monkeypatch.chdir(folder)
+        again = cli.gen(sim, "a lighthouse at dusk", "-d", "1")
+        assert again.exit_code == 0, again.stderr
+        assert folder / again.stdout.strip() == copy
+        assert "fetched" not in again.stderr
+    assert sim_stats(sim)["submissions"] == 1
+
 
 def test_a_deleted_local_file_is_fetched_back(
     cli: Cli, sim: Any, project: Path, bucket: Bucket

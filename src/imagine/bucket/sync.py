@@ -76,14 +76,15 @@ def pending(ledger: Ledger, project_dir: Path, done: Sequence[str]) -> list[Job]
 
 
 def needs_fetch(ledger: Ledger, job: Job, project_dir: Path) -> bool:
-    """A complete job stored in the bucket whose MP4 this project folder lacks."""
+    """A complete job stored in the bucket whose MP4 this project folder lacks, or has at
+    another path than the ledger's (the ledger's is another machine's copy)."""
     if job.status is not Status.COMPLETE or job.stored_at is None:
         return False
     video = objects.of_job(ledger, job.id).get(Role.VIDEO)
     if video is None:
         return False
     local = project_dir / video.relpath
-    return not _intact(local, video)
+    return str(local) != job.output_path or not _intact(local, video)
 
 
 def fetch(

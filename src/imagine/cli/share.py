@@ -39,7 +39,11 @@ def share(
     ],
     expires: Annotated[
         str,
-        typer.Option("--expires", help="How long the link works: 90m, 12h, 7d (at most 7d)."),
+        typer.Option(
+            "--expires",
+            metavar="DURATION",
+            help="How long the link works: 90m, 12h, 7d (at most 7d).",
+        ),
     ] = "1h",
 ) -> None:
     """Print a signed link to a render's MP4 in shared storage, valid for --expires.
@@ -109,7 +113,7 @@ class RunStorage:
             return item
         limit = self.session.settings.max_download_mb * MIB
         try:
-            job, _ = sync.fetch(ledger, job, root, limit)
+            job, fetched = sync.fetch(ledger, job, root, limit)
         except ImagineError as error:
             self.problems.append(error)
             output.warn(
@@ -117,7 +121,10 @@ class RunStorage:
                 "(`imagine fetch` tries again; --force renders it anew)"
             )
             return item
-        output.message(f"#{job.seq} fetched from shared storage (rendered before, not paid again)")
+        if fetched:
+            output.message(
+                f"#{job.seq} fetched from shared storage (rendered before, not paid again)"
+            )
         return replace(item, job=Brief.of(job))
 
     def finish(self, job_ids: Sequence[str], code: ExitCode) -> ExitCode:
