@@ -139,9 +139,13 @@ def test_a_render_is_uploaded_with_its_sidecar_and_poster(
     assert {row["role"] for row in rows} == {"video", "sidecar", "poster"}
     assert f"stored #{job['seq']} in {bucket.url}/" in result.stderr
     dump = "\n".join(
-        str(tuple(row)) for row in _ledger_rows(imagine_home, "SELECT * FROM job_events")
+        str(tuple(row))
+        for table in ("jobs", "job_events", "stored_objects", "audit_log")
+        for row in _ledger_rows(imagine_home, f"SELECT * FROM {table}")
     )
-    assert SECRET not in dump and SECRET not in result.stderr + result.stdout
+    assert "testing" not in dump and SECRET not in dump  # neither access key nor secret
+    assert SECRET not in video.with_suffix(".json").read_text()
+    assert SECRET not in result.stderr + result.stdout
 
 
 def test_another_machine_gets_the_render_from_the_bucket(

@@ -52,6 +52,11 @@ def of_job(ledger: Ledger, job_id: str) -> dict[Role, StoredObject]:
 _FIELDS = ("role", "bucket", "key", "bytes", "sha256", "relpath")
 
 
+def any_stored(ledger: Ledger) -> bool:
+    """Whether the ledger holds any render in a bucket (a single user's never does)."""
+    return ledger.conn.execute("SELECT 1 FROM stored_objects LIMIT 1").fetchone() is not None
+
+
 def record(ledger: Ledger, job: Job, objects: list[StoredObject]) -> Job:
     """All of a job's objects are in the bucket: write them and stamp the job, in one go."""
     now = clock.iso()

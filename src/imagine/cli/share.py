@@ -97,8 +97,11 @@ class RunStorage:
 
     @classmethod
     def start(cls, session: Session, planned: Sequence[plan.Planned]) -> RunStorage:
+        from imagine.bucket import objects
+
         run = cls(session, list(planned))
-        if any(item.job.status is Status.COMPLETE for item in planned):
+        reused = any(item.job.status is Status.COMPLETE for item in planned)
+        if reused and objects.any_stored(session.ledger):
             run.planned = [run._fetched(item) for item in planned]
         return run
 
