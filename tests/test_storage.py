@@ -379,3 +379,31 @@ def test_an_upload_cut_short_resumes_without_sending_again_what_arrived(
     assert sent == []
     (job,) = _ledger_rows(imagine_home, "SELECT stored_at FROM jobs")
     assert job["stored_at"]
+
+
+@pytest.mark.parametrize(
+    ("text", "bucket", "prefix"),
+    [
+        ("s3://team-renders", "team-renders", ""),
+        ("s3://team-renders/", "team-renders", ""),
+        ("s3://team.renders/ci//assets/", "team.renders", "ci/assets/"),
+        ("  s3://abc/x  ", "abc", "x/"),
+    ],
+)
+def test_storage_locations(text: str, bucket: str, prefix: str) -> None:
+    from imagine.bucket.location import parse
+
+    found = parse(text)
+    assert (found.bucket, found.prefix) == (bucket, prefix)
+    assert found.key("JOB", "a.mp4") == f"{prefix}JOB/a.mp4"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["s3://ab", "s3://-abc", "s3://192.168.1.1", "s3://a..b", "s3://abc/../x", "s3://abc?x=1"],
+)
+def test_storage_locations_refused(text: str) -> None:
+    from imagine.bucket.location import parse
+
+    with pytest.raises(ValueError, match="storage"):
+        parse(text)
