@@ -63,6 +63,7 @@ class Settings:
     allow_models: tuple[str, ...] | None = None  # None: every model
     max_resolution: str | None = None
     require_consent_for_edits: bool = False
+    storage: str | None = None  # s3://bucket/prefix: the shared bucket finished renders go to
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """Apply command-line values; None means "not given"."""
@@ -230,6 +231,12 @@ def _user(value: Any) -> str:
     return user
 
 
+def _storage(value: Any) -> str:
+    from imagine.bucket.location import parse
+
+    return str(parse(_text(value)))
+
+
 def _output(value: Any) -> str:
     from imagine.project import check_template
 
@@ -286,6 +293,7 @@ SETTINGS: dict[str, Setting] = {
             "require_consent_for_edits", _boolean, "edits need --consent or a yes, not a file's"
         ),
         Setting("retention_days", _days, "`imagine gc` purges finished jobs older than this"),
+        Setting("storage", _storage, "shared bucket for finished renders, s3://bucket/prefix"),
     )
 }
 
@@ -449,6 +457,10 @@ def load(project_file: Path | None = None) -> Settings:
     locked = admin.load()
     if locked is not None:
         settings = apply_values(settings, locked.values)
+    storage = os.environ.get("IMAGINE_STORAGE")
+    if storage:
+        value = parse_value("storage", storage, source="IMAGINE_STORAGE")
+        settings = replace(settings, storage=value)
     return settings
 
 

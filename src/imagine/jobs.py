@@ -78,6 +78,8 @@ class EventKind(StrEnum):
     SUBMITTED_AFTER_CANCEL = "submitted_after_cancel"
     REUSED = "reused"  # a run asked for it again and got its file (`imagine stats`' duplicates)
     ATTACHED = "attached"  # a run asked for it again while live and followed it
+    STORED = "stored"  # its files were uploaded to the shared bucket
+    RESTORED = "restored"  # its files were fetched back from the shared bucket
 
 
 _E = EventKind
@@ -118,6 +120,8 @@ NOTES = frozenset(
         _E.SUBMITTED_AFTER_CANCEL,
         _E.REUSED,
         _E.ATTACHED,
+        _E.STORED,
+        _E.RESTORED,
     }
 )
 
@@ -201,6 +205,8 @@ class Job:
     reported_at: str | None
     report_reason: str | None
     file_output_json: str | None  # xAI's Files API copy (storage_options), as answered
+    # 016_storage
+    stored_at: str | None  # when its files were all in the shared bucket (stored_objects)
 
     @classmethod
     def from_row(cls, row: Any) -> Job:

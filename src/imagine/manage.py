@@ -141,6 +141,7 @@ def retry(ledger: Ledger, old: Job) -> Job:
 class Removed:
     files: list[Path]  # deleted
     kept_for: Job | None = None  # the job the files belong to now, when not this one's
+    objects: int = 0  # deleted from the shared bucket
 
 
 def check_remove(job: Job) -> None:
@@ -163,6 +164,7 @@ def remove(
     first, then the row with its ``audit`` entry (which names the files deleted) in one
     transaction: the log never records a deletion that did not happen."""
     check_remove(job)
+    objects = _delete_stored(ledger, job) if delete_files else 0
     removed: list[Path] = []
     kept_for = None
     if delete_files:
@@ -183,4 +185,18 @@ def remove(
             detail = {**dict(audit.get("detail") or {}), "files": [str(p) for p in removed]}
             entry = {"at": clock.iso(), "job_id": job.id, **audit, "detail": detail}
             ledger.audit(conn, entry)
-    return Removed(removed, kept_for=kept_for)
+    return Removed(removed, kept_for=kept_for, objects=objects)
+
+
+def _delete_stored(ledger: Ledger, job: Job) -> int:
+    """Delete the job's objects from the shared bucket first: if that fails, the job and its
+    files stay as they were, and `imagine rm --files` can be run again."""
+    from imagine.bucket import objects
+
+    stored = list(objects.of_job(ledger, job.id).values())
+    if stored:
+        from imagine.bucket.transfer import Store, client
+
+        Store(client()).delete(stored)
+        objects.forget(ledger, job)
+    return len(stored)

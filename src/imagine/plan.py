@@ -29,7 +29,7 @@ class Action(StrEnum):
     """What a run does with each job it names."""
 
     NEW = "new"
-    REUSED = "reused"  # complete, its file on disk
+    REUSED = "reused"  # complete, its file on disk (or in shared storage, fetched from there)
     ATTACHED = "attached"  # live: followed, not paid again
     UNRESOLVED = "unresolved"  # unknown: the user decides
     BLOCKED_BEFORE = "blocked-before"  # the provider's moderation blocked the same request
@@ -109,7 +109,7 @@ def _action(job: Job) -> Action | None:
     """Failed, expired and canceled requests are sent again (what they would have made is still
     missing). One the provider's moderation blocked is not: the same request is most likely
     blocked again, and may be billed again. `imagine retry` or ``--force`` sends it anyway."""
-    if job.status is Status.COMPLETE and Path(job.output_path).is_file():
+    if job.status is Status.COMPLETE and (job.stored_at or Path(job.output_path).is_file()):
         return Action.REUSED
     if job.status.live:
         return Action.ATTACHED

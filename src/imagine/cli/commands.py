@@ -121,4 +121,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "imagine.cli.stats:stats",
         "Show render latency, success rates, cost, polls per job and duplicates prevented.",
     ),
+    "share": (
+        "imagine.cli.share:share",
+        "Print a signed link to a render's MP4 in shared storage, valid for --expires.",
+    ),
+    "fetch": (
+        "imagine.cli.share:fetch",
+        "Fetch renders from shared storage into this project folder (MP4, sidecar, poster).",
+    ),
 }

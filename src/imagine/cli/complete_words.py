@@ -26,6 +26,8 @@ JOB_COMMANDS: dict[str, tuple[frozenset[str] | None, int | None]] = {
     "open": (frozenset({"complete"}), 1),
     "report": (frozenset({"complete"}), 1),
     "purge": (REMOVABLE - {"unknown"}, None),  # never a live or unknown job
+    "share": (frozenset({"complete"}), 1),
+    "fetch": (frozenset({"complete"}), None),
 }
 
 

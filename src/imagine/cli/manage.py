@@ -112,6 +112,8 @@ def rm(
                 session.ledger, job, delete_files=files, audit=purge.remove_audit()
             )
             extra = f" and {len(removed.files)} file(s)" if removed.files else ""
+            if removed.objects:
+                extra += f" and {removed.objects} object(s) in shared storage"
             output.message(f"removed #{job.seq}{extra}")
             if removed.kept_for is not None:
                 output.message(

@@ -81,6 +81,10 @@ def drive(
     concurrency: int | None = None,
 ) -> ExitCode:
     """Run the engine over the planned jobs, report them, return the exit status."""
+    from imagine.cli.share import RunStorage  # fetches reused renders, uploads finished ones
+
+    storage = RunStorage.start(session, planned)
+    planned = storage.planned
     options = EngineOptions(
         rps=rps or session.settings.rps,
         concurrency=concurrency or session.settings.concurrency,
@@ -143,7 +147,7 @@ def drive(
             _error_detail(result)
     _resume_hints(found)
     display.close(display.state.summary(clock.now()))
-    return render.exit_code(found, waited=wait)
+    return storage.finish([result.job.id for result in found], render.exit_code(found, waited=wait))
 
 
 def _tracer() -> tracing.JobTracer | None:

@@ -11,7 +11,7 @@ from imagine.cli import completion as complete
 from imagine.cli import options as opt
 from imagine.cli import output
 from imagine.cli.run import Presentation, drive
-from imagine.errors import UsageError
+from imagine.errors import ExitCode, UsageError
 from imagine.jobs import LIVE
 from imagine.session import Session
 
@@ -44,7 +44,9 @@ def wait(
             if not found:
                 if not quiet:
                     output.message(f"imagine: no unfinished jobs{_unknown_note(session)}")
-                return
+                from imagine.cli.share import RunStorage  # uploads an earlier run left undone
+
+                raise typer.Exit(int(RunStorage(session, []).finish([], ExitCode.OK)))
         for base_url in {job.base_url for job in found if job.status.live}:
             session.require_credentials(base_url)
         planned = [

@@ -289,6 +289,29 @@ def m015_observe(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX job_events_kind ON job_events(event, at)")
 
 
+def m016_storage(conn: sqlite3.Connection) -> None:
+    """Shared storage: each object a finished render was uploaded as (its bucket, key, size,
+    sha256 and its path inside a project folder), and on the job the moment all of them were in the bucket (NULL: not yet, so the
+    next `imagine wait` or render command uploads it; any machine sharing the ledger may fetch
+    a job whose ``stored_at`` is set)."""
+    conn.execute("ALTER TABLE jobs ADD COLUMN stored_at TEXT")
+    conn.execute(
+        """
+        CREATE TABLE stored_objects (
+            job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+            role TEXT NOT NULL,
+            bucket TEXT NOT NULL,
+            key TEXT NOT NULL,
+            bytes INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            relpath TEXT NOT NULL,
+            uploaded_at TEXT NOT NULL,
+            PRIMARY KEY (job_id, role)
+        )
+        """
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("001_jobs", m001_jobs),
     ("002_job_events", m002_job_events),
@@ -303,6 +326,7 @@ MIGRATIONS: list[Migration] = [
     ("011_templates", m011_templates),
     ("012_lifecycle", m012_lifecycle),
     ("015_observe", m015_observe),
+    ("016_storage", m016_storage),
 ]
 
 
