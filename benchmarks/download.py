@@ -34,6 +34,7 @@ import asyncio, sys
 from pathlib import Path
 from imagine.engine import download
 
+
 calls = 0
 
 def progress(have, total):
@@ -138,6 +139,7 @@ def main() -> None:
                     assert int(got) == size, f"imagine fetched {got} of {size} bytes"
                 assert target.stat().st_size == size
                 results[name].append(run)
+                print(f"{name}: {run.wall:.2f} s", file=sys.stderr, flush=True)
             target.unlink(missing_ok=True)
     print(f"{args.size_mb} MiB from the simulator on loopback, median of {args.rounds}:")
     curl_wall, curl_cpu, _ = _row("curl", results["curl"], size)

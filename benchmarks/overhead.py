@@ -83,8 +83,7 @@ from _harness import (
 )
 
 from imagine import render
-from imagine.api import net
-from imagine.api.client import tls_context
+from imagine.api.client import http_transport
 from imagine.engine import finish
 from imagine.engine.runner import EngineOptions
 from imagine.plan import Planned, Request
@@ -237,7 +236,7 @@ def http_floor(url: str, concurrency: int, count: int) -> dict[str, float]:
     async def go() -> dict[str, float]:
         gate = asyncio.Semaphore(concurrency)
         headers = {"Authorization": f"Bearer {BENCH_KEY}"}
-        transport = net.transport(verify=tls_context(), limits=httpx.Limits())
+        transport = http_transport(url, httpx.Limits())
         polls = 0
         async with httpx.AsyncClient(base_url=url, headers=headers, transport=transport) as client:
 
