@@ -96,7 +96,8 @@ def _video_url(sim: Simulator) -> str:
         while (answer := api.get(f"/v1/videos/{request_id}")).status_code == 202:
             time.sleep(0.05)
         url: str = answer.json()["video"]["url"]
-    with httpx.Client() as media:  # the padded file is written on the first request
+    # The padded file is written on the first request: on a busy disk that takes a while.
+    with httpx.Client(timeout=300) as media:
         media.get(url, headers={"Range": "bytes=0-0"})
     return url
 

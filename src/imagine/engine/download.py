@@ -249,6 +249,7 @@ async def _stream(
     loop = asyncio.get_running_loop()
     digest = await asyncio.to_thread(_hash_of, part) if have else hashlib.sha256()
     fresh = 0
+    moved, slide = loop.time(), limits.stall_seconds / 16
     reported = clock()
     pending: collections.deque[concurrent.futures.Future[None]] = collections.deque()
     writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="imagine-download")
@@ -274,9 +275,12 @@ async def _stream(
                 batch.append(piece)
                 batched += len(piece)
                 fresh += len(piece)
-                if fresh >= limits.stall_bytes:
+                # Moved at most 16 times per window, not once per piece read (a timer each): the
+                # window ends at most 1/16 of it early.
+                if fresh >= limits.stall_bytes and loop.time() >= moved + slide:
                     fresh = 0
-                    window.reschedule(loop.time() + limits.stall_seconds)
+                    moved = loop.time()
+                    window.reschedule(moved + limits.stall_seconds)
                 if batched < CHUNK:
                     continue
                 pending.append(writer.submit(save, batch))
