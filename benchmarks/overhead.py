@@ -88,7 +88,7 @@ from imagine.engine import finish
 from imagine.engine.runner import EngineOptions
 from imagine.plan import Planned, Request
 from imagine.session import Session
-from imagine.spec import TEXT, RenderSpec
+from imagine.spec import Mode, RenderSpec
 
 TARGET_CPU_MS = 5.0
 TARGET_RETAINED_KIB_PER_JOB = 1.0
@@ -149,7 +149,7 @@ class Driver:
         return [
             Request(
                 RenderSpec(
-                    mode=TEXT,
+                    mode=Mode.TEXT,
                     model=settings.model,
                     prompt=f"overhead batch {self._batches} job {n}: a paper boat on a river",
                     duration=1,
