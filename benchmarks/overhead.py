@@ -238,7 +238,9 @@ def http_floor(url: str, concurrency: int, count: int) -> dict[str, float]:
         headers = {"Authorization": f"Bearer {BENCH_KEY}"}
         transport = http_transport(url, httpx.Limits())
         polls = 0
-        async with httpx.AsyncClient(base_url=url, headers=headers, transport=transport) as client:
+        async with httpx.AsyncClient(
+            base_url=url, headers=headers, transport=transport, timeout=60
+        ) as client:
 
             async def job(n: int) -> None:
                 nonlocal polls
