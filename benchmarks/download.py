@@ -34,6 +34,7 @@ import asyncio, sys
 from pathlib import Path
 from imagine.engine import download
 
+
 calls = 0
 
 def progress(have, total):
@@ -95,7 +96,8 @@ def _video_url(sim: Simulator) -> str:
         while (answer := api.get(f"/v1/videos/{request_id}")).status_code == 202:
             time.sleep(0.05)
         url: str = answer.json()["video"]["url"]
-    with httpx.Client() as media:  # the padded file is written on the first request
+    # The padded file is written on the first request: on a busy disk that takes a while.
+    with httpx.Client(timeout=300) as media:
         media.get(url, headers={"Range": "bytes=0-0"})
     return url
 
@@ -138,6 +140,7 @@ def main() -> None:
                     assert int(got) == size, f"imagine fetched {got} of {size} bytes"
                 assert target.stat().st_size == size
                 results[name].append(run)
+                print(f"{name}: {run.wall:.2f} s", file=sys.stderr, flush=True)
             target.unlink(missing_ok=True)
     print(f"{args.size_mb} MiB from the simulator on loopback, median of {args.rounds}:")
     curl_wall, curl_cpu, _ = _row("curl", results["curl"], size)

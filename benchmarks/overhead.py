@@ -83,13 +83,12 @@ from _harness import (
 )
 
 from imagine import render
-from imagine.api import net
-from imagine.api.client import tls_context
+from imagine.api.client import http_transport
 from imagine.engine import finish
 from imagine.engine.runner import EngineOptions
 from imagine.plan import Planned, Request
 from imagine.session import Session
-from imagine.spec import TEXT, RenderSpec
+from imagine.spec import Mode, RenderSpec
 
 TARGET_CPU_MS = 5.0
 TARGET_RETAINED_KIB_PER_JOB = 1.0
@@ -150,7 +149,7 @@ class Driver:
         return [
             Request(
                 RenderSpec(
-                    mode=TEXT,
+                    mode=Mode.TEXT,
                     model=settings.model,
                     prompt=f"overhead batch {self._batches} job {n}: a paper boat on a river",
                     duration=1,
@@ -237,9 +236,11 @@ def http_floor(url: str, concurrency: int, count: int) -> dict[str, float]:
     async def go() -> dict[str, float]:
         gate = asyncio.Semaphore(concurrency)
         headers = {"Authorization": f"Bearer {BENCH_KEY}"}
-        transport = net.transport(verify=tls_context(), limits=httpx.Limits())
+        transport = http_transport(url, httpx.Limits())
         polls = 0
-        async with httpx.AsyncClient(base_url=url, headers=headers, transport=transport) as client:
+        async with httpx.AsyncClient(
+            base_url=url, headers=headers, transport=transport, timeout=60
+        ) as client:
 
             async def job(n: int) -> None:
                 nonlocal polls

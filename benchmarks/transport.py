@@ -1,10 +1,12 @@
-"""The HTTP transport: CPU per request of httpx as shipped, against the engine's transport
-(httpcore's pool on asyncio streams, `imagine.api.net`), on the simulator, at two rates: 1 request started per second (the default pacing a user runs at) and 64
-requests in flight (`-c 64` against a simulator at top speed).
+"""The HTTP transport: CPU per request of httpx as shipped (the engine's transport), against
+httpcore's pool on asyncio streams (benchmarks/asyncio_transport.py, the candidate it replaced),
+on the simulator, at two rates: 1 request started per second (the default pacing a user runs at)
+and 64 requests in flight (`-c 64` against a simulator at top speed).
 
 Each request is a poll (GET /v1/videos/{id}, a small JSON answer), the engine's most frequent
 request. CPU is this process's (user + system) over the requests, divided by their number; the
-three transports alternate, --rounds times, in the same run.
+transports alternate, --rounds times, in the same run. Progress goes to stderr; the default run
+takes about a minute and a half on a loaded 2-core machine.
 """
 
 from __future__ import annotations
@@ -12,39 +14,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import sys
 import time
 from collections.abc import Callable
 
 import httpx
 from _harness import BENCH_KEY, simulator
+from asyncio_transport import transport as asyncio_transport
 
-from imagine.api import net
-from imagine.api.client import DEFAULT_LIMITS, tls_context
+from imagine.api.client import DEFAULT_LIMITS, http_transport
 
 LIMITS = DEFAULT_LIMITS  # the engine's: up to 64 connections kept open
 
 
-def _shipped() -> httpx.AsyncBaseTransport:
-    return httpx.AsyncHTTPTransport(verify=tls_context(), limits=LIMITS)
-
-
-def _engine() -> httpx.AsyncBaseTransport:
-    return net.transport(verify=tls_context(), limits=LIMITS)
-
-
-def _engine_without_linear_pool() -> httpx.AsyncBaseTransport:
-    saved, net.LINEAR_POOL_FOR = net.LINEAR_POOL_FOR, "none"  # type: ignore[attr-defined]
-    try:
-        return _engine()
-    finally:
-        net.LINEAR_POOL_FOR = saved  # type: ignore[attr-defined]
-
-
-def _transports() -> dict[str, Callable[[], httpx.AsyncBaseTransport]]:
-    made = {"httpx as shipped": _shipped, "engine's transport (imagine.api.net)": _engine}
-    if hasattr(net, "LINEAR_POOL_FOR"):  # a checkout from 08c9f82 to 2026-12-03: with LinearPool
-        made["engine's, with httpcore's own pool"] = _engine_without_linear_pool
-    return made
+def _transports(url: str) -> dict[str, Callable[[], httpx.AsyncBaseTransport]]:
+    return {
+        "httpx as shipped (the engine's)": lambda: http_transport(url, LIMITS),
+        "httpcore's pool on asyncio streams": lambda: asyncio_transport(verify=None, limits=LIMITS),
+    }
 
 
 async def _request_id(client: httpx.AsyncClient) -> str:
@@ -80,7 +67,8 @@ async def _busy(url: str, make: Callable[[], httpx.AsyncBaseTransport], count: i
                 left -= 1
                 (await client.get(f"/v1/videos/{request_id}")).raise_for_status()
 
-        await asyncio.gather(*(worker() for _ in range(64)))  # warm: 64 connections open
+        left = 64
+        await asyncio.gather(*(worker() for _ in range(64)))  # warm: up to 64 connections open
         left = count
         start = time.process_time()
         await asyncio.gather(*(worker() for _ in range(64)))
@@ -90,18 +78,25 @@ async def _busy(url: str, make: Callable[[], httpx.AsyncBaseTransport], count: i
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--paced", type=int, default=20, help="paced requests per round")
-    parser.add_argument("--busy", type=int, default=3000, help="requests per round at -c 64")
+    parser.add_argument("--paced", type=int, default=5, help="paced requests per round (1/s)")
+    parser.add_argument("--busy", type=int, default=1000, help="requests per round at -c 64")
     ns = parser.parse_args()
-    transports = _transports()
-    paced: dict[str, list[float]] = {name: [] for name in transports}
-    busy: dict[str, list[float]] = {name: [] for name in transports}
     with simulator("--render-time", "0.05") as url:
-        for _ in range(ns.rounds):
+        transports = _transports(url)
+        paced: dict[str, list[float]] = {name: [] for name in transports}
+        busy: dict[str, list[float]] = {name: [] for name in transports}
+        for round_ in range(1, ns.rounds + 1):
             for name, make in transports.items():
                 busy[name].append(asyncio.run(_busy(url, make, ns.busy)))
                 if ns.paced:
                     paced[name].append(asyncio.run(_paced(url, make, ns.paced)))
+                last = paced[name][-1] if ns.paced else float("nan")
+                print(
+                    f"round {round_}/{ns.rounds} {name}: 1/s {last:.3f} ms, "
+                    f"-c 64 {busy[name][-1]:.3f} ms",
+                    file=sys.stderr,
+                    flush=True,
+                )
     print(f"{'transport':36} {'1/s: CPU ms/request':>20} {'-c 64: CPU ms/request':>22}")
     for name in transports:
         slow = statistics.median(paced[name] or [float("nan")])

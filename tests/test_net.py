@@ -1,4 +1,5 @@
-"""The HTTP transport the engine uses: httpcore's pool on asyncio streams."""
+"""The HTTP transport the engine uses: httpx's, as shipped, with the CA store loaded only for
+https."""
 
 from __future__ import annotations
 
@@ -6,25 +7,21 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
-import httpcore
 import httpx
 import pytest
 
-from imagine.api import net
-from imagine.api.client import tls_context
-
-
-def test_the_engine_s_transport_is_httpcore_s_pool_on_asyncio_streams() -> None:
-    made = net.transport(verify=tls_context(), limits=httpx.Limits())
-    assert type(made._pool) is httpcore.AsyncConnectionPool
-    assert isinstance(made._pool._network_backend, net.AsyncioBackend)
+from imagine.api import client as api_client
+from imagine.api.client import XAIClient, http_transport
+from imagine.engine import download
 
 
 @dataclass
 class Server:
     url: str
     connections: int = 0
+    open: int = 0
     close_after_answer: bool = False
 
 
@@ -38,6 +35,7 @@ async def http_server() -> AsyncIterator[Server]:
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         server.connections += 1
+        server.open += 1
         writers.append(writer)
         try:
             while await reader.readuntil(b"\r\n\r\n"):
@@ -48,6 +46,7 @@ async def http_server() -> AsyncIterator[Server]:
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
+            server.open -= 1
             writer.close()
 
     listener = await asyncio.start_server(serve, "127.0.0.1", 0)
@@ -62,13 +61,13 @@ async def http_server() -> AsyncIterator[Server]:
         await asyncio.sleep(0)  # the transports close their sockets from a callback
 
 
-def client(limits: httpx.Limits) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=net.transport(verify=tls_context(), limits=limits))
+def client(url: str, limits: httpx.Limits) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=http_transport(url, limits))
 
 
 def test_requests_one_after_another_share_one_connection() -> None:
     async def go() -> int:
-        async with http_server() as server, client(httpx.Limits()) as http:
+        async with http_server() as server, client(server.url, httpx.Limits()) as http:
             for _ in range(5):
                 assert (await http.get(f"{server.url}/")).text == "ok"
             return server.connections
@@ -79,11 +78,14 @@ def test_requests_one_after_another_share_one_connection() -> None:
 def test_requests_at_once_keep_no_more_idle_connections_than_allowed() -> None:
     async def go() -> tuple[int, int]:
         limits = httpx.Limits(max_connections=8, max_keepalive_connections=2)
-        async with http_server() as server, client(limits) as http:
+        async with http_server() as server, client(server.url, limits) as http:
             answers = await asyncio.gather(*(http.get(f"{server.url}/") for _ in range(8)))
             assert [a.text for a in answers] == ["ok"] * 8
-            pool = http._transport._pool  # type: ignore[attr-defined]
-            return server.connections, len(pool.connections)
+            for _ in range(200):  # until the server has seen the extra connections close
+                if server.open <= 2:
+                    break
+                await asyncio.sleep(0.01)
+            return server.connections, server.open
 
     opened, kept = asyncio.run(go())
     assert 2 <= opened <= 8
@@ -93,7 +95,7 @@ def test_requests_at_once_keep_no_more_idle_connections_than_allowed() -> None:
 @pytest.mark.parametrize("requests", [2, 4])
 def test_a_connection_the_server_closed_while_idle_is_not_reused(requests: int) -> None:
     async def go() -> int:
-        async with http_server() as server, client(httpx.Limits()) as http:
+        async with http_server() as server, client(server.url, httpx.Limits()) as http:
             server.close_after_answer = True
             for _ in range(requests):
                 assert (await http.get(f"{server.url}/")).text == "ok"
@@ -101,3 +103,49 @@ def test_a_connection_the_server_closed_while_idle_is_not_reused(requests: int) 
             return server.connections
 
     assert asyncio.run(go()) == requests
+
+
+def _no_ca_store(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Make loading the CA store an error, and count the attempts."""
+    loaded: list[str] = []
+
+    def refuse() -> object:
+        loaded.append("tls_context")
+        raise AssertionError("the CA store was loaded")
+
+    monkeypatch.setattr(api_client, "tls_context", refuse)
+    return loaded
+
+
+def test_a_plain_http_api_client_loads_no_ca_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    loaded = _no_ca_store(monkeypatch)
+
+    async def go() -> str:
+        async with http_server() as server, XAIClient(server.url, "xai-test-key") as api:
+            plain = api._http._transport  # what the client sends through
+            assert isinstance(plain, httpx.AsyncHTTPTransport)  # httpx's, as shipped
+            return (await plain.handle_async_request(httpx.Request("GET", server.url))).status_code
+
+    assert asyncio.run(go()) == 200
+    assert loaded == []
+
+
+def test_an_https_api_client_loads_the_ca_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    loaded = _no_ca_store(monkeypatch)
+    with pytest.raises(AssertionError, match="CA store"):
+        XAIClient("https://api.x.ai", "xai-test-key")
+    assert loaded == ["tls_context"]
+
+
+def test_a_plain_http_download_loads_no_ca_store(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    loaded = _no_ca_store(monkeypatch)
+
+    async def go() -> download.Downloaded:
+        async with http_server() as server, download.new_http() as http:
+            return await download.fetch(http, f"{server.url}/v.mp4", tmp_path / "v.mp4")
+
+    done = asyncio.run(go())
+    assert done.part.read_bytes() == b"ok"
+    assert loaded == []

@@ -10,7 +10,7 @@ import concurrent.futures
 import errno
 import hashlib
 import os
-import ssl
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,44 +93,34 @@ class Downloaded:
 
 def new_http() -> httpx.AsyncClient:
     """The client for file hosts: it has no credentials at all, so it cannot leak the API key."""
-    import urllib.request
+    from imagine.api.client import proxy_verify
 
-    from imagine.api.client import tls_context
-
-    # Proxies set in the environment get transports of their own, built now: only then is the CA
-    # store (tens of milliseconds) loaded up front.
-    verify: ssl.SSLContext | bool = tls_context() if urllib.request.getproxies() else True
     return httpx.AsyncClient(
-        timeout=DOWNLOAD_TIMEOUT, follow_redirects=True, transport=_ByScheme(), verify=verify
+        timeout=DOWNLOAD_TIMEOUT,
+        follow_redirects=True,
+        transport=_ByScheme(),
+        verify=proxy_verify(),
     )
 
 
 class _ByScheme(httpx.AsyncBaseTransport):
-    """Plain http on a transport without certificates; the CA store is loaded on the first https
-    request, not for a loopback or LAN file host that never needs it."""
+    """httpx's transport for each scheme, made on its first request: the CA store is loaded on
+    the first https request, not for a loopback or LAN file host that never needs it."""
 
     def __init__(self) -> None:
-        self._plain: httpx.AsyncBaseTransport | None = None
-        self._tls: httpx.AsyncBaseTransport | None = None
+        self._made: dict[str, httpx.AsyncBaseTransport] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        from imagine.api import net
-        from imagine.api.client import tls_context
+        from imagine.api.client import http_transport
 
-        if request.url.scheme == "https":
-            if self._tls is None:
-                self._tls = net.transport(verify=tls_context(), limits=httpx.Limits())
-            return await self._tls.handle_async_request(request)
-        if self._plain is None:
-            # Never used for a handshake: https requests go to the other transport.
-            bare = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            self._plain = net.transport(verify=bare, limits=httpx.Limits())
-        return await self._plain.handle_async_request(request)
+        scheme = request.url.scheme
+        if scheme not in self._made:
+            self._made[scheme] = http_transport(str(request.url), httpx.Limits())
+        return await self._made[scheme].handle_async_request(request)
 
     async def aclose(self) -> None:
-        for transport in (self._plain, self._tls):
-            if transport is not None:
-                await transport.aclose()
+        for transport in self._made.values():
+            await transport.aclose()
 
 
 async def fetch(
@@ -139,9 +129,12 @@ async def fetch(
     final: Path,
     on_progress: ProgressHook | None = None,
     limits: Limits | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Downloaded:
     """Fetch ``url`` into ``final.part``, resuming a part left by an earlier try, and check its
-    length. The caller commits it (a wait for the disk, best done off the event loop)."""
+    length. The caller commits it (a wait for the disk, best done off the event loop).
+    ``on_progress`` is called at most every ``PROGRESS_EVERY`` seconds of ``clock``, and once at
+    the end."""
     limits = limits or Limits()
     if urlsplit(url).scheme.lower() not in ("http", "https"):
         raise DownloadError(
@@ -153,7 +146,7 @@ async def fetch(
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         have = part.stat().st_size if part.exists() else 0
-        return await _fetch(http, url, part, have, on_progress, limits)
+        return await _fetch(http, url, part, have, on_progress, limits, clock)
     except OSError as error:
         raise save_failed(error, final.parent) from None
 
@@ -165,6 +158,7 @@ async def _fetch(
     have: int,
     on_progress: ProgressHook | None,
     limits: Limits,
+    clock: Callable[[], float],
 ) -> Downloaded:
     # Identity encoding: the bytes on disk are the bytes Content-Length counts.
     headers = {"Accept-Encoding": "identity"}
@@ -192,7 +186,9 @@ async def _fetch(
                 if total is not None and total > limits.max_bytes:
                     part.unlink(missing_ok=True)
                     raise _too_large(total, limits)
-                digest = await _stream(response, part, have, total, on_progress, limits, window)
+                digest = await _stream(
+                    response, part, have, total, on_progress, limits, window, clock
+                )
     except TimeoutError:
         raise DownloadError(
             f"the file host sent less than {limits.stall_bytes // 1024} KiB "
@@ -254,6 +250,7 @@ async def _stream(
     on_progress: ProgressHook | None,
     limits: Limits,
     window: asyncio.Timeout,
+    clock: Callable[[], float],
 ) -> Any:
     """Append the body to the part file; the sha256 of the whole file, hashed as it is written.
     Every ``stall_bytes`` received move the stall ``window`` on.
@@ -263,7 +260,8 @@ async def _stream(
     loop = asyncio.get_running_loop()
     digest = await asyncio.to_thread(_hash_of, part) if have else hashlib.sha256()
     fresh = 0
-    reported = loop.time()
+    moved, slide = loop.time(), limits.stall_seconds / 16
+    reported = clock()
     pending: collections.deque[concurrent.futures.Future[None]] = collections.deque()
     writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="imagine-download")
     with part.open("ab" if have else "wb") as handle:
@@ -288,17 +286,20 @@ async def _stream(
                 batch.append(piece)
                 batched += len(piece)
                 fresh += len(piece)
-                if fresh >= limits.stall_bytes:
+                # Moved at most 16 times per window, not once per piece read (a timer each): the
+                # window ends at most 1/16 of it early.
+                if fresh >= limits.stall_bytes and loop.time() >= moved + slide:
                     fresh = 0
-                    window.reschedule(loop.time() + limits.stall_seconds)
+                    moved = loop.time()
+                    window.reschedule(moved + limits.stall_seconds)
                 if batched < CHUNK:
                     continue
                 pending.append(writer.submit(save, batch))
                 batch, batched = [], 0
                 if len(pending) > IN_FLIGHT:
                     await asyncio.wrap_future(pending.popleft())
-                if on_progress and loop.time() - reported >= PROGRESS_EVERY:
-                    reported = loop.time()
+                if on_progress and clock() - reported >= PROGRESS_EVERY:
+                    reported = clock()
                     on_progress(have, total)
             pending.append(writer.submit(save, batch))
             while pending:

@@ -1,27 +1,22 @@
-"""httpx's transport on plain asyncio streams, for every client the engine uses.
+"""The candidate benchmarks/transport.py measures httpx as shipped against: httpcore's own pool
+(public API: ``httpcore.AsyncConnectionPool(network_backend=...)``) on plain asyncio streams,
+behind a small ``httpx.AsyncBaseTransport``. It is not imagine's transport: from 2026-12-03 the
+engine uses ``httpx.AsyncHTTPTransport`` as shipped (docs/benchmarks.md says why).
 
-httpx runs its connection pool (httpcore) on anyio, whose streams cost more per request than the
-request itself is worth to us: every read and write goes through a cancel scope, and before each
-request the pool asks every idle connection whether the server has closed it, which anyio answers
-by building a table of socket attributes (with a getpeername call) per connection. Measured side by
-side against the simulator (bare httpx, no imagine code), the same pool on asyncio streams costs
-0.6 ms of CPU per request instead of 0.8 at 4 requests in flight, and 1.2 instead of 2.3 at 64.
-
-Only the network layer changes: HTTP/1.1 framing, keep-alive, TLS settings, timeouts and the errors
-httpx raises are httpcore's and httpx's own. Proxies set in the environment still get httpx's
-default transport (httpx mounts those separately). The pool is httpcore's own, as shipped: a
-linear rewrite of its bookkeeping pass (a private method) saved 0.15 ms of CPU per request at 64
-in flight against the simulator and 0.1 ms at one request a second, both within the noise of
-benchmarks/transport.py (docs/benchmarks.md): not worth following httpcore's internals for.
+httpx runs httpcore on anyio, whose streams wrap every read and write in a cancel scope, and
+before each request the pool asks every idle connection whether the server has closed it, which
+anyio answers by building a table of socket attributes per connection. This backend answers from
+one poll object per connection.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import select
 import socket
 import ssl
-from collections.abc import Awaitable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable, Iterator
 from typing import Any
 
 import httpcore
@@ -30,17 +25,98 @@ import httpx
 HAPPY_EYEBALLS_DELAY = 0.25  # seconds before trying the next address, as anyio does
 
 
-def transport(*, verify: ssl.SSLContext, limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
-    """An httpx transport whose connections are asyncio streams."""
-    made = httpx.AsyncHTTPTransport(verify=verify, limits=limits)
-    made._pool = httpcore.AsyncConnectionPool(
-        ssl_context=verify,
-        max_connections=limits.max_connections,
-        max_keepalive_connections=limits.max_keepalive_connections,
-        keepalive_expiry=limits.keepalive_expiry,
-        network_backend=AsyncioBackend(),
+def transport(*, verify: ssl.SSLContext | None, limits: httpx.Limits) -> AsyncioTransport:
+    """An httpx transport whose connections are asyncio streams. ``verify`` None: plain http
+    only (no TLS context is built; an https URL then gets httpcore's default context)."""
+    return AsyncioTransport(
+        httpcore.AsyncConnectionPool(
+            ssl_context=verify,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=AsyncioBackend(),
+        )
     )
-    return made
+
+
+# httpcore's errors as httpx's, most specific first: httpx's own transport maps them the same way.
+_ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
+    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
+    (httpcore.ReadTimeout, httpx.ReadTimeout),
+    (httpcore.WriteTimeout, httpx.WriteTimeout),
+    (httpcore.PoolTimeout, httpx.PoolTimeout),
+    (httpcore.TimeoutException, httpx.TimeoutException),
+    (httpcore.ConnectError, httpx.ConnectError),
+    (httpcore.ReadError, httpx.ReadError),
+    (httpcore.WriteError, httpx.WriteError),
+    (httpcore.NetworkError, httpx.NetworkError),
+    (httpcore.ProxyError, httpx.ProxyError),
+    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
+    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
+    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
+    (httpcore.ProtocolError, httpx.ProtocolError),
+)
+
+
+@contextlib.contextmanager
+def _as_httpx_errors() -> Iterator[None]:
+    try:
+        yield
+    except Exception as error:
+        for theirs, ours in _ERRORS:
+            if isinstance(error, theirs):
+                raise ours(str(error)) from error
+        raise
+
+
+class AsyncioTransport(httpx.AsyncBaseTransport):
+    """httpx's transport contract over an httpcore pool, both through their public API (what
+    ``httpx.AsyncHTTPTransport`` does, but with a network backend of our choosing)."""
+
+    def __init__(self, pool: httpcore.AsyncConnectionPool) -> None:
+        self.pool = pool
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        assert isinstance(request.stream, httpx.AsyncByteStream)
+        sent = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(
+                scheme=request.url.raw_scheme,
+                host=request.url.raw_host,
+                port=request.url.port,
+                target=request.url.raw_path,
+            ),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
+        )
+        with _as_httpx_errors():
+            answer = await self.pool.handle_async_request(sent)
+        assert isinstance(answer.stream, AsyncIterable)
+        return httpx.Response(
+            status_code=answer.status,
+            headers=answer.headers,
+            stream=_Body(answer.stream),
+            extensions=answer.extensions,
+        )
+
+    async def aclose(self) -> None:
+        await self.pool.aclose()
+
+
+class _Body(httpx.AsyncByteStream):
+    def __init__(self, stream: AsyncIterable[bytes]) -> None:
+        self._stream = stream
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _as_httpx_errors():
+            async for piece in self._stream:
+                yield piece
+
+    async def aclose(self) -> None:
+        closing = getattr(self._stream, "aclose", None)
+        if closing is not None:
+            await closing()
 
 
 class AsyncioStream(httpcore.AsyncNetworkStream):
