@@ -235,3 +235,11 @@ def test_every_form_of_reference_is_answered_by_an_index(ledger: Ledger, ref: st
     for sql in statements:
         plan = [row[3] for row in ledger.conn.execute("EXPLAIN QUERY PLAN " + sql)]
         assert not any(step.startswith("SCAN jobs") for step in plan), (sql, plan)
+
+
+def test_a_reference_with_a_nul_character_is_not_found_not_a_crash(cli: Cli) -> None:
+    # Found by hypothesis (tests/test_hostile_input.py): `imagine show -- /\x00` was exit 70.
+    for command in ("show", "rm", "cancel"):
+        result = cli.run(command, "--", "/renders/a\x00b.mp4")
+        assert result.exit_code == 2, (command, result.output)
+        assert "NUL" in result.stderr

@@ -349,10 +349,12 @@ class Ledger:
     def _by_path(self, ref: str, text: str) -> Job:
         """The job whose file (MP4, sidecar, poster) is at ``text``: the one that holds the path
         now if several jobs planned it (a failed job and its retry), else the newest."""
+        if "\0" in text:  # no file has such a name (and the OS refuses to look it up)
+            raise JobNotFound(f"no job made {ref!r}: a file name cannot hold a NUL character")
         absolute = Path(os.path.abspath(Path(text).expanduser()))
         try:
             real = absolute.resolve()
-        except (OSError, RuntimeError):  # a symlink loop: the path as given is all there is
+        except (OSError, RuntimeError, ValueError):  # a symlink loop: the path as given is all
             real = absolute
         names = {str(p) for base in (absolute, real) for p in (base, _video_of(base))}
         marks = ", ".join("?" for _ in names)
