@@ -61,7 +61,7 @@ from imagine.jobs import Job, Status
 from imagine.ledger.store import Ledger
 from imagine.pricing import DEFAULT_PRICES
 from imagine.project import Project
-from imagine.spec import TEXT, RenderSpec
+from imagine.spec import Mode, RenderSpec
 
 LOOKUP_TARGET_MS = 5.0
 GEN_TARGET_RATIO = 1.03
@@ -301,7 +301,7 @@ def record_ms(space: Workspace, prompts: Sequence[str]) -> list[float]:
     times = []
     with Ledger.open(space.ledger) as ledger:
         for prompt in prompts:
-            spec = RenderSpec(mode=TEXT, model="grok-imagine-video", prompt=prompt, duration=1)
+            spec = RenderSpec(mode=Mode.TEXT, model="grok-imagine-video", prompt=prompt, duration=1)
             started = time.perf_counter()
             (planned,) = plan.plan(ledger, [plan.Request(spec, DEFAULT_OUTPUT)], target)
             times.append((time.perf_counter() - started) * 1000)
