@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -64,8 +65,9 @@ def test_reading_commands_end_quietly_when_stdout_closes(
     two_jobs_and_an_edit: Any, project: Path
 ) -> None:
     (project / "prompts.txt").write_text("a red fox\na blue whale\n")
-    for args in READERS:
-        code, stderr = _closed_stdout(*args, cwd=project)
+    with ThreadPoolExecutor(len(READERS)) as pool:  # seven start-ups at once, not in turn
+        ended = list(pool.map(lambda args: _closed_stdout(*args, cwd=project), READERS))
+    for args, (code, stderr) in zip(READERS, ended, strict=True):
         assert (args, code) == (args, STDOUT_CLOSED)
         assert "internal error" not in stderr and "Broken pipe" not in stderr
         assert "Exception ignored" not in stderr and "Traceback" not in stderr
