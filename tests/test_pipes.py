@@ -93,6 +93,7 @@ def test_a_render_whose_stdout_closes_keeps_its_jobs_and_wait_carries_on(
     from imagine import clock
 
     monkeypatch.setattr(clock, "now", lambda: time.time() + 60)
+    assert cli.run("config", "set", "rps", "50").exit_code == 0  # its own pacing is not under test
     finished = cli.run("wait", "--all", env={"XAI_API_KEY": sim.api_key})
     assert finished.exit_code == 0, finished.stderr
     assert [row["status"] for row in read_jobs(imagine_home)] == ["complete"] * 3
