@@ -280,8 +280,19 @@ def test_with_every_fault_knob_on_every_job_is_accounted_for(
     )
     prompts = [f"storm {n}: lightning over a field" for n in range(12)]
     result = _batch(cli, sim, str(_txt(project, prompts)))
+    assert result.exit_code in (0, 4)
     rows = read_jobs(imagine_home)
     assert len(rows) == len(prompts)
+    # Which request meets which fault hangs on the order they reach the simulator, so a job may
+    # also be left live: a download cut short on every attempt, a poll failing on every retry.
+    # Such a job is resumable, and says so (exit 4).
+    left = [row["status"] for row in rows if row["status"] in ("running", "downloading")]
+    assert not left or result.exit_code == 4
+    if left:
+        sim.configure(error_rate=0.0, drop_rate=0.0, truncate_rate=0.0)
+        finished = cli.run("wait", "--all", env={"XAI_API_KEY": sim.api_key})
+        assert finished.exit_code == 0, finished.stderr
+        rows = read_jobs(imagine_home)
     by_status: dict[str, int] = {}
     for row in rows:
         by_status[row["status"]] = by_status.get(row["status"], 0) + 1
@@ -296,7 +307,6 @@ def test_with_every_fault_knob_on_every_job_is_accounted_for(
     # Unknown jobs met a lost answer or a 500/502 after sending: some of those the simulator took.
     complete, unknown = by_status.get("complete", 0), by_status.get("unknown", 0)
     assert complete <= stats["submissions"] <= complete + unknown
-    assert result.exit_code in (0, 4)
 
 
 def test_retry_an_unknown_job(

@@ -208,11 +208,13 @@ def test_try_start_caps_jobs_in_flight_across_processes(ledger: Ledger) -> None:
     assert leases.try_start(ledger, jobs[2].id, "m2", rps=1, cap=2).wait == -1
 
 
-def test_try_start_paces_starts_per_model(ledger: Ledger) -> None:
+def test_try_start_paces_starts_per_model(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
     jobs = [ledger.insert(job_values()) for _ in range(3)]
+    now = time.time()
+    monkeypatch.setattr(clock, "now", lambda: now)  # a loaded machine may pause between starts
     assert leases.try_start(ledger, jobs[0].id, "m", rps=1, cap=10).wait == 0
-    wait = leases.try_start(ledger, jobs[1].id, "m", rps=1, cap=10).wait
-    assert 0.9 < wait <= 1.0
+    now += 0.25
+    assert leases.try_start(ledger, jobs[1].id, "m", rps=1, cap=10).wait == pytest.approx(0.75)
     assert leases.try_start(ledger, jobs[2].id, "other-model", rps=1, cap=10).wait == 0
 
 

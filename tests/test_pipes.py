@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.helpers import Cli, read_jobs
+from tests.helpers import Cli, read_jobs, sim_stats
 
 STDOUT_CLOSED = 141  # 128 + SIGPIPE: what the shell reports for `git log | head`
 
@@ -63,28 +65,37 @@ def test_reading_commands_end_quietly_when_stdout_closes(
     two_jobs_and_an_edit: Any, project: Path
 ) -> None:
     (project / "prompts.txt").write_text("a red fox\na blue whale\n")
-    for args in READERS:
-        code, stderr = _closed_stdout(*args, cwd=project)
+    with ThreadPoolExecutor(len(READERS)) as pool:  # seven start-ups at once, not in turn
+        ended = list(pool.map(lambda args: _closed_stdout(*args, cwd=project), READERS))
+    for args, (code, stderr) in zip(READERS, ended, strict=True):
         assert (args, code) == (args, STDOUT_CLOSED)
         assert "internal error" not in stderr and "Broken pipe" not in stderr
         assert "Exception ignored" not in stderr and "Traceback" not in stderr
 
 
 def test_a_render_whose_stdout_closes_keeps_its_jobs_and_wait_carries_on(
-    cli: Cli, sim_factory: Any, project: Path, imagine_home: Path
+    cli: Cli, sim: Any, project: Path, imagine_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sim = sim_factory(speed=20.0)
     (project / "prompts.txt").write_text("one\ntwo\nthree\n")
-    args = ["batch", "prompts.txt", "-d", "1", "-c", "1", "--rps", "50", "--base-url", sim.url]
+    # One start a minute: the first job renders and is printed (to nobody) while the other two
+    # wait for their start, so which job finishes first, and that no request is in flight when
+    # the run stops (it would be left unknown), do not hang on the speed of a loaded machine.
+    args = ["batch", "prompts.txt", "-d", "1", "--rps", str(1 / 60), "--base-url", sim.url]
     code, stderr = _closed_stdout(*args, cwd=project, env={"XAI_API_KEY": sim.api_key})
     assert code == STDOUT_CLOSED
     assert "internal error" not in stderr and "Traceback" not in stderr
     assert "stdout closed: 2 job(s) left resumable" in stderr  # the first one finished
     assert "imagine wait" in stderr
     statuses = [row["status"] for row in read_jobs(imagine_home)]
-    assert statuses[0] == "complete" and len(statuses) == 3
+    assert statuses == ["complete", "queued", "queued"]
+
+    # A minute later (by the ledger's clock) the pacing lets `imagine wait` start the others.
+    from imagine import clock
+
+    monkeypatch.setattr(clock, "now", lambda: time.time() + 60)
+    assert cli.run("config", "set", "rps", "50").exit_code == 0  # its own pacing is not under test
     finished = cli.run("wait", "--all", env={"XAI_API_KEY": sim.api_key})
-    assert finished.exception is None or isinstance(finished.exception, SystemExit)
     assert finished.exit_code == 0, finished.stderr
     assert [row["status"] for row in read_jobs(imagine_home)] == ["complete"] * 3
     assert len(finished.stdout.split()) == 2  # the two left over, each rendered once
+    assert sim_stats(sim)["submissions"] == 3
