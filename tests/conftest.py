@@ -47,6 +47,10 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 
     policy = client.RetryPolicy(initial=0.005, maximum=0.05)
     monkeypatch.setattr(client, "DEFAULT_RETRY", policy)
+    from imagine.engine import finish  # the same for the pauses between download resumes
+
+    monkeypatch.setattr(finish, "RESUME_FIRST", 0.005)
+    monkeypatch.setattr(finish, "RESUME_MAX", 0.05)
 
 
 @pytest.fixture(autouse=True)

@@ -28,6 +28,10 @@ from imagine.jobs import EventKind, Job, Status
 from imagine.media import label
 from imagine.render_files import RenderFiles
 
+# Pauses between resumed download attempts: 0.3 s doubling, at most 8 s (each ±20%).
+RESUME_FIRST = 0.3
+RESUME_MAX = 8.0
+
 if TYPE_CHECKING:
     from imagine.engine.runner import Engine
 
@@ -66,7 +70,8 @@ class Finisher:
                 if attempt == attempts:
                     raise _stalled(error) from None
                 self.engine.emit(job, UpdateKind.RETRY, message=sentences(str(error), "resuming"))
-                await asyncio.sleep(min(8.0, 0.3 * 2**attempt) * random.uniform(0.8, 1.2))
+                pause = min(RESUME_MAX, RESUME_FIRST * 2**attempt)
+                await asyncio.sleep(pause * random.uniform(0.8, 1.2))
                 continue
             return await self._complete(job, final, done)
         return None
