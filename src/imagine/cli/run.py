@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -79,8 +79,13 @@ def drive(
     show: Presentation,
     rps: float | None = None,
     concurrency: int | None = None,
+    more: Iterable[Sequence[plan.Planned]] | None = None,
 ) -> ExitCode:
-    """Run the engine over the planned jobs, report them, return the exit status."""
+    """Run the engine over the planned jobs, report them, return the exit status.
+
+    ``more``: further jobs, a chunk at a time, recorded while the first are already driven (a
+    long batch streams). The engine asks for the next chunk only when it has room for it and the
+    time is not up, so each chunk is recorded as late as it can be, and none after --timeout."""
     options = EngineOptions(
         rps=rps or session.settings.rps,
         concurrency=concurrency or session.settings.concurrency,
@@ -101,6 +106,7 @@ def drive(
     _announce(planned, display)
     session.on_retry = lambda error, delay, attempt: display(_retrying(error, delay, attempt))
     to_drive = [item.job.id for item in planned if item.needs_engine]
+    kept = list(planned)  # (grows as ``more`` is recorded)
 
     stop = _StopOnClosedStdout()
 
@@ -113,9 +119,29 @@ def drive(
         else:
             display(update)
 
+    async def intake(chunks: Iterable[Sequence[plan.Planned]]) -> AsyncIterator[list[str]]:
+        """The first jobs, then each chunk as it is recorded (on this loop, between the
+        engine's steps: the ledger connection is this thread's), shown and announced."""
+        yield list(to_drive)
+        display.growing(True)
+        try:
+            for chunk in chunks:
+                display.add(entries(session, chunk))
+                _announce(chunk, display)
+                kept.extend(chunk)
+                ids = [item.job.id for item in chunk if item.needs_engine]
+                to_drive.extend(ids)
+                yield ids  # (even none: the engine looks at the clock between chunks)
+        finally:
+            display.growing(False)
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()  # the time ran out: the rest of the file is not recorded
+
     async def run() -> list[Outcome]:
         stop.task = asyncio.current_task()
-        return await render.drive(session, to_drive, options=options, sink=sink)
+        jobs = to_drive if more is None else intake(more)
+        return await render.drive(session, jobs, options=options, sink=sink)
 
     try:
         with display:
@@ -128,7 +154,7 @@ def drive(
             raise
         _interrupted(session, to_drive, reporter.printed, why="stdout closed")
         raise BrokenPipeError from None
-    found = render.results(planned, outcomes)
+    found = render.results(kept, outcomes, not_taken=Reason.TIMEOUT)
     for result in found:
         if result.job.id not in reporter.printed:
             reporter.report(session.ledger.require(result.job.id), result)

@@ -114,18 +114,26 @@ class RunState:
         self, entries: Iterable[Entry], *, concurrency: int = 4, rps: float = 1.0, now: float = 0.0
     ) -> None:
         self.tracks: dict[str, Track] = {}
-        for entry in entries:
-            track = Track(entry, entry.state, entry.started, entry.progress, entry.reported_at)
-            track.floor = track.anchor = entry.progress
-            if entry.settled:
-                track.final = entry.state
-            self.tracks[entry.job_id] = track
+        self.add(entries)
+        self.more_coming = False  # a batch still being read: the total is not final yet
         self.simulated = False
         self.concurrency = max(1, concurrency)
         self.rps = rps if rps > 0 else 1.0
         self.began = now
         self.learned: dict[str, list[float]] = {}  # render seconds seen this run, by shape
         self.reasons: dict[str, int] = {}  # why jobs ended badly, and the first job it ended
+
+    def add(self, entries: Iterable[Entry]) -> None:
+        """Jobs joining the run (the first ones, or a streamed batch's later chunks); a job
+        already here keeps its track."""
+        for entry in entries:
+            if entry.job_id in self.tracks:
+                continue
+            track = Track(entry, entry.state, entry.started, entry.progress, entry.reported_at)
+            track.floor = track.anchor = entry.progress
+            if entry.settled:
+                track.final = entry.state
+            self.tracks[entry.job_id] = track
 
     def apply(self, update: Update, now: float) -> Track | None:
         """Fold one event in; the job's track when the event is news, None when it is not (an
