@@ -139,6 +139,8 @@ class Engine:
         self._noted: set[str] = set()
         self._history: dict[Shape, list[float]] = {}
         self._expected: dict[Shape, float | None] = {}
+        self._unsent: set[str] = set()  # queued jobs taken in, whose sending is not yet settled
+        self._sent_one = asyncio.Event()
         self.poller = Poller(self)
 
     # -- running -------------------------------------------------------------------------------
@@ -195,7 +197,10 @@ class Engine:
                         )
                         collect(done)
                     taken[job_id] = None
+                    if statuses.get(job_id) is Status.QUEUED:
+                        self._unsent.add(job_id)
                     active.add(asyncio.create_task(self._drive(job_id)))
+                await self._sending_caught_up(len(chunk) // 2)
             if active:
                 done, active = await asyncio.wait(active)
                 collect(done)
@@ -206,6 +211,21 @@ class Engine:
                 await asyncio.wait(active)
             await _close_source(source)
         return [outcomes[job_id] for job_id in taken if job_id in outcomes]
+
+    async def _sending_caught_up(self, most: int) -> None:
+        """Wait until at most ``most`` of the queued jobs taken in are still to be sent (each
+        sent, refused, or left for later), or the time is up: what records the next chunk never
+        runs ahead of what sends, and the first jobs go out before later lines are recorded."""
+        while len(self._unsent) > most and not self._time_up():
+            self._sent_one.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._left()):
+                    await self._sent_one.wait()
+
+    def _settled_sending(self, job_id: str) -> None:
+        if job_id in self._unsent:
+            self._unsent.discard(job_id)
+            self._sent_one.set()
 
     def _not_taken(self, job_id: str) -> Outcome:
         """A job the time ran out for before it was even looked at."""
@@ -240,6 +260,12 @@ class Engine:
         return self._clients[job.base_url]
 
     async def _drive(self, job_id: str) -> Outcome:
+        try:
+            return await self._drive_job(job_id)
+        finally:
+            self._settled_sending(job_id)
+
+    async def _drive_job(self, job_id: str) -> Outcome:
         try:
             claimed = await self._claim(job_id)
             if claimed is None:
@@ -305,6 +331,8 @@ class Engine:
             if job.status is Status.QUEUED:
                 try:
                     after = await self._submit(job)
+                    if after is not None:
+                        self._settled_sending(job.id)
                 except _NoSlot:
                     self.note_once(
                         f"every render slot is taken (-c {self.options.concurrency}); jobs left "
