@@ -50,7 +50,7 @@ def test_a_huge_batch_sends_its_first_jobs_before_its_later_lines_are_recorded_a
 ) -> None:
     big = _big(project)
     result = _batch(
-        cli, sim, str(big), "--no-wait", "--rps", "1000", "-c", "40", "--timeout", "3", "-y"
+        cli, sim, str(big), "--no-wait", "--rps", "1000", "-c", "40", "--timeout", "5", "-y"
     )
     events = _events(imagine_home)
     created = {seq: event_id for event_id, seq, kind in events if kind == "created"}
@@ -63,13 +63,16 @@ def test_a_huge_batch_sends_its_first_jobs_before_its_later_lines_are_recorded_a
     # and the command says so (exit 6, timed out; the same command sends the rest).
     jobs = read_jobs(imagine_home)
     assert 0 < len(jobs) < LINES
-    assert result.exit_code == 6, result.stderr
+    # (6: timed out; 4 when the deadline also cut a request in flight, its job left unknown)
+    assert result.exit_code in (4, 6), result.stderr
     assert "--timeout ran out before" in result.stderr and "run the same command again" in (
         result.stderr
     )
-    # Nothing sent beyond what is recorded, and nothing twice.
+    # Nothing sent that is not recorded, and nothing twice.
     stats = sim_stats(sim)
-    assert stats["submissions"] == sum(1 for job in jobs if job["request_id"])
+    sent = sum(1 for job in jobs if job["request_id"])
+    unknown = sum(1 for job in jobs if job["status"] == "unknown")
+    assert sent <= stats["submissions"] <= sent + unknown
     assert stats["duplicate_bodies"] == 0
 
 
