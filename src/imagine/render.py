@@ -37,7 +37,7 @@ class Preview:
         return [spec.body() for spec in self.specs]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Result:
     job: Brief
     action: plan.Action

@@ -187,14 +187,15 @@ class _StopOnClosedStdout:
 def entries(session: Session, planned: Sequence[plan.Planned]) -> list[Entry]:
     """Each planned job as the display starts it: its number, prompt, estimate and the render
     time the ledger has learned for its shape; a job resumed where it stands."""
-    learned: dict[tuple[str, str | None, float], float | None] = {}
+    learned: dict[tuple[str, str | None, float], tuple[float | None, str]] = {}
     found = []
     for item in planned:
         job = session.ledger.require(item.job.id)
         shape = (job.model, job.resolution, job.output_seconds)
         if shape not in learned:
-            learned[shape] = schedule.expected_seconds(session.ledger.render_seconds(*shape))
-        found.append(_entry(job, item.action, learned[shape], repr(shape)))
+            seconds = schedule.expected_seconds(session.ledger.render_seconds(*shape))
+            learned[shape] = (seconds, repr(shape))  # (one name per shape, shared by its jobs)
+        found.append(_entry(job, item.action, *learned[shape]))
     return found
 
 

@@ -29,7 +29,7 @@ STATES = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # (one per job of a run: no __dict__ each)
 class Entry:
     """A job as the run starts it: enough to show, time and price it before any event."""
 
@@ -46,7 +46,7 @@ class Entry:
     settled: bool = False  # final before the run (``state`` says how: reused, complete, …)
 
 
-@dataclass
+@dataclass(slots=True)  # (one per job of a run)
 class Track:
     entry: Entry
     state: str = "queued"

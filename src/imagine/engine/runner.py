@@ -72,7 +72,7 @@ class EngineOptions:
     budget: Budget = field(default_factory=Budget)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # (one per job of a run)
 class Outcome:
     """Where a job stands when the engine let go of it, and why if it is not final. Only the
     job's brief is kept, so that a run's outcomes stay small however long the batch."""
