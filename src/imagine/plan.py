@@ -42,7 +42,7 @@ RECORD_CHUNK = 100  # requests recorded per write transaction (the write lock is
 DRIVEN = (Action.NEW, Action.ATTACHED, Action.RESUMED)  # what the engine carries on in this run
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # (one per job of a batch, kept to its end)
 class Planned:
     job: Brief  # (a batch keeps one per job for its whole run: the ledger has the rest)
     action: Action

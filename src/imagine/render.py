@@ -6,7 +6,7 @@ half-written.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -48,7 +48,7 @@ class Preview:
         return [spec.body() for spec in self.specs]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Result:
     job: Brief
     action: plan.Action
@@ -160,22 +160,33 @@ def record(
 
 async def drive(
     session: Session,
-    job_ids: Sequence[str],
+    job_ids: Sequence[str] | AsyncIterable[Sequence[str]],
     *,
     options: EngineOptions,
     sink: Sink = null_sink,
 ) -> list[Outcome]:
+    """Run the engine over the jobs: a list, or chunks of ids as they are recorded."""
     engine = Engine(session.ledger, session.client, sink=sink, options=options)
+    if isinstance(job_ids, AsyncIterable):
+        return await engine.run(job_ids)
     return await engine.run(list(job_ids))
 
 
-def results(planned: Sequence[plan.Planned], outcomes: Sequence[Outcome]) -> list[Result]:
+def results(
+    planned: Sequence[plan.Planned],
+    outcomes: Sequence[Outcome],
+    *,
+    not_taken: Reason | None = None,
+) -> list[Result]:
+    """Each planned job's result. ``not_taken``: why a job the engine should have carried on
+    has no outcome (a streamed batch whose time ran out before the job was handed over)."""
     by_id = {outcome.job.id: outcome for outcome in outcomes}
     found = []
     for item in planned:
         outcome = by_id.get(item.job.id)
         if outcome is None:
-            found.append(Result(item.job, item.action))
+            reason = not_taken if item.needs_engine else None
+            found.append(Result(item.job, item.action, reason))
         else:
             found.append(Result(outcome.job, item.action, outcome.reason, outcome.error))
     return found

@@ -3,29 +3,33 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterable, Iterator
 from typing import Annotated, Any, NoReturn
 
 import typer
 
-from imagine.batch import Built, Templating, collect, stream
-from imagine.batchfile import BatchProblem, BatchStream, stream_batch
+from imagine.batch import Built, Line, Templating, collect, stream
+from imagine.batchfile import BatchProblem, BatchStream, LineMode, stream_batch
 from imagine.cli import options as opt
 from imagine.cli import output
 from imagine.cli.edit import ask_consent, consent_record
 from imagine.cli.render import (
     Flags,
+    confirm_cost,
     execute,
     job_finder,
     print_bodies,
     print_dry_run_total,
+    report_refused,
     say_refused,
     settings_with,
     warn_if_changed,
 )
+from imagine.cli.run import Presentation, drive
 from imagine.config import Settings
 from imagine.errors import ExitCode, UsageError
-from imagine.plan import Request
-from imagine.render import preview
+from imagine.plan import Action, Planned, Request
+from imagine.render import Preview, preview, record
 from imagine.session import Session
 from imagine.spec import Mode
 from imagine.templates import Applied, parse_vars
@@ -132,43 +136,286 @@ def batch(
         if (dry_run or dry_run_full) and not strict:
             problems, refused = _dry_run(session, parsed, settings, templating, full=dry_run_full)
             _end(parsed, problems, ExitCode.POLICY if refused else ExitCode.OK)
-        built = collect(parsed.results, settings, job_finder(session), templating)
-        problems = list(built.problems)
-        file_consent = not session.settings.require_consent_for_edits
-        agreed = _edit_consent(
-            built, consent, problems, dry_run=dry_run or dry_run_full, file_consent=file_consent
-        )
-        skipped = {problem.line for problem in problems}
-        requests = [request for line, request in built.requests if line not in skipped]
-        # Every bad line is said before anything is sent, so that a run can be stopped (Ctrl-C)
-        # before it spends on a file with mistakes; the summary at the end points back here.
-        _print_problems(parsed, problems)
-        if strict and problems:
-            raise UsageError(
-                f"{len(problems)} bad line(s) in {parsed.name}: nothing submitted (--strict)"
-            )
-        if problems and requests and not quiet:
-            output.message(
-                f"going ahead with the {len(requests)} job(s) of the good lines; "
-                f"the {len(problems)} bad line(s) are skipped"
-            )
-        code = ExitCode.OK
-        if requests:
-            flags = Flags(
-                no_wait, timeout, json_output, quiet, progress, yes, force, dry_run, dry_run_full
-            )
-            code = execute(
-                session,
-                requests,
-                settings,
-                flags,
-                consent=(lambda: agreed) if agreed else None,
-                rps=rps,
-                concurrency=concurrency,
-            )
-        elif not problems and not quiet:
-            output.message(f"{parsed.name}: no jobs in the file")
+        if dry_run or dry_run_full:  # (--strict: the whole file checked, then printed)
+            problems, code = _checked_at_once(
+                session, parsed, settings, templating, strict=strict, consent=consent,
+                flags=Flags(dry_run=dry_run, dry_run_full=dry_run_full),
+            )  # fmt: skip
+            _end(parsed, problems, code)
+        flags = Flags(no_wait, timeout, json_output, quiet, progress, yes, force)
+        again = stream_batch(file, text=text, fmt=file_format)  # (the file read a second time)
+        run = _Streamed(session, parsed, settings, templating, flags)
+        code = run.go(again, strict=strict, consent=consent, rps=rps, concurrency=concurrency)
+        problems = run.problems()
     _end(parsed, problems, code)
+
+
+def _checked_at_once(
+    session: Session,
+    parsed: BatchStream,
+    settings: Settings,
+    templating: Templating,
+    *,
+    strict: bool,
+    consent: bool,
+    flags: Flags,
+) -> tuple[list[BatchProblem], ExitCode]:
+    """A --strict dry run: every line checked first, then every body printed."""
+    built = collect(parsed.results, settings, job_finder(session), templating)
+    problems = list(built.problems)
+    file_consent = not session.settings.require_consent_for_edits
+    agreed = _edit_consent(built, consent, problems, dry_run=True, file_consent=file_consent)
+    skipped = {problem.line for problem in problems}
+    requests = [request for line, request in built.requests if line not in skipped]
+    _print_problems(parsed, problems)
+    if strict and problems:
+        raise UsageError(
+            f"{len(problems)} bad line(s) in {parsed.name}: nothing submitted (--strict)"
+        )
+    code = ExitCode.OK
+    if requests:
+        code = execute(
+            session, requests, settings, flags, consent=(lambda: agreed) if agreed else None
+        )
+    return problems, code
+
+
+FIRST_CHUNK = 16  # requests recorded before the engine starts: the first is sent at once
+CHUNK = 256  # requests checked and recorded together while the engine runs on the ones before
+CONSENT_NEEDED = "editing a video needs consent: add consent=true to the line, or pass --consent"
+CONSENT_BY_FLAG = "the admin policy requires consent for edits on the command line: pass --consent"
+
+
+class _Streamed:
+    """A batch run that streams: lines are read, checked and recorded a chunk at a time while
+    the engine already sends the jobs recorded before them, so the first job of any file goes
+    out at once and memory does not grow with the file.
+
+    What must hold for the whole file before anything is sent is settled by a first pass:
+    - always, the lines are parsed (cheap) to count the edits: their consent is asked first;
+    - a full check of every line (requests built, output folders proven, estimates summed, no
+      ledger work: about a twentieth of the cost of recording) when the whole file's cost or
+      correctness decides whether to start at all: --strict, a max_cost_usd, or a cost that
+      may need confirming (confirm_above_usd: without --yes, outside the simulator).
+    With --yes (or --sim) and no max_cost_usd, only the cheap pass runs; the spending caps
+    (budgets) are still checked as each job is sent."""
+
+    def __init__(
+        self,
+        session: Session,
+        parsed: BatchStream,
+        settings: Settings,
+        templating: Templating,
+        flags: Flags,
+    ) -> None:
+        self.session = session
+        self.parsed = parsed
+        self.settings = settings
+        self.templating = templating
+        self.flags = flags
+        self._problems: dict[int, BatchProblem] = {}  # by line: each said once, when met
+        self.read_to_end = False
+        self.refused = 0  # requests a local policy rule refused (recorded blocked, never sent)
+        # Under an admin file's require_consent_for_edits, a line's own consent is not enough.
+        self.file_consent = not session.settings.require_consent_for_edits
+
+    def problems(self) -> list[BatchProblem]:
+        return sorted(self._problems.values(), key=lambda problem: problem.line)
+
+    def go(
+        self,
+        again: BatchStream,
+        *,
+        strict: bool,
+        consent: bool,
+        rps: float | None,
+        concurrency: int | None,
+    ) -> ExitCode:
+        session, flags = self.session, self.flags
+        session.require_credentials()
+        full = (
+            strict or self.settings.max_cost_usd is not None or not (flags.yes or session.use_sim)
+        )
+        if full:
+            total, requests, edits, unconsented = self._check_all()
+        else:
+            total, requests = 0.0, None
+            edits, unconsented = _count_edits(self.parsed)
+        if strict and self._problems:
+            raise UsageError(
+                f"{len(self._problems)} bad line(s) in {self.parsed.name}: "
+                "nothing submitted (--strict)"
+            )
+        agreed = _consent(edits, unconsented, consent, file_consent=self.file_consent)
+        if full:
+            if requests == 0:
+                return self._nothing()
+            if self._problems and not flags.quiet:
+                output.message(
+                    f"going ahead with the {requests} job(s) of the good lines; "
+                    f"the {len(self._problems)} bad line(s) are skipped"
+                )
+            checked = Preview((), total, session.base_url)
+            confirm_cost(
+                checked, self.settings, yes=flags.yes, simulated=session.use_sim, session=session
+            )
+        chunks = self._recorded(again, agreed)
+        first = next(chunks, None)
+        if first is None:
+            return ExitCode.POLICY if self.refused else self._nothing()
+        code = drive(
+            session,
+            first,
+            wait=not flags.no_wait,
+            timeout=flags.timeout,
+            show=Presentation(json=flags.json, quiet=flags.quiet, progress=flags.progress),
+            rps=rps,
+            concurrency=concurrency,
+            more=chunks,
+        )
+        if not self.read_to_end:
+            output.message(
+                f"--timeout ran out before {self.parsed.name} was read to the end: its later "
+                "lines were not recorded; run the same command again to send them"
+            )
+            code = code if code != ExitCode.OK else ExitCode.TIMEOUT
+        # A refused request is the run's outcome unless something worse happened to the others.
+        if self.refused and code in (ExitCode.OK, ExitCode.JOB_FAILED):
+            code = ExitCode.POLICY
+        return code
+
+    def _nothing(self) -> ExitCode:
+        if not self._problems and not self.flags.quiet:
+            output.message(f"{self.parsed.name}: no jobs in the file")
+        return ExitCode.OK
+
+    def _said(self, problem: BatchProblem) -> None:
+        if problem.line not in self._problems:
+            self._problems[problem.line] = problem
+            _print_problems(self.parsed, [problem])
+
+    def _lines(self, parsed: BatchStream) -> Iterator[Line | BatchProblem]:
+        return stream(parsed.results, self.settings, job_finder(self.session), self.templating)
+
+    def _check_all(self) -> tuple[float, int, int, list[int]]:
+        """Every line checked, nothing recorded: the estimated total, the jobs, the edits and
+        the edit lines that do not give consent themselves."""
+        total, requests, edits = 0.0, 0, 0
+        unconsented: list[int] = []
+        for lines in _grouped(self._lines(self.parsed), self._said, CHUNK):
+            checked = self._checked(lines)
+            total += checked.total_usd
+            requests += len(checked.requests)
+            for line in lines:
+                if line.line not in self._problems:
+                    edits += sum(1 for request in line.requests if request.spec.mode is Mode.EDIT)
+                    if line.needs_consent:
+                        unconsented.append(line.line)
+        return total, requests, edits, unconsented
+
+    def _recorded(
+        self, again: BatchStream, agreed: dict[str, Any] | None
+    ) -> Iterator[list[Planned]]:
+        """The file's jobs recorded a chunk at a time, as the engine asks for them (the first
+        chunk is small, so that the first job is sent at once)."""
+        lines = self._lines(again)
+        for group in _grouped(lines, self._said, CHUNK, first=FIRST_CHUNK):
+            good = []
+            for line in group:
+                edit = any(request.spec.mode is Mode.EDIT for request in line.requests)
+                if agreed is None and (line.needs_consent or (edit and not self.file_consent)):
+                    message = CONSENT_NEEDED if self.file_consent else CONSENT_BY_FLAG
+                    self._said(BatchProblem(line.line, message))
+                elif line.line not in self._problems:
+                    good.append(line)
+            checked = self._checked(good)
+            if not (checked.requests or checked.refused):
+                continue
+            planned = record(
+                self.session,
+                checked,
+                force=self.flags.force,
+                consent=agreed,
+                settings=self.settings,
+            )
+            refused = [item for item in planned if item.action is Action.REFUSED]
+            if refused:
+                report_refused(self.session, refused, json=self.flags.json)
+                self.refused += len(refused)
+            rest = [item for item in planned if item.action is not Action.REFUSED]
+            if rest:
+                yield rest
+        self.read_to_end = True
+
+    def _checked(self, lines: list[Line]) -> Preview:
+        """The lines' requests checked as one (render.preview: validity, output folders, any
+        local rule); a chunk that fails is checked line by line, and its bad lines said."""
+        try:
+            level = self.settings.policy
+            return preview(self.session, [r for line in lines for r in line.requests], level=level)
+        except UsageError:
+            good: list[Request] = []
+            for line in lines:
+                try:
+                    preview(self.session, line.requests, level=self.settings.policy)
+                except UsageError as error:
+                    self._said(BatchProblem(line.line, str(error)))
+                else:
+                    good.extend(line.requests)
+            return preview(self.session, good, level=self.settings.policy)
+
+
+def _grouped(
+    items: Iterable[Line | BatchProblem],
+    on_problem: Callable[[BatchProblem], None],
+    size: int,
+    *,
+    first: int | None = None,
+) -> Iterator[list[Line]]:
+    """Good lines in groups of about ``size`` requests (the first of ``first``); problems are
+    handed on as they are met."""
+    group: list[Line] = []
+    count, limit = 0, first or size
+    for item in items:
+        if isinstance(item, BatchProblem):
+            on_problem(item)
+            continue
+        group.append(item)
+        count += len(item.requests)
+        if count >= limit:
+            yield group
+            group, count, limit = [], 0, size
+    if group:
+        yield group
+
+
+def _count_edits(parsed: BatchStream) -> tuple[int, list[int]]:
+    """The edit lines of a file, parsed only, and those that do not give consent themselves."""
+    edits, unconsented = 0, []
+    for result in parsed.results:
+        if isinstance(result, BatchProblem) or result.mode != LineMode.EDIT:
+            continue
+        edits += result.n
+        if not result.consent:
+            unconsented.append(result.line)
+    return edits, unconsented
+
+
+def _consent(
+    edits: int, unconsented: list[int], given: bool, *, file_consent: bool = True
+) -> dict[str, Any] | None:
+    """One consent for the file's edits, asked before anything is sent: --consent, every edit
+    line saying so, or one yes on a terminal. None: the edit lines without consent are skipped
+    (each said as its line is met)."""
+    if not edits:
+        return None
+    if given:
+        return consent_record("flag")
+    if not unconsented and file_consent:
+        return consent_record("file")
+    if output.stdin_is_terminal():
+        return ask_consent(False, count=edits)
+    return None
 
 
 DRY_RUN_CHUNK = 64  # requests checked together: the first is printed at once, and checks shared

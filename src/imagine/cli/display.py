@@ -26,6 +26,8 @@ class Display(Protocol):
     def __enter__(self) -> Display: ...
     def __exit__(self, *exc: object) -> None: ...
     def __call__(self, update: Update) -> None: ...
+    def add(self, entries: Iterable[Entry]) -> None: ...
+    def growing(self, more: bool) -> None: ...
     def note(self, text: str) -> None: ...
     def close(self, summary: Summary) -> None: ...
 
@@ -44,6 +46,14 @@ class NullDisplay:
 
     def __call__(self, update: Update) -> None:
         self.state.apply(update, clock.now())
+
+    def add(self, entries: Iterable[Entry]) -> None:
+        """Jobs recorded after the run began (a long batch streams): the total grows."""
+        self.state.add(entries)
+
+    def growing(self, more: bool) -> None:
+        """Whether more jobs may still be added (the file is still being read)."""
+        self.state.more_coming = more
 
     def note(self, text: str) -> None:
         return None
@@ -192,6 +202,15 @@ class LoggedDisplay:
     def __call__(self, update: Update) -> None:
         self.log(update)
         self.shown(update)
+
+    def add(self, entries: Iterable[Entry]) -> None:
+        entries = list(entries)  # (each display has its own state)
+        self.log.add(entries)
+        self.shown.add(entries)
+
+    def growing(self, more: bool) -> None:
+        self.log.growing(more)
+        self.shown.growing(more)
 
     def note(self, text: str) -> None:
         self.log.note(text)

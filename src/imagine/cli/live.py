@@ -12,12 +12,13 @@ Finished jobs are printed once above it, one line each; the view itself goes whe
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from imagine import clock
 from imagine.cli import output
 from imagine.cli.display import NullDisplay, clock_time, finished_line, summary_line
-from imagine.cli.tracking import FINAL_KINDS, RunState, Summary, Track
+from imagine.cli.tracking import FINAL_KINDS, Entry, RunState, Summary, Track
 from imagine.engine.events import Update
 from imagine.pricing import format_usd
 
@@ -69,6 +70,11 @@ class LiveDisplay(NullDisplay):
         if track is not None and update.kind in FINAL_KINDS:
             self._finished(track, update)
 
+    def add(self, entries: Iterable[Entry]) -> None:
+        entries = list(entries)  # (read outside the lock: the view is redrawn meanwhile)
+        with self._lock:
+            self.state.add(entries)
+
     def _finished(self, track: Track, update: Update) -> None:
         line = finished_line(track, update, self.console.width)
         output.message(line, style="green" if update.kind == "complete" else "red")
@@ -108,7 +114,8 @@ class LiveDisplay(NullDisplay):
         from rich.progress_bar import ProgressBar
 
         total = self.state.overall(now)
-        done = f"{total.done}/{total.total} done"
+        # "+": a batch still being read, whose total is not known yet.
+        done = f"{total.done}/{total.total}{'+' if self.state.more_coming else ''} done"
         eta = "ETA ?" if total.eta is None else f"ETA {clock_time(total.eta)}"
         spent, to_spend = format_usd(total.spent_usd), format_usd(total.to_spend_usd)
         says = f"{eta} · {spent} {'simulated' if self.state.simulated else 'spent'}" + (

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -79,9 +79,16 @@ def drive(
     show: Presentation,
     rps: float | None = None,
     concurrency: int | None = None,
+    more: Iterable[Sequence[plan.Planned]] | None = None,
 ) -> ExitCode:
-    """Run the engine over the planned jobs, report them, return the exit status."""
-    from imagine.cli.share import RunStorage  # fetches reused renders, uploads finished ones
+    """Run the engine over the planned jobs, report them, return the exit status.
+
+    ``more``: further jobs, a chunk at a time, recorded while the first are already driven (a
+    long batch streams). The engine asks for the next chunk only when it has room for it and the
+    time is not up, so each chunk is recorded as late as it can be, and none after --timeout.
+    With shared storage, reused renders this folder lacks are fetched first (each chunk's too),
+    and finished ones uploaded at the end."""
+    from imagine.cli.share import RunStorage
 
     storage = RunStorage.start(session, planned)
     planned = storage.planned
@@ -105,6 +112,7 @@ def drive(
     _announce(planned, display)
     session.on_retry = lambda error, delay, attempt: display(_retrying(error, delay, attempt))
     to_drive = [item.job.id for item in planned if item.needs_engine]
+    kept = list(planned)  # (grows as ``more`` is recorded)
 
     stop = _StopOnClosedStdout()
 
@@ -124,9 +132,30 @@ def drive(
         if tracer is not None:
             tracer(update)
 
+    async def intake(chunks: Iterable[Sequence[plan.Planned]]) -> AsyncIterator[list[str]]:
+        """The first jobs, then each chunk as it is recorded (on this loop, between the
+        engine's steps: the ledger connection is this thread's), shown and announced."""
+        yield list(to_drive)
+        display.growing(True)
+        try:
+            for recorded in chunks:
+                chunk = storage.take(recorded)
+                display.add(entries(session, chunk))
+                _announce(chunk, display)
+                kept.extend(chunk)
+                ids = [item.job.id for item in chunk if item.needs_engine]
+                to_drive.extend(ids)
+                yield ids  # (even none: the engine looks at the clock between chunks)
+        finally:
+            display.growing(False)
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()  # the time ran out: the rest of the file is not recorded
+
     async def run() -> list[Outcome]:
         stop.task = asyncio.current_task()
-        return await render.drive(session, to_drive, options=options, sink=sink)
+        jobs = to_drive if more is None else intake(more)
+        return await render.drive(session, jobs, options=options, sink=sink)
 
     try:
         with display, _closing(tracer):
@@ -139,7 +168,7 @@ def drive(
             raise
         _interrupted(session, to_drive, reporter.printed, why="stdout closed")
         raise BrokenPipeError from None
-    found = render.results(planned, outcomes)
+    found = render.results(kept, outcomes, not_taken=Reason.TIMEOUT)
     for result in found:
         if result.job.id not in reporter.printed:
             reporter.report(session.ledger.require(result.job.id), result)
@@ -192,14 +221,15 @@ class _StopOnClosedStdout:
 def entries(session: Session, planned: Sequence[plan.Planned]) -> list[Entry]:
     """Each planned job as the display starts it: its number, prompt, estimate and the render
     time the ledger has learned for its shape; a job resumed where it stands."""
-    learned: dict[tuple[str, str | None, float], float | None] = {}
+    learned: dict[tuple[str, str | None, float], tuple[float | None, str]] = {}
     found = []
     for item in planned:
         job = session.ledger.require(item.job.id)
         shape = (job.model, job.resolution, job.output_seconds)
         if shape not in learned:
-            learned[shape] = schedule.expected_seconds(session.ledger.render_seconds(*shape))
-        found.append(_entry(job, item.action, learned[shape], repr(shape)))
+            seconds = schedule.expected_seconds(session.ledger.render_seconds(*shape))
+            learned[shape] = (seconds, repr(shape))  # (one name per shape, shared by its jobs)
+        found.append(_entry(job, item.action, *learned[shape]))
     return found
 
 

@@ -105,6 +105,17 @@ class RunStorage:
             run.planned = [run._fetched(item) for item in planned]
         return run
 
+    def take(self, chunk: Sequence[plan.Planned]) -> list[plan.Planned]:
+        """A later chunk of a streamed batch, its reused renders fetched as the first ones were."""
+        from imagine.bucket import objects
+
+        if any(item.job.status is Status.COMPLETE for item in chunk) and objects.any_stored(
+            self.session.ledger
+        ):
+            chunk = [self._fetched(item) for item in chunk]
+        self.planned.extend(chunk)
+        return list(chunk)
+
     def _fetched(self, item: plan.Planned) -> plan.Planned:
         from imagine.bucket import sync
 

@@ -29,7 +29,7 @@ STATES = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # (one per job of a run: no __dict__ each)
 class Entry:
     """A job as the run starts it: enough to show, time and price it before any event."""
 
@@ -46,7 +46,7 @@ class Entry:
     settled: bool = False  # final before the run (``state`` says how: reused, complete, …)
 
 
-@dataclass
+@dataclass(slots=True)  # (one per job of a run)
 class Track:
     entry: Entry
     state: str = "queued"
@@ -114,18 +114,26 @@ class RunState:
         self, entries: Iterable[Entry], *, concurrency: int = 4, rps: float = 1.0, now: float = 0.0
     ) -> None:
         self.tracks: dict[str, Track] = {}
-        for entry in entries:
-            track = Track(entry, entry.state, entry.started, entry.progress, entry.reported_at)
-            track.floor = track.anchor = entry.progress
-            if entry.settled:
-                track.final = entry.state
-            self.tracks[entry.job_id] = track
+        self.add(entries)
+        self.more_coming = False  # a batch still being read: the total is not final yet
         self.simulated = False
         self.concurrency = max(1, concurrency)
         self.rps = rps if rps > 0 else 1.0
         self.began = now
         self.learned: dict[str, list[float]] = {}  # render seconds seen this run, by shape
         self.reasons: dict[str, int] = {}  # why jobs ended badly, and the first job it ended
+
+    def add(self, entries: Iterable[Entry]) -> None:
+        """Jobs joining the run (the first ones, or a streamed batch's later chunks); a job
+        already here keeps its track."""
+        for entry in entries:
+            if entry.job_id in self.tracks:
+                continue
+            track = Track(entry, entry.state, entry.started, entry.progress, entry.reported_at)
+            track.floor = track.anchor = entry.progress
+            if entry.settled:
+                track.final = entry.state
+            self.tracks[entry.job_id] = track
 
     def apply(self, update: Update, now: float) -> Track | None:
         """Fold one event in; the job's track when the event is news, None when it is not (an

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -72,7 +72,7 @@ class EngineOptions:
     budget: Budget = field(default_factory=Budget)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # (one per job of a run)
 class Outcome:
     """Where a job stands when the engine let go of it, and why if it is not final. Only the
     job's brief is kept, so that a run's outcomes stay small however long the batch."""
@@ -86,6 +86,17 @@ class Outcome:
         cls, job: Job, reason: Reason | None = None, error: ImagineError | None = None
     ) -> Outcome:
         return cls(Brief.of(job), reason, error)
+
+
+async def _at_once(job_ids: list[str]) -> AsyncIterator[list[str]]:
+    yield job_ids
+
+
+async def _close_source(source: AsyncIterator[Sequence[str]]) -> None:
+    """A source of job ids left early (the time is up, or an error) records nothing more."""
+    close = getattr(source, "aclose", None)
+    if close is not None:
+        await close()
 
 
 class _Deadline(Exception):
@@ -128,30 +139,41 @@ class Engine:
         self._noted: set[str] = set()
         self._history: dict[Shape, list[float]] = {}
         self._expected: dict[Shape, float | None] = {}
+        self._unsent: set[str] = set()  # queued jobs taken in, whose sending is not yet settled
+        self._sent_one = asyncio.Event()
         self.poller = Poller(self)
 
     # -- running -------------------------------------------------------------------------------
 
-    async def run(self, job_ids: list[str]) -> list[Outcome]:
-        """Carry every job as far as it will go; outcomes come back in the order given."""
+    async def run(self, job_ids: Sequence[str] | AsyncIterable[Sequence[str]]) -> list[Outcome]:
+        """Carry every job as far as it will go; outcomes come back in the order given.
+
+        ``job_ids`` is a list, or chunks of ids arriving over time (a batch recorded while the
+        first of its jobs are already sent): a chunk is asked for only when there is room for
+        more jobs in flight, so the one recording them never runs far ahead, and none is asked
+        for once ``--timeout`` is up (nothing new is recorded, nothing new is sent)."""
         if self.options.timeout is not None:
             self._deadline = clock.now() + self.options.timeout
         workers.adopt(asyncio.get_running_loop())
         heartbeat = asyncio.create_task(self._heartbeat())
         self._http = new_http()
         try:
-            by_id = await self._drive_all(list(dict.fromkeys(job_ids)))
-            return [by_id[job_id] for job_id in job_ids]
+            if isinstance(job_ids, AsyncIterable):
+                return await self._drive_all(job_ids)
+            given = list(job_ids)
+            outcomes = await self._drive_all(_at_once(list(dict.fromkeys(given))))
+            by_id = {outcome.job.id: outcome for outcome in outcomes}
+            return [by_id.get(job_id) or self._not_taken(job_id) for job_id in given]
         finally:
             heartbeat.cancel()
             await self._close()
 
-    async def _drive_all(self, job_ids: list[str]) -> dict[str, Outcome]:
+    async def _drive_all(self, chunks: AsyncIterable[Sequence[str]]) -> list[Outcome]:
         """A driver per job, but at most ``max_active`` at once, so that memory does not grow
-        with the size of a batch. Jobs already at the provider go first: they only need polling,
-        and a queued job must wait for a render slot anyway."""
-        statuses = self.ledger.statuses(job_ids)
-        order = sorted(job_ids, key=lambda job_id: statuses.get(job_id) is Status.QUEUED)
+        with the size of a batch. Within each chunk, jobs already at the provider go first: they
+        only need polling, and a queued job must wait for a render slot anyway. Outcomes in the
+        order the jobs were taken in."""
+        taken: dict[str, None] = {}  # (a job named twice is driven once)
         outcomes: dict[str, Outcome] = {}
         active: set[asyncio.Task[Outcome]] = set()
 
@@ -160,12 +182,25 @@ class Engine:
                 outcome = task.result()
                 outcomes[outcome.job.id] = outcome
 
+        source = aiter(chunks)
         try:
-            for job_id in order:
-                while len(active) >= self.options.max_active:
-                    done, active = await asyncio.wait(active, return_when=asyncio.FIRST_COMPLETED)
-                    collect(done)
-                active.add(asyncio.create_task(self._drive(job_id)))
+            while not self._time_up():
+                try:
+                    chunk = [job_id for job_id in await anext(source) if job_id not in taken]
+                except StopAsyncIteration:
+                    break
+                statuses = self.ledger.statuses(chunk)
+                for job_id in sorted(chunk, key=lambda j: statuses.get(j) is Status.QUEUED):
+                    while len(active) >= self.options.max_active:
+                        done, active = await asyncio.wait(
+                            active, return_when=asyncio.FIRST_COMPLETED
+                        )
+                        collect(done)
+                    taken[job_id] = None
+                    if statuses.get(job_id) is Status.QUEUED:
+                        self._unsent.add(job_id)
+                    active.add(asyncio.create_task(self._drive(job_id)))
+                await self._sending_caught_up(len(chunk) // 2)
             if active:
                 done, active = await asyncio.wait(active)
                 collect(done)
@@ -174,7 +209,27 @@ class Engine:
                 task.cancel()
             if active:
                 await asyncio.wait(active)
-        return outcomes
+            await _close_source(source)
+        return [outcomes[job_id] for job_id in taken if job_id in outcomes]
+
+    async def _sending_caught_up(self, most: int) -> None:
+        """Wait until at most ``most`` of the queued jobs taken in are still to be sent (each
+        sent, refused, or left for later), or the time is up: what records the next chunk never
+        runs ahead of what sends, and the first jobs go out before later lines are recorded."""
+        while len(self._unsent) > most and not self._time_up():
+            self._sent_one.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._left()):
+                    await self._sent_one.wait()
+
+    def _settled_sending(self, job_id: str) -> None:
+        if job_id in self._unsent:
+            self._unsent.discard(job_id)
+            self._sent_one.set()
+
+    def _not_taken(self, job_id: str) -> Outcome:
+        """A job the time ran out for before it was even looked at."""
+        return Outcome.of(self.ledger.require(job_id), reason=Reason.TIMEOUT)
 
     async def _close(self) -> None:
         with contextlib.suppress(Exception):
@@ -205,6 +260,12 @@ class Engine:
         return self._clients[job.base_url]
 
     async def _drive(self, job_id: str) -> Outcome:
+        try:
+            return await self._drive_job(job_id)
+        finally:
+            self._settled_sending(job_id)
+
+    async def _drive_job(self, job_id: str) -> Outcome:
         try:
             claimed = await self._claim(job_id)
             if claimed is None:
@@ -270,6 +331,8 @@ class Engine:
             if job.status is Status.QUEUED:
                 try:
                     after = await self._submit(job)
+                    if after is not None:
+                        self._settled_sending(job.id)
                 except _NoSlot:
                     self.note_once(
                         f"every render slot is taken (-c {self.options.concurrency}); jobs left "
