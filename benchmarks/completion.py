@@ -135,6 +135,7 @@ def main() -> None:
         print(f"{'whole TAB (fresh process)':44} {'100k ms':>8} {'empty ms':>9}")
         for label, words, shell in [
             ("imagine --version (anchor)", "", "bash"),
+            ("bash: imagine <TAB> (command names, quick path)", "imagine ", "bash"),
             ("bash: imagine show <TAB> (quick path)", "imagine show ", "bash"),
             (f"bash: imagine rm {sample}<TAB> (quick path)", f"imagine rm {sample}", "bash"),
             ("bash: imagine config set <TAB> (Typer)", "imagine config set ", "bash"),
