@@ -353,3 +353,30 @@ def test_a_panel_refused_by_the_policy_stops_the_whole_film_before_anything_is_s
     assert result.exit_code == 5
     assert "panel 2:" in result.stderr and "clothes" not in result.output
     assert sim_stats(sim)["submissions"] == 0
+
+
+def test_panels_take_a_template_and_its_fields(
+    cli: Cli, sim: Any, project: Path, imagine_home: Path
+) -> None:
+    (project / "imagine.toml").write_text(
+        '[templates.scene]\nversion = 2\ntext = "{prompt}, shot on {film} film"\n'
+    )
+    board = _board(
+        project,
+        'title = "Templated"\n[defaults]\nduration = 1\ntemplate = "scene"\n'
+        'vars = { film = "35mm" }\n'
+        '[[panel]]\nprompt = "a lighthouse"\n'
+        '[[panel]]\nprompt = "the sea"\nvars = { film = "16mm" }\n'
+        '[[panel]]\nprompt = "a plain shot"\ntemplate = "none-such"\n',
+    )
+    refused = _run(cli, sim, str(board))  # an unknown template: nothing sent
+    assert refused.exit_code == 2 and "none-such" in refused.stderr
+    assert sim_stats(sim)["submissions"] == 0
+    board.write_text(board.read_text().replace('template = "none-such"\n', ""))
+    result = _run(cli, sim, str(board))
+    assert result.exit_code == 0, result.stderr
+    rows = {row["prompt"]: row for row in read_jobs(imagine_home)}
+    assert rows["a lighthouse"]["prompt_sent"] == "a lighthouse, shot on 35mm film"
+    assert rows["the sea"]["prompt_sent"] == "the sea, shot on 16mm film"
+    assert (rows["the sea"]["template_name"], rows["the sea"]["template_version"]) == ("scene", 2)
+    assert rows["a plain shot"]["prompt_sent"] == "a plain shot, shot on 35mm film"  # defaults

@@ -11,7 +11,7 @@ import typer
 from imagine import batch
 from imagine.cli import options as opt
 from imagine.cli import output
-from imagine.cli.render import confirm_cost, job_finder, print_dry_run_total
+from imagine.cli.render import confirm_cost, job_finder, print_dry_run_total, warn_if_changed
 from imagine.cli.run import Presentation, drive, shown_path
 from imagine.errors import ExitCode
 from imagine.jobs import Job, Status
@@ -94,8 +94,15 @@ def storyboard(
         board = read_storyboard(file, default_duration=settings.duration)
         inputs = batch.Inputs(job_finder(session))
         reusable = None if force else reusable_in(session.ledger, session.base_url)
-        planned = make_plan(board, settings, inputs, settings.prices, reusable)
-        _check_rules(session, board)
+        templating = batch.Templating(
+            project_file=session.project.config_file,
+            settings_for=lambda applied: (
+                settings.with_overrides(**applied.template.defaults) if applied else settings
+            ),
+            first_use=lambda chosen: warn_if_changed(session, chosen, dry_run=dry_run),
+        )
+        planned = make_plan(board, settings, inputs, settings.prices, reusable, templating)
+        _check_rules(session, planned)
         if dry_run:
             _print_plan(planned, session.base_url)
             raise typer.Exit(int(ExitCode.OK))
@@ -109,7 +116,7 @@ def storyboard(
         )
         show = Presentation(json=json_output, quiet=quiet, progress=progress)
         jobs, actions, code = _render(
-            session, planned, inputs, show, force, timeout, rps, concurrency
+            session, planned, inputs, show, force, timeout, rps, concurrency, templating
         )
         board_id = store.save(
             session.ledger,
@@ -168,6 +175,7 @@ def _render(
     timeout: float | None,
     rps: float | None,
     concurrency: int | None,
+    templating: batch.Templating | None = None,
 ) -> tuple[dict[int, Job], dict[int, str], ExitCode]:
     """Each wave recorded and driven in turn; the panels' jobs, what this run did with each,
     and the worst exit status. A panel whose parent did not finish is not asked for, and
@@ -195,10 +203,17 @@ def _render(
         if not ready:
             continue
         requests = [
-            request_for(board, step.panel, session.settings, inputs, _parent(step, jobs))
+            request_for(
+                board, step.panel, session.settings, inputs, _parent(step, jobs), templating
+            )
             for step in ready
         ]
         checked = preview(session, requests)
+        if checked.refused:  # (a panel's input changed what it asks since the plan was checked)
+            for refusal in checked.refused:
+                output.error(refusal.hit.message)
+            output.warn("the film stops here: nothing more is sent")
+            return jobs, actions, ExitCode.POLICY
         recorded_jobs = record(session, checked, force=force)
         wave_code = drive(
             session,
@@ -217,16 +232,17 @@ def _render(
     return jobs, actions, code
 
 
-def _check_rules(session: Session, board: Storyboard) -> None:
-    """Every panel's prompt against the policy rules before any panel is sent: a film with a
-    refused panel is not made at all (exit 5, the neutral line per panel, never the prompt)."""
+def _check_rules(session: Session, planned: BoardPlan) -> None:
+    """Every panel's prompt, as it will be sent (through its template), against the policy
+    rules before any panel is sent: a film with a refused panel is not made at all (exit 5, the
+    neutral line per panel, never the prompt)."""
     rules = session.rules(session.settings.policy)
     refused = []
-    for panel in board.panels:
-        hit = rules.check(panel.prompt).blocked_by
+    for step in planned.steps:
+        hit = rules.check(step.spec.prompt).blocked_by
         if hit is not None:
-            refused.append(panel.index)
-            output.error(f"panel {panel.index}: {hit.message}")
+            refused.append(step.panel.index)
+            output.error(f"panel {step.panel.index}: {hit.message}")
     if refused:
         output.message("nothing sent: change the refused panel(s) and run again")
         raise typer.Exit(int(ExitCode.POLICY))

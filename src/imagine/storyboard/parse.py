@@ -55,7 +55,7 @@ class Transition:
 
 
 # The render options a panel (or [defaults]) may set, as config settings of the same name.
-OPTIONS = ("duration", "aspect", "resolution", "model", "audio")
+OPTIONS = ("duration", "aspect", "resolution", "model", "audio", "template", "vars")
 PANEL_KEYS = ("prompt", "image", "continuity", "transition", "caption", *OPTIONS)
 HEADER_KEYS = ("title", "defaults")
 FADE_DEFAULT_SECONDS = 0.5
@@ -216,6 +216,18 @@ def _known(table: dict[str, Any], keys: tuple[str, ...], place: Any) -> None:
 
 
 def _option(key: str, value: Any, place: str) -> Any:
+    if key == "template":  # a prompt template's name ([templates.NAME], as `gen -t NAME`)
+        if not isinstance(value, str) or not value.strip():
+            raise UsageError(f'{place}: a template\'s name, like template = "ad"')
+        return value.strip()
+    if key == "vars":  # its named fields, as `gen --var KEY=VALUE`
+        if not isinstance(value, dict) or not all(
+            isinstance(v, str | int | float) and not isinstance(v, bool) for v in value.values()
+        ):
+            raise UsageError(
+                f'{place}: a table of the template\'s fields, like {{ product = "tea" }}'
+            )
+        return {str(k): str(v) for k, v in value.items()}
     try:
         return config.parse_value(key, value, source="")
     except ConfigError as error:

@@ -81,6 +81,7 @@ def make_plan(
     inputs: batch.Inputs,
     prices: Mapping[str, Mapping[str, float]],
     reusable: Reusable | None = None,
+    templating: batch.Templating | None = None,
 ) -> BoardPlan:
     """Every panel checked and priced; raises a UsageError naming the first panel that cannot be.
 
@@ -94,10 +95,10 @@ def make_plan(
         exact = parent is None or parent_job is not None
         try:
             if exact:
-                spec = request_for(board, panel, settings, inputs, parent_job).spec
+                spec = request_for(board, panel, settings, inputs, parent_job, templating).spec
             else:
                 assert parent is not None
-                spec = _stand_in(panel, settings, parent)
+                spec = _stand_in(panel, settings, parent, templating)
             validate(spec)
         except UsageError as error:
             raise UsageError(f"{board.source.name}: panel {panel.index}: {error}") from None
@@ -136,10 +137,12 @@ def request_for(
     settings: Settings,
     inputs: batch.Inputs,
     parent: Job | None,
+    templating: batch.Templating | None = None,
 ) -> jobs_plan.Request:
-    """The request a panel makes; a chained panel's ``parent`` is the finished job it continues."""
+    """The request a panel makes; a chained panel's ``parent`` is the finished job it continues.
+    A panel's ``template`` (and ``vars``) fill its prompt as `gen -t` does (``templating``)."""
     entry = _entry(panel, settings, parent, board.source.parent)
-    made = batch.entry_requests(entry, settings, inputs)
+    made = batch.entry_requests(entry, settings, inputs, templating)
     return jobs_plan.Request(made[0].spec, output_template(board, panel))
 
 
@@ -151,6 +154,8 @@ def _entry(panel: Panel, settings: Settings, parent: Job | None, folder: Path) -
         "duration": panel_duration(panel, settings.duration),
         "model": options.get("model"),
         "audio": options.get("audio"),
+        "template": options.get("template"),
+        "vars": tuple(sorted(dict(options.get("vars") or {}).items())),
     }
     if panel.continuity is Continuity.EXTEND:
         assert parent is not None
@@ -178,9 +183,23 @@ def _beside(folder: Path, image: str | None) -> str | None:
     return str(candidate) if candidate.is_file() else image
 
 
-def _stand_in(panel: Panel, settings: Settings, parent: Step) -> RenderSpec:
-    """A chained panel's request with a stand-in for the input it will be given."""
+def _stand_in(
+    panel: Panel, settings: Settings, parent: Step, templating: batch.Templating | None
+) -> RenderSpec:
+    """A chained panel's request with a stand-in for the input it will be given (its prompt as
+    it will be sent: through its template, if it names one)."""
     width, height = _size(parent.spec)
+    prompt = panel.prompt
+    if templating is not None:
+        entry = BatchEntry(
+            line=panel.index,
+            mode=LineMode.GEN,
+            prompt=panel.prompt,
+            template=panel.options.get("template"),
+            vars=tuple(sorted(dict(panel.options.get("vars") or {}).items())),
+        )
+        applied, _ = templating.apply(entry)
+        prompt = applied.prompt_sent if applied is not None else prompt
     model = panel.options.get("model", settings.model)
     audio = panel.options.get("audio", settings.audio)
     duration = panel_duration(panel, settings.duration)
@@ -207,7 +226,7 @@ def _stand_in(panel: Panel, settings: Settings, parent: Step) -> RenderSpec:
         return RenderSpec(
             mode=Mode.EXTEND,
             model=model,
-            prompt=panel.prompt,
+            prompt=prompt,
             duration=duration,
             aspect_ratio=None,
             resolution=None,
@@ -226,7 +245,7 @@ def _stand_in(panel: Panel, settings: Settings, parent: Step) -> RenderSpec:
     return RenderSpec(
         mode=Mode.IMAGE,
         model=model,
-        prompt=panel.prompt,
+        prompt=prompt,
         duration=duration,
         aspect_ratio=panel.options.get("aspect", settings.aspect),
         resolution=panel.options.get("resolution", settings.resolution),
