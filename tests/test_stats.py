@@ -145,6 +145,7 @@ def _edge_cases(home: Path) -> None:
                 status=Status.COMPLETE,
                 fingerprint="e" * 64,
                 template_name="teaser",
+                template_version=2,
                 resolution="720p",
                 poll_count=1,
                 created_at="2026-12-01T10:00:00.000Z",
@@ -234,22 +235,30 @@ def test_stats_json_agrees_with_the_ledger(cli: Cli, ledger_home: Path) -> None:
         assert bucket["jobs"] == sum(bucket["from_s"] <= t < high for t in totals)
 
 
-BY = {"model": "model", "resolution": "resolution", "mode": "mode", "template": "template_name"}
+BY = {"model": "model", "resolution": "resolution", "mode": "mode", "template": "template"}
+
+
+def _key(row: Any, column: str) -> Any:
+    """A row's group: a template is its name and version (v2 and v3 apart)."""
+    if column != "template":
+        return row[column]
+    name = row["template_name"]
+    return None if name is None else f"{name} v{row['template_version']}"
 
 
 def test_stats_by_each_column_agree_with_the_ledger(cli: Cli, ledger_home: Path) -> None:
     rows = _rows(ledger_home)
     for by, column in BY.items():
         found = json.loads(cli.run("stats", "--json", "--by", by).stdout)
-        keys = {row[column] for row in rows}
-        expected = {key: _group([r for r in rows if r[column] == key], key) for key in keys}
+        keys = {_key(row, column) for row in rows}
+        expected = {key: _group([r for r in rows if _key(r, column) == key], key) for key in keys}
         assert found["by"] == by
         assert sorted(g["key"] or "" for g in found["groups"]) == sorted(k or "" for k in keys)
         for group in found["groups"]:
             _close(group, expected[group["key"]], f"{by}={group['key']}")
         assert sum(group["jobs"] for group in found["groups"]) == found["overall"]["jobs"]
     templates = json.loads(cli.run("stats", "--json", "--by", "template").stdout)["groups"]
-    assert {g["key"]: g["jobs"] for g in templates}["teaser"] == 1
+    assert {g["key"]: g["jobs"] for g in templates}["teaser v2"] == 1
 
 
 def test_since_leaves_older_jobs_out(cli: Cli, ledger_home: Path) -> None:

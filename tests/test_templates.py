@@ -61,6 +61,12 @@ def test_a_template_at_v2_then_v3_keeps_both_versions_and_both_prompts(
     assert side3["prompt"]["raw"] == "a fox in snow"
     assert side3["prompt"]["sent"] == "a fox in snow, noir style, anamorphic, golden hour"
 
+    # An A/B of the two versions: stats and usage keep them apart.
+    stats = json.loads(cli.run("stats", "--json", "--by", "template").stdout)
+    assert {group["key"]: group["jobs"] for group in stats["groups"]} == {"ad v2": 1, "ad v3": 1}
+    usage = json.loads(cli.run("usage", "--json", "--by", "template", "--since", "1d").stdout)
+    assert {"ad v2", "ad v3"} <= {group["key"] for group in usage["groups"]}
+
 
 def test_the_same_text_sent_again_is_the_same_render(
     cli: Cli, sim: Any, project: Path, imagine_home: Path

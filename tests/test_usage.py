@@ -49,7 +49,7 @@ def _ledger_with_history(home: Path) -> None:
         _job(
             ledger, _iso_local(today, 2), status="complete", cost_ticks=1_234_567_891,
             model="grok-imagine-video-1.5", resolution="720p", project_dir="/tmp/q",
-            template_name="teaser",
+            template_name="teaser", template_version=3,
         )  # fmt: skip
         # Yesterday, at 23:00 Tokyo time (14:00 UTC: "today" in UTC for part of the world).
         _job(ledger, _iso_local(today - timedelta(days=1), 23), status="complete",
@@ -132,7 +132,7 @@ def test_usage_json_agrees_with_the_ledger_to_the_cent(
     [
         ("model", "model || ' ' || COALESCE(resolution, '-')"),
         ("project", "project_dir"),
-        ("template", "COALESCE(template_name, '-')"),
+        ("template", "COALESCE(template_name || ' v' || template_version, '-')"),
     ],
 )
 def test_breakdowns_agree_with_the_ledger(
@@ -152,7 +152,7 @@ def test_breakdowns_agree_with_the_ledger(
     )
     assert groups == expected
     if by == "template":
-        assert set(groups) == {"-", "teaser"}
+        assert set(groups) == {"-", "teaser v3"}  # versions apart, for an A/B
 
 
 def test_since_a_date_and_bad_since(cli: Cli, project: Path, imagine_home: Path) -> None:

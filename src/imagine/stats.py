@@ -48,7 +48,8 @@ _KEY = {
     GroupBy.MODEL: "model",
     GroupBy.RESOLUTION: "resolution",
     GroupBy.MODE: "mode",
-    GroupBy.TEMPLATE: "template_name",
+    # A template's versions apart: an A/B of v2 against v3 is the point of grouping by it.
+    GroupBy.TEMPLATE: "template_name || ' v' || COALESCE(template_version, '?')",
 }
 PERCENTS = (50, 90, 95)
 

@@ -38,7 +38,7 @@ class By(StrEnum):
 _KEYS = {
     By.MODEL: "model || ' ' || COALESCE(resolution, '-')",
     By.PROJECT: "project_dir",
-    By.TEMPLATE: "COALESCE(template_name, '-')",
+    By.TEMPLATE: "COALESCE(template_name || ' v' || COALESCE(template_version, '?'), '-')",
 }
 # Held reservations: a job sent, without a charge, whose reservation was not released.
 _RESERVED = f"CASE WHEN cost_ticks IS NULL THEN {SPEND_TICKS} ELSE 0 END"
