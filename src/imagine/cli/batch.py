@@ -8,11 +8,11 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from imagine.batch import Built, Line, Templating, collect, stream
+from imagine.batch import Line, Templating, collect, stream
 from imagine.batchfile import BatchProblem, BatchStream, LineMode, stream_batch
 from imagine.cli import options as opt
 from imagine.cli import output
-from imagine.cli.edit import ask_consent, consent_record
+from imagine.cli.consent import ask_consent, consent_record
 from imagine.cli.render import (
     Flags,
     confirm_cost,
@@ -138,7 +138,7 @@ def batch(
             _end(parsed, problems, ExitCode.POLICY if refused else ExitCode.OK)
         if dry_run or dry_run_full:  # (--strict: the whole file checked, then printed)
             problems, code = _checked_at_once(
-                session, parsed, settings, templating, strict=strict, consent=consent,
+                session, parsed, settings, templating, strict=strict,
                 flags=Flags(dry_run=dry_run, dry_run_full=dry_run_full),
             )  # fmt: skip
             _end(parsed, problems, code)
@@ -157,14 +157,11 @@ def _checked_at_once(
     templating: Templating,
     *,
     strict: bool,
-    consent: bool,
     flags: Flags,
 ) -> tuple[list[BatchProblem], ExitCode]:
     """A --strict dry run: every line checked first, then every body printed."""
     built = collect(parsed.results, settings, job_finder(session), templating)
     problems = list(built.problems)
-    file_consent = not session.settings.require_consent_for_edits
-    agreed = _edit_consent(built, consent, problems, dry_run=True, file_consent=file_consent)
     skipped = {problem.line for problem in problems}
     requests = [request for line, request in built.requests if line not in skipped]
     _print_problems(parsed, problems)
@@ -174,9 +171,7 @@ def _checked_at_once(
         )
     code = ExitCode.OK
     if requests:
-        code = execute(
-            session, requests, settings, flags, consent=(lambda: agreed) if agreed else None
-        )
+        code = execute(session, requests, settings, flags)  # (a dry run: no consent asked)
     return problems, code
 
 
@@ -469,43 +464,6 @@ def _dry_run(
     flush()
     print_dry_run_total(total)
     return problems, refused
-
-
-def _edit_consent(
-    built: Built,
-    given: bool,
-    problems: list[BatchProblem],
-    *,
-    dry_run: bool,
-    file_consent: bool = True,
-) -> dict[str, Any] | None:
-    """One consent for the file's edits: --consent, every edit line saying so, or one yes.
-    Under an admin file's require_consent_for_edits, the lines' own word is not enough."""
-    edits = sum(1 for _, request in built.requests if request.spec.mode is Mode.EDIT)
-    if not edits or dry_run:
-        return None
-    if given:
-        return consent_record("flag")
-    if not built.edits_without_consent and file_consent:
-        return consent_record("file")
-    if output.stdin_is_terminal():
-        return ask_consent(False, count=edits)
-    lines = built.edits_without_consent if file_consent else _edit_lines(built)
-    problems.extend(
-        BatchProblem(
-            line,
-            "editing a video needs consent: add consent=true to the line, or pass --consent"
-            if file_consent
-            else "the admin policy requires consent for edits on the command line: pass --consent",
-        )
-        for line in lines
-    )
-    problems.sort(key=lambda problem: problem.line)
-    return None
-
-
-def _edit_lines(built: Built) -> list[int]:
-    return sorted({line for line, request in built.requests if request.spec.mode is Mode.EDIT})
 
 
 def _print_problems(parsed: BatchStream, problems: list[BatchProblem]) -> None:

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import getpass
-import socket
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from imagine import clock
 from imagine.api import contract
 from imagine.cli import completion as complete
 from imagine.cli import options as opt
 from imagine.cli import output
+from imagine.cli.consent import ask_consent
 from imagine.cli.render import Flags, execute, job_finder, settings_with, use_template
-from imagine.errors import PolicyError
 from imagine.media.inputs import EDIT_RULES, EXTEND_RULES, video_input
 from imagine.plan import variations as take_variations
 from imagine.promote import shaped
@@ -39,37 +36,6 @@ Prompt = Annotated[
         callback=opt.prompt_or_stdin,
     ),
 ]
-CONSENT_QUESTION = (
-    "Do you own this video, or have the consent of the people in it, to edit it with AI?"
-)
-
-
-def consent_record(how: str) -> dict[str, Any]:
-    return {
-        "given": True,
-        "how": how,
-        "by": f"{getpass.getuser()}@{socket.gethostname()}",
-        "at": clock.iso(),
-    }
-
-
-def ask_consent(given: bool, *, count: int = 1) -> dict[str, Any]:
-    """Editing someone's video needs their consent: --consent, or a yes on a terminal."""
-    if given:
-        return consent_record("flag")
-    if output.stdin_is_terminal():
-        question = (
-            CONSENT_QUESTION
-            if count == 1
-            else CONSENT_QUESTION.replace("this video", f"these {count} videos")
-        )
-        if not output.confirm(question):
-            raise PolicyError("not edited: consent was not confirmed")
-        return consent_record("prompt")
-    raise PolicyError(
-        "editing a video needs --consent: pass it to confirm you own the video "
-        "or have the consent of the people in it"
-    )
 
 
 def edit(
