@@ -106,13 +106,31 @@ def retried_as(ledger: Ledger, old: Job) -> Job | None:
 def retry(ledger: Ledger, old: Job) -> Job:
     """A fresh submission of the same request, linked to the old job."""
     check_retry(ledger, old)
+    job = requeue(ledger, old, same_name=True, detail={"retry_of": old.id})
+    ledger.update(old.id, EventKind.RETRIED, detail={"retried_as": job.id, "at": clock.iso()})
+    return job
+
+
+def requeue(
+    ledger: Ledger,
+    old: Job,
+    *,
+    same_name: bool,
+    detail: Mapping[str, Any],
+    audit: Mapping[str, Any] | None = None,
+) -> Job:
+    """A new queued job with ``old``'s request (the same body), linked to it as its child, at a
+    file of its own: ``same_name`` takes the old file's name (a retry: the failed job had no
+    file), else its name without the suffix, as a template a new name is made from (a new take
+    beside a finished one). `imagine retry` and the review page's re-run."""
     job_id = ids.new_id()
     project = Project(Path(old.project_dir), None)
     old_path = Path(old.output_path)
+    named = old_path if same_name else old_path.with_suffix("")
     template = (
-        old_path.relative_to(project.root).as_posix()
+        named.relative_to(project.root).as_posix()
         if old_path.is_relative_to(project.root)
-        else old_path.name
+        else named.name
     )
 
     def values(seq: int) -> dict[str, object]:
@@ -132,9 +150,7 @@ def retry(ledger: Ledger, old: Job) -> Job:
             "output_path": str(output),
         }
 
-    job = ledger.insert(values, detail={"retry_of": old.id})
-    ledger.update(old.id, EventKind.RETRIED, detail={"retried_as": job.id, "at": clock.iso()})
-    return job
+    return ledger.insert(values, detail=detail, audit=audit)
 
 
 @dataclass(frozen=True)

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import getpass
-import sqlite3
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
-from imagine import clock, ids, sidecar
+from imagine import clock, sidecar
 from imagine.errors import UsageError
 from imagine.jobs import Job, Status
 from imagine.ledger.store import Ledger
-from imagine.manage import REQUEST_COLUMNS
-from imagine.project import Project, plan_output
-from imagine.render_files import taken_in
+from imagine.manage import requeue
 from imagine.review.takes import ReviewState
 
 
@@ -84,7 +80,8 @@ def review(ledger: Ledger, job: Job, verdict: Verdict, *, by: str) -> Reviewed:
         )
         if changed.rowcount == 0:
             raise UsageError(f"#{job.seq} changed meanwhile: look again with imagine show")
-        _audit(conn, job, verdict.value, by, now)
+        entry = {"at": now, "job_id": job.id, "action": verdict.value, "actor": by}
+        ledger.audit(conn, {**entry, "input_sha256": job.file_sha256})
     done = ledger.require(job.id)
     return Reviewed(done, was, _rewrite_sidecar(done))
 
@@ -105,41 +102,5 @@ def rerun(ledger: Ledger, old: Job, *, by: str) -> Job:
     """A new take of a render's request: the same body sent again (as `--force` would), queued
     as a new job linked to the old one, with a file name of its own."""
     check_reviewable(old)
-    job_id = ids.new_id()
-    project = Project(Path(old.project_dir), None)
-    old_path = Path(old.output_path)
-    template = (
-        old_path.relative_to(project.root).with_suffix("").as_posix()
-        if old_path.is_relative_to(project.root)
-        else old_path.stem
-    )
-
-    def values(seq: int) -> dict[str, object]:
-        fields = {
-            "short": ids.short(job_id),
-            "id": job_id,
-            "seq": seq,
-            "date": datetime.now().strftime("%Y-%m-%d"),
-        }
-        output = plan_output(project, template, fields, taken_in(ledger))
-        copied = {column: getattr(old, column) for column in REQUEST_COLUMNS}
-        return {
-            **copied,
-            "id": job_id,
-            "parent_id": old.id,
-            "status": Status.QUEUED,
-            "output_path": str(output),
-        }
-
-    return ledger.insert(
-        values,
-        detail={"rerun_of": old.id},
-        audit={"action": RERUN, "actor": by, "input_sha256": old.file_sha256},
-    )
-
-
-def _audit(conn: sqlite3.Connection, job: Job, action: str, by: str, at: str) -> None:
-    conn.execute(
-        "INSERT INTO audit_log (at, job_id, action, actor, input_sha256) VALUES (?, ?, ?, ?, ?)",
-        (at, job.id, action, by, job.file_sha256),
-    )
+    audit = {"action": RERUN, "actor": by, "input_sha256": old.file_sha256}
+    return requeue(ledger, old, same_name=False, detail={"rerun_of": old.id}, audit=audit)
