@@ -52,26 +52,8 @@ def batch(
         str | None,
         typer.Option("--format", metavar="FMT", help="txt, jsonl or csv [default: by extension]."),
     ] = None,
-    concurrency: Annotated[
-        int | None,
-        typer.Option(
-            "-c",
-            "--concurrency",
-            min=1,
-            metavar="N",
-            help="Renders in flight at once, across processes [default: 4].",
-        ),
-    ] = None,
-    rps: Annotated[
-        float | None,
-        typer.Option(
-            "--rps",
-            min=0.001,
-            metavar="R",
-            callback=opt.finite,
-            help="Job starts per second per model [default: 1].",
-        ),
-    ] = None,
+    concurrency: opt.Concurrency = None,
+    rps: opt.Rps = None,
     duration: opt.Duration = None,
     aspect: opt.Aspect = None,
     resolution: opt.Resolution = None,

@@ -271,3 +271,23 @@ Policy = Annotated[
         help="Prompt rules: standard, or strict (adds age-appropriate rules; never lowers).",
     ),
 ]
+Concurrency = Annotated[
+    int | None,
+    typer.Option(
+        "-c",
+        "--concurrency",
+        min=1,
+        metavar="N",
+        help="Renders in flight at once, across processes [default: 4].",
+    ),
+]
+Rps = Annotated[
+    float | None,
+    typer.Option(
+        "--rps",
+        min=0.001,
+        metavar="R",
+        callback=finite,
+        help="Job starts per second per model [default: 1].",
+    ),
+]

@@ -42,26 +42,8 @@ def storyboard(
             show_default=False,
         ),
     ],
-    concurrency: Annotated[
-        int | None,
-        typer.Option(
-            "-c",
-            "--concurrency",
-            min=1,
-            metavar="N",
-            help="Renders in flight at once, across processes [default: 4].",
-        ),
-    ] = None,
-    rps: Annotated[
-        float | None,
-        typer.Option(
-            "--rps",
-            min=0.001,
-            metavar="R",
-            callback=opt.finite,
-            help="Job starts per second per model [default: 1].",
-        ),
-    ] = None,
+    concurrency: opt.Concurrency = None,
+    rps: opt.Rps = None,
     project: opt.ProjectDir = None,
     timeout: opt.Timeout = None,
     json_output: opt.Json = False,
