@@ -1,13 +1,15 @@
 """Shared storage: finished renders go to an S3-compatible bucket, and any machine sharing the
 ledger fetches them from there instead of paying for them again.
 
-The bucket is moto's standalone server (what s3fs's own tests use), one per xdist worker, on a
-free loopback port, reached through AWS_ENDPOINT_URL with fake credentials."""
+The bucket is moto's standalone server (what s3fs's own tests use): the one `.ci/run` starts
+(IMAGINE_TEST_S3_ENDPOINT), else one per xdist worker on a free loopback port; reached through
+AWS_ENDPOINT_URL with fake credentials, a new bucket per test."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import socket
 import sqlite3
 import subprocess
@@ -37,7 +39,13 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    """moto's S3-compatible server in its own process, for this worker's whole session."""
+    """moto's S3-compatible server: the one `.ci/run` started (IMAGINE_TEST_S3_ENDPOINT; each
+    test makes a bucket of its own), else one in its own process for this worker's session."""
+    started = os.environ.get("IMAGINE_TEST_S3_ENDPOINT")
+    if started:
+        _wait_for(started, None)
+        yield started
+        return
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
@@ -45,19 +53,24 @@ def moto_endpoint() -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
+    _wait_for(url, server)
+    yield url
+    server.terminate()
+    server.wait(10)
+
+
+def _wait_for(url: str, server: subprocess.Popen[bytes] | None) -> None:
     deadline = time.monotonic() + 30
     while True:
         try:
             httpx.get(url + "/moto-api/", timeout=1)
-            break
+            return
         except httpx.TransportError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                pytest.fail("moto's server did not start")
+            if (server is not None and server.poll() is not None) or time.monotonic() > deadline:
+                if server is not None:
+                    server.kill()
+                pytest.fail(f"moto's server at {url} did not answer")
             time.sleep(0.05)
-    yield url
-    server.terminate()
-    server.wait(10)
 
 
 def _aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, endpoint: str) -> None:
