@@ -130,3 +130,38 @@ def cli() -> Any:
     from tests.helpers import Cli
 
     return Cli()
+
+
+# -- PostgreSQL: the same ledger behaviours on both backends (tests/postgres.py) -------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str | None]:
+    from tests import postgres
+
+    yield from postgres.server_url()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str | None) -> Iterator[str]:
+    """A ledger of its own on the test PostgreSQL server (a schema, dropped afterwards)."""
+    pytest.importorskip("psycopg")
+    if postgres_server is None:
+        pytest.skip(
+            "no PostgreSQL server: install Debian's postgresql package (bash .ci/run does) or"
+            " set IMAGINE_TEST_POSTGRES"
+        )
+    from tests import postgres
+
+    name, url = postgres.new_schema(postgres_server)
+    yield url
+    postgres.drop_schema(postgres_server, name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def each_ledger(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test once on each backend: IMAGINE_LEDGER names the ledger (None: SQLite's file
+    under IMAGINE_HOME). Returns the backend's name."""
+    if request.param == "postgresql":
+        monkeypatch.setenv("IMAGINE_LEDGER", request.getfixturevalue("postgres_url"))
+    return str(request.param)

@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,13 +24,16 @@ from tests.helpers import job_values
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
-    return Ledger.open(tmp_path / "ledger.sqlite3")
+def ledger(each_ledger: str) -> Iterator[Ledger]:
+    """The test runs on a SQLite ledger, then on a PostgreSQL one."""
+    with Ledger.open() as opened:
+        yield opened
 
 
-def test_opens_in_wal_mode_with_a_busy_timeout(ledger: Ledger) -> None:
-    assert ledger.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert ledger.conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
+def test_opens_in_wal_mode_with_a_busy_timeout(tmp_path: Path) -> None:
+    with Ledger.open(tmp_path / "ledger.sqlite3") as ledger:
+        assert ledger.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert ledger.conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
 
 
 def test_default_location_follows_imagine_home(imagine_home: Path) -> None:
@@ -243,10 +247,15 @@ def test_two_connections_write_without_locking_errors(tmp_path: Path) -> None:
 
 
 def test_statuses_of_many_jobs_at_once(ledger: Ledger) -> None:
-    made = [ledger.insert(job_values(output_path=f"/tmp/p/renders/{n}.mp4")) for n in range(600)]
-    for job in made[1::2]:
-        ledger.update(job.id, "submitting", status=Status.SUBMITTING)
-    made[1::2] = [ledger.update(job.id, "submitted", status=Status.RUNNING) for job in made[1::2]]
+    with ledger.transaction():  # one write: the point is the reading
+        made = [
+            ledger.insert(job_values(output_path=f"/tmp/p/renders/{n}.mp4")) for n in range(600)
+        ]
+        for job in made[1::2]:
+            ledger.update(job.id, "submitting", status=Status.SUBMITTING)
+        made[1::2] = [
+            ledger.update(job.id, "submitted", status=Status.RUNNING) for job in made[1::2]
+        ]
     asked = [job.id for job in made] + ["no-such-job"]
     found = ledger.statuses(asked)  # more ids than one statement may carry
     assert found == {job.id: job.status for job in made}
@@ -255,7 +264,7 @@ def test_statuses_of_many_jobs_at_once(ledger: Ledger) -> None:
 def test_a_write_inside_an_open_transaction_joins_it(ledger: Ledger, tmp_path: Path) -> None:
     """Nothing is seen by another connection until the enclosing transaction commits, and an
     error rolls back the joined writes with it."""
-    other = connect(tmp_path / "ledger.sqlite3")
+    other = Ledger.open().conn  # a second connection to the same ledger
     with ledger.transaction():
         ledger.insert(job_values(prompt="first"))
         assert other.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 0

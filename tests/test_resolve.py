@@ -7,6 +7,7 @@ import contextlib
 import json
 import re
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -177,8 +178,10 @@ def _values(job_id: str, **overrides: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
-    return Ledger.open(tmp_path / "ledger.sqlite3")
+def ledger(each_ledger: str) -> Iterator[Ledger]:
+    """The test runs on a SQLite ledger, then on a PostgreSQL one."""
+    with Ledger.open() as opened:
+        yield opened
 
 
 def test_every_form_of_reference_resolves(ledger: Ledger) -> None:
@@ -224,7 +227,8 @@ def test_a_path_shared_by_a_failed_job_and_its_retry_names_the_retry(ledger: Led
 @pytest.mark.parametrize(
     "ref", ["01kc0aaaaaaaaaaaaaaa21rjnr1k", "01kc", "21rjnr1k", "21rj", "8f1c-req", "/p/x.mp4"]
 )
-def test_every_form_of_reference_is_answered_by_an_index(ledger: Ledger, ref: str) -> None:
+def test_every_form_of_reference_is_answered_by_an_index(tmp_path: Path, ref: str) -> None:
+    ledger = Ledger.open(tmp_path / "ledger.sqlite3")  # SQLite's query plans
     ledger.insert(_values("01kc0aaaaaaaaaaaaaaa21rjnr1k", request_id="8f1c-req"))
     statements: list[str] = []
     ledger.conn.set_trace_callback(statements.append)

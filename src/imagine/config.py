@@ -64,6 +64,7 @@ class Settings:
     max_resolution: str | None = None
     require_consent_for_edits: bool = False
     storage: str | None = None  # s3://bucket/prefix: the shared bucket finished renders go to
+    ledger: str | None = None  # read by paths.ledger_file (IMAGINE_LEDGER wins over it)
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """Apply command-line values; None means "not given"."""
@@ -237,6 +238,18 @@ def _storage(value: Any) -> str:
     return str(parse(_text(value)))
 
 
+def _ledger(value: Any) -> str:
+    """A PostgreSQL URL (no password: PGPASSWORD or ~/.pgpass), or a SQLite file's path."""
+    from imagine.ledger.location import check_url, is_postgres
+
+    text = _text(value)
+    if is_postgres(text):
+        return check_url(text)
+    if "://" in text:
+        raise ValueError(f"ledger {_shown(text)} is neither a file path nor a postgresql:// URL")
+    return text
+
+
 def _output(value: Any) -> str:
     from imagine.project import check_template
 
@@ -294,6 +307,7 @@ SETTINGS: dict[str, Setting] = {
         ),
         Setting("retention_days", _days, "`imagine gc` purges finished jobs older than this"),
         Setting("storage", _storage, "shared bucket for finished renders, s3://bucket/prefix"),
+        Setting("ledger", _ledger, "the ledger: a file, or postgresql://user@host/db to share"),
     )
 }
 

@@ -11,6 +11,9 @@ from pathlib import Path
 
 import platformdirs
 
+from imagine.errors import ConfigError
+from imagine.ledger.location import is_postgres
+
 APP_NAME = "imagine"
 
 
@@ -37,11 +40,44 @@ def credentials_file() -> Path:
     return config_dir() / "credentials"
 
 
-def ledger_file() -> Path:
-    value = os.environ.get("IMAGINE_LEDGER")
+def ledger_file() -> Path | str:
+    """The ledger: a SQLite file, or a PostgreSQL URL (a str) shared by several machines, from
+    IMAGINE_LEDGER or the user config's ``ledger`` setting."""
+    value = os.environ.get("IMAGINE_LEDGER", "").strip() or _configured_ledger()
     if value:
-        return Path(value).expanduser()
+        return value if is_postgres(value) else Path(value).expanduser()
     return data_dir() / "ledger.sqlite3"
+
+
+def _configured_ledger() -> str | None:
+    """The ``ledger`` setting of the user config, read alone (the config module is far heavier
+    than what every command that opens the ledger should pay)."""
+    path = config_file()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read the config file {path} ({error})") from None
+    if "ledger" not in text:
+        return None
+    import tomllib
+
+    try:
+        value = tomllib.loads(text).get("ledger")
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(
+            f"the config file {path} is not valid TOML ({error})",
+            hint="Fix it, or move it aside to start again",
+        ) from None
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(
+            f"ledger in {path} must be a file path or a postgresql:// URL",
+            hint="Set it with imagine config set ledger postgresql://user@host/db",
+        )
+    return value.strip()
 
 
 def sim_state_dir() -> Path:

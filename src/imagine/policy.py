@@ -6,13 +6,16 @@ come first, on the whole command's estimate.
 
 from __future__ import annotations
 
-import sqlite3
+from typing import TYPE_CHECKING
 
 from imagine.budget import Budget
 from imagine.config import Settings
 from imagine.errors import PolicyError
 from imagine.pricing import format_usd
 from imagine.usage import Allowance, allowances, left
+
+if TYPE_CHECKING:
+    from imagine.ledger.db import Connection
 
 
 def check_budget(total_usd: float, settings: Settings) -> None:
@@ -38,6 +41,6 @@ def check_script_consent(total_usd: float, settings: Settings) -> None:
     )
 
 
-def tightest(conn: sqlite3.Connection, budget: Budget) -> Allowance | None:
+def tightest(conn: Connection, budget: Budget) -> Allowance | None:
     """The cap with the least left now, if any is set."""
     return left(allowances(conn, budget))

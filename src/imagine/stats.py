@@ -26,15 +26,17 @@ from __future__ import annotations
 
 import bisect
 import json
-import sqlite3
 from collections import Counter
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imagine.api.contract import TICKS_PER_USD
 from imagine.jobs import EventKind
 from imagine.ledger.store import Ledger
+
+if TYPE_CHECKING:
+    from imagine.ledger.db import Connection
 
 
 class GroupBy(StrEnum):
@@ -290,7 +292,7 @@ class _Figures:
     values: dict[str, list[int]]
 
 
-def _figures(conn: sqlite3.Connection, sql: str, params: dict[str, Any]) -> list[_Figures]:
+def _figures(conn: Connection, sql: str, params: dict[str, Any]) -> list[_Figures]:
     found = []
     for row in conn.execute(sql, params):
         at = 2 + len(_OUTCOME_SUMS)
@@ -356,7 +358,7 @@ COUNTED_EVENTS = (
 )
 
 
-def _event_counts(conn: sqlite3.Connection, since: str | None) -> dict[str, tuple[int, float]]:
+def _event_counts(conn: Connection, since: str | None) -> dict[str, tuple[int, float]]:
     """Counted events recorded in the window (by their own time, not their job's), from the
     job_events_kind index (migration 015)."""
     kinds = ", ".join(f"'{kind}'" for kind in COUNTED_EVENTS)

@@ -10,18 +10,20 @@ added in. Jobs of the in-process simulator (--sim) are free and not counted.
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imagine import clock
 from imagine.budget import Budget, Cap, Period
 from imagine.errors import UsageError
 from imagine.ledger.budget import FREE_BASE_URL, SPEND_TICKS, spend_ticks
 from imagine.pricing import ticks_to_usd
+
+if TYPE_CHECKING:
+    from imagine.ledger.db import Connection
 
 DEFAULT_DAYS = 30
 _DAYS_PER_QUERY = 300  # (label, start, end) triples, under SQLite's older 999-parameter limit
@@ -164,7 +166,7 @@ def parse_since(text: str | None, today: date) -> date:
 
 
 def report(
-    conn: sqlite3.Connection,
+    conn: Connection,
     budget: Budget,
     *,
     since: str | None = None,
@@ -206,7 +208,7 @@ def _midnight(day: date, budget: Budget) -> float:
 _COUNTED = "spent_at >= ? AND spent_at < ? AND base_url != ?"
 
 
-def _totals(conn: sqlite3.Connection, start: float, end: float) -> tuple[int, int, int]:
+def _totals(conn: Connection, start: float, end: float) -> tuple[int, int, int]:
     charged, jobs, reserved = conn.execute(
         "SELECT COALESCE(SUM(cost_ticks), 0), COUNT(cost_ticks),"
         f" COALESCE(SUM({_RESERVED}), 0) FROM jobs WHERE {_COUNTED}",
@@ -215,7 +217,7 @@ def _totals(conn: sqlite3.Connection, start: float, end: float) -> tuple[int, in
     return int(charged), int(jobs), int(reserved)
 
 
-def _grouped(conn: sqlite3.Connection, by: By, start: float, end: float) -> tuple[Group, ...]:
+def _grouped(conn: Connection, by: By, start: float, end: float) -> tuple[Group, ...]:
     rows = conn.execute(
         f"SELECT {_KEYS[by]} AS key, COUNT(*), COALESCE(SUM(cost_ticks), 0),"
         f" COALESCE(SUM({_RESERVED}), 0) FROM jobs WHERE {_COUNTED}"
@@ -225,7 +227,7 @@ def _grouped(conn: sqlite3.Connection, by: By, start: float, end: float) -> tupl
     return tuple(Group(str(key), int(n), int(c), int(r)) for key, n, c, r in rows)
 
 
-def _days(conn: sqlite3.Connection, first: date, last: date, budget: Budget) -> tuple[Group, ...]:
+def _days(conn: Connection, first: date, last: date, budget: Budget) -> tuple[Group, ...]:
     """Every calendar day from ``first`` to ``last``, days without spend included (a chart's
     gaps are news too). Each day is a window on the spent_at index."""
     windows: list[tuple[str, str, str]] = []
@@ -251,7 +253,7 @@ def _days(conn: sqlite3.Connection, first: date, last: date, budget: Budget) -> 
     return tuple(found.get(label, Group(label, 0, 0, 0)) for label, _, _ in windows)
 
 
-def _queued(conn: sqlite3.Connection) -> float:
+def _queued(conn: Connection) -> float:
     (total,) = conn.execute(
         "SELECT COALESCE(SUM(cost_estimate_usd), 0) FROM jobs WHERE status = 'queued'"
         " AND base_url != ?",
@@ -260,12 +262,12 @@ def _queued(conn: sqlite3.Connection) -> float:
     return float(total)
 
 
-def _spend(conn: sqlite3.Connection, budget: Budget, period: Period, now: float) -> Spend:
+def _spend(conn: Connection, budget: Budget, period: Period, now: float) -> Spend:
     charged, reserved = spend_ticks(conn, *budget.window(period, now))
     return Spend(ticks_to_usd(charged), ticks_to_usd(reserved))
 
 
-def _allowance(conn: sqlite3.Connection, budget: Budget, cap: Cap, now: float) -> Allowance:
+def _allowance(conn: Connection, budget: Budget, cap: Cap, now: float) -> Allowance:
     charged, reserved = spend_ticks(conn, *budget.window(cap.period, now), cap.project_dir)
     return Allowance(
         rule=cap.rule,
@@ -278,9 +280,7 @@ def _allowance(conn: sqlite3.Connection, budget: Budget, cap: Cap, now: float) -
     )
 
 
-def allowances(
-    conn: sqlite3.Connection, budget: Budget, now: float | None = None
-) -> tuple[Allowance, ...]:
+def allowances(conn: Connection, budget: Budget, now: float | None = None) -> tuple[Allowance, ...]:
     """Every cap of ``budget`` with what is left of it now."""
     moment = clock.now() if now is None else now
     return tuple(_allowance(conn, budget, cap, moment) for cap in budget.caps)

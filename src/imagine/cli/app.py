@@ -113,8 +113,9 @@ def _ledger_problem(error: Exception) -> None:
     from imagine.cli import output
     from imagine.ledger.db import is_ledger_problem, problem
 
-    if is_ledger_problem(error):
-        known = problem(error, paths.ledger_file())
+    where = paths.ledger_file()
+    if is_ledger_problem(error) and not isinstance(where, str):
+        known = problem(error, where)
         output.error(str(known))
         raise typer.Exit(int(known.exit_code)) from None
 

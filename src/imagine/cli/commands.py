@@ -96,6 +96,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "imagine.cli.promote:promote",
         "Render the final version of a --preview: same prompt, template version, inputs and options.",
     ),
+    "ledger": (
+        "imagine.cli.ledger:app",
+        "Say where the ledger is, or copy it into a PostgreSQL ledger that machines share.",
+    ),
     "policy": (
         "imagine.cli.policy:app",
         "Try a prompt against the local policy rules, or list the rules in force.",

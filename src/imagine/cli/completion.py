@@ -55,7 +55,7 @@ def jobs(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
 
     found = [("@last", "the newest job")] if "@last".startswith(incomplete) else []
     where = paths.ledger_file()
-    if not where.exists():  # completing must not create a ledger
+    if isinstance(where, Path) and not where.exists():  # completing must not create a ledger
         return found
     with Ledger.open(where) as ledger:
         choices = ledger.job_choices(incomplete, statuses(ctx.info_name), JOBS_OFFERED)

@@ -126,6 +126,8 @@ def _choices(
     from imagine.ledger.choices import job_choices
 
     where = paths.ledger_file()
+    if isinstance(where, str):  # a PostgreSQL ledger: Typer's path asks it
+        return None
     if not where.exists():  # completing must not create a ledger
         return []
     try:

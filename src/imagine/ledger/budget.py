@@ -7,8 +7,7 @@ the provider's ticks (integers): three $0.10 jobs are exactly $0.30, never $0.30
 
 from __future__ import annotations
 
-import sqlite3
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imagine import clock
 from imagine.api.contract import TICKS_PER_USD
@@ -16,6 +15,9 @@ from imagine.budget import Budget, Cap, Refusal, refusal
 from imagine.jobs import BlockReason, BlockSource, EventKind, Status
 from imagine.ledger.store import Ledger
 from imagine.pricing import usd_to_ticks
+
+if TYPE_CHECKING:
+    from imagine.ledger.db import Connection
 
 # session.SIM_BASE_URL: jobs of the in-process simulator (--sim) are free and count toward nothing.
 FREE_BASE_URL = "sim:in-process"
@@ -26,7 +28,7 @@ SPEND_TICKS = (
 
 
 def spend_ticks(
-    conn: sqlite3.Connection, start: float, end: float, project_dir: str | None = None
+    conn: Connection, start: float, end: float, project_dir: str | None = None
 ) -> tuple[int, int]:
     """Ticks charged, and ticks reserved and not yet charged, by jobs sent in [start, end)."""
     sql = (
@@ -43,7 +45,7 @@ def spend_ticks(
 
 
 def admit(
-    conn: sqlite3.Connection, job_id: str, budget: Budget, now: float
+    conn: Connection, job_id: str, budget: Budget, now: float
 ) -> tuple[Refusal | None, dict[str, Any]]:
     """Whether the queued job fits every cap that applies to it; if it does, the values that
     reserve its estimate (written by the caller with the move to submitting)."""
@@ -64,7 +66,7 @@ def admit(
     return None, held
 
 
-def block(ledger: Ledger, conn: sqlite3.Connection, job_id: str, refused: Refusal) -> None:
+def block(ledger: Ledger, conn: Connection, job_id: str, refused: Refusal) -> None:
     """Inside the caller's transaction: the queued job is blocked by the cap, never sent."""
     cap: Cap = refused.cap
     ledger.write(

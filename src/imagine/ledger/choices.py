@@ -6,12 +6,16 @@ Typer, the engine or the ledger's own module is imported.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
+from typing import Any, Protocol
+
+
+class _Reads(Protocol):
+    def execute(self, sql: str, parameters: Any = ..., /) -> Any: ...
 
 
 def job_choices(
-    conn: sqlite3.Connection, typed: str, statuses: Iterable[str] | None, limit: int
+    conn: _Reads, typed: str, statuses: Iterable[str] | None, limit: int
 ) -> list[tuple[int, str, str | None]]:
     """(seq, id, prompt) of the newest jobs the reference being typed can become: `@N…` by
     ranges of seq, an id prefix by a range of the id index, nothing typed by seq; each bounded

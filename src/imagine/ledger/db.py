@@ -1,4 +1,6 @@
-"""The SQLite connection: WAL and a busy timeout from day one, so several processes can share one ledger."""
+"""The ledger's connection: SQLite (WAL and a busy timeout from day one, so several processes can
+share one ledger file), or PostgreSQL (ledger/postgres.py) for several machines. Both answer to
+``Connection``: the ledger's code is written once, against it."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeGuard
+from typing import Any, Protocol, TypeGuard
 
 from imagine.errors import ConfigError
 
@@ -25,7 +27,50 @@ _READ_ONLY = ("readonly", "read-only")
 _CANNOT_OPEN = ("unable to open", "disk i/o error")
 
 
-def connect(path: Path) -> sqlite3.Connection:
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Connection(Protocol):
+    """What the ledger asks of a connection: ``sqlite3.Connection``'s calls, a dialect's name,
+    and a write transaction begun with the ledger's lock held."""
+
+    dialect: str
+
+    @property
+    def in_transaction(self) -> bool: ...
+    def execute(self, sql: str, parameters: Any = ..., /) -> Any: ...
+    def executemany(self, sql: str, parameters: Any, /) -> Any: ...
+    def begin_write(self) -> None: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class SqliteConnection(sqlite3.Connection):
+    """``sqlite3.Connection`` as the ledger's ``Connection``."""
+
+    dialect = "sqlite"
+
+    def begin_write(self) -> None:
+        # IMMEDIATE takes the write lock up front, so read-then-write cannot race.
+        self.execute("BEGIN IMMEDIATE")
+
+
+def open_ledger(where: Path | str) -> Connection:
+    """A connection to the ledger at ``where``: a SQLite file, or a postgresql:// URL."""
+    if isinstance(where, str):
+        from imagine.ledger import postgres
+
+        return postgres.connect(where)
+    return connect(where)
+
+
+def connect(path: Path) -> SqliteConnection:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -34,7 +79,9 @@ def connect(path: Path) -> sqlite3.Connection:
             hint=f"Make it writable, or set IMAGINE_LEDGER to a file elsewhere. {_MOVE}",
         ) from None
     try:
-        conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        conn = sqlite3.connect(
+            path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, factory=SqliteConnection
+        )
     except sqlite3.Error as error:
         raise problem(error, path) from None
     try:
@@ -107,17 +154,17 @@ def _use_wal(conn: sqlite3.Connection) -> None:
 
 
 @contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One logical write. IMMEDIATE takes the write lock up front, so read-then-write cannot race.
-    Inside a transaction already open on ``conn``, the write joins it: it commits, or is rolled
-    back, with the enclosing one."""
+def transaction(conn: Connection) -> Iterator[Connection]:
+    """One logical write, with the ledger's write lock taken up front, so read-then-write cannot
+    race (SQLite's BEGIN IMMEDIATE; PostgreSQL's advisory lock). Inside a transaction already
+    open on ``conn``, the write joins it: it commits, or is rolled back, with the enclosing one."""
     if conn.in_transaction:
         yield conn
         return
-    conn.execute("BEGIN IMMEDIATE")
+    conn.begin_write()
     try:
         yield conn
     except BaseException:
-        conn.execute("ROLLBACK")
+        conn.rollback()
         raise
-    conn.execute("COMMIT")
+    conn.commit()

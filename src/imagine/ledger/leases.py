@@ -175,7 +175,8 @@ def slow_down(ledger: Ledger, model: str, seconds: float) -> None:
     with ledger.transaction() as conn:
         conn.execute(
             "INSERT INTO pacing (model, next_start_at) VALUES (?, ?)"
-            " ON CONFLICT(model) DO UPDATE SET next_start_at ="
-            " MAX(next_start_at, excluded.next_start_at)",
+            " ON CONFLICT(model) DO UPDATE SET next_start_at = CASE"
+            " WHEN pacing.next_start_at > excluded.next_start_at THEN pacing.next_start_at"
+            " ELSE excluded.next_start_at END",
             (model, until),
         )

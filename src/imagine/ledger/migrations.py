@@ -5,16 +5,15 @@ A shipped migration is never edited: change the schema by appending a new one.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 
 from imagine.clock import iso
-from imagine.ledger.db import transaction
+from imagine.ledger.db import Connection, transaction
 
-Migration = tuple[str, Callable[[sqlite3.Connection], None]]
+Migration = tuple[str, Callable[[Connection], None]]
 
 
-def m001_jobs(conn: sqlite3.Connection) -> None:
+def m001_jobs(conn: Connection) -> None:
     conn.execute(
         """
         CREATE TABLE jobs (
@@ -67,7 +66,7 @@ def m001_jobs(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX jobs_fingerprint ON jobs(fingerprint)")
 
 
-def m002_job_events(conn: sqlite3.Connection) -> None:
+def m002_job_events(conn: Connection) -> None:
     conn.execute(
         """
         CREATE TABLE job_events (
@@ -84,7 +83,7 @@ def m002_job_events(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX job_events_job ON job_events(job_id, id)")
 
 
-def m003_scheduling(conn: sqlite3.Connection) -> None:
+def m003_scheduling(conn: Connection) -> None:
     """Polling schedule and leases, so several processes can share the work of one ledger."""
     for column in (
         "poll_count INTEGER NOT NULL DEFAULT 0",
@@ -98,7 +97,7 @@ def m003_scheduling(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE TABLE pacing (model TEXT PRIMARY KEY, next_start_at REAL NOT NULL)")
 
 
-def m004_audit_log(conn: sqlite3.Connection) -> None:
+def m004_audit_log(conn: Connection) -> None:
     """Edits change someone's video: who did it, when, to which input, with what consent.
     Entries outlive their jobs (`imagine rm` keeps them), hence no foreign key."""
     conn.execute(
@@ -118,13 +117,13 @@ def m004_audit_log(conn: sqlite3.Connection) -> None:
     )
 
 
-def m005_lookup_indexes(conn: sqlite3.Connection) -> None:
+def m005_lookup_indexes(conn: Connection) -> None:
     """Checks made for every new job (is this output path taken?) and every lease renewal."""
     conn.execute("CREATE INDEX jobs_output_path ON jobs(output_path)")
     conn.execute("CREATE INDEX jobs_lease_owner ON jobs(lease_owner)")
 
 
-def m006_ledger_lookups(conn: sqlite3.Connection) -> None:
+def m006_ledger_lookups(conn: Connection) -> None:
     """Indexes so that no command's cost grows with the ledger's size, each named by its query
     (see Ledger in store.py), and the index of renders found on disk kept in the ledger.
 
@@ -158,7 +157,7 @@ def m006_ledger_lookups(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX found_renders_fingerprint ON found_renders(fingerprint)")
 
 
-def m007_workflow_columns(conn: sqlite3.Connection) -> None:
+def m007_workflow_columns(conn: Connection) -> None:
     """The columns the money, policy, template, preview, review and storage work share, in one
     step so that each of them reads the same names (see the Job dataclass for their meaning)."""
     for column in (
@@ -185,7 +184,7 @@ def m007_workflow_columns(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX jobs_preview_of ON jobs(preview_of)")
 
 
-def m009_budget(conn: sqlite3.Connection) -> None:
+def m009_budget(conn: Connection) -> None:
     """``spent_at``: when a job's money was committed (it was marked submitting), the moment
     budgets and `imagine usage` count it at. Older jobs count from when they were sent, or
     made (a charge recorded for a job never marked sent: an import)."""
@@ -197,7 +196,7 @@ def m009_budget(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX jobs_spent_at ON jobs(spent_at)")
 
 
-def m011_templates(conn: sqlite3.Connection) -> None:
+def m011_templates(conn: Connection) -> None:
     """The text each template version had when last used, so that a text changed without a new
     version number is noticed (one definition per file: projects may share a template's name)."""
     conn.execute(
@@ -214,19 +213,19 @@ def m011_templates(conn: sqlite3.Connection) -> None:
     )
 
 
-def m010_policy(conn: sqlite3.Connection) -> None:
+def m010_policy(conn: Connection) -> None:
     """Audit entries that are not about one edit: an admin policy refusal (no job, job_id '')
     says which file and setting refused what, as JSON."""
     conn.execute("ALTER TABLE audit_log ADD COLUMN detail TEXT")
 
 
-def m012_lifecycle(conn: sqlite3.Connection) -> None:
+def m012_lifecycle(conn: Connection) -> None:
     """`purge --older-than` reads jobs by age. (Reports and deletions are audited too, their
     facts as JSON in audit_log.detail, from 010: never the prompt.)"""
     conn.execute("CREATE INDEX jobs_created ON jobs(created_at)")
 
 
-def m008_storyboards(conn: sqlite3.Connection) -> None:
+def m008_storyboards(conn: Connection) -> None:
     """Storyboards and the job each of their panels is, so `imagine show` can list them."""
     conn.execute(
         """
@@ -271,7 +270,7 @@ STAT_COLUMNS = {
 }
 
 
-def m015_observe(conn: sqlite3.Connection) -> None:
+def m015_observe(conn: Connection) -> None:
     """`imagine stats` reads a few columns and durations of every job in its window. The
     durations are virtual generated columns (nothing stored in the rows), computed when a job
     is written into one covering index, ordered by creation time for --since: a stats pass
@@ -289,7 +288,7 @@ def m015_observe(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX job_events_kind ON job_events(event, at)")
 
 
-def m016_storage(conn: sqlite3.Connection) -> None:
+def m016_storage(conn: Connection) -> None:
     """Shared storage: each object a finished render was uploaded as (its bucket, key, size,
     sha256 and its path inside a project folder), and on the job the moment all of them were in the bucket (NULL: not yet, so the
     next `imagine wait` or render command uploads it; any machine sharing the ledger may fetch
@@ -312,6 +311,12 @@ def m016_storage(conn: sqlite3.Connection) -> None:
     )
 
 
+def m018_found_order(conn: Connection) -> None:
+    """When each render found on disk was recorded (newest first when several match a request):
+    SQLite's rowid said so before, and PostgreSQL has none."""
+    conn.execute("ALTER TABLE found_renders ADD COLUMN found_at TEXT")
+
+
 MIGRATIONS: list[Migration] = [
     ("001_jobs", m001_jobs),
     ("002_job_events", m002_job_events),
@@ -327,21 +332,54 @@ MIGRATIONS: list[Migration] = [
     ("012_lifecycle", m012_lifecycle),
     ("015_observe", m015_observe),
     ("016_storage", m016_storage),
+    ("018_found_order", m018_found_order),
 ]
 
 
-def applied(conn: sqlite3.Connection) -> set[str]:
+def m000_postgresql(conn: Connection) -> None:
+    """PostgreSQL only: the SQLite functions the ledger's SQL calls (ledger/postgres.py)."""
+    from imagine.ledger.postgres import PRELUDE
+
+    for statement in PRELUDE:
+        conn.execute(statement)
+
+
+def applied(conn: Connection) -> set[str]:
     conn.execute(
         "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
     )
     return {row[0] for row in conn.execute("SELECT name FROM _migrations")}
 
 
-def migrate(conn: sqlite3.Connection, migrations: list[Migration] | None = None) -> list[str]:
+def migrate(conn: Connection, migrations: list[Migration] | None = None) -> list[str]:
     """Apply every migration not yet applied, in order; return the names applied now."""
+    steps = MIGRATIONS if migrations is None else migrations
+    if conn.dialect != "postgresql":
+        return _apply(conn, steps)
+    steps = [("000_postgresql", m000_postgresql), *steps]
+    if {name for name, _ in steps} <= _applied_already(conn):
+        return []
+    # DDL is transactional here: every step, or none, under the ledger's lock, so two machines
+    # opening a new ledger at once cannot both create it.
+    with transaction(conn):
+        return _apply(conn, steps)
+
+
+def _applied_already(conn: Connection) -> set[str]:
+    """The migrations a PostgreSQL ledger has, read without taking its lock (none if new)."""
+    found = conn.execute(
+        "SELECT count(*) FROM information_schema.tables"
+        " WHERE table_schema = current_schema() AND table_name = '_migrations'"
+    ).fetchone()
+    if not found[0]:
+        return set()
+    return {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+
+
+def _apply(conn: Connection, steps: list[Migration]) -> list[str]:
     done = applied(conn)
     ran = []
-    for name, step in migrations if migrations is not None else MIGRATIONS:
+    for name, step in steps:
         if name in done:
             continue
         with transaction(conn):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -15,7 +14,7 @@ from typing import Any
 from imagine import clock, ids, paths
 from imagine.errors import JobNotFound
 from imagine.jobs import COLUMNS, EventKind, Job, Status, check_move
-from imagine.ledger.db import connect, transaction
+from imagine.ledger.db import Connection, open_ledger, transaction
 from imagine.ledger.migrations import migrate
 
 _MAX_SEQ = 2**63 - 1  # the largest integer SQLite stores
@@ -68,16 +67,25 @@ class Event:
 
 
 class Ledger:
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, conn: Connection, path: Path | str) -> None:
         self.conn = conn
-        self.path = path
+        self.path = path  # a SQLite file, or a PostgreSQL URL
 
     @classmethod
-    def open(cls, path: Path | None = None) -> Ledger:
+    def open(cls, path: Path | str | None = None) -> Ledger:
         where = path or paths.ledger_file()
-        conn = connect(where)
-        migrate(conn)
+        conn = open_ledger(where)
+        try:
+            migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
         return cls(conn, where)
+
+    @property
+    def shared(self) -> bool:
+        """Whether machines share this ledger (PostgreSQL), not only this machine's processes."""
+        return self.conn.dialect == "postgresql"
 
     def close(self) -> None:
         self.conn.close()
@@ -89,7 +97,7 @@ class Ledger:
         self.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[Connection]:
         with transaction(self.conn) as conn:
             yield conn
 
@@ -112,11 +120,7 @@ class Ledger:
             if existing is not None:
                 return existing
             if callable(values):
-                (last,) = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM jobs").fetchone()
-                (used,) = conn.execute(
-                    "SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'jobs'"
-                ).fetchone()
-                seq = max(last, used) + 1
+                seq = _next_seq(conn)
                 row = {"seq": seq, "created_at": now, "updated_at": now, **values(seq)}
             else:
                 row = {"created_at": now, "updated_at": now, **values}
@@ -132,7 +136,7 @@ class Ledger:
                 self.audit(conn, {"at": now, "job_id": row["id"], **audit})
         return self.require(row["id"])
 
-    def audit(self, conn: sqlite3.Connection, entry: Mapping[str, Any]) -> None:
+    def audit(self, conn: Connection, entry: Mapping[str, Any]) -> None:
         """Add an audit log entry inside the caller's transaction; ``detail`` is kept as JSON."""
         entry = dict(entry)
         if "detail" in entry and not isinstance(entry["detail"], str):
@@ -199,7 +203,7 @@ class Ledger:
 
     def write(
         self,
-        conn: sqlite3.Connection,
+        conn: Connection,
         job_id: str,
         status: Status,
         event: EventKind,
@@ -236,7 +240,7 @@ class Ledger:
 
     def _event(
         self,
-        conn: sqlite3.Connection,
+        conn: Connection,
         job_id: str,
         event: EventKind,
         from_status: str | None,
@@ -259,7 +263,7 @@ class Ledger:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def _get(self, conn: sqlite3.Connection, job_id: str) -> Job | None:
+    def _get(self, conn: Connection, job_id: str) -> Job | None:
         row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return Job.from_row(row) if row else None
 
@@ -442,23 +446,26 @@ class Ledger:
     def index_folder(self, project_dir: Path, found: Iterable[tuple[str, str]]) -> None:
         """Record the renders found in a project folder (sidecar path, fingerprint) that the
         ledger has no job for, and that the folder has been looked through."""
-        folder = str(project_dir)
+        folder, now = str(project_dir), clock.iso()
         with self.transaction() as conn:
             conn.executemany(
-                "INSERT OR REPLACE INTO found_renders (sidecar_path, project_dir, fingerprint)"
-                " VALUES (?, ?, ?)",
-                ((sidecar, folder, fingerprint) for sidecar, fingerprint in found),
+                "INSERT INTO found_renders (sidecar_path, project_dir, fingerprint, found_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (sidecar_path) DO UPDATE SET"
+                " project_dir = excluded.project_dir, fingerprint = excluded.fingerprint,"
+                " found_at = excluded.found_at",
+                [(sidecar, folder, fingerprint, now) for sidecar, fingerprint in found],
             )
             conn.execute(
-                "INSERT OR REPLACE INTO project_folders (project_dir, indexed_at) VALUES (?, ?)",
-                (folder, clock.iso()),
+                "INSERT INTO project_folders (project_dir, indexed_at) VALUES (?, ?)"
+                " ON CONFLICT (project_dir) DO UPDATE SET indexed_at = excluded.indexed_at",
+                (folder, now),
             )
 
     def found_renders(self, project_dir: Path, fingerprint: str) -> list[str]:
         """Sidecars found on disk in the project for this request, newest record first."""
         rows = self.conn.execute(
             "SELECT sidecar_path FROM found_renders WHERE fingerprint = ? AND project_dir = ?"
-            " ORDER BY rowid DESC",
+            " ORDER BY COALESCE(found_at, '') DESC, sidecar_path DESC",
             (fingerprint, str(project_dir)),
         )
         return [path for (path,) in rows]
@@ -512,12 +519,28 @@ class Ledger:
         """How long recent renders of this shape took at the provider (newest first)."""
         rows = self.conn.execute(
             "SELECT submitted_at, completed_at, last_pending_at FROM jobs"
-            " WHERE model = ? AND resolution IS ? AND video_duration = ?"
+            " WHERE model = ? AND resolution IS NOT DISTINCT FROM ? AND video_duration = ?"
             " AND completed_at IS NOT NULL AND submitted_at IS NOT NULL"
             f" ORDER BY seq DESC LIMIT {HISTORY}",
             (model, resolution, seconds),
         )
         return [render_time(*row) for row in rows]
+
+
+def _next_seq(conn: Connection) -> int:
+    """The next job's number, under the write lock: past every job's, and past any job's that
+    was removed (numbers are never given twice, or @N would name another job than it did)."""
+    if conn.dialect == "postgresql":  # one round trip: the number, and the sequence moved past it
+        (seq,) = conn.execute(
+            "SELECT setval('jobs_seq_seq', GREATEST((SELECT COALESCE(MAX(seq), 0) FROM jobs),"
+            " (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM jobs_seq_seq)) + 1)"
+        ).fetchone()
+        return int(seq)
+    (last,) = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM jobs").fetchone()
+    (used,) = conn.execute(
+        "SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'jobs'"
+    ).fetchone()
+    return int(max(last, used) + 1)
 
 
 def _looks_like_path(text: str) -> bool:

@@ -50,7 +50,7 @@ class Refused(Exception):
 class Review:
     """What a review serves and how its actions are carried out."""
 
-    ledger_path: Path
+    ledger_path: Path | str  # a SQLite file or a PostgreSQL URL
     project_dir: Path  # resolved
     since: str | None
     run_job: Callable[[str], None]  # start the engine on a new job (a re-run)
