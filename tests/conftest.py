@@ -23,12 +23,18 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 
 
 @pytest.fixture(autouse=True)
-def imagine_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def imagine_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Path:
     """No test may touch the real home: all per-user state goes under tmp_path/home."""
     home = tmp_path / "home"
     monkeypatch.setenv("IMAGINE_HOME", str(home))
     for name in ("XAI_API_KEY", "IMAGINE_LEDGER", "IMAGINE_DEBUG", "IMAGINE_BASE_URL", "NO_COLOR"):
         monkeypatch.delenv(name, raising=False)
+    if os.environ.get("IMAGINE_TEST_LEDGER") == "postgresql":
+        # The whole suite on PostgreSQL (slower; not CI's run): every test's default ledger is
+        # a schema of its own on the test server.
+        monkeypatch.setenv("IMAGINE_LEDGER", request.getfixturevalue("postgres_url"))
     # Nor the machine's admin policy file: tests that want one name theirs.
     from imagine import admin
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import sys
 from functools import cache
@@ -64,7 +65,14 @@ class Cli:
         )
 
 
-def read_jobs(home: Path) -> list[sqlite3.Row]:
+def read_jobs(home: Path) -> list[Any]:
+    """The jobs of the test's ledger (SQLite's file under ``home``, or the PostgreSQL ledger
+    IMAGINE_LEDGER names), oldest first, as rows read by column name."""
+    if os.environ.get("IMAGINE_LEDGER", "").startswith("postgresql://"):
+        from imagine.ledger.store import Ledger
+
+        with Ledger.open() as ledger:
+            return list(ledger.conn.execute("SELECT * FROM jobs ORDER BY seq"))
     path = home / "ledger.sqlite3"
     if not path.exists():
         return []

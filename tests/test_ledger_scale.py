@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from imagine import reuse
-from imagine.ledger import store
+from imagine.ledger import db
 from tests.helpers import Cli, read_jobs, sim_stats
 
 
@@ -19,14 +19,14 @@ from tests.helpers import Cli, read_jobs, sim_stats
 def statements(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """Every SQL statement the commands run from now on (with its values filled in)."""
     seen: list[str] = []
-    real = store.connect
+    real = db.connect
 
     def traced(path: Path) -> sqlite3.Connection:
         conn = real(path)
         conn.set_trace_callback(seen.append)
         return conn
 
-    monkeypatch.setattr(store, "connect", traced)
+    monkeypatch.setattr(db, "connect", traced)
     yield seen
 
 

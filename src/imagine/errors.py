@@ -71,6 +71,13 @@ class JobNotFound(UsageError):
     """A job reference that matches no job, or more than one."""
 
 
+class LedgerUnreachable(ImagineError):
+    """The ledger's server (PostgreSQL) cannot be reached, or the connection to it was lost and
+    could not be made again in time: the jobs are as last committed; a later run carries on."""
+
+    exit_code = ExitCode.UNREACHABLE
+
+
 class AuthError(ImagineError):
     """No API key, a wrong one, or one without permission."""
 

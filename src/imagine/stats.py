@@ -51,7 +51,7 @@ _KEY = {
     GroupBy.RESOLUTION: "resolution",
     GroupBy.MODE: "mode",
     # A template's versions apart: an A/B of v2 against v3 is the point of grouping by it.
-    GroupBy.TEMPLATE: "template_name || ' v' || COALESCE(template_version, '?')",
+    GroupBy.TEMPLATE: "template_name || ' v' || COALESCE(CAST(template_version AS TEXT), '?')",
 }
 PERCENTS = (50, 90, 95)
 

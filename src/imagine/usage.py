@@ -40,7 +40,7 @@ class By(StrEnum):
 _KEYS = {
     By.MODEL: "model || ' ' || COALESCE(resolution, '-')",
     By.PROJECT: "project_dir",
-    By.TEMPLATE: "COALESCE(template_name || ' v' || COALESCE(template_version, '?'), '-')",
+    By.TEMPLATE: "COALESCE(template_name || ' v' || COALESCE(CAST(template_version AS TEXT), '?'), '-')",
 }
 # Held reservations: a job sent, without a charge, whose reservation was not released.
 _RESERVED = f"CASE WHEN cost_ticks IS NULL THEN {SPEND_TICKS} ELSE 0 END"
@@ -242,10 +242,10 @@ def _days(conn: Connection, first: date, last: date, budget: Budget) -> tuple[Gr
         chunk = windows[at : at + _DAYS_PER_QUERY]
         values = ", ".join("(?, ?, ?)" for _ in chunk)
         rows = conn.execute(
-            f"WITH days(day, start, end) AS (VALUES {values})"
+            f"WITH days(day, day_start, day_end) AS (VALUES {values})"
             " SELECT day, COUNT(jobs.id), COALESCE(SUM(cost_ticks), 0),"
             f" COALESCE(SUM({_RESERVED}), 0)"
-            " FROM days JOIN jobs ON spent_at >= start AND spent_at < end AND base_url != ?"
+            " FROM days JOIN jobs ON spent_at >= day_start AND spent_at < day_end AND base_url != ?"
             " GROUP BY day",
             (*(value for window in chunk for value in window), FREE_BASE_URL),
         )

@@ -42,7 +42,7 @@ from imagine.engine.download import Limits, SaveFailed, new_http
 from imagine.engine.events import Reason, Sink, Update, UpdateKind, null_sink
 from imagine.engine.finish import Finisher
 from imagine.engine.polling import Poller
-from imagine.errors import ImagineError, PolicyError, sentences
+from imagine.errors import ImagineError, LedgerUnreachable, PolicyError, sentences
 from imagine.jobs import Brief, EventKind, Job, Status
 from imagine.ledger import leases
 from imagine.ledger.store import HISTORY, Ledger, render_time
@@ -300,6 +300,8 @@ class Engine:
             return Outcome.of(job, reason=Reason.UNREACHABLE, error=error)
         except (AuthenticationFailed, PermissionDenied) as error:
             return Outcome.of(self.ledger.require(job_id), reason=Reason.AUTH, error=error)
+        except LedgerUnreachable:
+            raise  # the command stops (exit 4): no job's outcome can be read or written
         except ImagineError as error:
             return Outcome.of(self.ledger.require(job_id), reason=Reason.REFUSED, error=error)
 

@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol, TypeGuard
+from typing import Any, Literal, Protocol, TypeGuard
 
 from imagine.errors import ConfigError
 
@@ -25,6 +25,13 @@ class LedgerError(ConfigError):
 _DAMAGED = ("not a database", "malformed", "file is encrypted", "disk image")
 _READ_ONLY = ("readonly", "read-only")
 _CANNOT_OPEN = ("unable to open", "disk i/o error")
+
+
+# What a write transaction locks on PostgreSQL, where several machines write at once: "ledger"
+# (the ledger's one write lock, as SQLite's; the default), "starts" (the lock every start takes:
+# the cap on renders in flight, the pacing and the budget are read and written under it), or
+# "rows" (only the rows it writes, e.g. a job's lease). SQLite has one lock for all.
+Lock = Literal["ledger", "starts", "rows"]
 
 
 class Cursor(Protocol):
@@ -45,7 +52,7 @@ class Connection(Protocol):
     def in_transaction(self) -> bool: ...
     def execute(self, sql: str, parameters: Any = ..., /) -> Any: ...
     def executemany(self, sql: str, parameters: Any, /) -> Any: ...
-    def begin_write(self) -> None: ...
+    def begin_write(self, lock: Lock = "ledger") -> None: ...
     def commit(self) -> None: ...
     def rollback(self) -> None: ...
     def close(self) -> None: ...
@@ -56,7 +63,7 @@ class SqliteConnection(sqlite3.Connection):
 
     dialect = "sqlite"
 
-    def begin_write(self) -> None:
+    def begin_write(self, lock: Lock = "ledger") -> None:
         # IMMEDIATE takes the write lock up front, so read-then-write cannot race.
         self.execute("BEGIN IMMEDIATE")
 
@@ -154,14 +161,14 @@ def _use_wal(conn: sqlite3.Connection) -> None:
 
 
 @contextmanager
-def transaction(conn: Connection) -> Iterator[Connection]:
+def transaction(conn: Connection, lock: Lock = "ledger") -> Iterator[Connection]:
     """One logical write, with the ledger's write lock taken up front, so read-then-write cannot
     race (SQLite's BEGIN IMMEDIATE; PostgreSQL's advisory lock). Inside a transaction already
     open on ``conn``, the write joins it: it commits, or is rolled back, with the enclosing one."""
     if conn.in_transaction:
         yield conn
         return
-    conn.begin_write()
+    conn.begin_write(lock)
     try:
         yield conn
     except BaseException:

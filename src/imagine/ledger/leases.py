@@ -1,7 +1,10 @@
 """Sharing one ledger between processes: job leases, the global in-flight cap and start pacing.
 
 Each check-and-set runs inside one IMMEDIATE transaction, so two processes can never both take the
-same job, the same slot or the same start time.
+same job, the same slot or the same start time. On PostgreSQL, shared by machines, a claim locks
+the job's row alone (``FOR UPDATE SKIP LOCKED``: a job another machine is writing at this moment
+is theirs for now), and every start takes the ledger's start lock, under which the cap, the
+model's pacing row (``FOR UPDATE``) and the budget are read and written in one transaction.
 """
 
 from __future__ import annotations
@@ -39,9 +42,12 @@ def claim(ledger: Ledger, job_id: str, owner: str, seconds: float) -> Job | None
     the job as it then stands, read under the same lock. None while another live process holds
     it. A job no longer live is returned as it is, its lease left alone."""
     now = clock.now()
-    with ledger.transaction() as conn:
-        row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    skip_locked = " FOR UPDATE SKIP LOCKED" if ledger.shared else ""
+    with ledger.transaction(lock="rows") as conn:
+        row = conn.execute(f"SELECT * FROM jobs WHERE id = ?{skip_locked}", (job_id,)).fetchone()
         if row is None:
+            if skip_locked and ledger.get(job_id) is not None:
+                return None  # another machine is writing it this moment
             raise JobNotFound(f"no job {job_id} in the ledger")
         job = Job.from_row(row)
         if not job.status.live:
@@ -74,7 +80,7 @@ def _is_dead(owner: str) -> bool:
 
 
 def renew(ledger: Ledger, owner: str, seconds: float) -> None:
-    with ledger.transaction() as conn:
+    with ledger.transaction(lock="rows") as conn:
         conn.execute(
             "UPDATE jobs SET lease_expires_at = ? WHERE lease_owner = ?",
             (clock.iso(clock.now() + seconds), owner),
@@ -82,7 +88,7 @@ def renew(ledger: Ledger, owner: str, seconds: float) -> None:
 
 
 def release(ledger: Ledger, job_id: str, owner: str) -> None:
-    with ledger.transaction() as conn:
+    with ledger.transaction(lock="rows") as conn:
         conn.execute(
             "UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL"
             " WHERE id = ? AND lease_owner = ?",
@@ -127,7 +133,7 @@ def try_start(
     token bucket of depth one).
     """
     now = clock.now()
-    with ledger.transaction() as conn:
+    with ledger.transaction(lock="starts") as conn:
         row = conn.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None or row[0] != Status.QUEUED.value:
             return Start(-1.0)
@@ -145,7 +151,10 @@ def try_start(
         ).fetchone()
         if in_flight >= cap:
             return Start(CAP_RECHECK)
-        row = conn.execute("SELECT next_start_at FROM pacing WHERE model = ?", (model,)).fetchone()
+        lock_row = " FOR UPDATE" if ledger.shared else ""
+        row = conn.execute(
+            f"SELECT next_start_at FROM pacing WHERE model = ?{lock_row}", (model,)
+        ).fetchone()
         next_start = float(row[0]) if row else 0.0
         if next_start > now:
             return Start(next_start - now, cap - in_flight)
@@ -172,7 +181,7 @@ def try_start(
 def slow_down(ledger: Ledger, model: str, seconds: float) -> None:
     """After a 429, push the model's next start back for every process."""
     until = clock.now() + seconds
-    with ledger.transaction() as conn:
+    with ledger.transaction(lock="rows") as conn:
         conn.execute(
             "INSERT INTO pacing (model, next_start_at) VALUES (?, ?)"
             " ON CONFLICT(model) DO UPDATE SET next_start_at = CASE"

@@ -34,21 +34,19 @@ import psycopg
 from psycopg import adapt, pq
 from psycopg.rows import RowMaker
 
-from imagine.errors import ConfigError, ExitCode, ImagineError
+from imagine.errors import ConfigError, LedgerUnreachable
+from imagine.ledger.db import Lock
 from imagine.ledger.location import redacted
 
 RECONNECT_SECONDS = 30.0  # how long a command keeps trying to reach the ledger's server
 CONNECT_TIMEOUT = 5  # seconds, per attempt
 _RETRY_PAUSE = 0.25
-# One lock per ledger: a database may hold several ledgers, one per schema (search_path).
-_LOCK = "SELECT pg_advisory_xact_lock(hashtext('imagine ledger ' || current_schema()))"
-
-
-class LedgerUnreachable(ImagineError):
-    """The ledger's server cannot be reached, or the connection to it was lost: the jobs are as
-    they were last committed, and a later run carries on (exit 4)."""
-
-    exit_code = ExitCode.UNREACHABLE
+# Advisory locks, one of each per ledger: a database may hold several ledgers, one per schema
+# (search_path). See db.Lock.
+_LOCKS = {
+    "ledger": "SELECT pg_advisory_xact_lock(hashtext('imagine ledger ' || current_schema()))",
+    "starts": "SELECT pg_advisory_xact_lock(hashtext('imagine starts ' || current_schema()))",
+}
 
 
 # -- translating the SQLite dialect ---------------------------------------------------------------
@@ -191,6 +189,9 @@ class PostgresConnection:
     def __init__(self, url: str) -> None:
         self.url = url
         self.shown = redacted(url)
+        # Set from BEGIN to COMMIT or ROLLBACK: a connection lost in between lost the
+        # transaction with it, and nothing after may go on as if it had not.
+        self._writing = False
         self._conn = self._connect()
 
     def _connect(self) -> psycopg.Connection[Any]:
@@ -223,6 +224,8 @@ class PostgresConnection:
 
     @property
     def in_transaction(self) -> bool:
+        if self._writing:
+            return True
         status = self._conn.info.transaction_status
         return status in (pq.TransactionStatus.INTRANS, pq.TransactionStatus.INERROR)
 
@@ -249,21 +252,31 @@ class PostgresConnection:
             raise unreachable(error, self.shown) from None
         return cursor
 
-    def begin_write(self) -> None:
-        """Open a write transaction holding the ledger's lock (SQLite's BEGIN IMMEDIATE)."""
+    def begin_write(self, lock: Lock = "ledger") -> None:
+        """Open a write transaction holding ``lock`` (the ledger's: SQLite's BEGIN IMMEDIATE)."""
         if self._conn.broken or self._conn.closed:
             self._reconnect()
         try:
-            self._conn.execute("BEGIN")
-            self._conn.execute(_LOCK)
+            self._begin(lock)
         except psycopg.OperationalError as error:
+            self._writing = False
             if not self._conn.broken:
                 raise unreachable(error, self.shown) from None
-            self._reconnect()
-            self._conn.execute("BEGIN")
-            self._conn.execute(_LOCK)
+            self._reconnect()  # lost while idle: nothing was begun yet
+            try:
+                self._begin(lock)
+            except psycopg.OperationalError as again:
+                self._writing = False
+                raise unreachable(again, self.shown) from None
+
+    def _begin(self, lock: Lock) -> None:
+        self._conn.execute("BEGIN")
+        self._writing = True
+        if lock in _LOCKS:
+            self._conn.execute(_LOCKS[lock])
 
     def commit(self) -> None:
+        self._writing = False
         try:
             self._conn.execute("COMMIT")
         except psycopg.OperationalError as error:
@@ -272,6 +285,7 @@ class PostgresConnection:
             raise unreachable(error, self.shown) from None
 
     def rollback(self) -> None:
+        self._writing = False
         if self._conn.broken or self._conn.closed:
             return  # the server rolled it back when the connection went
         with contextlib.suppress(psycopg.OperationalError):

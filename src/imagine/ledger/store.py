@@ -14,7 +14,7 @@ from typing import Any
 from imagine import clock, ids, paths
 from imagine.errors import JobNotFound
 from imagine.jobs import COLUMNS, EventKind, Job, Status, check_move
-from imagine.ledger.db import Connection, open_ledger, transaction
+from imagine.ledger.db import Connection, Lock, open_ledger, transaction
 from imagine.ledger.migrations import migrate
 
 _MAX_SEQ = 2**63 - 1  # the largest integer SQLite stores
@@ -97,8 +97,8 @@ class Ledger:
         self.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[Connection]:
-        with transaction(self.conn) as conn:
+    def transaction(self, lock: Lock = "ledger") -> Iterator[Connection]:
+        with transaction(self.conn, lock) as conn:
             yield conn
 
     # -- writing -------------------------------------------------------------------------------
