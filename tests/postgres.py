@@ -61,8 +61,18 @@ class Server:
         self.port = _free_port()
         subprocess.run(
             _as_postgres(
-                [str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres"]
-                + ["-E", "UTF8", "--locale=C.UTF-8"]
+                [
+                    str(self.bin / "initdb"),
+                    "-D",
+                    str(self.data),
+                    "-A",
+                    "trust",
+                    "-U",
+                    "postgres",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                ]
             ),
             check=True,
             capture_output=True,
@@ -73,8 +83,17 @@ class Server:
         )
         subprocess.run(
             _as_postgres(
-                [str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options]
-                + ["-l", str(self.folder / "log"), "-w", "start"]
+                [
+                    str(self.bin / "pg_ctl"),
+                    "-D",
+                    str(self.data),
+                    "-o",
+                    options,
+                    "-l",
+                    str(self.folder / "log"),
+                    "-w",
+                    "start",
+                ]
             ),
             check=True,
             capture_output=True,

@@ -51,7 +51,7 @@ def _batch(cli: Cli, sim: Any, *args: str) -> Any:
 
 
 def test_a_batch_crossing_the_daily_cap_renders_what_fits_and_refuses_the_rest(
-    cli: Cli, sim: Any, project: Path, imagine_home: Path
+    cli: Cli, sim: Any, project: Path, imagine_home: Path, each_ledger: str
 ) -> None:
     _config(imagine_home, "[budget]\ndaily_usd = 0.30\n")
     result = _batch(cli, sim, str(_txt(project, PROMPTS)))
@@ -137,8 +137,9 @@ def _process(sim: Any, folder: Path, batch_file: Path) -> subprocess.Popen[bytes
 
 @pytest.mark.slow
 def test_four_processes_on_one_ledger_never_cross_the_cap_together(
-    sim_factory: Any, project: Path, imagine_home: Path
+    sim_factory: Any, project: Path, imagine_home: Path, each_ledger: str
 ) -> None:
+    """Run on SQLite (one machine) and on PostgreSQL (the processes could be machines)."""
     sim = sim_factory(speed=20.0)
     _config(imagine_home, "[budget]\ndaily_usd = 0.30\n")
     processes = []

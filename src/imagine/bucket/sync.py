@@ -37,10 +37,13 @@ def upload(
     project_dir: Path,
     store: Store | None = None,
 ) -> Uploads:
-    """Upload each complete job's files (several at once, in threads) and record them; a job
-    whose upload fails stays complete, unstored, for the next run to try again."""
+    """Upload each complete job of this project (several at once, in threads) and record them; a
+    job whose upload fails stays complete, unstored, for the next run to try again."""
     found = Uploads()
     todo = [job for job in jobs if job.status is Status.COMPLETE and job.stored_at is None]
+    # Only this project's renders: a job this run attached to, made for another machine's
+    # project, is that machine's to upload (two uploads of one key at once help nobody).
+    todo = [job for job in todo if job.project_dir == str(project_dir)]
     todo = [job for job in todo if Path(job.output_path).is_file()]
     if not todo:
         return found
