@@ -334,32 +334,37 @@ class _Transfer:
         with concurrent.futures.ThreadPoolExecutor(1, "imagine-write") as writer:
             batch: list[bytes] = []
             batched = 0
-            # One read returns what the socket holds, up to READ: a slow host's bytes count
-            # toward the stall window as they come, a fast one's come in large pieces.
-            while piece := self._read(response):
-                have += len(piece)
-                if have > limits.max_bytes:
-                    _drain(pending)
-                    writer.shutdown(wait=True)
-                    self.part.unlink(missing_ok=True)
-                    raise _too_large(have, limits)
-                batch.append(piece)
-                batched += len(piece)
-                fresh += len(piece)
-                if fresh >= limits.stall_bytes:
-                    fresh = 0
-                    self.moved = time.monotonic()
-                if batched < CHUNK and len(batch) < MAX_PIECES:
-                    continue
-                pending.append(writer.submit(save, batch))
-                batch, batched = [], 0
-                if len(pending) > IN_FLIGHT:
-                    pending.popleft().result()
-                if self.on_progress and self.clock() - reported >= PROGRESS_EVERY:
-                    reported = self.clock()
-                    self.loop.call_soon_threadsafe(self.on_progress, have, total)
-            pending.append(writer.submit(save, batch))
-            _drain(pending)
+            try:
+                # One read returns what the socket holds, up to READ: a slow host's bytes count
+                # toward the stall window as they come, a fast one's come in large pieces.
+                while piece := self._read(response):
+                    have += len(piece)
+                    if have > limits.max_bytes:
+                        batch = []
+                        _drain(pending)
+                        self.part.unlink(missing_ok=True)
+                        raise _too_large(have, limits)
+                    batch.append(piece)
+                    batched += len(piece)
+                    fresh += len(piece)
+                    if fresh >= limits.stall_bytes:
+                        fresh = 0
+                        self.moved = time.monotonic()
+                    if batched < CHUNK and len(batch) < MAX_PIECES:
+                        continue
+                    pending.append(writer.submit(save, batch))
+                    batch, batched = [], 0
+                    if len(pending) > IN_FLIGHT:
+                        pending.popleft().result()
+                    if self.on_progress and self.clock() - reported >= PROGRESS_EVERY:
+                        reported = self.clock()
+                        self.loop.call_soon_threadsafe(self.on_progress, have, total)
+            finally:
+                # What came is kept, also when the read failed or was stopped: a resume
+                # starts after it.
+                if batch:
+                    pending.append(writer.submit(save, batch))
+                _drain(pending)
         return have
 
     def _read(self, response: http.client.HTTPResponse) -> bytes:
@@ -428,6 +433,7 @@ class _RedirectsToHttp(urllib.request.HTTPRedirectHandler):
         newurl: str,
     ) -> urllib.request.Request | None:
         if urlsplit(newurl).scheme.lower() not in ("http", "https"):
+            fp.close()  # urllib closes the redirect's answer only after a redirect it follows
             raise DownloadError(
                 f"the file host redirected to a URL that is not http(s): "
                 f"{printable(newurl, 120)!r}",
