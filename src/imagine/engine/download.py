@@ -103,7 +103,8 @@ class Downloaded:
 
 
 def new_http() -> httpx.AsyncClient:
-    """The client for file hosts: it has no credentials at all, so it cannot leak the API key."""
+    """The engine's client for file hosts: no credentials at all, so it cannot leak the API key.
+    ``fetch`` no longer reads through it (see there); it is kept for the callers holding it."""
     from imagine.api.client import proxy_verify
 
     return httpx.AsyncClient(
