@@ -140,3 +140,12 @@ def test_a_resume_follows_a_redirect_with_its_range(tmp_path: Path) -> None:
     assert seen == ["bytes=1000-"]
     assert done.size == len(BODY) and done.sha256 == hashlib.sha256(BODY).hexdigest()
     assert done.part.read_bytes() == BODY
+
+
+def test_a_url_http_client_refuses_fails_the_job_once(tmp_path: Path) -> None:
+    async def go() -> None:
+        await download.fetch(None, "http://127.0.0.1:abc/v.mp4", tmp_path / "v.mp4")
+
+    with pytest.raises(download.DownloadError, match="cannot be fetched") as caught:
+        asyncio.run(go())
+    assert not caught.value.resumable and caught.value.code == "bad_video_url"

@@ -177,11 +177,11 @@ async def _watch(transfer: _Transfer, on_progress: ProgressHook | None) -> Downl
     """Run ``transfer`` on a daemon thread and keep its stall window: a host that sends fewer
     than ``stall_bytes`` in ``stall_seconds`` (the answer's headers included) is given up on.
 
-    The thread cannot be interrupted in a read, so on giving up (or on cancellation) it is told
-    to stop: if it has the part file open it is waited for (one read: the socket's timeout is the
-    stall window), so that no later try opens the file under it; if not (a host dripping its
-    headers), it is left to finish its read and end without touching the file. A daemon thread,
-    so that such a host cannot hold the process at exit."""
+    On giving up (or on cancellation) the thread is told to stop: if it has the part file open,
+    its connection is shut down (its blocked read returns at once) and it is waited for, so that
+    no later try opens the file under it; if not (a host dripping its headers), it is left to
+    finish its read and end without touching the file. A daemon thread, so that such a host
+    cannot hold the process at exit."""
     future: concurrent.futures.Future[Downloaded] = concurrent.futures.Future()
     transfer.on_progress = on_progress
     thread = threading.Thread(
@@ -283,6 +283,12 @@ class _Transfer:
             with refusal:
                 self._claim(None)
                 return self._refused(refusal.code, refusal.headers)
+        except (ValueError, http.client.InvalidURL) as error:  # a control character, a bad port
+            raise DownloadError(
+                f"the video URL cannot be fetched: {printable(str(error), 120)}",
+                resumable=False,
+                code="bad_video_url",
+            ) from None
         except (OSError, http.client.HTTPException) as error:
             raise self._interrupted(error) from None
         with response:
