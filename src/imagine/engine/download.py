@@ -9,12 +9,18 @@ import collections
 import concurrent.futures
 import errno
 import hashlib
+import http.client
 import os
+import socket
+import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.message import Message
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -27,6 +33,11 @@ MIB = 1 << 20
 # Bytes handed to the writer thread at a time: a 1 GB file written in 64 KiB pieces on the event
 # loop was 16,384 writes, hash updates and progress events between reads.
 CHUNK = MIB
+# The most one read asks of the socket (it returns what it holds, up to this).
+READ = MIB
+# Pieces per batch at most: one writev takes at most 1,024 (IOV_MAX); a host that drips a
+# byte at a time would otherwise pile up a million.
+MAX_PIECES = 256
 # Batches handed to the writer thread and not yet written: the memory a download may hold.
 IN_FLIGHT = 4
 PROGRESS_EVERY = 0.1  # seconds between progress events: a display needs no more than 10 a second
@@ -92,7 +103,8 @@ class Downloaded:
 
 
 def new_http() -> httpx.AsyncClient:
-    """The client for file hosts: it has no credentials at all, so it cannot leak the API key."""
+    """The engine's client for file hosts: no credentials at all, so it cannot leak the API key.
+    ``fetch`` no longer reads through it (see there); it is kept for the callers holding it."""
     from imagine.api.client import proxy_verify
 
     return httpx.AsyncClient(
@@ -124,7 +136,7 @@ class _ByScheme(httpx.AsyncBaseTransport):
 
 
 async def fetch(
-    http: httpx.AsyncClient,
+    http: httpx.AsyncClient | None,
     url: str,
     final: Path,
     on_progress: ProgressHook | None = None,
@@ -133,8 +145,14 @@ async def fetch(
 ) -> Downloaded:
     """Fetch ``url`` into ``final.part``, resuming a part left by an earlier try, and check its
     length. The caller commits it (a wait for the disk, best done off the event loop).
-    ``on_progress`` is called at most every ``PROGRESS_EVERY`` seconds of ``clock``, and once at
-    the end."""
+    ``on_progress`` is called on the event loop at most every ``PROGRESS_EVERY`` seconds of
+    ``clock``, and once at the end.
+
+    The file is fetched by the standard library's HTTP client on a thread of its own (see
+    ``_Transfer``), not through ``http``: httpx reads a body 64 KiB at a time through h11's
+    buffers, which cost 2.5 times curl's CPU per GiB; ``http`` is accepted, and unused, so that
+    callers holding ``new_http()``'s client need not change."""
+    del http
     limits = limits or Limits()
     if urlsplit(url).scheme.lower() not in ("http", "https"):
         raise DownloadError(
@@ -146,62 +164,305 @@ async def fetch(
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         have = part.stat().st_size if part.exists() else 0
-        return await _fetch(http, url, part, have, on_progress, limits, clock)
+        transfer = _Transfer(url, part, have, limits, clock, asyncio.get_running_loop())
+        done = await _watch(transfer, on_progress)
     except OSError as error:
         raise save_failed(error, final.parent) from None
+    if on_progress:
+        on_progress(done.size, transfer.total)
+    return done
 
 
-async def _fetch(
-    http: httpx.AsyncClient,
-    url: str,
-    part: Path,
-    have: int,
-    on_progress: ProgressHook | None,
-    limits: Limits,
-    clock: Callable[[], float],
-) -> Downloaded:
-    # Identity encoding: the bytes on disk are the bytes Content-Length counts.
-    headers = {"Accept-Encoding": "identity"}
-    if have:
-        headers["Range"] = f"bytes={have}-"
+async def _watch(transfer: _Transfer, on_progress: ProgressHook | None) -> Downloaded:
+    """Run ``transfer`` on a daemon thread and keep its stall window: a host that sends fewer
+    than ``stall_bytes`` in ``stall_seconds`` (the answer's headers included) is given up on.
+
+    On giving up (or on cancellation) the thread is told to stop: if it has the part file open,
+    its connection is shut down (its blocked read returns at once) and it is waited for, so that
+    no later try opens the file under it; if not (a host dripping its headers), it is left to
+    finish its read and end without touching the file. A daemon thread, so that such a host
+    cannot hold the process at exit."""
+    future: concurrent.futures.Future[Downloaded] = concurrent.futures.Future()
+    transfer.on_progress = on_progress
+    thread = threading.Thread(
+        target=transfer.run, args=(future,), name="imagine-download", daemon=True
+    )
+    thread.start()
+    waiter = asyncio.wrap_future(future)
+    window = transfer.limits.stall_seconds
     try:
-        async with asyncio.timeout(limits.stall_seconds) as window:
-            async with http.stream("GET", url, headers=headers) as response:
-                if response.status_code in (401, 403, 404, 410):
-                    raise LinkExpired(f"the video URL was refused ({response.status_code})")
-                if response.status_code == 416 and have:
-                    if _range_total(response) == have:
-                        # All of it came before (a crash between the download and its rename).
-                        digest = await asyncio.to_thread(_hash_of, part)
-                        return Downloaded(part, have, digest.hexdigest())
-                    part.unlink()
-                    raise DownloadError(
-                        "the partial download did not match the file; starting over"
-                    )
-                if response.status_code not in (200, 206):
-                    raise DownloadError(f"the file host answered {response.status_code}")
-                if response.status_code == 200:
-                    have = 0
-                total = _expected_total(response, have)
-                if total is not None and total > limits.max_bytes:
-                    part.unlink(missing_ok=True)
-                    raise _too_large(total, limits)
-                digest = await _stream(
-                    response, part, have, total, on_progress, limits, window, clock
-                )
-    except TimeoutError:
-        raise DownloadError(
-            f"the file host sent less than {limits.stall_bytes // 1024} KiB "
-            f"in {limits.stall_seconds:g} s"
-        ) from None
-    except httpx.TransportError as error:
-        raise DownloadError(
-            f"the download was interrupted ({error or type(error).__name__})"
-        ) from None
-    size = part.stat().st_size
-    if total is not None and size != total:
-        raise DownloadError(f"the download stopped short: {size} of {total} bytes")
-    return Downloaded(part, size, digest.hexdigest())
+        while True:
+            # Woken 16 times per window, not per read: the window ends at most 1/16 of it late.
+            done, _ = await asyncio.wait({waiter}, timeout=window / 16)
+            if done:
+                return waiter.result()
+            if time.monotonic() > transfer.moved + window:
+                raise transfer.stalled()
+    except BaseException:
+        if transfer.stop():
+            await asyncio.wait({waiter})
+        # A thread left to end on its own finishes with an error nobody waits for any more.
+        waiter.add_done_callback(lambda ended: ended.cancelled() or ended.exception())
+        raise
+
+
+class _Stopped(Exception):
+    """Raised in a transfer's thread once the event loop has given up on it."""
+
+
+class _Transfer:
+    """One download on its own thread: request, answer checks, then the body read in large
+    pieces by ``http.client`` and handed, in batches of about ``CHUNK`` bytes, to a writer thread
+    that appends them to the part file and hashes them (``os.writev`` and sha256 both release
+    the GIL, so they run on the second core while this thread reads).
+
+    The standard library's ``urllib.request`` opens the connection, so the environment's proxies
+    (``https_proxy``, ``no_proxy``) and redirects to http(s) work as they did with httpx; it
+    sends no credentials, so none can leak to a file host."""
+
+    def __init__(
+        self,
+        url: str,
+        part: Path,
+        have: int,
+        limits: Limits,
+        clock: Callable[[], float],
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self.url, self.part, self.have, self.limits = url, part, have, limits
+        self.clock, self.loop = clock, loop
+        self.on_progress: ProgressHook | None = None
+        self.total: int | None = None
+        # When the stall window last moved (time.monotonic): read by the event loop's watch.
+        self.moved = time.monotonic()
+        self._lock = threading.Lock()
+        self._stopped = False
+        self._claimed = False  # the thread may touch the part file: wait for it to end
+        self._live: http.client.HTTPResponse | None = None  # the body being read
+
+    def stop(self) -> bool:
+        """Tell the thread to stop; whether it holds the part file open (then wait for it)."""
+        with self._lock:
+            self._stopped = True
+            if self._live is not None:
+                _hang_up(self._live)
+            return self._claimed
+
+    def _claim(self, live: http.client.HTTPResponse | None) -> None:
+        """From here on the thread may touch the part file, unless it was told to stop; a stop
+        hangs up ``live``'s connection, so that a read blocked on it returns at once."""
+        with self._lock:
+            if self._stopped:
+                raise _Stopped
+            self._claimed = True
+            self._live = live
+
+    def stalled(self) -> DownloadError:
+        return DownloadError(
+            f"the file host sent less than {self.limits.stall_bytes // 1024} KiB "
+            f"in {self.limits.stall_seconds:g} s"
+        )
+
+    def run(self, future: concurrent.futures.Future[Downloaded]) -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(self._run())
+        except BaseException as error:  # handed to the event loop, which raises it there
+            future.set_exception(error)
+
+    def _run(self) -> Downloaded:
+        # Identity encoding: the bytes on disk are the bytes Content-Length counts.
+        headers = {"Accept-Encoding": "identity"}
+        if self.have:
+            headers["Range"] = f"bytes={self.have}-"
+        request = urllib.request.Request(self.url, headers=headers)
+        try:
+            response = _opener().open(request, timeout=self.limits.stall_seconds)
+        except urllib.error.HTTPError as refusal:
+            with refusal:
+                self._claim(None)
+                return self._refused(refusal.code, refusal.headers)
+        except (ValueError, http.client.InvalidURL) as error:  # a control character, a bad port
+            raise DownloadError(
+                f"the video URL cannot be fetched: {printable(str(error), 120)}",
+                resumable=False,
+                code="bad_video_url",
+            ) from None
+        except (OSError, http.client.HTTPException) as error:
+            raise self._interrupted(error) from None
+        with response:
+            self._claim(response)
+            try:
+                return self._answered(response)
+            finally:
+                with self._lock:  # before the connection closes (and its fd is reused)
+                    self._live = None
+
+    def _refused(self, status: int, headers: Message) -> Downloaded:
+        if status in (401, 403, 404, 410):
+            raise LinkExpired(f"the video URL was refused ({status})")
+        if status == 416 and self.have:
+            if _range_total(headers) == self.have:
+                # All of it came before (a crash between the download and its rename).
+                return Downloaded(self.part, self.have, _hash_of(self.part).hexdigest())
+            self.part.unlink()
+            raise DownloadError("the partial download did not match the file; starting over")
+        raise DownloadError(f"the file host answered {status}")
+
+    def _answered(self, response: http.client.HTTPResponse) -> Downloaded:
+        status = response.status
+        if status not in (200, 206):
+            raise DownloadError(f"the file host answered {status}")
+        have = self.have if status == 206 else 0
+        total = self.total = _expected_total(status, response.headers, have)
+        if total is not None and total > self.limits.max_bytes:
+            self.part.unlink(missing_ok=True)
+            raise _too_large(total, self.limits)
+        digest = _hash_of(self.part) if have else hashlib.sha256()
+        with self.part.open("ab" if have else "wb", buffering=0) as handle:
+            size = self._stream(response, handle.fileno(), have, digest)
+        if total is not None and size != total:
+            raise DownloadError(f"the download stopped short: {size} of {total} bytes")
+        return Downloaded(self.part, size, digest.hexdigest())
+
+    def _stream(self, response: http.client.HTTPResponse, fd: int, have: int, digest: Any) -> int:
+        """Append the body to ``fd`` and hash it; the part file's size at the end."""
+        limits, total = self.limits, self.total
+        fresh = 0
+        reported = self.clock()
+        pending: collections.deque[concurrent.futures.Future[None]] = collections.deque()
+
+        def save(pieces: list[bytes]) -> None:
+            _write_all(fd, pieces)
+            for piece in pieces:
+                digest.update(piece)
+
+        with concurrent.futures.ThreadPoolExecutor(1, "imagine-write") as writer:
+            batch: list[bytes] = []
+            batched = 0
+            try:
+                # One read returns what the socket holds, up to READ: a slow host's bytes count
+                # toward the stall window as they come, a fast one's come in large pieces.
+                while piece := self._read(response):
+                    have += len(piece)
+                    if have > limits.max_bytes:
+                        batch = []
+                        _drain(pending)
+                        self.part.unlink(missing_ok=True)
+                        raise _too_large(have, limits)
+                    batch.append(piece)
+                    batched += len(piece)
+                    fresh += len(piece)
+                    if fresh >= limits.stall_bytes:
+                        fresh = 0
+                        self.moved = time.monotonic()
+                    if batched < CHUNK and len(batch) < MAX_PIECES:
+                        continue
+                    pending.append(writer.submit(save, batch))
+                    batch, batched = [], 0
+                    if len(pending) > IN_FLIGHT:
+                        pending.popleft().result()
+                    if self.on_progress and self.clock() - reported >= PROGRESS_EVERY:
+                        reported = self.clock()
+                        self.loop.call_soon_threadsafe(self.on_progress, have, total)
+            finally:
+                # What came is kept, also when the read failed or was stopped: a resume
+                # starts after it.
+                if batch:
+                    pending.append(writer.submit(save, batch))
+                _drain(pending)
+        return have
+
+    def _read(self, response: http.client.HTTPResponse) -> bytes:
+        try:
+            piece = response.read1(READ)
+        except (OSError, http.client.HTTPException) as error:
+            if self._stopped:
+                raise _Stopped from None
+            raise self._interrupted(error) from None
+        if self._stopped:  # a hung-up connection reads as the end of the body
+            raise _Stopped
+        return piece
+
+    def _interrupted(self, error: BaseException) -> DownloadError:
+        reason = error.reason if isinstance(error, urllib.error.URLError) else error
+        if isinstance(reason, TimeoutError):
+            return self.stalled()
+        return DownloadError(f"the download was interrupted ({reason or type(reason).__name__})")
+
+
+def _hang_up(response: http.client.HTTPResponse) -> None:
+    """Shut the connection down under a thread blocked reading it (a shutdown, unlike a close,
+    wakes a blocked read; done on a duplicate of the descriptor, which the thread still owns)."""
+    try:
+        with socket.fromfd(response.fileno(), socket.AF_INET, socket.SOCK_STREAM) as duplicate:
+            duplicate.shutdown(socket.SHUT_RDWR)
+    except (OSError, ValueError):
+        pass  # already closed: nothing left to wake
+
+
+def _drain(pending: collections.deque[concurrent.futures.Future[None]]) -> None:
+    """Wait for the queued writes, in order; the first error is raised."""
+    while pending:
+        pending.popleft().result()
+
+
+def _write_all(fd: int, pieces: list[bytes]) -> None:
+    """One ``writev`` for a batch (no copy into a larger buffer); the rest if it wrote less."""
+    written = os.writev(fd, pieces)
+    if written < sum(map(len, pieces)):
+        rest = memoryview(b"".join(pieces))[written:]
+        while rest:
+            rest = rest[os.write(fd, rest) :]
+
+
+class _TLSWhenNeeded(urllib.request.HTTPSHandler):
+    """https with the process's one TLS context, made on the first https request: a loopback or
+    LAN file host on plain http never loads the CA store."""
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        from imagine.api import client
+
+        return self.do_open(http.client.HTTPSConnection, req, context=client.tls_context())
+
+
+class _RedirectsToHttp(urllib.request.HTTPRedirectHandler):
+    """Redirects are followed to http(s) only (urllib's own rule lets ftp through)."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: http.client.HTTPMessage,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        if urlsplit(newurl).scheme.lower() not in ("http", "https"):
+            fp.close()  # urllib closes the redirect's answer only after a redirect it follows
+            raise DownloadError(
+                f"the file host redirected to a URL that is not http(s): "
+                f"{printable(newurl, 120)!r}",
+                resumable=False,
+                code="bad_video_url",
+            )
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _opener() -> urllib.request.OpenerDirector:
+    """http and https only (no ftp, file or data URLs), the environment's proxies, redirects."""
+    opener = urllib.request.OpenerDirector()
+    for handler in (
+        urllib.request.ProxyHandler(),
+        urllib.request.HTTPHandler(),
+        _TLSWhenNeeded(),
+        urllib.request.HTTPDefaultErrorHandler(),
+        _RedirectsToHttp(),
+        urllib.request.HTTPErrorProcessor(),
+    ):
+        opener.add_handler(handler)
+    return opener
 
 
 def _too_large(size: int, limits: Limits) -> DownloadError:
@@ -224,92 +485,22 @@ def commit(part: Path, final: Path) -> None:
     os.replace(part, final)
 
 
-def _range_total(response: httpx.Response) -> int | None:
+def _range_total(headers: Message) -> int | None:
     """The whole file's size a 416 answer gives (``Content-Range: bytes */SIZE``), if any."""
-    unit, _, span = response.headers.get("content-range", "").partition(" ")
+    unit, _, span = headers.get("content-range", "").partition(" ")
     size = span.removeprefix("*/")
     return int(size) if unit == "bytes" and span.startswith("*/") and size.isdigit() else None
 
 
-def _expected_total(response: httpx.Response, have: int) -> int | None:
-    content_range = response.headers.get("content-range", "")
-    if response.status_code == 206 and "/" in content_range:
+def _expected_total(status: int, headers: Message, have: int) -> int | None:
+    content_range = headers.get("content-range", "")
+    if status == 206 and "/" in content_range:
         total = content_range.rsplit("/", 1)[1]
         return int(total) if total.isdigit() else None
-    length = response.headers.get("content-length")
+    length = headers.get("content-length")
     if length and length.isdigit():
-        return int(length) + (have if response.status_code == 206 else 0)
+        return int(length) + (have if status == 206 else 0)
     return None
-
-
-async def _stream(
-    response: httpx.Response,
-    part: Path,
-    have: int,
-    total: int | None,
-    on_progress: ProgressHook | None,
-    limits: Limits,
-    window: asyncio.Timeout,
-    clock: Callable[[], float],
-) -> Any:
-    """Append the body to the part file; the sha256 of the whole file, hashed as it is written.
-    Every ``stall_bytes`` received move the stall ``window`` on.
-
-    Writing and hashing run on one worker thread (both release the GIL, so they take the second
-    core while the event loop reads), in order, at most ``IN_FLIGHT`` pieces behind the reads."""
-    loop = asyncio.get_running_loop()
-    digest = await asyncio.to_thread(_hash_of, part) if have else hashlib.sha256()
-    fresh = 0
-    moved, slide = loop.time(), limits.stall_seconds / 16
-    reported = clock()
-    pending: collections.deque[concurrent.futures.Future[None]] = collections.deque()
-    writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="imagine-download")
-    with part.open("ab" if have else "wb") as handle:
-
-        def save(pieces: list[bytes]) -> None:
-            handle.writelines(pieces)
-            for piece in pieces:
-                digest.update(piece)
-
-        try:
-            batch: list[bytes] = []
-            batched = 0
-            # Pieces as the connection reads them, handed on in batches of about CHUNK bytes: no
-            # copy into larger buffers (httpx's own chunking costs a copy of every byte).
-            async for piece in response.aiter_raw():
-                have += len(piece)
-                if have > limits.max_bytes:
-                    writer.shutdown(wait=True)
-                    handle.close()
-                    part.unlink(missing_ok=True)
-                    raise _too_large(have, limits)
-                batch.append(piece)
-                batched += len(piece)
-                fresh += len(piece)
-                # Moved at most 16 times per window, not once per piece read (a timer each): the
-                # window ends at most 1/16 of it early.
-                if fresh >= limits.stall_bytes and loop.time() >= moved + slide:
-                    fresh = 0
-                    moved = loop.time()
-                    window.reschedule(moved + limits.stall_seconds)
-                if batched < CHUNK:
-                    continue
-                pending.append(writer.submit(save, batch))
-                batch, batched = [], 0
-                if len(pending) > IN_FLIGHT:
-                    await asyncio.wrap_future(pending.popleft())
-                if on_progress and clock() - reported >= PROGRESS_EVERY:
-                    reported = clock()
-                    on_progress(have, total)
-            pending.append(writer.submit(save, batch))
-            while pending:
-                await asyncio.wrap_future(pending.popleft())
-        finally:
-            # Never close the file under a write: wait for the few batches still queued.
-            writer.shutdown(wait=True)
-    if on_progress:
-        on_progress(have, total)
-    return digest
 
 
 def _hash_of(path: Path) -> Any:
