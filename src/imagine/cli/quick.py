@@ -1,12 +1,19 @@
-"""The quick answer to the TABs that have to be quick: a command's name and a job reference.
+"""The quick answer to the TABs that have to be quick: every TAB whose answer is a list.
 
 `imagine show <TAB>` runs the whole program through Click's completion protocol, and Typer
-alone takes longer to import than a TAB may take. So ``main`` asks here first: when the word
-being completed is a command's name, or a job reference of one of JOB_COMMANDS (nothing but job
-references typed so far), the answer is read from the ledger with ``sqlite3`` alone and printed exactly as Typer's
-bash, zsh and fish completion would print it (tests/test_completions.py compares the two).
-Anything else (options, settings, models, a ledger that cannot be read, a description that
-Typer would render as Rich markup) returns None and Typer answers as before.
+alone takes longer to import than a TAB may take. So ``main`` asks here first, and answers
+without Typer when the word being completed is
+- a command's name (from cli/commands.py);
+- a job reference of one of JOB_COMMANDS, nothing but job references typed so far (read from
+  the ledger with ``sqlite3`` alone);
+- the value of an option or an argument with a fixed list: `--model`, `--resolution`,
+  `--progress`, `list --status`, `stats --by`, `config set <TAB>` (setting names) and
+  `config set KEY <TAB>` (its values), `completion <TAB>` (from cli/complete_table.py, made from
+  Typer's own answers).
+Each is printed exactly as Typer's bash, zsh and fish completion would print it
+(tests/test_completions.py compares the two). Anything else (option names, files, templates, a
+ledger that cannot be read, a description that Typer would render as Rich markup) returns None
+and Typer answers as before.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ import re
 import shlex
 import sqlite3
 import sys
+from collections.abc import Sequence
+from typing import Any
 
 from imagine.cli.complete_words import (
     COMPLETE_VAR,
@@ -37,9 +46,11 @@ def answer() -> bool:
     if words is None:
         return False
     args, incomplete = words
-    offered = _command_names(args, incomplete)
+    offered: Sequence[tuple[str, str | None]] | None = _command_names(args, incomplete)
     if offered is None:
         offered = _job_references(args, incomplete)
+    if offered is None:
+        offered = _fixed_values(args, incomplete)
     if offered is None:
         return False
     if shell == "bash":
@@ -49,7 +60,7 @@ def answer() -> bool:
     elif os.environ.get("_TYPER_COMPLETE_FISH_ACTION") == "is-args":
         sys.exit(0 if offered else 1)
     else:
-        _print("\n".join(f"{value}\t{help}" for value, help in offered))
+        _print("\n".join(f"{value}\t{help}" if help else value for value, help in offered))
     return True
 
 
@@ -119,6 +130,45 @@ def _job_references(args: list[str], incomplete: str) -> list[tuple[str, str]] |
     return offered
 
 
+def _fixed_values(args: list[str], incomplete: str) -> list[tuple[str, str | None]] | None:
+    """`gen --model <TAB>`, `config set <TAB>`, `config set resolution <TAB>`: the fixed lists
+    of cli/complete_table.py, chosen as Click chooses (_resolve_incomplete): the value of the
+    option just typed, else the first argument not given. Anything less plain (other options
+    on the line, `--`, `=`) is left to Typer."""
+    from imagine.cli.complete_table import ANY_CASE, ARGUMENTS, OPTIONS
+
+    if not args or incomplete.startswith("-") or incomplete == "=" or "--" in args:
+        return None
+    path = args[0]
+    if any(key.startswith(f"{path} ") for key in (*OPTIONS, *ARGUMENTS)):  # a group
+        if len(args) < 2:
+            return None
+        path = f"{path} {args[1]}"
+    if path not in OPTIONS and path not in ARGUMENTS:
+        return None
+    given = args[len(path.split(" ")) :]
+    if given and given[-1] in OPTIONS.get(path, {}):
+        items: Any = OPTIONS[path][given[-1]]
+        if f"{path} {given[-1]}" in ANY_CASE:  # as Typer matches a case-insensitive choice
+            typed = incomplete.lower()
+            return [(value, help) for value, help in items if value.lower().startswith(typed)]
+    elif (
+        any(word.startswith("-") for word in given)  # other options: Click knows which is which
+        or len(given) >= len(ARGUMENTS.get(path, ()))  # every argument given
+    ):
+        return None
+    else:
+        items = ARGUMENTS[path][len(given)]
+        if isinstance(items, dict):  # the values follow from the first argument's
+            items = items.get(given[0], ())
+        if items is None:
+            return None  # files or a project's templates: Typer knows
+    offered = [(value, help) for value, help in items if value.startswith(incomplete)]
+    if any(help and (_MARKUP.search(help) or not help.isprintable()) for _, help in offered):
+        return None
+    return offered
+
+
 def _choices(
     incomplete: str, statuses: frozenset[str] | None
 ) -> list[tuple[int, str, str | None]] | None:
@@ -138,7 +188,7 @@ def _choices(
         return None  # Typer answers, and says what is wrong with the ledger
 
 
-def _zsh(offered: list[tuple[str, str]]) -> str:
+def _zsh(offered: Sequence[tuple[str, str | None]]) -> str:
     if not offered:
         return "_files"
 
@@ -151,7 +201,10 @@ def _zsh(offered: list[tuple[str, str]]) -> str:
             .replace(":", r"\\:")
         )
 
-    items = "\n".join(f'"{escape(value)}":"{escape(help)}"' for value, help in offered)
+    items = "\n".join(
+        f'"{escape(value)}":"{escape(help)}"' if help else f'"{escape(value)}"'
+        for value, help in offered
+    )
     return f"_arguments '*: :(({items}))'"
 
 
