@@ -5,11 +5,10 @@ says when it is stale)."""
 
 from __future__ import annotations
 
-from typing import Any
+Item = tuple[str, str | None]  # a value, and its description where the shell shows one
+Items = tuple[Item, ...]
 
-Item = tuple[str, str | None]
-
-OPTIONS: dict[str, dict[str, tuple[Item, ...]]] = {
+OPTIONS: dict[str, dict[str, Items]] = {
     "gen": {
         "--aspect": (
             ("1:1", None),
@@ -216,7 +215,7 @@ OPTIONS: dict[str, dict[str, tuple[Item, ...]]] = {
     },
 }
 
-ARGUMENTS: dict[str, tuple[Any, ...]] = {
+ARGUMENTS: dict[str, tuple[Items | dict[str, Items] | None, ...]] = {
     "completion": (
         (
             ("bash", None),

@@ -278,10 +278,11 @@ def write_table(path: Path = TABLE_FILE) -> str:
         "`python -m imagine.cli.completion completions` writes it again (tests/test_completions.py\n"
         'says when it is stale)."""\n\n'
         "from __future__ import annotations\n\n"
-        "from typing import Any\n\n"
-        "Item = tuple[str, str | None]\n\n"
-        f"OPTIONS: dict[str, dict[str, tuple[Item, ...]]] = {text(options, 0)}\n\n"
-        f"ARGUMENTS: dict[str, tuple[Any, ...]] = {text(arguments, 0)}\n\n"
+        "Item = tuple[str, str | None]  # a value, and its description where the shell shows one\n"
+        "Items = tuple[Item, ...]\n\n"
+        f"OPTIONS: dict[str, dict[str, Items]] = {text(options, 0)}\n\n"
+        "ARGUMENTS: dict[str, tuple[Items | dict[str, Items] | None, ...]] = "
+        f"{text(arguments, 0)}\n\n"
         f"ANY_CASE: frozenset[str] = frozenset({{{', '.join(map(json.dumps, any_case))}}})\n"
     )
     return str(path)

@@ -21,10 +21,8 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import sqlite3
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from imagine.cli.complete_words import (
     COMPLETE_VAR,
@@ -33,6 +31,10 @@ from imagine.cli.complete_words import (
     description,
     summary,
 )
+
+TYPE_CHECKING = False  # typing itself costs a TAB a few ms
+if TYPE_CHECKING:
+    from imagine.cli.complete_table import Items
 
 _MARKUP = re.compile(r"\[|:[\w+-]+:")  # Rich markup or an :emoji: code: Typer renders these
 
@@ -147,31 +149,38 @@ def _fixed_values(args: list[str], incomplete: str) -> list[tuple[str, str | Non
     if path not in OPTIONS and path not in ARGUMENTS:
         return None
     given = args[len(path.split(" ")) :]
+    items: Items | None
     if given and given[-1] in OPTIONS.get(path, {}):
-        items: Any = OPTIONS[path][given[-1]]
+        items = OPTIONS[path][given[-1]]
         if f"{path} {given[-1]}" in ANY_CASE:  # as Typer matches a case-insensitive choice
             typed = incomplete.lower()
             return [(value, help) for value, help in items if value.lower().startswith(typed)]
-    elif (
-        any(word.startswith("-") for word in given)  # other options: Click knows which is which
-        or len(given) >= len(ARGUMENTS.get(path, ()))  # every argument given
-    ):
-        return None
     else:
-        items = ARGUMENTS[path][len(given)]
-        if isinstance(items, dict):  # the values follow from the first argument's
-            items = items.get(given[0], ())
+        items = _argument(ARGUMENTS.get(path, ()), given)
         if items is None:
-            return None  # files or a project's templates: Typer knows
+            return None
     offered = [(value, help) for value, help in items if value.startswith(incomplete)]
     if any(help and (_MARKUP.search(help) or not help.isprintable()) for _, help in offered):
         return None
     return offered
 
 
+def _argument(
+    entries: tuple[Items | dict[str, Items] | None, ...], given: list[str]
+) -> Items | None:
+    """The values of the first argument not given, or None for Typer to answer (other options
+    on the line, every argument given, files or a project's templates)."""
+    if any(word.startswith("-") for word in given) or len(given) >= len(entries):
+        return None
+    entry = entries[len(given)]
+    return entry.get(given[0], ()) if isinstance(entry, dict) else entry  # values by the first
+
+
 def _choices(
     incomplete: str, statuses: frozenset[str] | None
 ) -> list[tuple[int, str, str | None]] | None:
+    import sqlite3  # here: a TAB on a setting or an option's value needs no ledger
+
     from imagine import paths
     from imagine.ledger.choices import job_choices
 
