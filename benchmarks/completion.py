@@ -152,6 +152,7 @@ def main() -> None:
             (f"bash: imagine rm {sample}<TAB>", f"imagine rm {sample}", "bash"),
             ("zsh: imagine show <TAB> (with prompts)", "imagine show ", "zsh"),
             ("fish: imagine retry @<TAB>", "imagine retry @", "fish"),
+            ("zsh: imagine config <TAB> (its commands)", "imagine config ", "zsh"),
             ("bash: imagine config set <TAB> (setting names)", "imagine config set ", "bash"),
             ("zsh: imagine config set <TAB> (with descriptions)", "imagine config set ", "zsh"),
             ("bash: imagine config set resolution <TAB>", "imagine config set resolution ", "bash"),

@@ -271,6 +271,7 @@ def test_markup_and_options_are_left_to_typer(
         "imagine wait --timeout 5 ",
         "imagine show -",
         "imagine config set --project ",
+        "imagine config _",
         "imagine gen --model=",
         "imagine gen -- --model ",
         "imagine gen --template ",
@@ -323,11 +324,11 @@ def test_a_tab_on_a_job_reference_does_not_import_typer(one_job: str, imagine_ho
 def test_the_table_of_fixed_answers_is_typers_answer_now() -> None:
     """cli/complete_table.py is made from Typer's own answers: a new option or setting with a
     fixed list of values makes this fail until the table is written again."""
-    from imagine.cli.complete_table import ANY_CASE, ARGUMENTS, OPTIONS
+    from imagine.cli import complete_table
     from imagine.cli.completion import table
 
-    options, arguments, any_case = table()
-    assert (options, arguments, set(any_case)) == (OPTIONS, ARGUMENTS, ANY_CASE), (
+    found = table()
+    assert found == {name: getattr(complete_table, name) for name in found}, (
         "src/imagine/cli/complete_table.py is stale: run `python -m imagine.cli.completion completions`"
     )
 
@@ -356,16 +357,16 @@ def test_the_table_holds_every_setting_and_its_values_as_config_py_defines_them(
 
 
 def _fixed_cases() -> list[list[str]]:
-    """The words of every TAB the table answers: each option with a fixed list and each
-    argument, typed as nothing, as the start of a value, as a whole value, and as nothing any
+    """The words of every TAB the table answers: a group's commands, each option with a fixed
+    list and each argument, typed as nothing, as the start of a value, as a whole value, and as nothing any
     value starts with."""
-    from imagine.cli.complete_table import ARGUMENTS, OPTIONS
+    from imagine.cli.complete_table import ARGUMENTS, OPTIONS, SUBCOMMANDS
 
     def typed(items: Any) -> list[str]:
         first = items[0][0] if items else "x"
         return ["", first[:1], first, first.upper()[:2], "zz"]
 
-    cases = []
+    cases = [[group, word] for group, items in SUBCOMMANDS.items() for word in typed(items)]
     for path, options in OPTIONS.items():
         for option, items in options.items():
             cases += [[*path.split(), option, word] for word in typed(items)]

@@ -357,3 +357,22 @@ ARGUMENTS: dict[str, tuple[Items | dict[str, Items] | None, ...]] = {
 }
 
 ANY_CASE: frozenset[str] = frozenset({"stats --by"})
+
+SUBCOMMANDS: dict[str, Items] = {
+    "config": (
+        ("get", "Print the value in force for KEY."),
+        ("set", "Set KEY to VALUE (checked before it is..."),
+        ("unset", "Remove KEY, so the default (or the user..."),
+        ("list", "List every setting in force here and where..."),
+        ("path", "Print the config file's path (it may not..."),
+    ),
+    "auth": (
+        ("set", "Store an API key (asked for without echo;..."),
+        ("status", "Show which key is in use and check it with..."),
+        ("remove", "Delete the stored key."),
+    ),
+    "policy": (
+        ("check", "Check a prompt against the rules in force,..."),
+        ("list", "List the rules in force here and where..."),
+    ),
+}

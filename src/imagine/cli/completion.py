@@ -153,7 +153,7 @@ Item = tuple[str, str | None]
 TABLE_FILE = Path(__file__).with_name("complete_table.py")
 
 
-def table() -> tuple[dict[str, dict[str, tuple[Item, ...]]], dict[str, tuple[Any, ...]], list[str]]:
+def table() -> dict[str, Any]:
     """Every fixed answer Typer gives now, for the quick path to give without Typer.
 
     OPTIONS: per command (a subcommand as "config set"), each option name whose value has a
@@ -161,8 +161,9 @@ def table() -> tuple[dict[str, dict[str, tuple[Item, ...]]], dict[str, tuple[Any
     positional arguments are neither job references (JOB_COMMANDS) nor of variable number, one
     entry per argument: its fixed list, or the lists by the first argument's value (`config
     set KEY <TAB>`), or None (files, templates: Typer answers). ANY_CASE: the options whose
-    values match in any case. Asked in an empty IMAGINE_HOME
-    and folder, so that what depends on the ledger or a project answers nothing and is left out.
+    values match in any case. SUBCOMMANDS: a group's commands (`config <TAB>`). Asked in an
+    empty IMAGINE_HOME and folder, so that what depends on the ledger or a project answers
+    nothing and is left out.
     """
     import os
     import tempfile
@@ -175,6 +176,7 @@ def table() -> tuple[dict[str, dict[str, tuple[Item, ...]]], dict[str, tuple[Any
     options: dict[str, dict[str, tuple[Item, ...]]] = {}
     arguments: dict[str, tuple[Any, ...]] = {}
     any_case: list[str] = []
+    subcommands: dict[str, tuple[Item, ...]] = {}
     saved = {name: os.environ.get(name) for name in ("IMAGINE_HOME", "IMAGINE_LEDGER")}
     with tempfile.TemporaryDirectory() as empty, chdir(empty):
         os.environ["IMAGINE_HOME"] = empty
@@ -183,7 +185,8 @@ def table() -> tuple[dict[str, dict[str, tuple[Item, ...]]], dict[str, tuple[Any
             root: Any = typer.main.get_command(app)
             with root.make_context("imagine", [], resilient_parsing=True) as top:
                 for name in COMMANDS:
-                    for path, ctx in _leaves(root.get_command(top, name), name, top):
+                    command = root.get_command(top, name)
+                    for path, ctx in _leaves(command, name, top, subcommands):
                         found, folded = _option_values(ctx)
                         if found:
                             options[path] = found
@@ -198,16 +201,27 @@ def table() -> tuple[dict[str, dict[str, tuple[Item, ...]]], dict[str, tuple[Any
                     os.environ.pop(name, None)
                 else:
                     os.environ[name] = value
-    return options, arguments, any_case
+    return {
+        "OPTIONS": options,
+        "ARGUMENTS": arguments,
+        "ANY_CASE": frozenset(any_case),
+        "SUBCOMMANDS": subcommands,
+    }
 
 
-def _leaves(command: Any, path: str, parent: Any) -> Iterable[tuple[str, Any]]:
+def _leaves(
+    command: Any, path: str, parent: Any, groups: dict[str, tuple[Item, ...]]
+) -> Iterable[tuple[str, Any]]:
+    """Each command under `command` with its context; a group's own answer goes to groups."""
     ctx = command.make_context(path.rsplit(" ", 1)[-1], [], parent=parent, resilient_parsing=True)
     if not hasattr(command, "list_commands"):
         yield path, ctx
         return
+    groups[path] = tuple(
+        (item.value, item.help or None) for item in command.shell_complete(ctx, "")
+    )
     for name in command.list_commands(ctx):
-        yield from _leaves(command.get_command(ctx, name), f"{path} {name}", ctx)
+        yield from _leaves(command.get_command(ctx, name), f"{path} {name}", ctx, groups)
 
 
 def _fixed(param: Any, ctx: Any) -> tuple[Item, ...]:
@@ -253,10 +267,10 @@ def _argument_values(ctx: Any) -> tuple[Any, ...] | None:
 
 
 def write_table(path: Path = TABLE_FILE) -> str:
-    """Write the table as the light module cli/complete_table.py (no import but typing)."""
+    """Write the table as the light module cli/complete_table.py (no import at all)."""
     import json
 
-    options, arguments, any_case = table()
+    found = table()
 
     def text(value: Any, indent: int) -> str:
         pad = " " * indent
@@ -280,10 +294,11 @@ def write_table(path: Path = TABLE_FILE) -> str:
         "from __future__ import annotations\n\n"
         "Item = tuple[str, str | None]  # a value, and its description where the shell shows one\n"
         "Items = tuple[Item, ...]\n\n"
-        f"OPTIONS: dict[str, dict[str, Items]] = {text(options, 0)}\n\n"
+        f"OPTIONS: dict[str, dict[str, Items]] = {text(found['OPTIONS'], 0)}\n\n"
         "ARGUMENTS: dict[str, tuple[Items | dict[str, Items] | None, ...]] = "
-        f"{text(arguments, 0)}\n\n"
-        f"ANY_CASE: frozenset[str] = frozenset({{{', '.join(map(json.dumps, any_case))}}})\n"
+        f"{text(found['ARGUMENTS'], 0)}\n\n"
+        f"ANY_CASE: frozenset[str] = frozenset({{{', '.join(map(json.dumps, sorted(found['ANY_CASE'])))}}})\n\n"
+        f"SUBCOMMANDS: dict[str, Items] = {text(found['SUBCOMMANDS'], 0)}\n"
     )
     return str(path)
 

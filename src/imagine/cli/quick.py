@@ -133,32 +133,30 @@ def _job_references(args: list[str], incomplete: str) -> list[tuple[str, str]] |
 
 
 def _fixed_values(args: list[str], incomplete: str) -> list[tuple[str, str | None]] | None:
-    """`gen --model <TAB>`, `config set <TAB>`, `config set resolution <TAB>`: the fixed lists
-    of cli/complete_table.py, chosen as Click chooses (_resolve_incomplete): the value of the
-    option just typed, else the first argument not given. Anything less plain (other options
-    on the line, `--`, `=`) is left to Typer."""
-    from imagine.cli.complete_table import ANY_CASE, ARGUMENTS, OPTIONS
+    """`config <TAB>`, `gen --model <TAB>`, `config set <TAB>`, `config set resolution <TAB>`:
+    the fixed lists of cli/complete_table.py, chosen as Click chooses (_resolve_incomplete):
+    a group's commands, the value of the option just typed, else the first argument not given.
+    Anything less plain (other options on the line, `--`, `=`) is left to Typer."""
+    from imagine.cli.complete_table import ANY_CASE, ARGUMENTS, OPTIONS, SUBCOMMANDS
 
     if not args or incomplete.startswith("-") or incomplete == "=" or "--" in args:
         return None
     path = args[0]
-    if any(key.startswith(f"{path} ") for key in (*OPTIONS, *ARGUMENTS)):  # a group
-        if len(args) < 2:
-            return None
+    if path in SUBCOMMANDS and len(args) > 1:  # a group's command
         path = f"{path} {args[1]}"
-    if path not in OPTIONS and path not in ARGUMENTS:
-        return None
     given = args[len(path.split(" ")) :]
     items: Items | None
-    if given and given[-1] in OPTIONS.get(path, {}):
+    if path in SUBCOMMANDS:  # `config <TAB>`: Click offers the group's options too for `_`
+        items = SUBCOMMANDS[path] if not incomplete or incomplete[0].isalnum() else None
+    elif given and given[-1] in OPTIONS.get(path, {}):
         items = OPTIONS[path][given[-1]]
         if f"{path} {given[-1]}" in ANY_CASE:  # as Typer matches a case-insensitive choice
             typed = incomplete.lower()
             return [(value, help) for value, help in items if value.lower().startswith(typed)]
     else:
         items = _argument(ARGUMENTS.get(path, ()), given)
-        if items is None:
-            return None
+    if items is None:
+        return None
     offered = [(value, help) for value, help in items if value.startswith(incomplete)]
     if any(help and (_MARKUP.search(help) or not help.isprintable()) for _, help in offered):
         return None
