@@ -345,12 +345,20 @@ def test_the_table_holds_every_setting_and_its_values_as_config_py_defines_them(
     by_key = {
         key: [value for value, _ in items] for key, items in ARGUMENTS["config set"][1].items()
     }
+    resolutions, durations = list(contract.RESOLUTIONS), [str(s) for s in range(1, 16)]
     assert by_key == {
         "model": list(contract.MODELS),
         "aspect": list(contract.ASPECT_RATIOS),
-        "resolution": list(contract.RESOLUTIONS),
-        "duration": [str(s) for s in range(1, 16)],
+        "resolution": resolutions,
+        "preview_resolution": resolutions,
+        "max_resolution": resolutions,
+        "duration": durations,
+        "preview_duration": durations,
         "audio": ["true", "false"],
+        "allow_edits": ["true", "false"],
+        "allow_uploads": ["true", "false"],
+        "require_consent_for_edits": ["true", "false"],
+        "policy": ["standard", "strict"],
     }
     assert [value for value, _ in OPTIONS["gen"]["--model"]] == list(contract.MODELS)
     assert [value for value, _ in OPTIONS["list"]["--status"]] == [s.value for s in Status]
@@ -409,6 +417,9 @@ def test_a_setting_is_described_in_full(cli: Cli) -> None:
         (["config", "set", "resolution", ""], ["480p", "720p", "1080p"]),
         (["gen", "--model", ""], ["grok-imagine-video", "grok-imagine-video-1.5"]),
         (["stats", "--by", "m"], ["model", "mode"]),
+        (["usage", "--by", "m"], ["model"]),
+        (["config", "set", "max_resolution", ""], ["480p", "720p", "1080p"]),
+        (["batch", "f.txt", "--policy", ""], ["standard", "strict"]),
     ],
 )
 def test_a_tab_on_a_fixed_list_imports_neither_typer_nor_config(

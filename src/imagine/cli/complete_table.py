@@ -23,6 +23,10 @@ OPTIONS: dict[str, dict[str, Items]] = {
             ("grok-imagine-video", None),
             ("grok-imagine-video-1.5", None),
         ),
+        "--policy": (
+            ("standard", None),
+            ("strict", None),
+        ),
         "--progress": (
             ("auto", None),
             ("plain", None),
@@ -58,6 +62,10 @@ OPTIONS: dict[str, dict[str, Items]] = {
             ("grok-imagine-video", None),
             ("grok-imagine-video-1.5", None),
         ),
+        "--policy": (
+            ("standard", None),
+            ("strict", None),
+        ),
         "--progress": (
             ("auto", None),
             ("plain", None),
@@ -73,6 +81,10 @@ OPTIONS: dict[str, dict[str, Items]] = {
         "--model": (
             ("grok-imagine-video", None),
             ("grok-imagine-video-1.5", None),
+        ),
+        "--policy": (
+            ("standard", None),
+            ("strict", None),
         ),
         "--progress": (
             ("auto", None),
@@ -98,6 +110,10 @@ OPTIONS: dict[str, dict[str, Items]] = {
         "--model": (
             ("grok-imagine-video", None),
             ("grok-imagine-video-1.5", None),
+        ),
+        "--policy": (
+            ("standard", None),
+            ("strict", None),
         ),
         "--progress": (
             ("auto", None),
@@ -179,6 +195,14 @@ OPTIONS: dict[str, dict[str, Items]] = {
             ("none", None),
         ),
     },
+    "usage": {
+        "--by": (
+            ("day", None),
+            ("model", None),
+            ("project", None),
+            ("template", None),
+        ),
+    },
     "promote": {
         "--model": (
             ("grok-imagine-video", None),
@@ -203,6 +227,18 @@ OPTIONS: dict[str, dict[str, Items]] = {
             ("480p", None),
             ("720p", None),
             ("1080p", None),
+        ),
+    },
+    "policy check": {
+        "--policy": (
+            ("standard", None),
+            ("strict", None),
+        ),
+    },
+    "policy list": {
+        "--policy": (
+            ("standard", None),
+            ("strict", None),
         ),
     },
     "stats": {
@@ -319,6 +355,49 @@ ARGUMENTS: dict[str, tuple[Items | dict[str, Items] | None, ...]] = {
                 ("1080p", None),
             ),
             "audio": (
+                ("true", None),
+                ("false", None),
+            ),
+            "preview_resolution": (
+                ("480p", None),
+                ("720p", None),
+                ("1080p", None),
+            ),
+            "preview_duration": (
+                ("1", None),
+                ("2", None),
+                ("3", None),
+                ("4", None),
+                ("5", None),
+                ("6", None),
+                ("7", None),
+                ("8", None),
+                ("9", None),
+                ("10", None),
+                ("11", None),
+                ("12", None),
+                ("13", None),
+                ("14", None),
+                ("15", None),
+            ),
+            "policy": (
+                ("standard", None),
+                ("strict", None),
+            ),
+            "allow_edits": (
+                ("true", None),
+                ("false", None),
+            ),
+            "allow_uploads": (
+                ("true", None),
+                ("false", None),
+            ),
+            "max_resolution": (
+                ("480p", None),
+                ("720p", None),
+                ("1080p", None),
+            ),
+            "require_consent_for_edits": (
                 ("true", None),
                 ("false", None),
             ),

@@ -80,20 +80,32 @@ def setting_names(incomplete: str) -> list[tuple[str, str]]:
 
 
 def setting_values(ctx: typer.Context, incomplete: str) -> list[str]:
-    """Values for `config set KEY <TAB>`: the closed sets, else the value in force now."""
-    from imagine.api import contract
+    """Values for `config set KEY <TAB>` where there are few: a setting read as a model, an
+    aspect, a resolution, a duration, true/false or a policy level (max_resolution and
+    preview_resolution as resolution, allow_edits as audio...)."""
+    from imagine.config import SETTINGS
 
-    key = ctx.params.get("key") or ""
-    closed: dict[str, Iterable[str]] = {
+    setting = SETTINGS.get(ctx.params.get("key") or "")
+    if setting is None:
+        return []
+    for like, values in _closed_settings().items():
+        if setting.parse is SETTINGS[like].parse:
+            return _among(values, incomplete)
+    return []
+
+
+def _closed_settings() -> dict[str, Iterable[str]]:
+    from imagine.api import contract
+    from imagine.rules.ruleset import PolicyLevel
+
+    return {
         "model": contract.MODELS,
         "aspect": contract.ASPECT_RATIOS,
         "resolution": contract.RESOLUTIONS,
         "audio": ("true", "false"),
-        "duration": (str(s) for s in range(1, 16)),
+        "duration": (str(s) for s in range(contract.MIN_DURATION, contract.MAX_DURATION + 1)),
+        "policy": (level.value for level in PolicyLevel),
     }
-    if key in closed:
-        return _among(closed[key], incomplete)
-    return []
 
 
 def _among(values: Iterable[str], incomplete: str) -> list[str]:
@@ -116,6 +128,18 @@ def resolutions(incomplete: str) -> list[str]:
     from imagine.api import contract
 
     return _among(contract.RESOLUTIONS, incomplete)
+
+
+def policy_levels(incomplete: str) -> list[str]:
+    from imagine.rules.ruleset import PolicyLevel
+
+    return _among((level.value for level in PolicyLevel), incomplete)
+
+
+def usage_groupings(incomplete: str) -> list[str]:
+    from imagine.usage import By
+
+    return _among((by.value for by in By), incomplete)
 
 
 def status_names(incomplete: str) -> list[str]:
