@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -85,6 +86,10 @@ TYPER = ["-c", "from imagine.cli.app import app; app(prog_name='imagine')"]  # T
 
 def tab_env(home: Path, words: str, shell: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("IMAGINE_", "XAI_"))}
+    # Compiled once, as an installed package is: pip writes the .pyc files at install, while a
+    # checkout under PYTHONDONTWRITEBYTECODE would compile every module on every TAB.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(home.parent / "pycache")
     env["IMAGINE_HOME"] = str(home)
     env["_IMAGINE_COMPLETE"] = f"complete_{shell}"
     if shell == "bash":
@@ -96,17 +101,28 @@ def tab_env(home: Path, words: str, shell: str) -> dict[str, str]:
     return env
 
 
-def tab_ms(runs: int, *variants: tuple[list[str], dict[str, str]]) -> list[float]:
-    """Median wall of each variant (program arguments, environment), run in turn `runs` times."""
-    times: list[list[float]] = [[] for _ in variants]
+def tab_ms(runs: int, *variants: tuple[list[str], dict[str, str]]) -> list[tuple[float, float]]:
+    """Median wall and median CPU (user + system, of the child) of each variant (program
+    arguments, environment), run in turn `runs` times. On a machine that other work shares,
+    the wall grows with the load and the CPU hardly does: on an idle one they are close."""
+    walls: list[list[float]] = [[] for _ in variants]
+    cpus: list[list[float]] = [[] for _ in variants]
+    for args, env in variants:  # once untimed: the .pyc files are written
+        subprocess.run([sys.executable, *args], env=env, stdout=subprocess.DEVNULL)
     for _ in range(runs):
         for n, (args, env) in enumerate(variants):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             start = time.perf_counter()
             done = subprocess.run([sys.executable, *args], env=env, stdout=subprocess.PIPE)
-            times[n].append(time.perf_counter() - start)
+            walls[n].append(time.perf_counter() - start)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus[n].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
             if done.returncode != 0 or (env.get("_IMAGINE_COMPLETE") and not done.stdout):
                 raise SystemExit(f"{args} {env.get('COMP_WORDS', '')}: no answer")
-    return [statistics.median(each) * 1000 for each in times]
+    return [
+        (statistics.median(wall) * 1000, statistics.median(cpu) * 1000)
+        for wall, cpu in zip(walls, cpus, strict=True)
+    ]
 
 
 def main() -> None:
@@ -142,10 +158,14 @@ def main() -> None:
             empty_ms = query_ms(empty / "ledger.sqlite3", typed, wanted, ns.runs)
             print(f"{label:44} {big_ms:8.2f} {empty_ms:9.2f}")
         print()
-        print(f"{'whole TAB (fresh process)':56} {'100k ms':>8} {'empty ms':>9} {'Typer 100k':>11}")
+        print(
+            f"{'whole TAB (fresh process), median wall / CPU ms':56} {'quick 100k':>15}"
+            f" {'quick empty':>15} {'Typer 100k':>15}"
+        )
         anchor = {k: v for k, v in tab_env(big, "", "bash").items() if k != "_IMAGINE_COMPLETE"}
-        (version,) = tab_ms(ns.runs, ([*QUICK, "--version"], anchor))
-        print(f"{'imagine --version (anchor)':56} {version:8.1f}")
+        python, version = tab_ms(ns.runs, (["-c", "pass"], anchor), ([*QUICK, "--version"], anchor))
+        print(f"{'python -c pass (the floor: an interpreter starting)':56} {_ms(python)}")
+        print(f"{'imagine --version (anchor)':56} {_ms(version)}")
         for label, words, shell in [
             ("bash: imagine <TAB> (command names)", "imagine ", "bash"),
             ("bash: imagine show <TAB>", "imagine show ", "bash"),
@@ -169,13 +189,17 @@ def main() -> None:
             ("fish: imagine stats --by m<TAB>", "imagine stats --by m", "fish"),
             ("bash: imagine completion <TAB>", "imagine completion ", "bash"),
         ]:
-            big_ms, empty_ms, typer_ms = tab_ms(
+            quick_big, quick_empty, typer_big = tab_ms(
                 ns.runs,
                 (QUICK, tab_env(big, words, shell)),
                 (QUICK, tab_env(empty, words, shell)),
                 (TYPER, tab_env(big, words, shell)),
             )
-            print(f"{label:56} {big_ms:8.1f} {empty_ms:9.1f} {typer_ms:11.1f}")
+            print(f"{label:56} {_ms(quick_big)} {_ms(quick_empty)} {_ms(typer_big)}")
+
+
+def _ms(figure: tuple[float, float]) -> str:
+    return f"{figure[0]:7.0f} /{figure[1]:5.0f}" + " " * 2
 
 
 if __name__ == "__main__":
