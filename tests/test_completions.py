@@ -270,7 +270,11 @@ def test_markup_and_options_are_left_to_typer(
     for line in (
         "imagine wait --timeout 5 ",
         "imagine show -",
-        "imagine config set ",
+        "imagine config set --project ",
+        "imagine config _",
+        "imagine gen --model=",
+        "imagine gen -- --model ",
+        "imagine gen --template ",
         "imagine --",
     ):
         assert _quick({**zsh, "_TYPER_COMPLETE_ARGS": line}, monkeypatch, capsys) is None, line
@@ -312,3 +316,169 @@ def test_a_tab_on_a_job_reference_does_not_import_typer(one_job: str, imagine_ho
         [sys.executable, "-c", program], capture_output=True, text=True, env=env, check=True
     )
     assert done.stdout.split() == [one_job, "False", "False", "False"]
+
+
+# -- the quick path for fixed lists: option values, setting names and values ---------------------
+
+
+def test_the_table_of_fixed_answers_is_typers_answer_now() -> None:
+    """cli/complete_table.py is made from Typer's own answers: a new option or setting with a
+    fixed list of values makes this fail until the table is written again."""
+    from imagine.cli import complete_table
+    from imagine.cli.completion import table
+
+    found = table()
+    assert found == {name: getattr(complete_table, name) for name in found}, (
+        "src/imagine/cli/complete_table.py is stale: run `python -m imagine.cli.completion completions`"
+    )
+
+
+def test_the_table_holds_every_setting_and_its_values_as_config_py_defines_them() -> None:
+    from imagine.api import contract
+    from imagine.cli.complete_table import ARGUMENTS, OPTIONS
+    from imagine.config import BUDGET_SETTINGS, SETTINGS
+    from imagine.jobs import Status
+
+    defined = {key: setting.help for key, setting in {**SETTINGS, **BUDGET_SETTINGS}.items()}
+    for command in ("config get", "config set", "config unset"):
+        assert dict(ARGUMENTS[command][0]) == defined
+    by_key = {
+        key: [value for value, _ in items] for key, items in ARGUMENTS["config set"][1].items()
+    }
+    resolutions, durations = list(contract.RESOLUTIONS), [str(s) for s in range(1, 16)]
+    assert by_key == {
+        "model": list(contract.MODELS),
+        "aspect": list(contract.ASPECT_RATIOS),
+        "resolution": resolutions,
+        "preview_resolution": resolutions,
+        "max_resolution": resolutions,
+        "duration": durations,
+        "preview_duration": durations,
+        "audio": ["true", "false"],
+        "allow_edits": ["true", "false"],
+        "allow_uploads": ["true", "false"],
+        "require_consent_for_edits": ["true", "false"],
+        "policy": ["standard", "strict"],
+    }
+    assert [value for value, _ in OPTIONS["gen"]["--model"]] == list(contract.MODELS)
+    assert [value for value, _ in OPTIONS["list"]["--status"]] == [s.value for s in Status]
+
+
+def _fixed_cases() -> list[list[str]]:
+    """The words of every TAB the table answers: a group's commands, each option with a fixed
+    list and each argument, typed as nothing, as the start of a value, as a whole value, and as nothing any
+    value starts with."""
+    from imagine.cli.complete_table import ARGUMENTS, OPTIONS, SUBCOMMANDS
+
+    def typed(items: Any) -> list[str]:
+        first = items[0][0] if items else "x"
+        return ["", first[:1], first, first.upper()[:2], "zz"]
+
+    cases = [[group, word] for group, items in SUBCOMMANDS.items() for word in typed(items)]
+    for path, options in OPTIONS.items():
+        for option, items in options.items():
+            cases += [[*path.split(), option, word] for word in typed(items)]
+    for path, entries in ARGUMENTS.items():
+        for n, entry in enumerate(entries):
+            if isinstance(entry, dict):
+                for first, items in [*entry.items(), ("concurrency", ()), ("durration", ())]:
+                    cases += [[*path.split(), first, word] for word in typed(items)]
+            elif entry is not None:
+                cases += [[*path.split(), *["x"] * n, word] for word in typed(entry)]
+    cases.append(["gen", "'a prompt, quoted'", "-d", "4", "--resolution", ""])
+    cases.append(["list", "--status", "failed", "--status", "un"])
+    return cases
+
+
+@pytest.mark.parametrize("shell", sorted(FILES))
+def test_fixed_lists_are_answered_quickly_exactly_as_typer_answers(
+    shell: str, cli: Cli, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    cases = _fixed_cases()
+    assert len(cases) > 100
+    for words in cases:
+        for env in _environments(shell, words):
+            quick = _quick(env, monkeypatch, capsys)
+            assert quick is not None, words  # answered without Typer
+            typer_answer = cli.run(env=env)
+            assert quick == (typer_answer.stdout, typer_answer.exit_code), words
+
+
+def test_a_setting_is_described_in_full(cli: Cli) -> None:
+    """Typer renders descriptions as Rich markup: `[default: local]` vanished from the list."""
+    fish = _described(cli, "fish", "imagine config set budget.t")
+    assert fish == "budget.timezone\ttime zone of budget days (default: local)\n"
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        (["config", "set", "res"], ["resolution"]),
+        (["config", "set", "resolution", ""], ["480p", "720p", "1080p"]),
+        (["gen", "--model", ""], ["grok-imagine-video", "grok-imagine-video-1.5"]),
+        (["stats", "--by", "m"], ["model", "mode"]),
+        (["usage", "--by", "m"], ["model"]),
+        (["config", "set", "max_resolution", ""], ["480p", "720p", "1080p"]),
+        (["batch", "f.txt", "--policy", ""], ["standard", "strict"]),
+    ],
+)
+def test_a_tab_on_a_fixed_list_imports_neither_typer_nor_config(
+    words: list[str], expected: list[str], imagine_home: Path
+) -> None:
+    program = (
+        "import sys\nfrom imagine.cli import main\nmain()\n"
+        "print(*(name in sys.modules for name in ('typer', 'imagine.config', 'imagine.api')))"
+    )
+    env = {
+        **os.environ,
+        "IMAGINE_HOME": str(imagine_home),
+        "_IMAGINE_COMPLETE": "complete_bash",
+        "COMP_WORDS": " ".join(["imagine", *words]),
+        "COMP_CWORD": str(len(words)),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, env=env, check=True
+    )
+    assert done.stdout.split() == [*expected, "False", "False", "False"]
+
+
+def test_bash_completes_settings_and_option_values(imagine_home: Path) -> None:
+    source = f"source {COMPLETIONS / FILES['bash']}"
+
+    def tab(*words: str) -> list[str]:
+        quoted = " ".join(f"'{word}'" for word in words)
+        program = (
+            f"{source}; COMP_WORDS=(imagine {quoted}); COMP_CWORD={len(words)}; "
+            "_imagine_completion imagine; printf '%s\\n' \"${COMPREPLY[@]}\""
+        )
+        return _real_shell(["bash", "-c", program], imagine_home).split()
+
+    assert tab("config", "set", "max_") == ["max_cost_usd", "max_download_mb", "max_resolution"]
+    assert tab("config", "set", "audio", "") == ["true", "false"]
+    assert tab("gen", "fox", "-r", "7") == ["720p"]
+
+
+@pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")
+def test_zsh_completes_settings_with_their_descriptions(imagine_home: Path) -> None:
+    program = (
+        'compdef() { :; }; _arguments() { print -r -- "$@"; }; '
+        f"source {COMPLETIONS / FILES['zsh']}; words=(imagine config set st); CURRENT=4; "
+        "_imagine_completion"
+    )
+    shown = _real_shell(["zsh", "-c", program], imagine_home)
+    assert '"storage":"shared bucket for finished renders, s3\\\\://bucket/prefix"' in shown
+
+
+@pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed")
+def test_fish_completes_option_values_and_setting_values(imagine_home: Path) -> None:
+    source = f"source {COMPLETIONS / FILES['fish']}"
+    shown = _real_shell(
+        [
+            "fish",
+            "-c",
+            f"{source}; complete -C 'imagine gen --model '; complete -C "
+            "'imagine config set aspect 16'",
+        ],
+        imagine_home,
+    ).splitlines()
+    assert shown == ["grok-imagine-video", "grok-imagine-video-1.5", "16:9"]

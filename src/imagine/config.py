@@ -318,7 +318,7 @@ BUDGET_SETTINGS: dict[str, Setting] = {
     for s in (
         Setting("budget.daily_usd", _usd, "spend cap per calendar day (USD)"),
         Setting("budget.monthly_usd", _usd, "spend cap per calendar month (USD)"),
-        Setting("budget.timezone", _timezone, "time zone of budget days [default: local]"),
+        Setting("budget.timezone", _timezone, "time zone of budget days (default: local)"),
     )
 }
 

@@ -269,6 +269,7 @@ Policy = Annotated[
         "--policy",
         metavar="LEVEL",
         help="Prompt rules: standard, or strict (adds age-appropriate rules; never lowers).",
+        autocompletion=complete.policy_levels,
     ),
 ]
 Concurrency = Annotated[

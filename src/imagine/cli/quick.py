@@ -1,12 +1,19 @@
-"""The quick answer to the TABs that have to be quick: a command's name and a job reference.
+"""The quick answer to the TABs that have to be quick: every TAB whose answer is a list.
 
 `imagine show <TAB>` runs the whole program through Click's completion protocol, and Typer
-alone takes longer to import than a TAB may take. So ``main`` asks here first: when the word
-being completed is a command's name, or a job reference of one of JOB_COMMANDS (nothing but job
-references typed so far), the answer is read from the ledger with ``sqlite3`` alone and printed exactly as Typer's
-bash, zsh and fish completion would print it (tests/test_completions.py compares the two).
-Anything else (options, settings, models, a ledger that cannot be read, a description that
-Typer would render as Rich markup) returns None and Typer answers as before.
+alone takes longer to import than a TAB may take. So ``main`` asks here first, and answers
+without Typer when the word being completed is
+- a command's name (from cli/commands.py);
+- a job reference of one of JOB_COMMANDS, nothing but job references typed so far (read from
+  the ledger with ``sqlite3`` alone);
+- the value of an option or an argument with a fixed list: `--model`, `--resolution`,
+  `--progress`, `list --status`, `stats --by`, `config set <TAB>` (setting names) and
+  `config set KEY <TAB>` (its values), `completion <TAB>` (from cli/complete_table.py, made from
+  Typer's own answers).
+Each is printed exactly as Typer's bash, zsh and fish completion would print it
+(tests/test_completions.py compares the two). Anything else (option names, files, templates, a
+ledger that cannot be read, a description that Typer would render as Rich markup) returns None
+and Typer answers as before.
 """
 
 from __future__ import annotations
@@ -14,8 +21,8 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import sqlite3
 import sys
+from collections.abc import Sequence
 
 from imagine.cli.complete_words import (
     COMPLETE_VAR,
@@ -24,6 +31,10 @@ from imagine.cli.complete_words import (
     description,
     summary,
 )
+
+TYPE_CHECKING = False  # typing itself costs a TAB a few ms
+if TYPE_CHECKING:
+    from imagine.cli.complete_table import Items
 
 _MARKUP = re.compile(r"\[|:[\w+-]+:")  # Rich markup or an :emoji: code: Typer renders these
 
@@ -37,9 +48,11 @@ def answer() -> bool:
     if words is None:
         return False
     args, incomplete = words
-    offered = _command_names(args, incomplete)
+    offered: Sequence[tuple[str, str | None]] | None = _command_names(args, incomplete)
     if offered is None:
         offered = _job_references(args, incomplete)
+    if offered is None:
+        offered = _fixed_values(args, incomplete)
     if offered is None:
         return False
     if shell == "bash":
@@ -49,7 +62,7 @@ def answer() -> bool:
     elif os.environ.get("_TYPER_COMPLETE_FISH_ACTION") == "is-args":
         sys.exit(0 if offered else 1)
     else:
-        _print("\n".join(f"{value}\t{help}" for value, help in offered))
+        _print("\n".join(f"{value}\t{help}" if help else value for value, help in offered))
     return True
 
 
@@ -119,9 +132,53 @@ def _job_references(args: list[str], incomplete: str) -> list[tuple[str, str]] |
     return offered
 
 
+def _fixed_values(args: list[str], incomplete: str) -> list[tuple[str, str | None]] | None:
+    """`config <TAB>`, `gen --model <TAB>`, `config set <TAB>`, `config set resolution <TAB>`:
+    the fixed lists of cli/complete_table.py, chosen as Click chooses (_resolve_incomplete):
+    a group's commands, the value of the option just typed, else the first argument not given.
+    Anything less plain (other options on the line, `--`, `=`) is left to Typer."""
+    from imagine.cli.complete_table import ANY_CASE, ARGUMENTS, OPTIONS, SUBCOMMANDS
+
+    if not args or incomplete.startswith("-") or incomplete == "=" or "--" in args:
+        return None
+    path = args[0]
+    if path in SUBCOMMANDS and len(args) > 1:  # a group's command
+        path = f"{path} {args[1]}"
+    given = args[len(path.split(" ")) :]
+    items: Items | None
+    if path in SUBCOMMANDS:  # `config <TAB>`: Click offers the group's options too for `_`
+        items = SUBCOMMANDS[path] if not incomplete or incomplete[0].isalnum() else None
+    elif given and given[-1] in OPTIONS.get(path, {}):
+        items = OPTIONS[path][given[-1]]
+        if f"{path} {given[-1]}" in ANY_CASE:  # as Typer matches a case-insensitive choice
+            typed = incomplete.lower()
+            return [(value, help) for value, help in items if value.lower().startswith(typed)]
+    else:
+        items = _argument(ARGUMENTS.get(path, ()), given)
+    if items is None:
+        return None
+    offered = [(value, help) for value, help in items if value.startswith(incomplete)]
+    if any(help and (_MARKUP.search(help) or not help.isprintable()) for _, help in offered):
+        return None
+    return offered
+
+
+def _argument(
+    entries: tuple[Items | dict[str, Items] | None, ...], given: list[str]
+) -> Items | None:
+    """The values of the first argument not given, or None for Typer to answer (other options
+    on the line, every argument given, files or a project's templates)."""
+    if any(word.startswith("-") for word in given) or len(given) >= len(entries):
+        return None
+    entry = entries[len(given)]
+    return entry.get(given[0], ()) if isinstance(entry, dict) else entry  # values by the first
+
+
 def _choices(
     incomplete: str, statuses: frozenset[str] | None
 ) -> list[tuple[int, str, str | None]] | None:
+    import sqlite3  # here: a TAB on a setting or an option's value needs no ledger
+
     from imagine import paths
     from imagine.ledger.choices import job_choices
 
@@ -140,7 +197,7 @@ def _choices(
         return None  # Typer answers, and says what is wrong with the ledger
 
 
-def _zsh(offered: list[tuple[str, str]]) -> str:
+def _zsh(offered: Sequence[tuple[str, str | None]]) -> str:
     if not offered:
         return "_files"
 
@@ -153,7 +210,10 @@ def _zsh(offered: list[tuple[str, str]]) -> str:
             .replace(":", r"\\:")
         )
 
-    items = "\n".join(f'"{escape(value)}":"{escape(help)}"' for value, help in offered)
+    items = "\n".join(
+        f'"{escape(value)}":"{escape(help)}"' if help else f'"{escape(value)}"'
+        for value, help in offered
+    )
     return f"_arguments '*: :(({items}))'"
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from imagine import budget, usage
+from imagine.cli import completion as complete
 from imagine.cli import options as opt
 from imagine.cli import output
 from imagine.pricing import format_usd, ticks_to_usd
@@ -38,6 +39,7 @@ def usage_command(
             metavar="WHAT",
             callback=_by,
             help="day (a bar chart), model, project or template [default: day].",
+            autocompletion=complete.usage_groupings,
         ),
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
