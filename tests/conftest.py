@@ -181,3 +181,24 @@ def cli() -> Any:
     from tests.helpers import Cli
 
     return Cli()
+
+
+@pytest.fixture(scope="session")
+def synthetic_clip(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """``synthetic_clip(path, **how)`` puts at ``path`` a copy of the clip ``write_clip(**how)``
+    encodes, encoding each kind once per worker: the input clips tests edit and extend cost a
+    second of CPU each to encode anew."""
+    from imagine.media.synth import write_clip
+
+    folder = tmp_path_factory.mktemp("synthetic-clips")
+    made: dict[str, Path] = {}
+
+    def copy(path: Path, **how: Any) -> Path:
+        key = repr(sorted(how.items()))
+        if key not in made:
+            made[key] = folder / f"{len(made)}.mp4"
+            write_clip(made[key], **how)
+        shutil.copyfile(made[key], path)
+        return path
+
+    return copy
