@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -10,9 +11,17 @@ from typing import Any
 
 import pytest
 
+SIM_SPEED = 50.0
+"""How much faster than real time the simulators of the tests render."""
+
 # Errors are re-raised (not turned into one-line messages) when running under pytest only where a
 # test asks for it; see imagine.cli.app. This marks that we are under pytest.
 sys._called_from_test = True  # type: ignore[attr-defined]
+
+# Compiled modules are kept even where PYTHONDONTWRITEBYTECODE is set (they go to the ignored
+# __pycache__ folders): otherwise every xdist worker and every child process compiles the package
+# and re-writes the asserts of every test module again, seconds of CPU each.
+sys.dont_write_bytecode = False
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
@@ -77,6 +86,48 @@ def fast_polls(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
+def fast_in_process_simulator(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--sim` renders as fast as the simulators tests start: at its own 10 times real speed a
+    one-second clip takes a second, which the review, promote and input tests waited out for
+    every render they made."""
+    from imagine import session
+
+    monkeypatch.setattr(session, "SIM_SPEED", SIM_SPEED)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_clips(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One cache of encoded clips for all the workers of a run: a clip is encoded once, not once
+    per worker and again for every test's `--sim` home (a quarter-second of CPU each time). Every
+    simulator still finds the clip in its own folder (`sim --clean` frees a home's), as a hard
+    link. The shared cache writes its files atomically, so workers may race for one."""
+    from imagine.sim import clips
+
+    root = tmp_path_factory.getbasetemp()
+    shared = (root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root) / "sim-clips"
+    shared.mkdir(exist_ok=True)
+    shared_cache = clips.ClipCache(shared)
+    real_path = clips.ClipCache.path
+
+    def path(cache: Any, spec: Any) -> Path:
+        target: Path = cache._folder / spec.file_name
+        if cache is not shared_cache and not target.exists():
+            source = real_path(shared_cache, spec)
+            try:
+                os.link(source, target)
+            except FileExistsError:  # another thread of this simulator linked it first
+                pass
+            except OSError:  # no hard links here
+                shutil.copyfile(source, target)
+        found: Path = real_path(cache, spec)
+        return found
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(clips.ClipCache, "path", path)
+        yield
+
+
+@pytest.fixture(autouse=True)
 def simulator_bugs_fail_the_test(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """A bug in the simulator answers 500, as a failing server would, and a test of retries or
     lost answers would take that in its stride: here it fails the test, with its traceback."""
@@ -115,7 +166,7 @@ def sim_factory() -> Iterator[Callable[..., Any]]:
     started: list[Simulator] = []
 
     def make(**knobs: Any) -> Simulator:
-        knobs.setdefault("speed", 50.0)
+        knobs.setdefault("speed", SIM_SPEED)
         simulator = Simulator(SimConfig(**knobs)).start()
         started.append(simulator)
         return simulator
@@ -171,3 +222,22 @@ def each_ledger(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
     if request.param == "postgresql":
         monkeypatch.setenv("IMAGINE_LEDGER", request.getfixturevalue("postgres_url"))
     return str(request.param)
+@pytest.fixture(scope="session")
+def synthetic_clip(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """``synthetic_clip(path, **how)`` puts at ``path`` a copy of the clip ``write_clip(**how)``
+    encodes, encoding each kind once per worker: the input clips tests edit and extend cost a
+    second of CPU each to encode anew."""
+    from imagine.media.synth import write_clip
+
+    folder = tmp_path_factory.mktemp("synthetic-clips")
+    made: dict[str, Path] = {}
+
+    def copy(path: Path, **how: Any) -> Path:
+        key = repr(sorted(how.items()))
+        if key not in made:
+            made[key] = folder / f"{len(made)}.mp4"
+            write_clip(made[key], **how)
+        shutil.copyfile(made[key], path)
+        return path
+
+    return copy

@@ -10,13 +10,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import httpx
 from typer.main import get_command
 from typer.testing import CliRunner, Result
 
 from imagine import ids
 from imagine.cli.app import app
 from imagine.jobs import Status
+from tests import plain
 
 
 @cache
@@ -85,7 +85,7 @@ def read_jobs(home: Path) -> list[Any]:
 
 
 def sim_stats(sim: Any) -> dict[str, Any]:
-    stats: dict[str, Any] = httpx.get(f"{sim.url}/sim/stats").json()
+    stats: dict[str, Any] = plain.get(f"{sim.url}/sim/stats").json()
     return stats
 
 

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from imagine.media.probe import probe_video
+from tests import plain
 from tests.helpers import Cli, failed_renders, read_jobs, sim_stats
 
 
@@ -185,7 +186,7 @@ def test_wrong_api_key(cli: Cli, sim_factory: Any, project: Path, imagine_home: 
 
 
 def test_unreachable_base_url(cli: Cli, project: Path, imagine_home: Path) -> None:
-    with httpx.Client() as probe:
+    with plain.Client() as probe:
         port = _free_port()
         with pytest.raises(httpx.ConnectError):
             probe.get(f"http://127.0.0.1:{port}/")
@@ -284,7 +285,7 @@ def test_a_retried_unknown_job_writes_the_file_it_was_meant_to_and_needs_no_more
 ) -> None:
     sim = sim_factory(drop_rate=1.0)
     assert cli.gen(sim, "a fox", "-d", "1", "-o", "shots/fox.mp4").exit_code == 4
-    httpx.post(f"{sim.url}/sim/config", json={"drop_rate": 0})
+    plain.post(f"{sim.url}/sim/config", json={"drop_rate": 0})
     env = {"XAI_API_KEY": sim.api_key}
     retried = cli.run("retry", "@1", "-y", env=env)
     assert retried.exit_code == 0, retried.stderr

@@ -14,14 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from imagine.api.client import RetryPolicy, XAIClient
 from imagine.api.errors import AnswerLost, MalformedRequestId, NotTheAPI
 from imagine.engine.download import DownloadError, Limits, fetch
 from imagine.printable import printable
-from tests import hostile
+from tests import hostile, plain
 from tests.helpers import Cli, read_jobs
 
 RID = "3f1c2a9e-8b7d-4c6e-9a5f-0123456789ab"
@@ -161,7 +160,7 @@ def test_a_download_that_stalls_is_cut_off_and_resumable(
     limits = Limits(stall_bytes=64, stall_seconds=0.5)
 
     async def go() -> None:
-        async with httpx.AsyncClient() as http:
+        async with plain.AsyncClient() as http:
             await fetch(http, f"{server.url}/files/v.mp4", tmp_path / "v.mp4", limits=limits)
 
     started = time.monotonic()

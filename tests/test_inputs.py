@@ -44,10 +44,8 @@ def still(project: Path) -> Path:
 
 
 @pytest.fixture
-def clip(project: Path) -> Path:
-    path = project / "clip.mp4"
-    write_clip(path, width=320, height=240, seconds=3, audio=True)
-    return path
+def clip(project: Path, synthetic_clip: Any) -> Path:
+    return synthetic_clip(project / "clip.mp4", width=320, height=240, seconds=3, audio=True)
 
 
 def _sidecar(project: Path, stdout: str) -> dict[str, Any]:
@@ -301,7 +299,7 @@ def _wav(path: Path) -> Path:
     return path
 
 
-def _bad_inputs(project: Path) -> dict[str, tuple[list[str], str, int]]:
+def _bad_inputs(project: Path, synthetic_clip: Any) -> dict[str, tuple[list[str], str, int]]:
     text = project / "notes.png"
     text.write_text("just some text, not an image\n")
     truncated = project / "broken.jpg"
@@ -311,7 +309,7 @@ def _bad_inputs(project: Path) -> dict[str, tuple[list[str], str, int]]:
     with huge.open("wb") as handle:
         handle.truncate(30 * 1024 * 1024)
     long_clip = project / "long.mp4"
-    write_clip(long_clip, width=160, height=120, seconds=20, audio=False)
+    synthetic_clip(long_clip, width=160, height=120, seconds=20, audio=False)
     sound = _wav(project / "sound.wav")
     return {
         "text renamed .png": (["gen", "x", "--image", str(text)], "not a JPEG, PNG or WebP", 2),
@@ -339,9 +337,9 @@ def _bad_inputs(project: Path) -> dict[str, tuple[list[str], str, int]]:
     ],
 )
 def test_bad_inputs_are_refused_in_one_line(
-    cli: Cli, sim: Any, project: Path, imagine_home: Path, case: str
+    cli: Cli, sim: Any, project: Path, imagine_home: Path, case: str, synthetic_clip: Any
 ) -> None:
-    args, message, code = _bad_inputs(project)[case]
+    args, message, code = _bad_inputs(project, synthetic_clip)[case]
     result = cli.run(*args, "--base-url", sim.url, env={"XAI_API_KEY": sim.api_key})
     assert result.exit_code == code, result.stderr
     assert message in result.stderr

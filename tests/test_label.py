@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import av
-import httpx
 import pytest
 
 from imagine.media import label
 from imagine.media.synth import write_clip
+from tests import plain
 from tests.helpers import Cli, read_jobs, sim_stats
 
 
@@ -213,12 +213,12 @@ def test_wait_finishes_a_job_whatever_a_crash_in_the_label_step_left(
     part = video.with_name(video.name + ".part")
     downloads = sim_stats(sim)["downloads"]
     if left == "part only":  # killed while remuxing: the temp file never got the final name
-        part.write_bytes(httpx.get(row["video_url"]).content)
+        part.write_bytes(plain.get(row["video_url"]).content)
         video.with_name(f".{video.name}.x1y2.tmp").write_bytes(video.read_bytes()[:5000])
         video.unlink()
         downloads += 1
     elif left == "part and labelled file":  # killed after the rename, before the .part went
-        part.write_bytes(httpx.get(row["video_url"]).content)
+        part.write_bytes(plain.get(row["video_url"]).content)
         downloads += 1
     _downloading_again(imagine_home, video)
 

@@ -9,13 +9,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from imagine.api import contract as c
 from imagine.api.types import parse_poll
 from imagine.media.synth import write_clip, write_image
 from imagine.spec import MediaInput, Mode, RenderSpec
+from tests import plain
 from tests.helpers import Cli, read_jobs, sim_stats
 
 M15 = c.MODEL_15
@@ -223,7 +223,7 @@ def test_each_rule_is_refused_before_sending_and_by_the_simulator(
     assert read_jobs(imagine_home) == []
 
     body = {"model": BASE, "prompt": "a fox in snow", **_filled(raw, png)}
-    answer = httpx.post(
+    answer = plain.post(
         f"{sim.url}{c.ROUTE_GENERATIONS}",
         json=body,
         headers={"Authorization": f"Bearer {sim.api_key}"},
@@ -247,7 +247,7 @@ def test_a_last_frame_on_an_edit_is_refused_in_a_batch_and_by_the_simulator(
     assert sim_stats(sim)["submissions"] == 0 and read_jobs(imagine_home) == []
 
     video = "data:video/mp4;base64," + base64.b64encode(clip.read_bytes()).decode()
-    answer = httpx.post(
+    answer = plain.post(
         f"{sim.url}{c.ROUTE_EDITS}",
         json={
             "model": BASE,

@@ -22,6 +22,7 @@ from imagine.ledger.store import Ledger
 from imagine.review import decide
 from imagine.review.server import ReviewServer, byte_range
 from imagine.review.takes import ReviewState, select
+from tests import plain
 from tests.helpers import Cli, read_jobs
 from tests.review_helpers import HOSTILE_PROMPT, Started, make_renders, serve, stop
 
@@ -208,11 +209,11 @@ def _job(seq: int) -> Any:
 
 def test_every_request_without_the_token_is_refused(server: ReviewServer) -> None:
     origin = server.origin
-    assert httpx.get(server.url).status_code == 200
+    assert plain.get(server.url).status_code == 200
     for path in ("/", "/video/x", f"/{server.token[:-1]}/", f"/{server.token}x/", "/favicon.ico"):
-        assert httpx.get(origin + path).status_code == 403, path
-    assert httpx.post(f"{origin}/nope/action/x/approve").status_code == 403
-    spoofed = httpx.get(server.url, headers={"Host": "evil.example:80"})
+        assert plain.get(origin + path).status_code == 403, path
+    assert plain.post(f"{origin}/nope/action/x/approve").status_code == 403
+    spoofed = plain.get(server.url, headers={"Host": "evil.example:80"})
     assert spoofed.status_code == 403  # DNS rebinding
 
 
@@ -230,40 +231,40 @@ def test_no_file_but_a_shown_render_is_served(server: ReviewServer, renders: Pat
         "renders/",
         "file/etc/passwd",
     ):
-        answer = httpx.get(base + path)
+        answer = plain.get(base + path)
         assert answer.status_code in (403, 404), path
         assert b"secret" not in answer.content
     with Ledger.open() as ledger:  # a job pointed elsewhere by a tampered ledger
         ledger.conn.execute("UPDATE jobs SET output_path = ? WHERE seq = 1", (str(outside),))
         ledger.conn.commit()
-    assert httpx.get(base + "video/" + _job(1).id).status_code == 404
+    assert plain.get(base + "video/" + _job(1).id).status_code == 404
     link = renders / "renders" / "link.mp4"
     link.symlink_to(outside)
     with Ledger.open() as ledger:
         ledger.conn.execute("UPDATE jobs SET output_path = ? WHERE seq = 1", (str(link),))
         ledger.conn.commit()
-    assert httpx.get(base + "video/" + _job(1).id).status_code == 404
+    assert plain.get(base + "video/" + _job(1).id).status_code == 404
 
 
 def test_videos_are_served_in_ranges(server: ReviewServer) -> None:
     job = _job(2)
     data = Path(job.output_path).read_bytes()
     url = server.url + "video/" + job.id
-    whole = httpx.get(url)
+    whole = plain.get(url)
     assert whole.status_code == 200 and whole.content == data
     assert whole.headers["accept-ranges"] == "bytes"
-    part = httpx.get(url, headers={"Range": "bytes=100-1099"})
+    part = plain.get(url, headers={"Range": "bytes=100-1099"})
     assert part.status_code == 206
     assert part.content == data[100:1100]
     assert part.headers["content-range"] == f"bytes 100-1099/{len(data)}"
-    tail = httpx.get(url, headers={"Range": "bytes=-50"})
+    tail = plain.get(url, headers={"Range": "bytes=-50"})
     assert tail.status_code == 206 and tail.content == data[-50:]
-    rest = httpx.get(url, headers={"Range": f"bytes={len(data) - 10}-"})
+    rest = plain.get(url, headers={"Range": f"bytes={len(data) - 10}-"})
     assert rest.content == data[-10:]
-    beyond = httpx.get(url, headers={"Range": f"bytes={len(data)}-"})
+    beyond = plain.get(url, headers={"Range": f"bytes={len(data)}-"})
     assert beyond.status_code == 416
     assert beyond.headers["content-range"] == f"bytes */{len(data)}"
-    poster = httpx.get(server.url + "poster/" + job.id)
+    poster = plain.get(server.url + "poster/" + job.id)
     assert poster.status_code == 200 and poster.content.startswith(b"\xff\xd8")
 
 
@@ -286,7 +287,7 @@ def test_byte_range(header: str | None, size: int, expected: tuple[int, int] | N
 
 
 def test_the_page_shows_takes_escaped(server: ReviewServer) -> None:
-    answer = httpx.get(server.url)
+    answer = plain.get(server.url)
     page = answer.text
     assert "<img src=x" not in page and "&lt;img src=x onerror=&quot;" in page
     assert page.count('class="take"') == 3
@@ -297,7 +298,7 @@ def test_the_page_shows_takes_escaped(server: ReviewServer) -> None:
 
 def _post(server: ReviewServer, seq: int, verb: str, **headers: str) -> httpx.Response:
     job = _job(seq)
-    return httpx.post(
+    return plain.post(
         f"{server.url}action/{job.id}/{verb}", headers={"X-Imagine-Review": "1", **headers}
     )
 
@@ -316,11 +317,11 @@ def test_actions_write_the_ledger(server: ReviewServer, imagine_home: Path) -> N
 def test_a_cross_site_post_is_refused(server: ReviewServer) -> None:
     job = _job(1)
     url = f"{server.url}action/{job.id}/approve"
-    assert httpx.post(url).status_code == 403  # no custom header: a plain form post
+    assert plain.post(url).status_code == 403  # no custom header: a plain form post
     assert _post(server, 1, "approve", Origin="http://evil.example").status_code == 403
     assert _post(server, 1, "approve", **{"Sec-Fetch-Site": "cross-site"}).status_code == 403
     assert (
-        httpx.post(url, headers={"X-Imagine-Review": "1"}, content=b"x" * 5000).status_code == 413
+        plain.post(url, headers={"X-Imagine-Review": "1"}, content=b"x" * 5000).status_code == 413
     )
     assert _job(1).review_state is None
 
@@ -380,8 +381,8 @@ def test_a_reported_render_is_neither_shown_nor_served(server: ReviewServer) -> 
     with Ledger.open() as ledger:
         ledger.conn.execute("UPDATE jobs SET reported_at = '2026-01-01T00:00:00Z' WHERE seq = 3")
         ledger.conn.commit()
-    assert job.id not in httpx.get(server.url).text
-    assert httpx.get(server.url + "video/" + job.id).status_code == 404
+    assert job.id not in plain.get(server.url).text
+    assert plain.get(server.url + "video/" + job.id).status_code == 404
     assert _post(server, 3, "approve").status_code == 404
 
 
@@ -404,7 +405,7 @@ def test_review_prints_its_url_serves_and_stops_on_ctrl_c(
             assert process.stdout is not None and process.stderr is not None
             url = process.stdout.readline().strip()
             assert re.fullmatch(r"http://127\.0\.0\.1:\d+/[\w-]{20,}/", url), url
-            assert "take 2 of 2" in httpx.get(url).text
+            assert "take 2 of 2" in plain.get(url).text
             assert "reviewing 3 take(s)" in process.stderr.readline()
             process.send_signal(signal.SIGINT)
             assert process.wait(timeout=30) == 130

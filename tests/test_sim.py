@@ -14,6 +14,7 @@ import pytest
 from imagine.api import contract as c
 from imagine.media.synth import ImageFormat, write_image
 from imagine.sim import SimConfig, Simulator
+from tests import plain
 
 GEN = c.ROUTE_GENERATIONS
 DESERIALIZE = "Failed to deserialize the JSON body into the target type: "
@@ -22,7 +23,7 @@ SimFactory = Callable[..., Simulator]
 
 @pytest.fixture
 def api(sim: Simulator) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=sim.url, headers=_auth(sim.api_key)) as client:
+    with plain.Client(base_url=sim.url, headers=_auth(sim.api_key)) as client:
         yield client
 
 
@@ -51,30 +52,30 @@ def _error(response: httpx.Response) -> tuple[int, str, str]:
 @pytest.mark.parametrize("header", [None, "Basic abc", "Bearer", "xai-no-scheme"])
 def test_missing_or_malformed_authorization_is_401(sim: Simulator, header: str | None) -> None:
     headers = {"Authorization": header} if header else {}
-    response = httpx.get(f"{sim.url}/v1/api-key", headers=headers)
+    response = plain.get(f"{sim.url}/v1/api-key", headers=headers)
     assert response.status_code == 401
     assert response.json()["code"] == "unauthenticated"
 
 
 def test_a_wrong_key_is_400_with_the_redacted_key(sim_factory: SimFactory) -> None:
     sim = sim_factory(api_keys=("xai-right-key",))
-    response = httpx.get(f"{sim.url}/v1/api-key", headers=_auth("xai-wrong-key-yz"))
+    response = plain.get(f"{sim.url}/v1/api-key", headers=_auth("xai-wrong-key-yz"))
     message = c.MSG_INCORRECT_API_KEY.format(redacted="xa***yz")
     assert _error(response) == (400, "invalid-argument", message)
-    assert httpx.get(f"{sim.url}/v1/api-key", headers=_auth("xai-right-key")).status_code == 200
+    assert plain.get(f"{sim.url}/v1/api-key", headers=_auth("xai-right-key")).status_code == 200
     assert sim.api_key == "xai-right-key"
 
 
 def test_any_xai_key_is_accepted_by_default(sim: Simulator) -> None:
     assert sim.api_key.startswith("xai-sim-")
-    assert httpx.get(f"{sim.url}/v1/models", headers=_auth("xai-anything")).status_code == 200
-    refused = httpx.get(f"{sim.url}/v1/models", headers=_auth("sk-openai-key"))
+    assert plain.get(f"{sim.url}/v1/models", headers=_auth("xai-anything")).status_code == 200
+    refused = plain.get(f"{sim.url}/v1/models", headers=_auth("sk-openai-key"))
     assert _error(refused)[:2] == (400, "invalid-argument")
 
 
 def test_legacy_errors_put_grpc_text_in_code(sim_factory: SimFactory) -> None:
     sim = sim_factory(legacy_errors=True)
-    with httpx.Client(base_url=sim.url, headers=_auth(sim.api_key)) as api:
+    with plain.Client(base_url=sim.url, headers=_auth(sim.api_key)) as api:
         response = api.post(GEN, json=_gen(duration=16))
     assert _error(response) == (400, "Client specified an invalid argument", c.MSG_DURATION)
 
@@ -211,7 +212,7 @@ def test_400_checks_use_the_api_messages(
 
 def test_1080p_may_be_refused_for_the_team(sim_factory: SimFactory) -> None:
     sim = sim_factory(allow_1080p=False)
-    with httpx.Client(base_url=sim.url, headers=_auth(sim.api_key)) as api:
+    with plain.Client(base_url=sim.url, headers=_auth(sim.api_key)) as api:
         response = api.post(GEN, json=_gen(model=c.MODEL_15, resolution="1080p"))
     assert _error(response) == (400, "invalid-argument", c.MSG_1080P_TEAM)
 
@@ -362,15 +363,15 @@ def test_files_need_multipart(api: httpx.Client) -> None:
 
 
 def test_config_changes_at_run_time(sim: Simulator, api: httpx.Client) -> None:
-    assert httpx.get(f"{sim.url}/sim/config").json()["fail_rate"] == 0.0
-    changed = httpx.post(f"{sim.url}/sim/config", json={"fail_rate": 1, "moderation_words": ["x"]})
+    assert plain.get(f"{sim.url}/sim/config").json()["fail_rate"] == 0.0
+    changed = plain.post(f"{sim.url}/sim/config", json={"fail_rate": 1, "moderation_words": ["x"]})
     assert changed.json()["fail_rate"] == 1
     assert sim.config.moderation_words == ("x",)
-    refused = httpx.post(f"{sim.url}/sim/config", json={"speed": 0})
+    refused = plain.post(f"{sim.url}/sim/config", json={"speed": 0})
     assert refused.status_code == 400
     assert "speed" in refused.json()["error"]
-    assert httpx.post(f"{sim.url}/sim/config", json={"nope": 1}).status_code == 400
-    assert httpx.post(f"{sim.url}/sim/config", json={"state_dir": "/tmp"}).status_code == 400
+    assert plain.post(f"{sim.url}/sim/config", json={"nope": 1}).status_code == 400
+    assert plain.post(f"{sim.url}/sim/config", json={"state_dir": "/tmp"}).status_code == 400
 
 
 def test_reset_zeroes_counters(sim: Simulator, api: httpx.Client) -> None:
@@ -378,22 +379,22 @@ def test_reset_zeroes_counters(sim: Simulator, api: httpx.Client) -> None:
     api.post(GEN, json=_gen(duration=99))
     stats = sim.stats()
     assert (stats["submissions"], stats["rejected"]) == (1, 1)
-    reset = httpx.post(f"{sim.url}/sim/reset").json()
+    reset = plain.post(f"{sim.url}/sim/reset").json()
     assert (reset["submissions"], reset["rejected"], reset["jobs"]) == (0, 0, {})
 
 
 def test_simulator_lifecycle() -> None:
     with Simulator(SimConfig(speed=100)) as sim:
-        assert httpx.get(f"{sim.url}/sim/stats").status_code == 200
+        assert plain.get(f"{sim.url}/sim/stats").status_code == 200
     with pytest.raises(httpx.ConnectError):
-        httpx.get(f"{sim.url}/sim/stats")
+        plain.get(f"{sim.url}/sim/stats")
 
 
 def test_serve_forever_blocks_until_stopped() -> None:
     sim = Simulator(SimConfig())
     serving = threading.Thread(target=sim.serve_forever)
     serving.start()
-    assert httpx.get(f"{sim.url}/sim/stats").status_code == 200
+    assert plain.get(f"{sim.url}/sim/stats").status_code == 200
     sim.stop()
     serving.join(timeout=5)
     assert not serving.is_alive()

@@ -16,13 +16,14 @@ from imagine.api import contract as c
 from imagine.media.probe import probe_video
 from imagine.media.synth import write_clip, write_image
 from imagine.sim import SimConfig, Simulator
+from tests import plain
 
 GEN = c.ROUTE_GENERATIONS
 SimFactory = Callable[..., Simulator]
 
 
 def _api(sim: Simulator) -> httpx.Client:
-    return httpx.Client(base_url=sim.url, headers={"Authorization": f"Bearer {sim.api_key}"})
+    return plain.Client(base_url=sim.url, headers={"Authorization": f"Bearer {sim.api_key}"})
 
 
 def _gen(**fields: Any) -> dict[str, Any]:
@@ -106,17 +107,17 @@ def test_the_media_is_a_real_mp4_of_the_requested_shape(fast: Simulator) -> None
     with _api(fast) as api:
         loud = _wait(api, _submit(api, aspect_ratio="9:16", duration=2)).json()
         silent = _wait(api, _submit(api, aspect_ratio="1:1", generate_audio=False)).json()
-    loud_info = probe_video(httpx.get(loud["video"]["url"]).content)
+    loud_info = probe_video(plain.get(loud["video"]["url"]).content)
     assert (loud_info.width, loud_info.height, loud_info.has_audio) == (480, 848, True)
     assert loud_info.duration == pytest.approx(2, abs=1 / 24)
-    silent_info = probe_video(httpx.get(silent["video"]["url"]).content)
+    silent_info = probe_video(plain.get(silent["video"]["url"]).content)
     assert (silent_info.width, silent_info.height, silent_info.has_audio) == (480, 480, False)
 
 
 def test_every_job_gets_its_own_bytes(fast: Simulator) -> None:
     with _api(fast) as api:
         urls = [_wait(api, _submit(api)).json()["video"]["url"] for _ in range(2)]
-    first, second = (httpx.get(url).content for url in urls)
+    first, second = (plain.get(url).content for url in urls)
     assert len(first) == len(second)  # one encoded clip, shared...
     assert first != second  # ...but each job's file names the job
 
@@ -126,7 +127,7 @@ def test_ranges_head_and_fresh_urls(fast: Simulator) -> None:
         request_id = _submit(api)
         url = _wait(api, request_id).json()["video"]["url"]
         assert _wait(api, request_id).json()["video"]["url"].startswith(url.split("?")[0])
-    with httpx.Client() as media:
+    with plain.Client() as media:
         whole = media.get(url)
         assert whole.headers["accept-ranges"] == "bytes"
         size = len(whole.content)
@@ -157,7 +158,7 @@ def test_video_bytes_pads_every_video_to_a_size_served_from_disk_with_ranges(
     sim = sim_factory(render_time=0, video_bytes=size)
     with _api(sim) as api:
         urls = [_wait(api, _submit(api)).json()["video"]["url"] for _ in range(2)]
-    with httpx.Client() as media:
+    with plain.Client() as media:
         whole = media.get(urls[0])
         assert len(whole.content) == size == int(whole.headers["content-length"])
         # Still a playable MP4 of the job's shape, and still each job's own bytes.
@@ -182,11 +183,11 @@ def test_media_urls_need_a_valid_signature_and_expire(sim_factory: SimFactory) -
     sim = sim_factory(render_time=0, url_ttl=0)
     with _api(sim) as api:
         url = _wait(api, _submit(api)).json()["video"]["url"]
-        assert httpx.get(url).status_code == 403
+        assert plain.get(url).status_code == 403
         sim.configure(url_ttl=60)
         fresh = _wait(api, _submit(api)).json()["video"]["url"]
-        assert httpx.get(fresh.replace("sig=", "sig=0")).status_code == 403
-        assert httpx.get(fresh, headers={"Authorization": "Bearer x"}).status_code == 200
+        assert plain.get(fresh.replace("sig=", "sig=0")).status_code == 403
+        assert plain.get(fresh, headers={"Authorization": "Bearer x"}).status_code == 200
     assert sim.stats()["media_auth_headers"] == 1
 
 
@@ -201,7 +202,7 @@ def test_expire_after_turns_done_jobs_expired(sim_factory: SimFactory) -> None:
         200,
         {"status": "expired", "model": c.BASE_MODEL},
     )
-    assert httpx.get(url).status_code == 404
+    assert plain.get(url).status_code == 404
     assert sim.stats()["jobs"][request_id]["status"] == "expired"
 
 
@@ -274,7 +275,7 @@ def test_truncated_downloads_stop_short_of_content_length(sim_factory: SimFactor
         url = _wait(api, _submit(api)).json()["video"]["url"]
     sim.configure(truncate_rate=1)
     received = bytearray()
-    with httpx.stream("GET", url) as response:
+    with plain.stream("GET", url) as response:
         promised = int(response.headers["content-length"])
         with pytest.raises(httpx.RemoteProtocolError):
             for chunk in response.iter_bytes():
@@ -341,7 +342,7 @@ def test_edits_keep_the_input_length_capped_at_720p(
         request_id = _submit(api, c.ROUTE_EDITS, video={"url": _video_url(clips["hd"])})
         body = _wait(api, request_id).json()
     assert body["video"]["duration"] == 2
-    info = probe_video(httpx.get(body["video"]["url"]).content)
+    info = probe_video(plain.get(body["video"]["url"]).content)
     assert (info.width, info.height) == (960, 720)
     assert info.duration == pytest.approx(2, abs=1 / 24)
     expected = pricing.estimate(c.BASE_MODEL, "720p", 2, input_video_seconds=2)
@@ -391,7 +392,7 @@ def test_own_media_urls_and_uploads_can_be_edited(fast: Simulator, clips: dict[s
         video = {"file_id": file_id}
         extended = _wait(api, _submit(api, c.ROUTE_EXTENSIONS, video=video, duration=None)).json()
     assert (edited["status"], edited["video"]["duration"]) == ("done", 3)
-    assert probe_video(httpx.get(edited["video"]["url"]).content).width == 640
+    assert probe_video(plain.get(edited["video"]["url"]).content).width == 640
     assert extended["video"]["duration"] == 8
 
 
@@ -405,7 +406,7 @@ def test_a_new_simulator_on_the_same_state_dir_answers_old_ids(tmp_path: Path) -
         assert body["status"] == "done"
         assert body["video"]["url"].startswith(second.url)
         assert api.get(f"{c.ROUTE_FILES}/{file_id}").json()["bytes"] == 3
-        assert probe_video(httpx.get(body["video"]["url"]).content).duration == pytest.approx(
+        assert probe_video(plain.get(body["video"]["url"]).content).duration == pytest.approx(
             1, abs=0.05
         )
     assert (tmp_path / "state" / "jobs" / f"{request_id}.json").exists()

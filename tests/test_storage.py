@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import plain
 from tests.helpers import Cli, sim_stats
 
 pytest.importorskip("boto3")
@@ -63,7 +64,7 @@ def _wait_for(url: str, server: subprocess.Popen[bytes] | None) -> None:
     deadline = time.monotonic() + 30
     while True:
         try:
-            httpx.get(url + "/moto-api/", timeout=1)
+            plain.get(url + "/moto-api/", timeout=1)
             return
         except httpx.TransportError:
             if (server is not None and server.poll() is not None) or time.monotonic() > deadline:
@@ -240,7 +241,7 @@ def test_share_prints_a_link_that_downloads_the_mp4(
     assert shared.exit_code == 0, shared.stderr
     url = shared.stdout.strip()
     assert "X-Amz-Expires=600" in url and SECRET not in url
-    answer = httpx.get(url, timeout=10)
+    answer = plain.get(url, timeout=10)
     assert answer.status_code == 200
     assert answer.content == video.read_bytes()
     too_long = cli.run("share", "@last", "--expires", "8d")
