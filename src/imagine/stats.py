@@ -1,9 +1,10 @@
 """`imagine stats`: where time and money went, read from the ledger.
 
-One pass of SQLite over the ``jobs_stats`` index (migration 015: the columns stats reads, and each
-job's durations in ms kept there as it is written) gives every count and sum of a group and each
-spread's values as one list, which Python sorts for the percentiles; the events come from their
-own index. What each figure means (README, "Stats, logs and traces"):
+The figures come from the stats summary the ledger keeps as jobs are written (ledger/summary.py,
+migration 017: per UTC day, model, resolution, mode and template, the counts, sums and each
+spread's values in integer ms), merged here per group; with --since, the jobs of the window's
+first, partial day are read from the jobs themselves. Every figure is exact. The events come from
+their own index. What each figure means (README, "Stats, logs and traces"):
 
 - Latency, of jobs that completed: ``queued`` created → submitted (pacing and slots),
   ``rendering`` submitted → the poll that found it done, ``downloading`` that poll → the file
@@ -25,16 +26,21 @@ own index. What each figure means (README, "Stats, logs and traces"):
 from __future__ import annotations
 
 import bisect
-import json
 import sqlite3
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 from enum import StrEnum
+from itertools import chain
 from typing import Any
 
 from imagine.api.contract import TICKS_PER_USD
 from imagine.jobs import EventKind
+from imagine.ledger import summary
 from imagine.ledger.store import Ledger
+from imagine.ledger.summary import Figures
+from imagine.ledger.summary import Outcome as Outcome  # `imagine stats` names its outcomes
 
 
 class GroupBy(StrEnum):
@@ -44,46 +50,13 @@ class GroupBy(StrEnum):
     TEMPLATE = "template"
 
 
-_KEY = {
-    GroupBy.MODEL: "model",
-    GroupBy.RESOLUTION: "resolution",
-    GroupBy.MODE: "mode",
-    # A template's versions apart: an A/B of v2 against v3 is the point of grouping by it.
-    GroupBy.TEMPLATE: "template_name || ' v' || COALESCE(template_version, '?')",
-}
+# Where a group's name is in a summary key (ledger/summary.py: day, model, resolution, mode,
+# template).
+_KEY_AT = {GroupBy.MODEL: 1, GroupBy.RESOLUTION: 2, GroupBy.MODE: 3, GroupBy.TEMPLATE: 4}
 PERCENTS = (50, 90, 95)
-
-
-# Each spread: its value per job in ms (the generated columns of migration 015, or a count), and
-# which jobs it is taken of. A duration is NULL when either of its times is (an imported render
-# was never submitted here), and left out: each phase is of the complete jobs that have it.
-_COMPLETED = "status = 'complete'"
-LATENCY: dict[str, tuple[str, str]] = {
-    "queued": ("stat_queued_ms", _COMPLETED),
-    "rendering": ("stat_rendering_ms", _COMPLETED),
-    "downloading": ("stat_downloading_ms", _COMPLETED),
-    "total": ("stat_total_ms", _COMPLETED),
-}
-POLLS = (
-    "poll_count",
-    "stat_queued_ms IS NOT NULL AND status NOT IN ('queued', 'submitting', 'running', 'downloading')",
-)
-DETECTION_LAG = ("stat_lag_ms", "stat_lag_ms IS NOT NULL")
+LATENCY = ("queued", "rendering", "downloading", "total")
 # Buckets of the total-latency histogram, in seconds: [from, to).
 HISTOGRAM_EDGES = (0, 10, 30, 60, 120, 300, 600, 1800)
-
-
-class Outcome(StrEnum):
-    """What became of a job, as `imagine stats` counts it."""
-
-    COMPLETE = "complete"
-    FAILED = "failed"
-    EXPIRED = "expired"
-    BLOCKED_PROVIDER = "blocked_provider"
-    BLOCKED_LOCAL = "blocked_local"
-    CANCELED = "canceled"
-    UNKNOWN = "unknown"
-    LIVE = "live"
 
 
 @dataclass(frozen=True)
@@ -209,25 +182,23 @@ def report(ledger: Ledger, *, since: str | None = None, by: GroupBy | None = Non
     """The whole `imagine stats` answer for jobs created since ``since`` (an ISO time; all
     jobs when None), with one group per ``by`` value besides the totals."""
     conn = ledger.conn
-    params = {"since": since}
-    where = "created_at >= :since" if since else "1"
-    groups: list[Group] = []
-    if by is None:
-        (all_jobs,) = _figures(conn, _figures_sql(None, where), params)
-    else:
-        # One grouped pass; the totals are the groups' sums and merged lists (SQLite's sort of
-        # the rows by group costs as much as a second pass).
-        found = _figures(conn, _figures_sql(_KEY[by], where), params)
-        groups = sorted(map(_group, found), key=lambda g: (-g.jobs, g.key or ""))
-        all_jobs = _merged(found)
-    overall = _group(all_jobs)
+    parts: dict[str | None, list[Figures]] = {}
+    hours: Counter[str] = Counter()
+    for key, figures in _window(conn, since):
+        parts.setdefault(key[_KEY_AT[by]] or None if by else None, []).append(figures)
+        for hour, n in figures.hours.items():
+            hours[f"{key[0]}T{hour}"] += n
+    merged = {key: _merged(found) for key, found in parts.items()}
+    all_jobs = _merged(merged.values()) if by else merged.get(None, Figures())
+    groups = [_group(key, figures) for key, figures in merged.items()] if by else []
+    groups.sort(key=lambda g: (-g.jobs, g.key or ""))
     events = _event_counts(conn, since)
     none = (0, 0.0)
     reused, attached = events.get(EventKind.REUSED, none), events.get(EventKind.ATTACHED, none)
     return Report(
         since=since,
         by=by,
-        overall=overall,
+        overall=_group(None, all_jobs),
         groups=groups,
         reused=reused[0],
         attached=attached[0],
@@ -236,104 +207,66 @@ def report(ledger: Ledger, *, since: str | None = None, by: GroupBy | None = Non
         resubmitted=events.get(EventKind.RETRIED, none)[0],
         answers_lost=events.get(EventKind.ANSWER_LOST, none)[0],
         histogram=_histogram(all_jobs.values["total"]),
-        per_hour=[(row[0], row[1]) for row in conn.execute(_per_hour_sql(where), params)],
+        per_hour=sorted(hours.items()),
     )
 
 
-# Each spread: which jobs it is taken of, and its value for each (SQL).
-SPREADS: dict[str, tuple[str, str]] = {
-    **LATENCY,
-    "polls": POLLS,
-    "detection_lag": DETECTION_LAG,
-}
-_LIVE = "('queued', 'submitting', 'running', 'downloading')"
-# Outcome counts as SQL sums (one pass, no sorting), in Outcome's order.
-_OUTCOME_SUMS = {
-    Outcome.COMPLETE: "status = 'complete'",
-    Outcome.FAILED: "status = 'failed'",
-    Outcome.EXPIRED: "status = 'expired'",
-    Outcome.BLOCKED_PROVIDER: "status = 'blocked' AND block_source IS NOT 'local'",
-    Outcome.BLOCKED_LOCAL: "status = 'blocked' AND block_source IS 'local'",
-    Outcome.CANCELED: "status = 'canceled'",
-    Outcome.UNKNOWN: "status = 'unknown'",
-    Outcome.LIVE: f"status IN {_LIVE}",
-}
-
-
-def _figures_sql(column: str | None, where: str) -> str:
-    """Every figure of a group in one pass over the jobs_stats index (migration 015): counts
-    and sums, and each spread's values as one list (``group_concat``) for Python to sort."""
-    sums = ", ".join(f"total({test})" for test in _OUTCOME_SUMS.values())
-    complete = "status = 'complete'"
-    lists = ", ".join(
-        f"group_concat(CASE WHEN {which} THEN {value} END)" for value, which in SPREADS.values()
-    )
-    return (
-        f"SELECT {column or 'NULL'} AS k, count(*), {sums}, total(cost_ticks),"
-        f" count(CASE WHEN {complete} AND cost_ticks IS NOT NULL THEN 1 END),"
-        f" total(CASE WHEN {complete} THEN cost_ticks END),"
-        f" total(CASE WHEN {complete} AND cost_ticks IS NOT NULL THEN video_duration END),"
-        f" {lists}"
-        f" FROM jobs INDEXED BY jobs_stats WHERE {where}"
-        + (f" GROUP BY {column}" if column else "")
-    )
-
-
-@dataclass(frozen=True)
-class _Figures:
-    """What one pass gives of a group: counts, sums and each spread's sorted values (ms)."""
-
-    key: str | None
-    jobs: int
-    outcomes: dict[Outcome, int]
-    cost: tuple[float, int, float, float]  # charged ticks, renders, their ticks, their seconds
-    values: dict[str, list[int]]
-
-
-def _figures(conn: sqlite3.Connection, sql: str, params: dict[str, Any]) -> list[_Figures]:
-    found = []
-    for row in conn.execute(sql, params):
-        at = 2 + len(_OUTCOME_SUMS)
-        outcomes = {o: int(n) for o, n in zip(_OUTCOME_SUMS, row[2:at], strict=True) if n}
-        charged, renders, render_ticks, seconds = row[at : at + 4]
-        values = dict(zip(SPREADS, map(_values, row[at + 4 :]), strict=True))
-        found.append(
-            _Figures(row[0], row[1], outcomes, (charged, renders, render_ticks, seconds), values)
+def _window(conn: sqlite3.Connection, since: str | None) -> Iterator[tuple[summary.Key, Figures]]:
+    """The summary of the jobs created since ``since``, by summary key: the whole days from the
+    stats summary, and the jobs of the first, partial day tallied here from their rows."""
+    sql = "SELECT day, model, resolution, mode, template, jobs, figures FROM stats_summary"
+    if since is None:
+        rows = conn.execute(sql)
+    else:
+        next_day = (date.fromisoformat(since[:10]) + timedelta(days=1)).isoformat()
+        partial: dict[summary.Key, Figures] = {}
+        jobs = conn.execute(
+            f"{summary.SELECT_FIELDS} WHERE created_at >= ? AND created_at < ?",
+            (since, next_day),
         )
-    return found
+        for one in summary.tallies(jobs):
+            partial.setdefault(one.key, Figures()).add(one)
+        yield from partial.items()
+        rows = conn.execute(f"{sql} WHERE day >= ?", (next_day,))
+    for row in rows:
+        yield (row[0], row[1], row[2], row[3], row[4]), Figures.from_json(row[5], row[6])
 
 
-def _merged(groups: list[_Figures]) -> _Figures:
-    """All groups as one (the sorted lists merged: a sort of sorted runs is a merge)."""
-    outcomes: Counter[Outcome] = Counter()
-    for group in groups:
-        outcomes.update(group.outcomes)
-    charged, renders, render_ticks, seconds = (sum(g.cost[i] for g in groups) for i in range(4))
-    values = {name: sorted(v for g in groups for v in g.values[name]) for name in SPREADS}
-    jobs = sum(group.jobs for group in groups)
-    cost = (charged, int(renders), render_ticks, seconds)
-    return _Figures(None, jobs, dict(outcomes), cost, values)
+def _merged(parts: Iterable[Figures]) -> Figures:
+    """Several summaries as one (each spread's sorted lists merged: a sort of sorted runs)."""
+    total = Figures()
+    outcomes: Counter[str] = Counter()
+    runs: dict[str, list[list[int]]] = {name: [] for name in summary.SPREADS}
+    for part in parts:
+        total.jobs += part.jobs
+        outcomes.update(part.outcomes)
+        total.charged_ticks += part.charged_ticks
+        total.renders += part.renders
+        total.render_ticks += part.render_ticks
+        total.seconds_us += part.seconds_us
+        for name, values in part.values.items():
+            runs[name].append(values)
+    total.outcomes = dict(outcomes)
+    total.values = {name: sorted(chain.from_iterable(lists)) for name, lists in runs.items()}
+    return total
 
 
-def _group(figures: _Figures) -> Group:
-    charged, renders, render_ticks, seconds = figures.cost
+def _group(key: str | None, figures: Figures) -> Group:
     values = figures.values
     return Group(
-        key=figures.key,
+        key=key,
         jobs=figures.jobs,
-        outcomes=figures.outcomes,
+        outcomes={Outcome(name): n for name, n in figures.outcomes.items()},
         latency={name: _spread(values[name], 1000) for name in LATENCY},
-        cost=Cost(charged / TICKS_PER_USD, int(renders), render_ticks / TICKS_PER_USD, seconds),
+        cost=Cost(
+            figures.charged_ticks / TICKS_PER_USD,
+            figures.renders,
+            figures.render_ticks / TICKS_PER_USD,
+            figures.seconds_us / 1_000_000,
+        ),
         polls=_spread(values["polls"]),
         detection_lag=_spread(values["detection_lag"], 1000),
     )
-
-
-def _values(text: str | None) -> list[int]:
-    """The integers SQLite listed, sorted (JSON's parser reads them fastest)."""
-    values: list[int] = json.loads(f"[{text}]") if text else []
-    values.sort()
-    return values
 
 
 def _spread(values: list[int], per: int = 1) -> Spread:
@@ -378,10 +311,3 @@ def _histogram(totals: list[int]) -> list[tuple[float, float | None, int]]:
         (low, high, end - start)
         for low, high, start, end in zip(edges, highs, starts, ends, strict=True)
     ]
-
-
-def _per_hour_sql(where: str) -> str:
-    return (
-        "SELECT substr(created_at, 1, 13) AS hour, count(*) FROM jobs INDEXED BY jobs_stats"
-        f" WHERE {where} GROUP BY hour ORDER BY hour"
-    )

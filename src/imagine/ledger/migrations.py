@@ -9,6 +9,7 @@ import sqlite3
 from collections.abc import Callable
 
 from imagine.clock import iso
+from imagine.ledger import summary
 from imagine.ledger.db import transaction
 
 Migration = tuple[str, Callable[[sqlite3.Connection], None]]
@@ -312,6 +313,27 @@ def m016_storage(conn: sqlite3.Connection) -> None:
     )
 
 
+def m017_stats_summary(conn: sqlite3.Connection) -> None:
+    """`imagine stats` reads a summary kept as jobs are written (ledger/summary.py): one row per
+    UTC day, model, resolution, mode and template, with its counts, sums and each spread's values
+    (a JSON text); made here from the jobs already in the ledger."""
+    conn.execute(
+        """
+        CREATE TABLE stats_summary (
+            day TEXT NOT NULL,
+            model TEXT NOT NULL,
+            resolution TEXT NOT NULL,
+            mode TEXT NOT NULL,
+            template TEXT NOT NULL,
+            jobs INTEGER NOT NULL,
+            figures TEXT NOT NULL,
+            PRIMARY KEY (day, model, resolution, mode, template)
+        )
+        """
+    )
+    summary.rebuild(conn)
+
+
 MIGRATIONS: list[Migration] = [
     ("001_jobs", m001_jobs),
     ("002_job_events", m002_job_events),
@@ -327,6 +349,7 @@ MIGRATIONS: list[Migration] = [
     ("012_lifecycle", m012_lifecycle),
     ("015_observe", m015_observe),
     ("016_storage", m016_storage),
+    ("017_stats_summary", m017_stats_summary),
 ]
 
 
