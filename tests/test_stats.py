@@ -305,14 +305,15 @@ def test_bad_options_are_one_line_and_exit_2(cli: Cli, args: tuple[str, ...], wo
 # -- the stats summary (migration 017) -----------------------------------------------------------
 
 
-def _summary(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
+def _summary(conn: sqlite3.Connection) -> list[Any]:
     rows = conn.execute(
         "SELECT day, model, resolution, mode, template, jobs, figures FROM stats_summary"
     )
-    return sorted((*row[:6], json.loads(row[6])) for row in rows)
+    values = conn.execute("SELECT * FROM stats_values ORDER BY job_id, spread").fetchall()
+    return [sorted((*row[:6], json.loads(row[6])) for row in rows), values]
 
 
-def _kept_and_rebuilt(home: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+def _kept_and_rebuilt(home: Path) -> tuple[list[Any], list[Any]]:
     """The summary as the ledger kept it, and as made afresh from the jobs (rolled back)."""
     conn = sqlite3.connect(home / "ledger.sqlite3", isolation_level=None)
     try:
@@ -512,7 +513,7 @@ def test_a_time_that_is_no_time_leaves_its_figure_out() -> None:
         completed_at="2026-12-01T10:01:00.000Z",
         downloaded_at="2026-12-01T10:01:02.000Z",
     )
-    found = summary.tally(row)
+    found = summary.tally({**row, "id": "j1"})
     assert found.values[:4] == (None, None, 2000, 62_000)
     assert found.outcome is summary.Outcome.COMPLETE
 

@@ -25,21 +25,19 @@ their own index. What each figure means (README, "Stats, logs and traces"):
 
 from __future__ import annotations
 
-import bisect
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
-from itertools import chain
 from typing import Any
 
 from imagine.api.contract import TICKS_PER_USD
 from imagine.jobs import EventKind
 from imagine.ledger import summary
 from imagine.ledger.store import Ledger
-from imagine.ledger.summary import Figures
+from imagine.ledger.summary import HISTOGRAM_EDGES, Figures
 from imagine.ledger.summary import Outcome as Outcome  # `imagine stats` names its outcomes
 
 
@@ -55,8 +53,6 @@ class GroupBy(StrEnum):
 _KEY_AT = {GroupBy.MODEL: 1, GroupBy.RESOLUTION: 2, GroupBy.MODE: 3, GroupBy.TEMPLATE: 4}
 PERCENTS = (50, 90, 95)
 LATENCY = ("queued", "rendering", "downloading", "total")
-# Buckets of the total-latency histogram, in seconds: [from, to).
-HISTOGRAM_EDGES = (0, 10, 30, 60, 120, 300, 600, 1800)
 
 
 @dataclass(frozen=True)
@@ -178,27 +174,43 @@ def _round(value: float | None, digits: int = 3) -> float | None:
     return None if value is None else round(value, digits)
 
 
+class _OutOfStep(Exception):
+    """The stats summary lacks values its counts promise: jobs were changed by SQL that did not
+    go through the ledger."""
+
+
 def report(ledger: Ledger, *, since: str | None = None, by: GroupBy | None = None) -> Report:
     """The whole `imagine stats` answer for jobs created since ``since`` (an ISO time; all
     jobs when None), with one group per ``by`` value besides the totals."""
-    conn = ledger.conn
-    parts: dict[str | None, list[Figures]] = {}
+    try:
+        return _report(ledger.conn, since, by)
+    except _OutOfStep:
+        with ledger.transaction() as conn:
+            summary.rebuild(conn)
+        return _report(ledger.conn, since, by)
+
+
+def _report(conn: sqlite3.Connection, since: str | None, by: GroupBy | None) -> Report:
+    parts: dict[str | None, Figures] = {}
     hours: Counter[str] = Counter()
     for key, figures in _window(conn, since):
-        parts.setdefault(key[_KEY_AT[by]] or None if by else None, []).append(figures)
+        parts.setdefault(key[_KEY_AT[by]] or None if by else None, Figures()).merge(figures)
         for hour, n in figures.hours.items():
             hours[f"{key[0]}T{hour}"] += n
-    merged = {key: _merged(found) for key, found in parts.items()}
-    all_jobs = _merged(merged.values()) if by else merged.get(None, Figures())
-    groups = [_group(key, figures) for key, figures in merged.items()] if by else []
+    all_jobs = Figures()
+    for figures in parts.values():
+        all_jobs.merge(figures)
+    values = _Values(conn, since)
+    groups = [_group(values, by, key, figures) for key, figures in parts.items()] if by else []
     groups.sort(key=lambda g: (-g.jobs, g.key or ""))
     events = _event_counts(conn, since)
     none = (0, 0.0)
     reused, attached = events.get(EventKind.REUSED, none), events.get(EventKind.ATTACHED, none)
+    highs: list[float | None] = [*HISTOGRAM_EDGES[1:], None]
     return Report(
         since=since,
         by=by,
-        overall=_group(None, all_jobs),
+        overall=_group(values, None, None, all_jobs),
         groups=groups,
         reused=reused[0],
         attached=attached[0],
@@ -206,7 +218,7 @@ def report(ledger: Ledger, *, since: str | None = None, by: GroupBy | None = Non
         rate_limited=events.get(EventKind.RATE_LIMITED, none)[0],
         resubmitted=events.get(EventKind.RETRIED, none)[0],
         answers_lost=events.get(EventKind.ANSWER_LOST, none)[0],
-        histogram=_histogram(all_jobs.values["total"]),
+        histogram=list(zip(HISTOGRAM_EDGES, highs, all_jobs.histogram, strict=True)),
         per_hour=sorted(hours.items()),
     )
 
@@ -216,7 +228,7 @@ def _window(conn: sqlite3.Connection, since: str | None) -> Iterator[tuple[summa
     stats summary, and the jobs of the first, partial day tallied here from their rows."""
     sql = "SELECT day, model, resolution, mode, template, jobs, figures FROM stats_summary"
     if since is None:
-        rows = conn.execute(sql)
+        rows = conn.execute(sql).fetchall()
     else:
         next_day = (date.fromisoformat(since[:10]) + timedelta(days=1)).isoformat()
         partial: dict[summary.Key, Figures] = {}
@@ -224,59 +236,67 @@ def _window(conn: sqlite3.Connection, since: str | None) -> Iterator[tuple[summa
             f"{summary.SELECT_FIELDS} WHERE created_at >= ? AND created_at < ?",
             (since, next_day),
         )
-        for one in summary.tallies(jobs):
+        for one in summary.tallies(jobs.fetchall()):
             partial.setdefault(one.key, Figures()).add(one)
         yield from partial.items()
-        rows = conn.execute(f"{sql} WHERE day >= ?", (next_day,))
+        rows = conn.execute(f"{sql} WHERE day >= ?", (next_day,)).fetchall()
     for row in rows:
         yield (row[0], row[1], row[2], row[3], row[4]), Figures.from_json(row[5], row[6])
 
 
-def _merged(parts: Iterable[Figures]) -> Figures:
-    """Several summaries as one (each spread's sorted lists merged: a sort of sorted runs)."""
-    total = Figures()
-    outcomes: Counter[str] = Counter()
-    runs: dict[str, list[list[int]]] = {name: [] for name in summary.SPREADS}
-    for part in parts:
-        total.jobs += part.jobs
-        outcomes.update(part.outcomes)
-        total.charged_ticks += part.charged_ticks
-        total.renders += part.renders
-        total.render_ticks += part.render_ticks
-        total.seconds_us += part.seconds_us
-        for name, values in part.values.items():
-            runs[name].append(values)
-    total.outcomes = dict(outcomes)
-    total.values = {name: sorted(chain.from_iterable(lists)) for name, lists in runs.items()}
-    return total
+class _Values:
+    """The n-th smallest value of a spread among the jobs of a group in the window: the entry
+    found after stepping over n entries of its stats_values index (ledger/summary.py), from
+    whichever end is nearer."""
+
+    def __init__(self, conn: sqlite3.Connection, since: str | None) -> None:
+        self.conn = conn
+        self.since = since
+
+    def nth(self, spread: str, by: GroupBy | None, key: str | None, n: int, count: int) -> int:
+        where, params = ["spread = ?"], [spread]
+        if by is not None:
+            where.append(f"{by} = ?")
+            params.append(key or "")
+        if self.since is not None:
+            where.append("created_at >= ?")
+            params.append(self.since)
+        descending = n > count // 2
+        row = self.conn.execute(
+            f"SELECT value FROM stats_values WHERE {' AND '.join(where)}"
+            f" ORDER BY value{' DESC' if descending else ''} LIMIT 1 OFFSET ?",
+            (*params, count - 1 - n if descending else n),
+        ).fetchone()
+        if row is None:
+            raise _OutOfStep
+        return int(row[0])
 
 
-def _group(key: str | None, figures: Figures) -> Group:
-    values = figures.values
+def _group(values: _Values, by: GroupBy | None, key: str | None, figures: Figures) -> Group:
+    def spread(name: str, per: int = 1) -> Spread:
+        count, total = figures.spreads[name]
+        if not count:
+            return Spread(0)
+        p50, p90, p95, top = (
+            values.nth(name, by, key, n, count) / per
+            for n in (*(max(0, -(-count * p // 100) - 1) for p in PERCENTS), count - 1)
+        )
+        return Spread(count, p50, p90, p95, top, total / count / per)
+
     return Group(
         key=key,
         jobs=figures.jobs,
         outcomes={Outcome(name): n for name, n in figures.outcomes.items()},
-        latency={name: _spread(values[name], 1000) for name in LATENCY},
+        latency={name: spread(name, 1000) for name in LATENCY},
         cost=Cost(
             figures.charged_ticks / TICKS_PER_USD,
             figures.renders,
             figures.render_ticks / TICKS_PER_USD,
             figures.seconds_us / 1_000_000,
         ),
-        polls=_spread(values["polls"]),
-        detection_lag=_spread(values["detection_lag"], 1000),
+        polls=spread("polls"),
+        detection_lag=spread("detection_lag", 1000),
     )
-
-
-def _spread(values: list[int], per: int = 1) -> Spread:
-    """Nearest-rank percentiles of sorted ``values`` (divided by ``per``: ms to seconds). Python
-    sorts 100,000 numbers in a few ms; SQLite's window functions take ten times longer."""
-    count = len(values)
-    if not count:
-        return Spread(0)
-    p50, p90, p95 = (values[max(0, -(-count * p // 100) - 1)] / per for p in PERCENTS)
-    return Spread(count, p50, p90, p95, values[-1] / per, sum(values) / count / per)
 
 
 # The events counted by the report, each with the money it saved (reused, attached).
@@ -299,15 +319,3 @@ def _event_counts(conn: sqlite3.Connection, since: str | None) -> dict[str, tupl
         f" FROM job_events WHERE event IN ({kinds}) {window} GROUP BY event"
     )
     return {row[0]: (row[1], row[2]) for row in conn.execute(sql, {"since": since})}
-
-
-def _histogram(totals: list[int]) -> list[tuple[float, float | None, int]]:
-    """Sorted total latencies (ms) counted into HISTOGRAM_EDGES' buckets (seconds)."""
-    edges = HISTOGRAM_EDGES
-    highs: list[float | None] = [*edges[1:], None]
-    starts = [bisect.bisect_left(totals, low * 1000) for low in edges]
-    ends = [*starts[1:], len(totals)]
-    return [
-        (low, high, end - start)
-        for low, high, start, end in zip(edges, highs, starts, ends, strict=True)
-    ]

@@ -315,8 +315,9 @@ def m016_storage(conn: sqlite3.Connection) -> None:
 
 def m017_stats_summary(conn: sqlite3.Connection) -> None:
     """`imagine stats` reads a summary kept as jobs are written (ledger/summary.py): one row per
-    UTC day, model, resolution, mode and template, with its counts, sums and each spread's values
-    (a JSON text); made here from the jobs already in the ledger."""
+    UTC day, model, resolution, mode and template, with its counts and sums (a JSON text), and
+    each job's value of each spread, in indexes that give a percentile by stepping over entries;
+    made here from the jobs already in the ledger."""
     conn.execute(
         """
         CREATE TABLE stats_summary (
@@ -331,6 +332,28 @@ def m017_stats_summary(conn: sqlite3.Connection) -> None:
         )
         """
     )
+    conn.execute(
+        """
+        CREATE TABLE stats_values (
+            job_id TEXT NOT NULL,
+            spread TEXT NOT NULL,
+            value INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            model TEXT NOT NULL,
+            resolution TEXT NOT NULL,
+            mode TEXT NOT NULL,
+            template TEXT NOT NULL,
+            PRIMARY KEY (job_id, spread)
+        )
+        """
+    )
+    # Each covers its queries (created_at for --since), so a step is one index entry.
+    conn.execute("CREATE INDEX stats_values_all ON stats_values(spread, value, created_at)")
+    for column in summary.GROUP_COLUMNS:
+        conn.execute(
+            f"CREATE INDEX stats_values_{column} ON stats_values(spread, {column}, value,"
+            " created_at)"
+        )
     summary.rebuild(conn)
 
 

@@ -1,15 +1,20 @@
-"""The stats summary (migration 017): what `imagine stats` needs of every job, kept per day and
-shape as jobs are written, so that a report reads a few thousand summary rows instead of every job.
+"""The stats summary (migration 017): what `imagine stats` needs of every job, kept as jobs are
+written, so that a report reads a few thousand small rows and walks a few indexes instead of
+reading every job.
 
 Each job counts for one ``Tally``: its outcome, its charge, and its value of each spread (latency
-stages, polls, detection lag) in integer ms. A summary row holds the tallies of the jobs created
-on one UTC day with one model, resolution, mode and template: how many, per outcome, per hour,
-the cost sums, and each spread's values as a sorted list. Keeping the values themselves (not a
-histogram) keeps every percentile exact.
+stages, polls, detection lag) in integer ms. Two tables hold the tallies:
 
-The ledger keeps it up to date in the transaction of each job write (``Ledger.insert``,
-``Ledger.write``, ``Ledger.delete``): the job's tally before the write is taken out of its row
-and the one after put in. Plain SQL both SQLite and PostgreSQL run; no trigger.
+- ``stats_summary``: one row per UTC day, model, resolution, mode and template: how many jobs, per
+  outcome, per hour, the cost sums, each spread's count and sum (its mean) and the total-latency
+  histogram's counts;
+- ``stats_values``: each job's value of each spread, indexed by spread and value (and by spread,
+  group and value for each --by column), so that a percentile is the value found after stepping
+  over the right number of index entries (``LIMIT 1 OFFSET k``), exact, sorted by the database.
+
+The ledger keeps both up to date in the transaction of each job write (``Ledger.insert``,
+``Ledger.write``, ``Ledger.delete``): the job's tally before the write is taken out and the one
+after put in. Plain SQL both SQLite and PostgreSQL run; no trigger.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from imagine.clock import parse
 
 # The job columns a tally is made of: a write that sets none of them leaves the summary alone.
 FIELDS = (
+    "id",
     "created_at",
     "status",
     "block_source",
@@ -45,6 +51,10 @@ FIELDS = (
 _LIVE = frozenset(("queued", "submitting", "running", "downloading"))
 # Spreads, in the order of the report: four latency stages, polls per job, detection lag.
 SPREADS = ("queued", "rendering", "downloading", "total", "polls", "detection_lag")
+# Buckets of the total-latency histogram, in seconds: [from, to).
+HISTOGRAM_EDGES = (0, 10, 30, 60, 120, 300, 600, 1800)
+# The stats_values column of each --by: a group's values are an index range of its own.
+GROUP_COLUMNS = ("model", "resolution", "mode", "template")
 # A summary key's columns; a missing resolution or template is stored as "" (key columns are
 # NOT NULL: a primary key may hold no NULL in PostgreSQL).
 KEY_COLUMNS = ("day", "model", "resolution", "mode", "template")
@@ -70,6 +80,8 @@ Key = tuple[str, str, str, str, str]
 class Tally:
     """What one job counts for in the stats."""
 
+    job_id: str
+    created_at: str
     key: Key
     hour: str  # "14": the hour of the day it was created (UTC)
     outcome: Outcome
@@ -128,6 +140,8 @@ def tally(job: Mapping[str, Any]) -> Tally:
     template = template_key(job["template_name"], job["template_version"])
     key = (created[:10], job["model"], job["resolution"] or "", job["mode"], template or "")
     return Tally(
+        job_id=job["id"],
+        created_at=created,
         key=key,
         hour=created[11:13],
         outcome=outcome_of(status, job["block_source"]),
@@ -144,8 +158,7 @@ def tally(job: Mapping[str, Any]) -> Tally:
 
 @dataclass
 class Figures:
-    """The summary of a set of jobs (one row's, or a report group's): counts, sums, and each
-    spread's values, sorted."""
+    """The summary of a set of jobs (one row's, or a report group's): counts and sums."""
 
     jobs: int = 0
     hours: dict[str, int] = field(default_factory=dict)
@@ -154,7 +167,9 @@ class Figures:
     renders: int = 0
     render_ticks: int = 0
     seconds_us: int = 0
-    values: dict[str, list[int]] = field(default_factory=lambda: {s: [] for s in SPREADS})
+    # Per spread: how many jobs have a value, and the values' sum.
+    spreads: dict[str, list[int]] = field(default_factory=lambda: {s: [0, 0] for s in SPREADS})
+    histogram: list[int] = field(default_factory=lambda: [0] * len(HISTOGRAM_EDGES))
 
     def add(self, one: Tally, sign: int = 1) -> bool:
         """Count ``one`` in (sign 1) or take it out (sign -1). False when it cannot have been
@@ -168,17 +183,32 @@ class Figures:
             self.seconds_us += sign * one.seconds_us
         held = _bump(self.hours, one.hour, sign) and _bump(self.outcomes, one.outcome, sign)
         for name, value in zip(SPREADS, one.values, strict=True):
-            if value is None:
-                continue
-            values = self.values[name]
-            if sign > 0:
-                bisect.insort(values, value)
-                continue
-            at = bisect.bisect_left(values, value)
-            if at == len(values) or values[at] != value:
-                return False
-            del values[at]
+            if value is not None:
+                spread = self.spreads[name]
+                spread[0] += sign
+                spread[1] += sign * value
+                held = held and spread[0] >= 0
+        at = _bucket(one.values[SPREADS.index("total")])
+        if at is not None:
+            self.histogram[at] += sign
+            held = held and self.histogram[at] >= 0
         return held and self.jobs >= 0
+
+    def merge(self, other: Figures) -> None:
+        self.jobs += other.jobs
+        for name, n in other.hours.items():
+            self.hours[name] = self.hours.get(name, 0) + n
+        for name, n in other.outcomes.items():
+            self.outcomes[name] = self.outcomes.get(name, 0) + n
+        self.charged_ticks += other.charged_ticks
+        self.renders += other.renders
+        self.render_ticks += other.render_ticks
+        self.seconds_us += other.seconds_us
+        for name, (count, total) in other.spreads.items():
+            spread = self.spreads[name]
+            spread[0] += count
+            spread[1] += total
+        self.histogram = [a + b for a, b in zip(self.histogram, other.histogram, strict=True)]
 
     def to_json(self) -> str:
         return json.dumps(
@@ -186,16 +216,31 @@ class Figures:
                 self.hours,
                 self.outcomes,
                 [self.charged_ticks, self.renders, self.render_ticks, self.seconds_us],
-                [self.values[name] for name in SPREADS],
+                [self.spreads[name] for name in SPREADS],
+                self.histogram,
             ],
             separators=(",", ":"),
         )
 
     @classmethod
     def from_json(cls, jobs: int, text: str) -> Figures:
-        hours, outcomes, (charged, renders, render_ticks, seconds_us), values = json.loads(text)
-        spreads = dict(zip(SPREADS, values, strict=True))
-        return cls(jobs, hours, outcomes, charged, renders, render_ticks, seconds_us, spreads)
+        hours, outcomes, cost, spreads, histogram = json.loads(text)
+        charged, renders, render_ticks, seconds_us = cost
+        figures = dict(zip(SPREADS, spreads, strict=True))
+        return cls(
+            jobs, hours, outcomes, charged, renders, render_ticks, seconds_us, figures, histogram
+        )
+
+
+_EDGES_MS = [edge * 1000 for edge in HISTOGRAM_EDGES]
+
+
+def _bucket(total_ms: int | None) -> int | None:
+    """The histogram bucket of a total latency (None: none, or below the first edge)."""
+    if total_ms is None:
+        return None
+    at = bisect.bisect_right(_EDGES_MS, total_ms) - 1
+    return at if at >= 0 else None
 
 
 def _bump(counts: dict[str, int], name: str, sign: int) -> bool:
@@ -218,6 +263,7 @@ def apply(conn: sqlite3.Connection, before: Tally | None, after: Tally | None) -
     of someone else's), the whole summary is made afresh from the jobs as they now are."""
     if before == after:
         return
+    _move_values(conn, before, after)
     changes: dict[Key, list[tuple[Tally, int]]] = {}
     if before is not None:
         changes.setdefault(before.key, []).append((before, -1))
@@ -232,6 +278,31 @@ def apply(conn: sqlite3.Connection, before: Tally | None, after: Tally | None) -
             rebuild(conn)
             return
         _store(conn, key, figures, exists=row is not None)
+
+
+def _values(one: Tally) -> list[tuple[Any, ...]]:
+    _, model, resolution, mode, template = one.key
+    return [
+        (one.job_id, name, value, one.created_at, model, resolution, mode, template)
+        for name, value in zip(SPREADS, one.values, strict=True)
+        if value is not None
+    ]
+
+
+_INSERT_VALUES = (
+    "INSERT INTO stats_values (job_id, spread, value, created_at, model, resolution, mode,"
+    " template) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _move_values(conn: sqlite3.Connection, before: Tally | None, after: Tally | None) -> None:
+    old, new = (_values(one) if one else [] for one in (before, after))
+    if old == new:
+        return
+    if old:
+        conn.execute("DELETE FROM stats_values WHERE job_id = ?", (old[0][0],))
+    if new:
+        conn.executemany(_INSERT_VALUES, new)
 
 
 def _store(conn: sqlite3.Connection, key: Key, figures: Figures, *, exists: bool) -> None:
@@ -285,8 +356,12 @@ def rebuild(conn: sqlite3.Connection) -> None:
     """Inside the caller's transaction, the whole summary made afresh from the jobs (the
     backfill of migration 017, and the cure should a write ever bypass the ledger)."""
     rows: dict[Key, Figures] = {}
-    for one in tallies(conn.execute(SELECT_FIELDS)):
+    values: list[tuple[Any, ...]] = []
+    for one in tallies(conn.execute(SELECT_FIELDS).fetchall()):
         rows.setdefault(one.key, Figures()).add(one)
+        values += _values(one)
     conn.execute("DELETE FROM stats_summary")
+    conn.execute("DELETE FROM stats_values")
+    conn.executemany(_INSERT_VALUES, values)
     for key, figures in rows.items():
         _store(conn, key, figures, exists=False)
