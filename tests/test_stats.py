@@ -306,11 +306,15 @@ def test_bad_options_are_one_line_and_exit_2(cli: Cli, args: tuple[str, ...], wo
 
 
 def _summary(conn: sqlite3.Connection) -> list[Any]:
-    rows = conn.execute(
-        "SELECT day, model, resolution, mode, template, jobs, figures FROM stats_summary"
-    )
-    values = conn.execute("SELECT * FROM stats_values ORDER BY job_id, spread").fetchall()
-    return [sorted((*row[:6], json.loads(row[6])) for row in rows), values]
+    """The summary's tables, leaving out rows whose counts all came back to zero (a rebuild
+    makes none)."""
+    counts = [row[5:] for row in conn.execute("SELECT * FROM stats_summary ORDER BY 1, 2, 3, 4, 5")]
+    keys = conn.execute("SELECT * FROM stats_summary ORDER BY 1, 2, 3, 4, 5").fetchall()
+    return [
+        [tuple(key) for key, n in zip(keys, counts, strict=True) if any(n)],
+        conn.execute("SELECT * FROM stats_hours WHERE jobs <> 0 ORDER BY hour").fetchall(),
+        conn.execute("SELECT * FROM stats_values ORDER BY job_id, spread").fetchall(),
+    ]
 
 
 def _kept_and_rebuilt(home: Path) -> tuple[list[Any], list[Any]]:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
@@ -191,15 +190,14 @@ def report(ledger: Ledger, *, since: str | None = None, by: GroupBy | None = Non
 
 
 def _report(conn: sqlite3.Connection, since: str | None, by: GroupBy | None) -> Report:
-    parts: dict[str | None, Figures] = {}
-    hours: Counter[str] = Counter()
-    for key, figures in _window(conn, since):
-        parts.setdefault(key[_KEY_AT[by]] or None if by else None, Figures()).merge(figures)
-        for hour, n in figures.hours.items():
-            hours[f"{key[0]}T{hour}"] += n
+    first_day = _first_day(conn, since) if since else []
+    parts = _figures(conn, since, by, first_day)
     all_jobs = Figures()
     for figures in parts.values():
-        all_jobs.merge(figures)
+        all_jobs.add(figures.counts)
+    per_hour = _per_hour(conn, since, first_day)
+    if not summary.in_step(conn):
+        raise _OutOfStep
     values = _Values(conn, since)
     groups = [_group(values, by, key, figures) for key, figures in parts.items()] if by else []
     groups.sort(key=lambda g: (-g.jobs, g.key or ""))
@@ -219,29 +217,59 @@ def _report(conn: sqlite3.Connection, since: str | None, by: GroupBy | None) -> 
         resubmitted=events.get(EventKind.RETRIED, none)[0],
         answers_lost=events.get(EventKind.ANSWER_LOST, none)[0],
         histogram=list(zip(HISTOGRAM_EDGES, highs, all_jobs.histogram, strict=True)),
-        per_hour=sorted(hours.items()),
+        per_hour=per_hour,
     )
 
 
-def _window(conn: sqlite3.Connection, since: str | None) -> Iterator[tuple[summary.Key, Figures]]:
-    """The summary of the jobs created since ``since``, by summary key: the whole days from the
-    stats summary, and the jobs of the first, partial day tallied here from their rows."""
-    sql = "SELECT day, model, resolution, mode, template, jobs, figures FROM stats_summary"
+def _next_day(since: str) -> str:
+    return (date.fromisoformat(since[:10]) + timedelta(days=1)).isoformat()
+
+
+def _first_day(conn: sqlite3.Connection, since: str) -> list[summary.Tally]:
+    """The tallies of the jobs created on the window's first, partial day, from their rows."""
+    rows = conn.execute(
+        f"{summary.SELECT_FIELDS} WHERE created_at >= ? AND created_at < ?",
+        (since, _next_day(since)),
+    )
+    return list(summary.tallies(rows.fetchall()))
+
+
+def _figures(
+    conn: sqlite3.Connection,
+    since: str | None,
+    by: GroupBy | None,
+    first_day: list[summary.Tally],
+) -> dict[str | None, Figures]:
+    """The counts and sums of each group (one, None, without ``by``) of the jobs created since
+    ``since``: summed by SQL over the summary's whole days, plus the first day's jobs."""
+    column = str(by) if by else "''"
+    sums = ", ".join(f"SUM({name})" for name in summary.COUNTS)
+    sql = f"SELECT {column}, {sums} FROM stats_summary"
+    params: tuple[str, ...] = ()
+    if since is not None:
+        sql += " WHERE day >= ?"
+        params = (_next_day(since),)
+    if by:
+        sql += f" GROUP BY {column}"
+    found: dict[str | None, Figures] = {}
+    for row in conn.execute(sql, params):
+        if row[1]:  # no jobs: SUM over no rows, or only rows whose jobs are gone
+            found[row[0] or None] = Figures(list(row[1:]))
+    for one in first_day:
+        key = one.key[_KEY_AT[by]] or None if by else None
+        found.setdefault(key, Figures()).add(summary.counts(one))
+    return found
+
+
+def _per_hour(
+    conn: sqlite3.Connection, since: str | None, first_day: list[summary.Tally]
+) -> list[tuple[str, int]]:
+    sql = "SELECT hour, jobs FROM stats_hours WHERE jobs <> 0"
     if since is None:
-        rows = conn.execute(sql).fetchall()
-    else:
-        next_day = (date.fromisoformat(since[:10]) + timedelta(days=1)).isoformat()
-        partial: dict[summary.Key, Figures] = {}
-        jobs = conn.execute(
-            f"{summary.SELECT_FIELDS} WHERE created_at >= ? AND created_at < ?",
-            (since, next_day),
-        )
-        for one in summary.tallies(jobs.fetchall()):
-            partial.setdefault(one.key, Figures()).add(one)
-        yield from partial.items()
-        rows = conn.execute(f"{sql} WHERE day >= ?", (next_day,)).fetchall()
-    for row in rows:
-        yield (row[0], row[1], row[2], row[3], row[4]), Figures.from_json(row[5], row[6])
+        return [(hour, n) for hour, n in conn.execute(f"{sql} ORDER BY hour")]
+    hours = Counter(one.created_at[:13] for one in first_day)
+    hours.update(dict(conn.execute(f"{sql} AND hour >= ?", (_next_day(since),)).fetchall()))
+    return sorted(hours.items())
 
 
 class _Values:
@@ -274,7 +302,7 @@ class _Values:
 
 def _group(values: _Values, by: GroupBy | None, key: str | None, figures: Figures) -> Group:
     def spread(name: str, per: int = 1) -> Spread:
-        count, total = figures.spreads[name]
+        count, total = figures.spread(name)
         if not count:
             return Spread(0)
         p50, p90, p95, top = (
@@ -286,13 +314,13 @@ def _group(values: _Values, by: GroupBy | None, key: str | None, figures: Figure
     return Group(
         key=key,
         jobs=figures.jobs,
-        outcomes={Outcome(name): n for name, n in figures.outcomes.items()},
+        outcomes=figures.outcomes,
         latency={name: spread(name, 1000) for name in LATENCY},
         cost=Cost(
-            figures.charged_ticks / TICKS_PER_USD,
-            figures.renders,
-            figures.render_ticks / TICKS_PER_USD,
-            figures.seconds_us / 1_000_000,
+            figures["charged_ticks"] / TICKS_PER_USD,
+            figures["renders"],
+            figures["render_ticks"] / TICKS_PER_USD,
+            figures["seconds_us"] / 1_000_000,
         ),
         polls=spread("polls"),
         detection_lag=spread("detection_lag", 1000),

@@ -314,24 +314,25 @@ def m016_storage(conn: sqlite3.Connection) -> None:
 
 
 def m017_stats_summary(conn: sqlite3.Connection) -> None:
-    """`imagine stats` reads a summary kept as jobs are written (ledger/summary.py): one row per
-    UTC day, model, resolution, mode and template, with its counts and sums (a JSON text), and
-    each job's value of each spread, in indexes that give a percentile by stepping over entries;
-    made here from the jobs already in the ledger."""
+    """`imagine stats` reads a summary kept as jobs are written (ledger/summary.py): counts and
+    sums per UTC day, model, resolution, mode and template, jobs per hour, and each job's value
+    of each spread in indexes that give a percentile by stepping over entries; made here from the
+    jobs already in the ledger."""
+    counts = ", ".join(f"{name} INTEGER NOT NULL DEFAULT 0" for name in summary.COUNTS)
     conn.execute(
-        """
+        f"""
         CREATE TABLE stats_summary (
             day TEXT NOT NULL,
             model TEXT NOT NULL,
             resolution TEXT NOT NULL,
             mode TEXT NOT NULL,
             template TEXT NOT NULL,
-            jobs INTEGER NOT NULL,
-            figures TEXT NOT NULL,
+            {counts},
             PRIMARY KEY (day, model, resolution, mode, template)
         )
         """
     )
+    conn.execute("CREATE TABLE stats_hours (hour TEXT PRIMARY KEY, jobs INTEGER NOT NULL)")
     conn.execute(
         """
         CREATE TABLE stats_values (

@@ -1,27 +1,29 @@
 """The stats summary (migration 017): what `imagine stats` needs of every job, kept as jobs are
-written, so that a report reads a few thousand small rows and walks a few indexes instead of
+written, so that a report sums a few thousand rows and walks a few indexes in SQL instead of
 reading every job.
 
 Each job counts for one ``Tally``: its outcome, its charge, and its value of each spread (latency
-stages, polls, detection lag) in integer ms. Two tables hold the tallies:
+stages, polls, detection lag) in integer ms. Three tables hold the tallies:
 
-- ``stats_summary``: one row per UTC day, model, resolution, mode and template: how many jobs, per
-  outcome, per hour, the cost sums, each spread's count and sum (its mean) and the total-latency
-  histogram's counts;
+- ``stats_summary``: one row per UTC day, model, resolution, mode and template, of counts and sums
+  (COUNTS): jobs, per outcome, the cost sums, each spread's count and sum (its mean) and the
+  total-latency histogram;
+- ``stats_hours``: jobs created per hour;
 - ``stats_values``: each job's value of each spread, indexed by spread and value (and by spread,
   group and value for each --by column), so that a percentile is the value found after stepping
-  over the right number of index entries (``LIMIT 1 OFFSET k``), exact, sorted by the database.
+  over the right number of index entries (``LIMIT 1 OFFSET k``): exact, sorted by the database.
 
-The ledger keeps both up to date in the transaction of each job write (``Ledger.insert``,
+The ledger keeps them up to date in the transaction of each job write (``Ledger.insert``,
 ``Ledger.write``, ``Ledger.delete``): the job's tally before the write is taken out and the one
-after put in. Plain SQL both SQLite and PostgreSQL run; no trigger.
+after put in, as additions to counts (``ON CONFLICT ... DO UPDATE SET n = n + ...``), so writers
+never read a summary row to change it. Plain SQL both SQLite and PostgreSQL run; no trigger.
 """
 
 from __future__ import annotations
 
 import bisect
-import json
 import sqlite3
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -83,7 +85,6 @@ class Tally:
     job_id: str
     created_at: str
     key: Key
-    hour: str  # "14": the hour of the day it was created (UTC)
     outcome: Outcome
     charged_ticks: int  # its recorded charge, whatever its outcome
     render: bool  # complete, with a charge: counts for cost per render and per output second
@@ -143,7 +144,6 @@ def tally(job: Mapping[str, Any]) -> Tally:
         job_id=job["id"],
         created_at=created,
         key=key,
-        hour=created[11:13],
         outcome=outcome_of(status, job["block_source"]),
         charged_ticks=ticks or 0,
         render=render,
@@ -156,128 +156,122 @@ def tally(job: Mapping[str, Any]) -> Tally:
     )
 
 
-@dataclass
-class Figures:
-    """The summary of a set of jobs (one row's, or a report group's): counts and sums."""
-
-    jobs: int = 0
-    hours: dict[str, int] = field(default_factory=dict)
-    outcomes: dict[str, int] = field(default_factory=dict)
-    charged_ticks: int = 0
-    renders: int = 0
-    render_ticks: int = 0
-    seconds_us: int = 0
-    # Per spread: how many jobs have a value, and the values' sum.
-    spreads: dict[str, list[int]] = field(default_factory=lambda: {s: [0, 0] for s in SPREADS})
-    histogram: list[int] = field(default_factory=lambda: [0] * len(HISTOGRAM_EDGES))
-
-    def add(self, one: Tally, sign: int = 1) -> bool:
-        """Count ``one`` in (sign 1) or take it out (sign -1). False when it cannot have been
-        counted here (a job the summary does not hold as it is: the row was changed behind the
-        ledger's back), and then the figures are of no use."""
-        self.jobs += sign
-        self.charged_ticks += sign * one.charged_ticks
-        if one.render:
-            self.renders += sign
-            self.render_ticks += sign * one.charged_ticks
-            self.seconds_us += sign * one.seconds_us
-        held = _bump(self.hours, one.hour, sign) and _bump(self.outcomes, one.outcome, sign)
-        for name, value in zip(SPREADS, one.values, strict=True):
-            if value is not None:
-                spread = self.spreads[name]
-                spread[0] += sign
-                spread[1] += sign * value
-                held = held and spread[0] >= 0
-        at = _bucket(one.values[SPREADS.index("total")])
-        if at is not None:
-            self.histogram[at] += sign
-            held = held and self.histogram[at] >= 0
-        return held and self.jobs >= 0
-
-    def merge(self, other: Figures) -> None:
-        self.jobs += other.jobs
-        for name, n in other.hours.items():
-            self.hours[name] = self.hours.get(name, 0) + n
-        for name, n in other.outcomes.items():
-            self.outcomes[name] = self.outcomes.get(name, 0) + n
-        self.charged_ticks += other.charged_ticks
-        self.renders += other.renders
-        self.render_ticks += other.render_ticks
-        self.seconds_us += other.seconds_us
-        for name, (count, total) in other.spreads.items():
-            spread = self.spreads[name]
-            spread[0] += count
-            spread[1] += total
-        self.histogram = [a + b for a, b in zip(self.histogram, other.histogram, strict=True)]
-
-    def to_json(self) -> str:
-        return json.dumps(
-            [
-                self.hours,
-                self.outcomes,
-                [self.charged_ticks, self.renders, self.render_ticks, self.seconds_us],
-                [self.spreads[name] for name in SPREADS],
-                self.histogram,
-            ],
-            separators=(",", ":"),
-        )
-
-    @classmethod
-    def from_json(cls, jobs: int, text: str) -> Figures:
-        hours, outcomes, cost, spreads, histogram = json.loads(text)
-        charged, renders, render_ticks, seconds_us = cost
-        figures = dict(zip(SPREADS, spreads, strict=True))
-        return cls(
-            jobs, hours, outcomes, charged, renders, render_ticks, seconds_us, figures, histogram
-        )
-
-
+# The summary's counts and sums, in the order of its columns.
+COUNTS = (
+    "jobs",
+    *(f"n_{outcome}" for outcome in Outcome),
+    "charged_ticks",
+    "renders",
+    "render_ticks",
+    "seconds_us",
+    *(f"{spread}_{what}" for spread in SPREADS for what in ("n", "sum")),
+    *(f"hist_{at}" for at in range(len(HISTOGRAM_EDGES))),
+)
+_AT = {name: at for at, name in enumerate(COUNTS)}
 _EDGES_MS = [edge * 1000 for edge in HISTOGRAM_EDGES]
 
 
-def _bucket(total_ms: int | None) -> int | None:
-    """The histogram bucket of a total latency (None: none, or below the first edge)."""
-    if total_ms is None:
-        return None
-    at = bisect.bisect_right(_EDGES_MS, total_ms) - 1
-    return at if at >= 0 else None
+def counts(one: Tally) -> list[int]:
+    """What one job adds to each of COUNTS."""
+    row = [0] * len(COUNTS)
+    row[0] = 1
+    row[_AT[f"n_{one.outcome}"]] = 1
+    row[_AT["charged_ticks"]] = one.charged_ticks
+    if one.render:
+        row[_AT["renders"]] = 1
+        row[_AT["render_ticks"]] = one.charged_ticks
+        row[_AT["seconds_us"]] = one.seconds_us
+    for name, value in zip(SPREADS, one.values, strict=True):
+        if value is not None:
+            row[_AT[f"{name}_n"]] = 1
+            row[_AT[f"{name}_sum"]] = value
+    total = one.values[SPREADS.index("total")]
+    if total is not None and total >= 0:
+        row[_AT[f"hist_{bisect.bisect_right(_EDGES_MS, total) - 1}"]] = 1
+    return row
 
 
-def _bump(counts: dict[str, int], name: str, sign: int) -> bool:
-    """Add ``sign`` to a count; False if it would go below zero."""
-    n = counts.get(name, 0) + sign
-    if n:
-        counts[name] = n
-    else:
-        counts.pop(name, None)
-    return n >= 0
+@dataclass
+class Figures:
+    """The counts and sums of a set of jobs (COUNTS, in order)."""
+
+    counts: list[int] = field(default_factory=lambda: [0] * len(COUNTS))
+
+    def add(self, more: Iterable[int]) -> None:
+        self.counts = [a + b for a, b in zip(self.counts, more, strict=True)]
+
+    def __getitem__(self, name: str) -> int:
+        return self.counts[_AT[name]]
+
+    @property
+    def jobs(self) -> int:
+        return self.counts[0]
+
+    @property
+    def outcomes(self) -> dict[Outcome, int]:
+        return {o: n for o in Outcome if (n := self[f"n_{o}"])}
+
+    def spread(self, name: str) -> tuple[int, int]:
+        """How many jobs have a value of the spread, and the values' sum."""
+        return self[f"{name}_n"], self[f"{name}_sum"]
+
+    @property
+    def histogram(self) -> list[int]:
+        return [self[f"hist_{at}"] for at in range(len(HISTOGRAM_EDGES))]
 
 
-_WHERE_KEY = " AND ".join(f"{column} = ?" for column in KEY_COLUMNS)
+# Counts that can never be below zero while every job write goes through the ledger.
+_NEVER_NEGATIVE = [n for n in COUNTS if not n.endswith(("ticks", "_us", "_sum"))]
+
+
+def in_step(conn: sqlite3.Connection) -> bool:
+    """Whether no count is below zero: one is when a job was changed by SQL that bypassed the
+    ledger, and then taken out of the summary as the ledger did not count it."""
+    negative = " OR ".join(f"{name} < 0" for name in _NEVER_NEGATIVE)
+    found = conn.execute(
+        f"SELECT 1 FROM stats_summary WHERE {negative}"
+        " UNION ALL SELECT 1 FROM stats_hours WHERE jobs < 0"
+    ).fetchone()
+    return found is None
+
+
+_INSERT_VALUES = (
+    "INSERT INTO stats_values (job_id, spread, value, created_at, model, resolution, mode,"
+    " template) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_ADD_COUNTS = (
+    f"INSERT INTO stats_summary ({', '.join((*KEY_COLUMNS, *COUNTS))})"
+    f" VALUES ({', '.join('?' for _ in (*KEY_COLUMNS, *COUNTS))})"
+    f" ON CONFLICT ({', '.join(KEY_COLUMNS)}) DO UPDATE SET "
+    + ", ".join(f"{name} = stats_summary.{name} + excluded.{name}" for name in COUNTS)
+)
+_ADD_HOUR = (
+    "INSERT INTO stats_hours (hour, jobs) VALUES (?, ?)"
+    " ON CONFLICT (hour) DO UPDATE SET jobs = stats_hours.jobs + excluded.jobs"
+)
 
 
 def apply(conn: sqlite3.Connection, before: Tally | None, after: Tally | None) -> None:
     """Inside the caller's transaction, once the job's row is written, move its tally in the
     summary from ``before`` (None: a new job) to ``after`` (None: a deleted job). Nothing is
-    written when they are equal. Should ``before`` not be in the summary (a row changed by SQL
-    of someone else's), the whole summary is made afresh from the jobs as they now are."""
+    written when they are equal."""
     if before == after:
         return
     _move_values(conn, before, after)
-    changes: dict[Key, list[tuple[Tally, int]]] = {}
-    if before is not None:
-        changes.setdefault(before.key, []).append((before, -1))
-    if after is not None:
-        changes.setdefault(after.key, []).append((after, 1))
-    for key, moves in changes.items():
-        row = conn.execute(
-            f"SELECT jobs, figures FROM stats_summary WHERE {_WHERE_KEY}", key
-        ).fetchone()
-        figures = Figures.from_json(row[0], row[1]) if row else Figures()
-        if not all([figures.add(one, sign) for one, sign in moves]):
-            rebuild(conn)
-            return
-        _store(conn, key, figures, exists=row is not None)
+    changes: dict[Key, list[int]] = {}
+    hours: Counter[str] = Counter()
+    for one, sign in ((before, -1), (after, 1)):
+        if one is None:
+            continue
+        row = changes.setdefault(one.key, [0] * len(COUNTS))
+        changes[one.key] = [a + sign * b for a, b in zip(row, counts(one), strict=True)]
+        hours[one.created_at[:13]] += sign
+    for key, row in changes.items():
+        if any(row):
+            conn.execute(_ADD_COUNTS, (*key, *row))
+    for hour, n in hours.items():
+        if n:
+            conn.execute(_ADD_HOUR, (hour, n))
 
 
 def _values(one: Tally) -> list[tuple[Any, ...]]:
@@ -289,12 +283,6 @@ def _values(one: Tally) -> list[tuple[Any, ...]]:
     ]
 
 
-_INSERT_VALUES = (
-    "INSERT INTO stats_values (job_id, spread, value, created_at, model, resolution, mode,"
-    " template) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-)
-
-
 def _move_values(conn: sqlite3.Connection, before: Tally | None, after: Tally | None) -> None:
     old, new = (_values(one) if one else [] for one in (before, after))
     if old == new:
@@ -303,22 +291,6 @@ def _move_values(conn: sqlite3.Connection, before: Tally | None, after: Tally | 
         conn.execute("DELETE FROM stats_values WHERE job_id = ?", (old[0][0],))
     if new:
         conn.executemany(_INSERT_VALUES, new)
-
-
-def _store(conn: sqlite3.Connection, key: Key, figures: Figures, *, exists: bool) -> None:
-    if figures.jobs == 0:
-        conn.execute(f"DELETE FROM stats_summary WHERE {_WHERE_KEY}", key)
-    elif exists:
-        conn.execute(
-            f"UPDATE stats_summary SET jobs = ?, figures = ? WHERE {_WHERE_KEY}",
-            (figures.jobs, figures.to_json(), *key),
-        )
-    else:
-        conn.execute(
-            f"INSERT INTO stats_summary ({', '.join(KEY_COLUMNS)}, jobs, figures)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (*key, figures.jobs, figures.to_json()),
-        )
 
 
 SELECT_FIELDS = f"SELECT {', '.join(FIELDS)} FROM jobs"
@@ -356,12 +328,14 @@ def rebuild(conn: sqlite3.Connection) -> None:
     """Inside the caller's transaction, the whole summary made afresh from the jobs (the
     backfill of migration 017, and the cure should a write ever bypass the ledger)."""
     rows: dict[Key, Figures] = {}
+    hours: Counter[str] = Counter()
     values: list[tuple[Any, ...]] = []
     for one in tallies(conn.execute(SELECT_FIELDS).fetchall()):
-        rows.setdefault(one.key, Figures()).add(one)
+        rows.setdefault(one.key, Figures()).add(counts(one))
+        hours[one.created_at[:13]] += 1
         values += _values(one)
-    conn.execute("DELETE FROM stats_summary")
-    conn.execute("DELETE FROM stats_values")
+    for table in ("stats_summary", "stats_hours", "stats_values"):
+        conn.execute(f"DELETE FROM {table}")
+    conn.executemany(_ADD_COUNTS, [(*key, *figures.counts) for key, figures in rows.items()])
+    conn.executemany(_ADD_HOUR, hours.items())
     conn.executemany(_INSERT_VALUES, values)
-    for key, figures in rows.items():
-        _store(conn, key, figures, exists=False)
