@@ -1,9 +1,10 @@
 """`imagine stats`: where time and money went, read from the ledger.
 
 The figures come from the stats summary the ledger keeps as jobs are written (ledger/summary.py,
-migration 017: per UTC day, model, resolution, mode and template, the counts, sums and each
-spread's values in integer ms), merged here per group; with --since, the jobs of the window's
-first, partial day are read from the jobs themselves. Every figure is exact. The events come from
+migration 017): the counts and sums of each group summed by SQL over its rows (one per UTC day,
+model, resolution, mode and template), and each percentile read from an index of every job's
+values in ms by stepping over as many entries as its rank. With --since, the jobs of the window's
+first, partial day are tallied from their own rows. Every figure is exact. The events come from
 their own index. What each figure means (README, "Stats, logs and traces"):
 
 - Latency, of jobs that completed: ``queued`` created → submitted (pacing and slots),
@@ -254,7 +255,7 @@ def _figures(
     found: dict[str | None, Figures] = {}
     for row in conn.execute(sql, params):
         if row[1]:  # no jobs: SUM over no rows, or only rows whose jobs are gone
-            found[row[0] or None] = Figures(list(row[1:]))
+            found[row[0] or None] = Figures([int(n) for n in row[1:]])  # PostgreSQL: numeric
     for one in first_day:
         key = one.key[_KEY_AT[by]] or None if by else None
         found.setdefault(key, Figures()).add(summary.counts(one))
