@@ -8,16 +8,27 @@ simulator's have, its timestamps, polls and charge. Each job also gets the event
 records for it (submitting, submitted, rendered, complete, …), written in bulk, and one job in
 ten a ``reused`` or ``attached`` event, one in fifty a ``rate_limited`` one: about 500,000 events.
 
+The final statuses are set in bulk with SQL of the script's own (not through the ledger), so the
+stats summary (migration 017) is then made afresh with ``summary.rebuild``: timed, it is what
+migration 017's backfill costs on an existing ledger of that size.
+
 What it measures: ``stats.report`` in-process (the whole computation, the ledger opened
 beforehand), median wall and CPU time of --rounds calls (the verdict is on CPU time: the machine
 is shared, and its load stretches wall time), for: all jobs; all jobs by model; by template; the last
-7 days. Then `imagine stats --json` and `imagine stats --by model` as a user runs them, in a fresh
-process (wall time, median of --rounds, Python's start-up included; beside it `imagine --version`,
-the floor of any command).
+7 days; each beside the same call of the stats module of --before (a git revision: by default the
+last one before the summary, which read every job's row), run in the same process on the same
+ledger, and whether the two reports' figures agree. Then `imagine stats --json` and
+`imagine stats --by model` as a user runs them, in a fresh process (wall time, median of --rounds,
+Python's start-up included; beside it `imagine --version`, the floor of any command).
+
+The price of the summary: --writes jobs (default 2,000) driven through the ledger's writes as a
+run makes them (insert; submitting; submitted; three polls; rendered; complete), on a fresh
+ledger, with the summary kept and with its upkeep switched off (``summary.fields_of``,
+``tally_of`` and ``apply`` replaced by no-ops in this process); CPU per job, best of --rounds.
 
 Target (issue 15): the stats of a 100,000-job ledger in under 300 ms.
 
-Run: python benchmarks/stats.py [--jobs 100000] [--rounds 7]
+Run: python benchmarks/stats.py [--jobs 100000] [--rounds 7] [--before REV] [--writes 2000]
 """
 
 from __future__ import annotations
@@ -27,16 +38,24 @@ import json
 import random
 import statistics
 import subprocess
+import sys
 import time
+import types
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from _harness import Row, Workspace, imagine_command, machine, print_table, verdict, workspace
 
-from imagine import ids, stats
-from imagine.jobs import BlockSource, Status
+from imagine import clock, ids, stats
+from imagine.jobs import BlockSource, EventKind, Status
+from imagine.ledger import summary
 from imagine.ledger.store import Ledger
+
+REPO = Path(__file__).resolve().parent.parent
+# The last revision whose `imagine stats` read every job (one pass over the jobs_stats index).
+BEFORE = "867b8d7"
 
 TARGET_MS = 300.0
 CHUNK = 5_000
@@ -61,6 +80,8 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=100_000, help="jobs in the ledger")
     parser.add_argument("--rounds", type=int, default=7, help="timed calls of each form")
+    parser.add_argument("--before", default=BEFORE, help="git revision to compare with")
+    parser.add_argument("--writes", type=int, default=2_000, help="jobs for the write cost")
     return parser.parse_args()
 
 
@@ -166,6 +187,14 @@ def build(space: Workspace, jobs: int) -> float:
     return time.perf_counter() - started
 
 
+def backfill(space: Workspace) -> tuple[float, float]:
+    """The summary made afresh from the jobs, as migration 017 makes it: wall and CPU seconds."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    with Ledger.open(space.ledger) as ledger, ledger.transaction() as conn:
+        summary.rebuild(conn)
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
 def medians_ms(call: Callable[[], object], rounds: int) -> tuple[float, float]:
     """Median wall and CPU milliseconds of one call (after a warm-up: the page cache as a
     user's second look at the stats finds it). The CPU time is the figure to compare across
@@ -180,7 +209,43 @@ def medians_ms(call: Callable[[], object], rounds: int) -> tuple[float, float]:
     return statistics.median(walls) * 1000, statistics.median(cpus) * 1000
 
 
-def in_process(space: Workspace, rounds: int) -> list[Row]:
+def stats_before(revision: str) -> types.ModuleType:
+    """The stats module as it was at ``revision``, importable beside today's."""
+    source = subprocess.run(
+        ["git", "show", f"{revision}:src/imagine/stats.py"],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    module = types.ModuleType("stats_before")
+    sys.modules[module.__name__] = module  # dataclasses look their module up
+    exec(compile(source, f"{revision}:stats.py", "exec"), module.__dict__)
+    return module
+
+
+def _differences(found: Any, expected: Any, where: str = "") -> list[str]:
+    """The figures of two reports' --json that differ by more than a millisecond (the old
+    durations came from SQLite's julianday, today's from Python's datetime)."""
+    if isinstance(expected, dict):
+        keys = set(found) | set(expected)
+        return [
+            d for k in keys for d in _differences(found.get(k), expected.get(k), f"{where}.{k}")
+        ]
+    if isinstance(expected, list):
+        if len(found) != len(expected):
+            return [where]
+        return [
+            d
+            for i, pair in enumerate(zip(found, expected, strict=True))
+            for d in _differences(*pair, f"{where}[{i}]")
+        ]
+    if isinstance(expected, float) and isinstance(found, float):
+        return [] if abs(found - expected) <= 0.0011 else [where]
+    return [] if found == expected else [where]
+
+
+def in_process(space: Workspace, rounds: int, before: types.ModuleType) -> list[Row]:
     forms: dict[str, dict[str, Any]] = {
         "all jobs": {},
         "--by model": {"by": stats.GroupBy.MODEL},
@@ -190,16 +255,90 @@ def in_process(space: Workspace, rounds: int) -> list[Row]:
     rows: list[Row] = []
     with Ledger.open(space.ledger) as ledger:
         for form, kw in forms.items():
+            old_kw = {**kw, "by": before.GroupBy(kw["by"])} if "by" in kw else kw
+            old_wall, old_cpu = medians_ms(lambda kw=old_kw: before.report(ledger, **kw), rounds)
             wall, cpu = medians_ms(lambda kw=kw: stats.report(ledger, **kw), rounds)
+            differ = _differences(
+                stats.report(ledger, **kw).as_dict(), before.report(ledger, **old_kw).as_dict()
+            )
             rows.append(
                 (
                     f"stats.report, {form}",
-                    f"{wall:.0f} ms wall, {cpu:.0f} ms CPU",
+                    f"{wall:.0f} ms wall, {cpu:.0f} ms CPU"
+                    f" (before: {old_wall:.0f} ms wall, {old_cpu:.0f} ms CPU)",
                     f"< {TARGET_MS:g} ms",
                     verdict(cpu, TARGET_MS),
                 )
             )
+            agree = "same figures" if not differ else f"{len(differ)} differ: {differ[:3]}"
+            rows.append((f"  {form}: today's figures against before", agree, "same", ""))
     return rows
+
+
+def _drive(ledger: Ledger, n: int) -> None:
+    """One job's writes as a run makes them."""
+    values, _ = job_values(n, 1, random.Random(n))
+    keep = ("id", "mode", "model", "route", "prompt", "duration", "resolution", "fingerprint")
+    job = ledger.insert(
+        {
+            **{k: values[k] for k in keep},
+            "base_url": "https://api.x.ai",
+            "project_dir": "/p",
+            "output_path": f"/p/{n}.mp4",
+            "template_name": values["template_name"],
+            "status": Status.QUEUED,
+        }
+    )
+    ledger.update(job.id, EventKind.SUBMITTING, status=Status.SUBMITTING)
+    ledger.update(
+        job.id,
+        EventKind.SUBMITTED,
+        status=Status.RUNNING,
+        request_id=f"r{n}",
+        submitted_at=clock.iso(),
+    )
+    for poll in range(1, 4):
+        ledger.update(job.id, EventKind.UPDATE, poll_count=poll, last_pending_at=clock.iso())
+    ledger.update(job.id, EventKind.RENDERED, status=Status.DOWNLOADING, completed_at=clock.iso())
+    ledger.update(
+        job.id,
+        EventKind.COMPLETE,
+        status=Status.COMPLETE,
+        downloaded_at=clock.iso(),
+        cost_ticks=2_000_000_000,
+        video_duration=4.0,
+    )
+
+
+def _write_cpu_ms(space: Workspace, jobs: int, rounds: int, name: str) -> float:
+    best = float("inf")
+    for attempt in range(rounds):
+        with Ledger.open(space.root / f"{name}-{attempt}.sqlite3") as ledger:
+            for n in range(20):  # warm-up: statements prepared, pages cached
+                _drive(ledger, jobs + n)
+            cpu = time.process_time()
+            for n in range(jobs):
+                _drive(ledger, n)
+            best = min(best, (time.process_time() - cpu) * 1000 / jobs)
+    return best
+
+
+def write_cost(space: Workspace, jobs: int, rounds: int) -> list[Row]:
+    """CPU per job of its ledger writes with the summary kept, and with its upkeep off."""
+    kept = _write_cpu_ms(space, jobs, rounds, "kept")
+    upkeep = {name: getattr(summary, name) for name in ("fields_of", "tally_of", "apply")}
+    for name in upkeep:
+        setattr(summary, name, lambda *_: None)
+    try:
+        off = _write_cpu_ms(space, jobs, rounds, "off")
+    finally:
+        for name, function in upkeep.items():
+            setattr(summary, name, function)
+    return [
+        (f"ledger writes per job ({jobs:,} jobs, 8 writes each)", f"{kept:.3f} ms CPU", "", ""),
+        ("  the same without the summary's upkeep", f"{off:.3f} ms CPU", "", ""),
+        ("  the summary's share", f"{kept - off:.3f} ms CPU per job", "", ""),
+    ]
 
 
 def commands(space: Workspace, rounds: int) -> list[Row]:
@@ -222,8 +361,14 @@ def main() -> None:
         seconds = build(space, args.jobs)
         size = space.ledger.stat().st_size / 2**20
         print(f"built in {seconds:.1f} s (ledger {size:.0f} MiB)")
-        print_table("in-process, median", in_process(space, args.rounds))
+        wall, cpu = backfill(space)
+        print(
+            f"summary made from the jobs (migration 017's backfill): {wall:.1f} s, {cpu:.1f} s CPU"
+        )
+        before = stats_before(args.before)
+        print_table("in-process, median", in_process(space, args.rounds, before))
         print_table("as a user runs it, median", commands(space, args.rounds))
+        print_table("the summary's write cost, best", write_cost(space, args.writes, args.rounds))
 
 
 if __name__ == "__main__":

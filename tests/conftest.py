@@ -222,6 +222,8 @@ def each_ledger(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
     if request.param == "postgresql":
         monkeypatch.setenv("IMAGINE_LEDGER", request.getfixturevalue("postgres_url"))
     return str(request.param)
+
+
 @pytest.fixture(scope="session")
 def synthetic_clip(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
     """``synthetic_clip(path, **how)`` puts at ``path`` a copy of the clip ``write_clip(**how)``

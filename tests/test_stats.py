@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
+import random
 import sqlite3
 from collections import Counter
 from datetime import datetime
@@ -13,7 +15,10 @@ from typing import Any
 
 import pytest
 
+from imagine import clock
 from imagine.jobs import BlockReason, BlockSource, EventKind, Status
+from imagine.ledger import summary
+from imagine.ledger.migrations import MIGRATIONS, migrate
 from imagine.ledger.store import Ledger
 from tests.helpers import Cli, failed_renders, job_values, sim_stats
 
@@ -295,3 +300,238 @@ def test_bad_options_are_one_line_and_exit_2(cli: Cli, args: tuple[str, ...], wo
     result = cli.run("stats", *args)
     assert result.exit_code == 2
     assert words in result.stderr
+
+
+# -- the stats summary (migration 017) -----------------------------------------------------------
+
+
+def _summary(conn: sqlite3.Connection) -> list[Any]:
+    """The summary's tables, leaving out rows whose counts all came back to zero (a rebuild
+    makes none)."""
+    counts = [row[5:] for row in conn.execute("SELECT * FROM stats_summary ORDER BY 1, 2, 3, 4, 5")]
+    keys = conn.execute("SELECT * FROM stats_summary ORDER BY 1, 2, 3, 4, 5").fetchall()
+    return [
+        [tuple(key) for key, n in zip(keys, counts, strict=True) if any(n)],
+        conn.execute("SELECT * FROM stats_hours WHERE jobs <> 0 ORDER BY hour").fetchall(),
+        conn.execute("SELECT * FROM stats_values ORDER BY job_id, spread").fetchall(),
+    ]
+
+
+def _kept_and_rebuilt(home: Path) -> tuple[list[Any], list[Any]]:
+    """The summary as the ledger kept it, and as made afresh from the jobs (rolled back)."""
+    conn = sqlite3.connect(home / "ledger.sqlite3", isolation_level=None)
+    try:
+        kept = _summary(conn)
+        conn.execute("BEGIN")
+        summary.rebuild(conn)
+        rebuilt = _summary(conn)
+        conn.execute("ROLLBACK")
+    finally:
+        conn.close()
+    return kept, rebuilt
+
+
+def _agrees(cli: Cli, home: Path) -> dict[str, Any]:
+    """`stats --json` (overall and by model) recomputed from the rows; the summary kept as jobs
+    were written equals the one made afresh. The report, for more checks."""
+    found = json.loads(cli.run("stats", "--json").stdout)
+    kept, rebuilt = _kept_and_rebuilt(home)
+    assert kept == rebuilt
+    rows = _rows(home)
+    _close(found["overall"], _group(rows, None), "overall")
+    by_model = json.loads(cli.run("stats", "--json", "--by", "model").stdout)
+    for group in by_model["groups"]:
+        mine = [r for r in rows if r["model"] == group["key"]]
+        _close(group, _group(mine, group["key"]), f"model={group['key']}")
+    return dict(found)
+
+
+def test_stats_follow_jobs_changed_after_they_finished(
+    cli: Cli, sim: Any, ledger_home: Path
+) -> None:
+    """Retried, removed, purged, charged late, expired while downloading, canceled: each write
+    moves the job's share of the summary, and the report stays what the rows say."""
+    rows = _rows(ledger_home)
+    before = _agrees(cli, ledger_home)["overall"]["outcomes"]
+    failed = next(r for r in rows if r["status"] == "failed")
+    env = {"XAI_API_KEY": sim.api_key}
+    assert cli.run("retry", failed["id"], env=env).exit_code == 0
+    fox = next(r for r in rows if r["prompt"] == "a red fox in snow")
+    heron = next(r for r in rows if r["prompt"] == "a grey heron")
+    assert cli.run("rm", fox["id"]).exit_code == 0
+    assert cli.run("purge", heron["id"], "--yes").exit_code == 0
+    with Ledger.open(ledger_home / "ledger.sqlite3") as ledger:
+        tide = next(r for r in rows if r["prompt"] == "a slow tide")
+        ledger.update(tide["id"], EventKind.UPDATE, cost_ticks=tide["cost_ticks"] + 10**9)
+        live = next(r for r in rows if r["status"] == "queued")
+        ledger.update(live["id"], EventKind.CANCELED, status=Status.CANCELED)
+        job = ledger.insert(job_values(fingerprint="9" * 64, resolution="1080p"))
+        ledger.update(job.id, EventKind.SUBMITTING, status=Status.SUBMITTING)
+        ledger.update(job.id, EventKind.SUBMITTED, status=Status.RUNNING, submitted_at=clock.iso())
+        ledger.update(job.id, EventKind.UPDATE, poll_count=2, last_pending_at=clock.iso())
+        ledger.update(
+            job.id, EventKind.RENDERED, status=Status.DOWNLOADING, completed_at=clock.iso()
+        )
+        ledger.update(job.id, EventKind.EXPIRED, status=Status.EXPIRED)
+    after = _agrees(cli, ledger_home)["overall"]["outcomes"]
+    # The retry's render is in, the two removed renders are out; one more expired, the queued
+    # job canceled.
+    assert after["complete"] == before["complete"] + 1 - 2
+    assert (after["failed"], after["expired"]) == (before["failed"], before["expired"] + 1)
+    assert (after["live"], after["canceled"]) == (0, before["canceled"] + 1)
+
+
+def test_an_existing_ledger_gets_its_summary_when_opened(cli: Cli, imagine_home: Path) -> None:
+    """A ledger written before migration 017: its first open fills the summary from its jobs."""
+    imagine_home.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(imagine_home / "ledger.sqlite3", isolation_level=None)
+    migrate(conn, [step for step in MIGRATIONS if step[0] != "017_stats_summary"])
+    jobs = [
+        job_values(
+            status=Status.COMPLETE,
+            fingerprint=f"{n:064x}",
+            model=("grok-imagine-video", "grok-imagine-video-1.5")[n % 2],
+            created_at=f"2026-11-{10 + n % 5:02d}T0{n % 10}:00:00.000Z",
+            submitted_at=f"2026-11-{10 + n % 5:02d}T0{n % 10}:00:0{n % 7}.250Z",
+            completed_at=f"2026-11-{10 + n % 5:02d}T0{n % 10}:0{n % 4 + 1}:30.000Z",
+            last_pending_at=f"2026-11-{10 + n % 5:02d}T0{n % 10}:0{n % 4 + 1}:2{n % 9}.000Z",
+            downloaded_at=f"2026-11-{10 + n % 5:02d}T0{n % 10}:0{n % 4 + 1}:3{n % 8}.500Z",
+            poll_count=n % 6,
+            cost_ticks=n * 10**8,
+            video_duration=float(n % 3 + 1),
+        )
+        for n in range(1, 40)
+    ]
+    jobs.append(job_values(status=Status.BLOCKED, block_source=BlockSource.LOCAL))
+    jobs.append(job_values(status=Status.FAILED, fingerprint="d" * 64))
+    for job in jobs:
+        values = {"created_at": clock.iso(), "updated_at": clock.iso(), **job}
+        names = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+        conn.execute(f"INSERT INTO jobs ({names}) VALUES ({marks})", tuple(values.values()))
+    conn.close()
+    found = _agrees(cli, imagine_home)
+    assert found["overall"]["jobs"] == 41 and found["overall"]["outcomes"]["complete"] == 39
+
+
+def test_since_in_the_middle_of_a_day_counts_only_that_day_s_later_jobs(
+    cli: Cli, imagine_home: Path
+) -> None:
+    """Whole days come from the summary; the jobs of the window's first day are read one by
+    one, so a job created that morning before --since is left out."""
+    with Ledger.open() as ledger:
+        for n, created in enumerate(
+            (
+                "2026-11-30T23:59:59.999Z",
+                "2026-12-01T09:00:00.000Z",
+                "2026-12-01T10:29:59.999Z",
+                "2026-12-01T10:30:00.000Z",
+                "2026-12-01T17:45:00.000Z",
+                "2026-12-02T08:00:00.000Z",
+            )
+        ):
+            ledger.insert(
+                job_values(
+                    status=Status.COMPLETE,
+                    fingerprint=f"{n:064x}",
+                    created_at=created,
+                    submitted_at=created,
+                    completed_at=created[:-6] + "9.000Z",  # a few seconds later
+                    downloaded_at=created[:-6] + "9.500Z",
+                    poll_count=n,
+                )
+            )
+    found = json.loads(cli.run("stats", "--json", "--since", "2026-12-01T10:30:00Z").stdout)
+    rows = _rows(imagine_home, since="2026-12-01T10:30:00.000Z")
+    assert len(rows) == 3
+    _close(found["overall"], _group(rows, None), "overall")
+    assert [h["hour"] for h in found["jobs_per_hour"]] == [
+        "2026-12-01T10:00Z",
+        "2026-12-01T17:00Z",
+        "2026-12-02T08:00Z",
+    ]
+
+
+def _writer(ledger_path: str, seed: int, jobs: int) -> None:
+    """One process's jobs, driven through the ledger's writes to several ends (run by
+    test_several_processes_keep_the_summary_right, each in its own process)."""
+    rng = random.Random(seed)
+    with Ledger.open(Path(ledger_path)) as ledger:
+        for n in range(jobs):
+            job = ledger.insert(
+                job_values(
+                    fingerprint=f"{seed:032x}{n:032x}",
+                    model=rng.choice(("grok-imagine-video", "grok-imagine-video-1.5")),
+                    resolution=rng.choice(("480p", "720p")),
+                )
+            )
+            ledger.update(job.id, EventKind.SUBMITTING, status=Status.SUBMITTING)
+            ledger.update(
+                job.id, EventKind.SUBMITTED, status=Status.RUNNING, submitted_at=clock.iso()
+            )
+            ledger.update(job.id, EventKind.UPDATE, poll_count=1, last_pending_at=clock.iso())
+            end = rng.choice(("complete", "failed", "removed"))
+            if end == "failed":
+                ledger.update(job.id, EventKind.FAILED, status=Status.FAILED)
+                continue
+            ledger.update(
+                job.id, EventKind.RENDERED, status=Status.DOWNLOADING, completed_at=clock.iso()
+            )
+            ledger.update(
+                job.id,
+                EventKind.COMPLETE,
+                status=Status.COMPLETE,
+                downloaded_at=clock.iso(),
+                cost_ticks=rng.randint(1, 9) * 10**9,
+                video_duration=float(rng.randint(1, 8)),
+            )
+            if end == "removed":
+                with ledger.transaction() as conn:
+                    ledger.delete(conn, job.id)
+
+
+def test_several_processes_keep_the_summary_right(cli: Cli, imagine_home: Path) -> None:
+    path = imagine_home / "ledger.sqlite3"
+    Ledger.open(path).close()
+    spawn = multiprocessing.get_context("spawn")
+    writers = [spawn.Process(target=_writer, args=(str(path), seed, 15)) for seed in range(4)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(timeout=120)
+        assert writer.exitcode == 0
+    found = _agrees(cli, imagine_home)
+    assert found["overall"]["jobs"] == len(_rows(imagine_home)) > 0
+
+
+def test_a_time_that_is_no_time_leaves_its_figure_out() -> None:
+    """A row edited by hand (or by another tool) with a bad timestamp still counts, without the
+    durations that need it, and its later writes do not fail."""
+    row = dict.fromkeys(summary.FIELDS)
+    row.update(
+        created_at="2026-12-01T10:00:00.000Z",
+        status="complete",
+        model="grok-imagine-video",
+        mode="text",
+        submitted_at="yesterday-ish",
+        completed_at="2026-12-01T10:01:00.000Z",
+        downloaded_at="2026-12-01T10:01:02.000Z",
+    )
+    found = summary.tally({**row, "id": "j1"})
+    assert found.values[:4] == (None, None, 2000, 62_000)
+    assert found.outcome is summary.Outcome.COMPLETE
+
+
+def test_a_row_changed_behind_the_ledger_s_back_is_mended_at_its_next_write(
+    cli: Cli, imagine_home: Path
+) -> None:
+    """SQL of someone else's moved a job to another day: the job's next write through the ledger
+    that changes what it counts for finds its old share missing, and makes the summary afresh."""
+    with Ledger.open() as ledger:
+        jobs = [ledger.insert(job_values(fingerprint=f"{n:064x}")) for n in range(3)]
+        ledger.conn.execute(
+            "UPDATE jobs SET created_at = '2020-01-01T00:00:00.000Z' WHERE id = ?", (jobs[0].id,)
+        )
+        ledger.update(jobs[0].id, EventKind.CANCELED, status=Status.CANCELED)
+    found = _agrees(cli, imagine_home)
+    assert found["jobs_per_hour"][0] == {"hour": "2020-01-01T00:00Z", "jobs": 1}

@@ -196,7 +196,7 @@ def remove(
     with ledger.transaction() as conn:
         conn.execute("UPDATE jobs SET parent_id = NULL WHERE parent_id = ?", (job.id,))
         conn.execute("UPDATE jobs SET preview_of = NULL WHERE preview_of = ?", (job.id,))
-        conn.execute("DELETE FROM jobs WHERE id = ?", (job.id,))
+        ledger.delete(conn, job.id)
         if audit is not None:
             detail = {**dict(audit.get("detail") or {}), "files": [str(p) for p in removed]}
             entry = {"at": clock.iso(), "job_id": job.id, **audit, "detail": detail}

@@ -1,9 +1,11 @@
 """`imagine stats`: where time and money went, read from the ledger.
 
-One pass of SQLite over the ``jobs_stats`` index (migration 015: the columns stats reads, and each
-job's durations in ms kept there as it is written) gives every count and sum of a group and each
-spread's values as one list, which Python sorts for the percentiles; the events come from their
-own index. What each figure means (README, "Stats, logs and traces"):
+The figures come from the stats summary the ledger keeps as jobs are written (ledger/summary.py,
+migration 017): the counts and sums of each group summed by SQL over its rows (one per UTC day,
+model, resolution, mode and template), and each percentile read from an index of every job's
+values in ms by stepping over as many entries as its rank. With --since, the jobs of the window's
+first, partial day are tallied from their own rows. Every figure is exact. The events come from
+their own index. What each figure means (README, "Stats, logs and traces"):
 
 - Latency, of jobs that completed: ``queued`` created → submitted (pacing and slots),
   ``rendering`` submitted → the poll that found it done, ``downloading`` that poll → the file
@@ -24,16 +26,18 @@ own index. What each figure means (README, "Stats, logs and traces"):
 
 from __future__ import annotations
 
-import bisect
-import json
 from collections import Counter
 from dataclasses import dataclass
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from imagine.api.contract import TICKS_PER_USD
 from imagine.jobs import EventKind
+from imagine.ledger import summary
 from imagine.ledger.store import Ledger
+from imagine.ledger.summary import HISTOGRAM_EDGES, Figures
+from imagine.ledger.summary import Outcome as Outcome  # `imagine stats` names its outcomes
 
 if TYPE_CHECKING:
     from imagine.ledger.db import Connection
@@ -46,46 +50,11 @@ class GroupBy(StrEnum):
     TEMPLATE = "template"
 
 
-_KEY = {
-    GroupBy.MODEL: "model",
-    GroupBy.RESOLUTION: "resolution",
-    GroupBy.MODE: "mode",
-    # A template's versions apart: an A/B of v2 against v3 is the point of grouping by it.
-    GroupBy.TEMPLATE: "template_name || ' v' || COALESCE(CAST(template_version AS TEXT), '?')",
-}
+# Where a group's name is in a summary key (ledger/summary.py: day, model, resolution, mode,
+# template).
+_KEY_AT = {GroupBy.MODEL: 1, GroupBy.RESOLUTION: 2, GroupBy.MODE: 3, GroupBy.TEMPLATE: 4}
 PERCENTS = (50, 90, 95)
-
-
-# Each spread: its value per job in ms (the generated columns of migration 015, or a count), and
-# which jobs it is taken of. A duration is NULL when either of its times is (an imported render
-# was never submitted here), and left out: each phase is of the complete jobs that have it.
-_COMPLETED = "status = 'complete'"
-LATENCY: dict[str, tuple[str, str]] = {
-    "queued": ("stat_queued_ms", _COMPLETED),
-    "rendering": ("stat_rendering_ms", _COMPLETED),
-    "downloading": ("stat_downloading_ms", _COMPLETED),
-    "total": ("stat_total_ms", _COMPLETED),
-}
-POLLS = (
-    "poll_count",
-    "stat_queued_ms IS NOT NULL AND status NOT IN ('queued', 'submitting', 'running', 'downloading')",
-)
-DETECTION_LAG = ("stat_lag_ms", "stat_lag_ms IS NOT NULL")
-# Buckets of the total-latency histogram, in seconds: [from, to).
-HISTOGRAM_EDGES = (0, 10, 30, 60, 120, 300, 600, 1800)
-
-
-class Outcome(StrEnum):
-    """What became of a job, as `imagine stats` counts it."""
-
-    COMPLETE = "complete"
-    FAILED = "failed"
-    EXPIRED = "expired"
-    BLOCKED_PROVIDER = "blocked_provider"
-    BLOCKED_LOCAL = "blocked_local"
-    CANCELED = "canceled"
-    UNKNOWN = "unknown"
-    LIVE = "live"
+LATENCY = ("queued", "rendering", "downloading", "total")
 
 
 @dataclass(frozen=True)
@@ -207,29 +176,42 @@ def _round(value: float | None, digits: int = 3) -> float | None:
     return None if value is None else round(value, digits)
 
 
+class _OutOfStep(Exception):
+    """The stats summary lacks values its counts promise: jobs were changed by SQL that did not
+    go through the ledger."""
+
+
 def report(ledger: Ledger, *, since: str | None = None, by: GroupBy | None = None) -> Report:
     """The whole `imagine stats` answer for jobs created since ``since`` (an ISO time; all
     jobs when None), with one group per ``by`` value besides the totals."""
-    conn = ledger.conn
-    params = {"since": since}
-    where = "created_at >= :since" if since else "1"
-    groups: list[Group] = []
-    if by is None:
-        (all_jobs,) = _figures(conn, _figures_sql(None, where), params)
-    else:
-        # One grouped pass; the totals are the groups' sums and merged lists (SQLite's sort of
-        # the rows by group costs as much as a second pass).
-        found = _figures(conn, _figures_sql(_KEY[by], where), params)
-        groups = sorted(map(_group, found), key=lambda g: (-g.jobs, g.key or ""))
-        all_jobs = _merged(found)
-    overall = _group(all_jobs)
+    try:
+        return _report(ledger.conn, since, by)
+    except _OutOfStep:
+        with ledger.transaction() as conn:
+            summary.rebuild(conn)
+        return _report(ledger.conn, since, by)
+
+
+def _report(conn: Connection, since: str | None, by: GroupBy | None) -> Report:
+    first_day = _first_day(conn, since) if since else []
+    parts = _figures(conn, since, by, first_day)
+    all_jobs = Figures()
+    for figures in parts.values():
+        all_jobs.add(figures.counts)
+    per_hour = _per_hour(conn, since, first_day)
+    if not summary.in_step(conn):
+        raise _OutOfStep
+    values = _Values(conn, since)
+    groups = [_group(values, by, key, figures) for key, figures in parts.items()] if by else []
+    groups.sort(key=lambda g: (-g.jobs, g.key or ""))
     events = _event_counts(conn, since)
     none = (0, 0.0)
     reused, attached = events.get(EventKind.REUSED, none), events.get(EventKind.ATTACHED, none)
+    highs: list[float | None] = [*HISTOGRAM_EDGES[1:], None]
     return Report(
         since=since,
         by=by,
-        overall=overall,
+        overall=_group(values, None, None, all_jobs),
         groups=groups,
         reused=reused[0],
         attached=attached[0],
@@ -237,115 +219,115 @@ def report(ledger: Ledger, *, since: str | None = None, by: GroupBy | None = Non
         rate_limited=events.get(EventKind.RATE_LIMITED, none)[0],
         resubmitted=events.get(EventKind.RETRIED, none)[0],
         answers_lost=events.get(EventKind.ANSWER_LOST, none)[0],
-        histogram=_histogram(all_jobs.values["total"]),
-        per_hour=[(row[0], row[1]) for row in conn.execute(_per_hour_sql(where), params)],
+        histogram=list(zip(HISTOGRAM_EDGES, highs, all_jobs.histogram, strict=True)),
+        per_hour=per_hour,
     )
 
 
-# Each spread: which jobs it is taken of, and its value for each (SQL).
-SPREADS: dict[str, tuple[str, str]] = {
-    **LATENCY,
-    "polls": POLLS,
-    "detection_lag": DETECTION_LAG,
-}
-_LIVE = "('queued', 'submitting', 'running', 'downloading')"
-# Outcome counts as SQL sums (one pass, no sorting), in Outcome's order.
-_OUTCOME_SUMS = {
-    Outcome.COMPLETE: "status = 'complete'",
-    Outcome.FAILED: "status = 'failed'",
-    Outcome.EXPIRED: "status = 'expired'",
-    Outcome.BLOCKED_PROVIDER: "status = 'blocked' AND block_source IS NOT 'local'",
-    Outcome.BLOCKED_LOCAL: "status = 'blocked' AND block_source IS 'local'",
-    Outcome.CANCELED: "status = 'canceled'",
-    Outcome.UNKNOWN: "status = 'unknown'",
-    Outcome.LIVE: f"status IN {_LIVE}",
-}
+def _next_day(since: str) -> str:
+    return (date.fromisoformat(since[:10]) + timedelta(days=1)).isoformat()
 
 
-def _figures_sql(column: str | None, where: str) -> str:
-    """Every figure of a group in one pass over the jobs_stats index (migration 015): counts
-    and sums, and each spread's values as one list (``group_concat``) for Python to sort."""
-    sums = ", ".join(f"total({test})" for test in _OUTCOME_SUMS.values())
-    complete = "status = 'complete'"
-    lists = ", ".join(
-        f"group_concat(CASE WHEN {which} THEN {value} END)" for value, which in SPREADS.values()
+def _first_day(conn: Connection, since: str) -> list[summary.Tally]:
+    """The tallies of the jobs created on the window's first, partial day, from their rows."""
+    rows = conn.execute(
+        f"{summary.SELECT_FIELDS} WHERE created_at >= ? AND created_at < ?",
+        (since, _next_day(since)),
     )
-    return (
-        f"SELECT {column or 'NULL'} AS k, count(*), {sums}, total(cost_ticks),"
-        f" count(CASE WHEN {complete} AND cost_ticks IS NOT NULL THEN 1 END),"
-        f" total(CASE WHEN {complete} THEN cost_ticks END),"
-        f" total(CASE WHEN {complete} AND cost_ticks IS NOT NULL THEN video_duration END),"
-        f" {lists}"
-        f" FROM jobs INDEXED BY jobs_stats WHERE {where}"
-        + (f" GROUP BY {column}" if column else "")
-    )
+    return list(summary.tallies(rows.fetchall()))
 
 
-@dataclass(frozen=True)
-class _Figures:
-    """What one pass gives of a group: counts, sums and each spread's sorted values (ms)."""
-
-    key: str | None
-    jobs: int
-    outcomes: dict[Outcome, int]
-    cost: tuple[float, int, float, float]  # charged ticks, renders, their ticks, their seconds
-    values: dict[str, list[int]]
-
-
-def _figures(conn: Connection, sql: str, params: dict[str, Any]) -> list[_Figures]:
-    found = []
+def _figures(
+    conn: Connection,
+    since: str | None,
+    by: GroupBy | None,
+    first_day: list[summary.Tally],
+) -> dict[str | None, Figures]:
+    """The counts and sums of each group (one, None, without ``by``) of the jobs created since
+    ``since``: summed by SQL over the summary's whole days, plus the first day's jobs."""
+    column = str(by) if by else "''"
+    sums = ", ".join(f"SUM({name})" for name in summary.COUNTS)
+    sql = f"SELECT {column}, {sums} FROM stats_summary"
+    params: tuple[str, ...] = ()
+    if since is not None:
+        sql += " WHERE day >= ?"
+        params = (_next_day(since),)
+    if by:
+        sql += f" GROUP BY {column}"
+    found: dict[str | None, Figures] = {}
     for row in conn.execute(sql, params):
-        at = 2 + len(_OUTCOME_SUMS)
-        outcomes = {o: int(n) for o, n in zip(_OUTCOME_SUMS, row[2:at], strict=True) if n}
-        charged, renders, render_ticks, seconds = row[at : at + 4]
-        values = dict(zip(SPREADS, map(_values, row[at + 4 :]), strict=True))
-        found.append(
-            _Figures(row[0], row[1], outcomes, (charged, renders, render_ticks, seconds), values)
-        )
+        if row[1]:  # no jobs: SUM over no rows, or only rows whose jobs are gone
+            found[row[0] or None] = Figures([int(n) for n in row[1:]])  # PostgreSQL: numeric
+    for one in first_day:
+        key = one.key[_KEY_AT[by]] or None if by else None
+        found.setdefault(key, Figures()).add(summary.counts(one))
     return found
 
 
-def _merged(groups: list[_Figures]) -> _Figures:
-    """All groups as one (the sorted lists merged: a sort of sorted runs is a merge)."""
-    outcomes: Counter[Outcome] = Counter()
-    for group in groups:
-        outcomes.update(group.outcomes)
-    charged, renders, render_ticks, seconds = (sum(g.cost[i] for g in groups) for i in range(4))
-    values = {name: sorted(v for g in groups for v in g.values[name]) for name in SPREADS}
-    jobs = sum(group.jobs for group in groups)
-    cost = (charged, int(renders), render_ticks, seconds)
-    return _Figures(None, jobs, dict(outcomes), cost, values)
+def _per_hour(
+    conn: Connection, since: str | None, first_day: list[summary.Tally]
+) -> list[tuple[str, int]]:
+    sql = "SELECT hour, jobs FROM stats_hours WHERE jobs <> 0"
+    if since is None:
+        return [(hour, n) for hour, n in conn.execute(f"{sql} ORDER BY hour")]
+    hours = Counter(one.created_at[:13] for one in first_day)
+    hours.update(dict(conn.execute(f"{sql} AND hour >= ?", (_next_day(since),)).fetchall()))
+    return sorted(hours.items())
 
 
-def _group(figures: _Figures) -> Group:
-    charged, renders, render_ticks, seconds = figures.cost
-    values = figures.values
+class _Values:
+    """The n-th smallest value of a spread among the jobs of a group in the window: the entry
+    found after stepping over n entries of its stats_values index (ledger/summary.py), from
+    whichever end is nearer."""
+
+    def __init__(self, conn: Connection, since: str | None) -> None:
+        self.conn = conn
+        self.since = since
+
+    def nth(self, spread: str, by: GroupBy | None, key: str | None, n: int, count: int) -> int:
+        where, params = ["spread = ?"], [spread]
+        if by is not None:
+            where.append(f"{by} = ?")
+            params.append(key or "")
+        if self.since is not None:
+            where.append("created_at >= ?")
+            params.append(self.since)
+        descending = n > count // 2
+        row = self.conn.execute(
+            f"SELECT value FROM stats_values WHERE {' AND '.join(where)}"
+            f" ORDER BY value{' DESC' if descending else ''} LIMIT 1 OFFSET ?",
+            (*params, count - 1 - n if descending else n),
+        ).fetchone()
+        if row is None:
+            raise _OutOfStep
+        return int(row[0])
+
+
+def _group(values: _Values, by: GroupBy | None, key: str | None, figures: Figures) -> Group:
+    def spread(name: str, per: int = 1) -> Spread:
+        count, total = figures.spread(name)
+        if not count:
+            return Spread(0)
+        p50, p90, p95, top = (
+            values.nth(name, by, key, n, count) / per
+            for n in (*(max(0, -(-count * p // 100) - 1) for p in PERCENTS), count - 1)
+        )
+        return Spread(count, p50, p90, p95, top, total / count / per)
+
     return Group(
-        key=figures.key,
+        key=key,
         jobs=figures.jobs,
         outcomes=figures.outcomes,
-        latency={name: _spread(values[name], 1000) for name in LATENCY},
-        cost=Cost(charged / TICKS_PER_USD, int(renders), render_ticks / TICKS_PER_USD, seconds),
-        polls=_spread(values["polls"]),
-        detection_lag=_spread(values["detection_lag"], 1000),
+        latency={name: spread(name, 1000) for name in LATENCY},
+        cost=Cost(
+            figures["charged_ticks"] / TICKS_PER_USD,
+            figures["renders"],
+            figures["render_ticks"] / TICKS_PER_USD,
+            figures["seconds_us"] / 1_000_000,
+        ),
+        polls=spread("polls"),
+        detection_lag=spread("detection_lag", 1000),
     )
-
-
-def _values(text: str | None) -> list[int]:
-    """The integers SQLite listed, sorted (JSON's parser reads them fastest)."""
-    values: list[int] = json.loads(f"[{text}]") if text else []
-    values.sort()
-    return values
-
-
-def _spread(values: list[int], per: int = 1) -> Spread:
-    """Nearest-rank percentiles of sorted ``values`` (divided by ``per``: ms to seconds). Python
-    sorts 100,000 numbers in a few ms; SQLite's window functions take ten times longer."""
-    count = len(values)
-    if not count:
-        return Spread(0)
-    p50, p90, p95 = (values[max(0, -(-count * p // 100) - 1)] / per for p in PERCENTS)
-    return Spread(count, p50, p90, p95, values[-1] / per, sum(values) / count / per)
 
 
 # The events counted by the report, each with the money it saved (reused, attached).
@@ -368,22 +350,3 @@ def _event_counts(conn: Connection, since: str | None) -> dict[str, tuple[int, f
         f" FROM job_events WHERE event IN ({kinds}) {window} GROUP BY event"
     )
     return {row[0]: (row[1], row[2]) for row in conn.execute(sql, {"since": since})}
-
-
-def _histogram(totals: list[int]) -> list[tuple[float, float | None, int]]:
-    """Sorted total latencies (ms) counted into HISTOGRAM_EDGES' buckets (seconds)."""
-    edges = HISTOGRAM_EDGES
-    highs: list[float | None] = [*edges[1:], None]
-    starts = [bisect.bisect_left(totals, low * 1000) for low in edges]
-    ends = [*starts[1:], len(totals)]
-    return [
-        (low, high, end - start)
-        for low, high, start, end in zip(edges, highs, starts, ends, strict=True)
-    ]
-
-
-def _per_hour_sql(where: str) -> str:
-    return (
-        "SELECT substr(created_at, 1, 13) AS hour, count(*) FROM jobs INDEXED BY jobs_stats"
-        f" WHERE {where} GROUP BY hour ORDER BY hour"
-    )

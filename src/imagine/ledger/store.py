@@ -14,6 +14,7 @@ from typing import Any
 from imagine import clock, ids, paths
 from imagine.errors import JobNotFound
 from imagine.jobs import COLUMNS, EventKind, Job, Status, check_move
+from imagine.ledger import summary
 from imagine.ledger.db import Connection, Lock, open_ledger, transaction
 from imagine.ledger.migrations import migrate
 
@@ -31,6 +32,7 @@ HISTORY = 20
 # give theirs back, and so does an unknown one: its answer, request id and all, was lost, so it
 # can never download; `imagine retry` then writes the file the request was meant to make.
 _HOLDS_PATH = ("queued", "submitting", "running", "downloading", "complete")
+_SUMMARY_FIELDS = frozenset(summary.FIELDS)  # a write that sets any of these moves the stats
 
 
 def _updated(job: Job, values: Mapping[str, Any]) -> Job:
@@ -131,6 +133,7 @@ class Ledger:
             names = ", ".join(row)
             marks = ", ".join("?" for _ in row)
             conn.execute(f"INSERT INTO jobs ({names}) VALUES ({marks})", tuple(row.values()))
+            summary.apply(conn, None, summary.tally_of(conn, row["id"]))
             self._event(conn, row["id"], EventKind.CREATED, None, row["status"], detail, now)
             if audit is not None:
                 self.audit(conn, {"at": now, "job_id": row["id"], **audit})
@@ -216,6 +219,8 @@ class Ledger:
         machine does not allow."""
         to_status = values.get("status")
         check_move(status, to_status, event)
+        # The job's share of the stats summary moves with it (ledger/summary.py).
+        before = summary.fields_of(conn, job_id) if not _SUMMARY_FIELDS.isdisjoint(values) else None
         assignments = ", ".join(f"{name} = ?" for name in values)
         changed = conn.execute(
             f"UPDATE jobs SET {assignments} WHERE id = ? AND status = ?",
@@ -223,9 +228,20 @@ class Ledger:
         )
         if changed.rowcount == 0:
             return False
+        if before is not None:
+            summary.apply(
+                conn, summary.tally(before), summary.tally(summary.changed(before, values))
+            )
         if to_status is not None or event != EventKind.UPDATE:
             self._event(conn, job_id, event, status, to_status, detail, values["updated_at"])
         return True
+
+    def delete(self, conn: Connection, job_id: str) -> None:
+        """Inside the caller's transaction, forget a job (its events go with it), and its share
+        of the stats summary."""
+        before = summary.tally_of(conn, job_id)
+        conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+        summary.apply(conn, before, None)
 
     def note(self, notes: Iterable[tuple[str, EventKind, Mapping[str, Any] | None]]) -> None:
         """Record events that change nothing about their jobs (one of ``jobs.NOTES`` each, with
