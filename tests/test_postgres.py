@@ -231,3 +231,28 @@ def test_migrate_refuses_a_ledger_that_holds_other_jobs(
     assert result.exit_code == 2 and "already holds 1 job" in result.stderr
     with Ledger.open(postgres_url) as shared:
         assert len(shared.jobs()) == 1  # nothing copied
+
+
+def test_stats_and_usage_on_postgresql_agree_with_its_jobs(
+    cli: Cli, sim: Any, postgres_url: str, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The summary stats reads (ledger/summary.py) is kept by every write on PostgreSQL too."""
+    monkeypatch.setenv("IMAGINE_LEDGER", postgres_url)
+    for prompt in ("a fox", "an owl"):
+        assert cli.gen(sim, prompt, "-d", "1").exit_code == 0
+    sim.configure(fail_rate=1.0)
+    assert cli.gen(sim, "a hare", "-d", "1").exit_code == 1
+    sim.configure(fail_rate=0.0)
+    assert cli.run("rm", "@1").exit_code == 0
+    with Ledger.open() as ledger:
+        jobs = ledger.jobs()
+    shown = cli.run("stats", "--json", "--by", "model")
+    assert shown.exit_code == 0, shown.stderr
+    overall = json.loads(shown.stdout)["overall"]
+    assert overall["jobs"] == len(jobs) == 2
+    assert overall["outcomes"]["complete"] == 1 and overall["outcomes"]["failed"] == 1
+    assert overall["cost"]["renders"] == 1
+    assert overall["latency_s"]["total"]["count"] == 1
+    usage = cli.run("usage", "--json")
+    assert usage.exit_code == 0, usage.stderr
+    assert "charged_usd" in usage.stdout or "spent" in usage.stdout

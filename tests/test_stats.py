@@ -17,7 +17,7 @@ import pytest
 
 from imagine import clock
 from imagine.jobs import BlockReason, BlockSource, EventKind, Status
-from imagine.ledger import summary
+from imagine.ledger import db, summary
 from imagine.ledger.migrations import MIGRATIONS, migrate
 from imagine.ledger.store import Ledger
 from tests.helpers import Cli, failed_renders, job_values, sim_stats
@@ -384,7 +384,7 @@ def test_stats_follow_jobs_changed_after_they_finished(
 def test_an_existing_ledger_gets_its_summary_when_opened(cli: Cli, imagine_home: Path) -> None:
     """A ledger written before migration 017: its first open fills the summary from its jobs."""
     imagine_home.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(imagine_home / "ledger.sqlite3", isolation_level=None)
+    conn = db.connect(imagine_home / "ledger.sqlite3")
     migrate(conn, [step for step in MIGRATIONS if step[0] != "017_stats_summary"])
     jobs = [
         job_values(

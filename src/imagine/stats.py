@@ -344,9 +344,10 @@ def _event_counts(conn: Connection, since: str | None) -> dict[str, tuple[int, f
     """Counted events recorded in the window (by their own time, not their job's), from the
     job_events_kind index (migration 015)."""
     kinds = ", ".join(f"'{kind}'" for kind in COUNTED_EVENTS)
-    window = "AND at >= :since" if since else ""
+    window = "AND at >= ?" if since else ""
     sql = (
-        "SELECT event, count(*), total(json_extract(detail_json, '$.saved_usd'))"
+        "SELECT event, count(*), total(CAST(json_extract(detail_json, '$.saved_usd') AS REAL))"
         f" FROM job_events WHERE event IN ({kinds}) {window} GROUP BY event"
     )
-    return {row[0]: (row[1], row[2]) for row in conn.execute(sql, {"since": since})}
+    rows = conn.execute(sql, (since,) if since else ())
+    return {row[0]: (row[1], row[2]) for row in rows}
