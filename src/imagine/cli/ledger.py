@@ -25,7 +25,7 @@ app = typer.Typer(
 def path(json_output: opt.Json = False) -> None:
     """Print where the ledger is: its file, or its PostgreSQL URL (never with a password).
 
-    Example: sqlite3 "$(imagine ledger path)" .tables
+    Example: imagine ledger path --json
     """
     where = paths.ledger_file()
     backend = "postgresql" if isinstance(where, str) else "sqlite"
