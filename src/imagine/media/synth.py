@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import random
 import struct
-import threading
 import zlib
 from dataclasses import dataclass
 from fractions import Fraction
@@ -228,22 +227,8 @@ def encode_still(frame: Any, codec: str, pix_fmt: str) -> bytes:
     context.width, context.height, context.pix_fmt = frame.width, frame.height, pix_fmt
     context.time_base = Fraction(1, 25)  # encoders insist on one, even for a single still
     context.thread_count = 1  # (one still: a thread per core would only cost their start-up)
-    packets = context.encode(_reformatter().reformat(frame, format=pix_fmt)) + context.encode(None)
+    packets = context.encode(frame.reformat(format=pix_fmt)) + context.encode(None)
     return b"".join(bytes(packet) for packet in packets)
-
-
-_local = threading.local()
-
-
-def _reformatter() -> Any:
-    """This thread's pixel-format converter, kept: it keeps its set-up (the swscale context)
-    for the next frame of the same size and format, which is a batch's every poster (1 ms of
-    CPU each, two thirds of a conversion). One per thread, since a converter is not shared."""
-    if not hasattr(_local, "reformatter"):
-        from av.video.reformatter import VideoReformatter
-
-        _local.reformatter = VideoReformatter()
-    return _local.reformatter
 
 
 def _png(width: int, height: int, seed: int) -> bytes:
