@@ -9,10 +9,12 @@ on a one-line file: the fixed cost of starting any batch.
 
     python benchmarks/first_submission.py                       # 1k/20k/200k lines; 10k jobs
     python benchmarks/first_submission.py --lines 20000 --jobs 0  # quick
+    python benchmarks/first_submission.py --lines '' --jobs 2000,10000 --before OLD/src
 
 A whole batch (``--jobs``, default 10,000) is also run to its end against a simulator at top
-speed: jobs per second, the client's CPU per job and its peak RSS (``ru_maxrss``), beside the
-simulator's CPU per job in the same run.
+speed, with probe and poster and without (``--media``): jobs per second, the client's CPU per
+job and its peak RSS (``ru_maxrss``), beside the simulator's CPU per job in the same run. With
+``--before``, the same batch is run first on another checkout's code (``PYTHONPATH``).
 """
 
 from __future__ import annotations
@@ -137,48 +139,84 @@ def _sim_process(*knobs: str) -> tuple[subprocess.Popen[str], str]:
     return process, url
 
 
-def whole_batch(jobs: int, concurrency: int) -> list[tuple[str, str, str, str]]:
-    """A whole batch of ``jobs`` run to the end against a simulator at top speed (probe and
-    poster included): jobs per second, the client's CPU per job, its peak RSS; the simulator's
-    own CPU per job, measured in the same run, is the anchor."""
+# `imagine` with the media extra hidden from the engine: no probe, no poster (the rest as shipped).
+_NO_MEDIA = (
+    "import runpy, sys, imagine.media; imagine.media.have_av = lambda: False; "
+    "sys.argv[0] = 'imagine'; runpy.run_module('imagine', run_name='__main__')"
+)
+
+
+def _batch_command(media: bool, *args: str) -> list[str]:
+    return imagine_command(*args) if media else [sys.executable, "-c", _NO_MEDIA, *args]
+
+
+def _one_batch(
+    url: str, sim: subprocess.Popen[str], jobs: int, concurrency: int, media: bool, src: str | None
+) -> tuple[int, float, float, float, float]:
+    """Exit code, wall seconds, client CPU ms per job, client peak RSS (MB), simulator CPU ms per
+    job of one whole batch; ``src``: run the code of that ``src/`` folder (another checkout)."""
+    with workspace() as space:
+        batch = write_prompts(
+            space.project / "whole.txt", [f"job {n}: a lantern over water" for n in range(jobs)]
+        )
+        env = space.env()
+        if src:
+            env["PYTHONPATH"] = src
+        sim_before = _cpu_seconds(sim.pid)
+        started = time.monotonic()
+        run = subprocess.Popen(
+            _batch_command(
+                media, "batch", str(batch), "--base-url", url, "--rps", "1000", "-c",
+                str(concurrency), "-d", "1", "-y", "--progress", "none",
+            ),
+            cwd=space.project,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        _, status, usage = os.wait4(run.pid, 0)
+        wall = time.monotonic() - started
+        sim_cpu = _cpu_seconds(sim.pid) - sim_before
+    cpu_ms = (usage.ru_utime + usage.ru_stime) * 1000 / jobs
+    code = os.waitstatus_to_exitcode(status)
+    return code, wall, cpu_ms, usage.ru_maxrss / 1024, sim_cpu * 1000 / jobs
+
+
+def whole_batch(
+    sizes: list[int], concurrency: int, before: str | None, media: list[bool]
+) -> list[tuple[str, str, str, str]]:
+    """Whole batches run to the end against a simulator at top speed, with probe and poster and
+    without: jobs per second, the client's CPU per job, its peak RSS; the simulator's own CPU per
+    job, measured in the same run, is the anchor. With ``before`` (another checkout's ``src/``),
+    each batch is run on that code first, then on this one, side by side."""
+    rows = []
     sim, url = _sim_process("--speed", "1000")
     try:
-        with workspace() as space:
-            batch = write_prompts(
-                space.project / "whole.txt", [f"job {n}: a lantern over water" for n in range(jobs)]
-            )
-            sim_before = _cpu_seconds(sim.pid)
-            started = time.monotonic()
-            run = subprocess.Popen(
-                imagine_command(
-                    "batch", str(batch), "--base-url", url, "--rps", "1000", "-c",
-                    str(concurrency), "-d", "1", "-y", "--progress", "none",
-                ),
-                cwd=space.project,
-                env=space.env(),
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )  # fmt: skip
-            _, status, usage = os.wait4(run.pid, 0)
-            run.returncode = os.waitstatus_to_exitcode(status)
-            wall = time.monotonic() - started
-            sim_cpu = _cpu_seconds(sim.pid) - sim_before
+        for jobs in sizes:
+            for with_media in media:
+                kind = "probe+poster" if with_media else "no probe/poster"
+                target = 8.0 if with_media else 4.0
+                for code_name, src in [("before", before)] * bool(before) + [("this", None)]:
+                    code, wall, cpu_ms, rss, sim_ms = _one_batch(
+                        url, sim, jobs, concurrency, with_media, src
+                    )
+                    name = f"{jobs:,} jobs, -c {concurrency}, {kind}" + (
+                        f", {code_name} code" if before else ""
+                    )
+                    rows += [
+                        (f"{name}: exit code, jobs/s", f"{code}, {jobs / wall:.1f}", "0", ""),
+                        (
+                            f"{name}: client CPU per job (ms)",
+                            f"{cpu_ms:.2f} (simulator {sim_ms:.2f} ms/job)",
+                            f"≤ {target:g}",
+                            verdict(cpu_ms, target),
+                        ),
+                        (f"{name}: client peak RSS (MB)", f"{rss:.0f}", "≤ 120", verdict(rss, 120)),
+                    ]
     finally:
         sim.terminate()
         sim.wait(timeout=10)
-    cpu_ms = (usage.ru_utime + usage.ru_stime) * 1000 / jobs
-    rss = usage.ru_maxrss / 1024
-    return [
-        (f"whole batch of {jobs:,} (-c {concurrency}): exit code", str(run.returncode), "0", ""),
-        ("jobs per second", f"{jobs / wall:.1f}", "", ""),
-        (
-            "client CPU per job (ms)",
-            f"{cpu_ms:.2f} (simulator {sim_cpu * 1000 / jobs:.2f} ms/job)",
-            "≤ 8",
-            verdict(cpu_ms, 8.0),
-        ),
-        ("client peak RSS (MB)", f"{rss:.0f}", "≤ 120 at 10k", verdict(rss, 120.0)),
-    ]
+    return rows
 
 
 def main() -> None:
@@ -186,13 +224,23 @@ def main() -> None:
     parser.add_argument(
         "--lines", default="1000,20000,200000", help="batch sizes, comma-separated (prompts)"
     )
-    parser.add_argument("--jobs", type=int, default=10_000, help="a whole batch run to its end")
+    parser.add_argument(
+        "--jobs", default="10000", help="whole batches run to their end, comma-separated (jobs)"
+    )
     parser.add_argument("-c", "--concurrency", type=int, default=64)
+    parser.add_argument(
+        "--media", choices=["both", "on", "off"], default="both", help="probe and poster or not"
+    )
+    parser.add_argument(
+        "--before", metavar="SRC", help="another checkout's src/ to run each whole batch on first"
+    )
     args = parser.parse_args()
     sizes = [int(size) for size in args.lines.split(",") if size]
     rows = measure(sizes) if sizes else []
-    if args.jobs:
-        rows += whole_batch(args.jobs, args.concurrency)
+    batches = [int(size) for size in args.jobs.split(",") if size and int(size)]
+    media = {"both": [True, False], "on": [True], "off": [False]}[args.media]
+    if batches:
+        rows += whole_batch(batches, args.concurrency, args.before, media)
     print_table("imagine batch: first submission, throughput and memory", rows)
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import wave
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -154,6 +156,53 @@ def test_poster_is_a_jpeg_of_the_video_size(clip: Path, tmp_path: Path) -> None:
     info = probe_image(poster)
     assert (info.format, info.width, info.height) == ("jpeg", 640, 480)
     assert [p.name for p in tmp_path.iterdir()] == ["poster.jpg"]
+
+
+def test_a_render_is_opened_once_and_decoded_two_frames_for_its_probe_and_poster(
+    clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the engine does for every render of a batch: it once opened the file twice and
+    decoded every frame up to the middle (60 of the 2.5 s clip's frames) for a preview."""
+    import av
+
+    from imagine.engine.finish import _describe
+
+    opened: list[object] = []
+    decoded: list[int | None] = []
+    real_open = av.open
+
+    class Counted:
+        def __init__(self, container: Any) -> None:
+            self._container = container
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._container, name)
+
+        def __enter__(self) -> Counted:
+            return self
+
+        def __exit__(self, *error: object) -> Any:
+            return self._container.__exit__(*error)
+
+        def decode(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+            for frame in self._container.decode(*args, **kwargs):
+                decoded.append(frame.pts)
+                yield frame
+
+    def counted_open(*args: Any, **kwargs: Any) -> Counted:
+        opened.append(args[0])
+        return Counted(real_open(*args, **kwargs))
+
+    monkeypatch.setattr(av, "open", counted_open)
+    render = tmp_path / "render.mp4"
+    render.write_bytes(clip.read_bytes())
+
+    described = _describe(render)
+
+    assert (len(opened), len(decoded)) == (1, 2)
+    assert described["probed"] is True
+    assert (described["width"], described["height"], described["duration"]) == (640, 480, 2.5)
+    assert probe_image(tmp_path / described["poster"]).width == 640
 
 
 def test_poster_of_a_non_video_is_refused(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import httpx
 
 from imagine import clock, sidecar
 from imagine.api.types import DONE, EXPIRED, for_ledger
+from imagine.engine import workers
 from imagine.engine.download import (
     Downloaded,
     DownloadError,
@@ -123,7 +124,9 @@ class Finisher:
         # Off the event loop, in one go: the file's and the sidecar's waits for the disk, and the
         # probe and poster decode.
         try:
-            values, info = await asyncio.to_thread(_describe_and_record, job, final, done)
+            values, info = await asyncio.get_running_loop().run_in_executor(
+                workers.media_pool(), _describe_and_record, job, final, done
+            )
         except OSError as error:
             raise save_failed(error, final.parent) from None
         moved = self.engine.move(job, EventKind.COMPLETE, **values)
@@ -186,7 +189,6 @@ def _describe(path: Path) -> dict[str, Any]:
     """What the file really is, read back by a decoder, and its poster (NAME.jpg, a frame from
     the middle, for previews) — when the media extra is installed."""
     from imagine.media import INSTALL_HINT, have_av
-    from imagine.media.poster import write_poster
     from imagine.media.probe import probe_video
 
     if not have_av():
@@ -195,8 +197,8 @@ def _describe(path: Path) -> dict[str, Any]:
             "note": f"no probe, poster or AI label without the media extra: {INSTALL_HINT}",
         }
     try:
-        info = probe_video(path)
-        poster = write_poster(path, RenderFiles(path).poster)
+        poster = RenderFiles(path).poster
+        info = probe_video(path, poster=poster)
     except MediaError as error:
         return {"probed": False, "probe_error": str(error)}
     return {

@@ -26,6 +26,15 @@ def pool() -> ThreadPoolExecutor:
     return _ProcessPool(max_workers=min(8, (os.cpu_count() or 1) + 4), thread_name_prefix="imagine")
 
 
+@functools.cache
+def media_pool() -> ThreadPoolExecutor:
+    """Where each render is labelled, hashed, probed and postered: the cores but one (the event
+    loop's), at least one and at most four. The decoding is all CPU, so more threads than cores
+    would not finish it sooner, only hold a decoder's working memory each at once."""
+    workers = max(1, min(4, (os.cpu_count() or 1) - 1))
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="imagine-media")
+
+
 def adopt(loop: asyncio.AbstractEventLoop) -> None:
     """Make the shared pool this loop's default executor (asyncio.to_thread, getaddrinfo)."""
     loop.set_default_executor(pool())

@@ -12,6 +12,7 @@ from typing import Any, BinaryIO
 
 from imagine.errors import MediaError
 from imagine.media import have_av, require_av
+from imagine.media.poster import one_thread, poster_frame, save_poster
 from imagine.media.structure import image_dimensions, mp4_box_problem, sniff_image
 
 Source = Path | bytes
@@ -44,8 +45,11 @@ class ImageInfo:
     size: int
 
 
-def probe_video(source: Source) -> VideoInfo:
-    """Container, streams, size and duration of a video; MediaError unless it decodes as one."""
+def probe_video(source: Source, *, poster: Path | None = None) -> VideoInfo:
+    """Container, streams, size and duration of a video; MediaError unless it decodes as one.
+
+    With ``poster``, the video's poster (media/poster.py) is written there too, from the same
+    opening of the file: opening is a third of a probe's CPU, and a render needs both."""
     av = require_av("Inspecting a video")
     name = _describe(source, "video")
     with _open_binary(source) as stream:
@@ -56,9 +60,15 @@ def probe_video(source: Source) -> VideoInfo:
         brand, size = _brand(stream), _length(stream)
         try:
             with av.open(stream) as container:
-                return _video_info(container, brand, size, name)
+                info = _video_info(container, brand, size, name)
+                still = (
+                    poster_frame(container, container.streams.video[0], name) if poster else None
+                )
         except av.error.FFmpegError as error:
             raise MediaError(f"{name} is not a readable video ({_reason(error)}).") from None
+    if poster is not None:
+        save_poster(still, poster)
+    return info
 
 
 def probe_image(source: Source) -> ImageInfo:
@@ -80,7 +90,7 @@ def _video_info(container: Any, brand: str | None, size: int, name: str) -> Vide
         raise MediaError(f"{name} is an image, not a video.")
     if not container.streams.video:
         raise MediaError(f"{name} has no video stream.")
-    video = container.streams.video[0]
+    video = one_thread(container.streams.video[0])
     first = next(container.decode(video), None)
     if first is None:
         raise MediaError(f"{name} has a video stream with no decodable frame.")

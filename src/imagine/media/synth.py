@@ -226,6 +226,7 @@ def encode_still(frame: Any, codec: str, pix_fmt: str) -> bytes:
     context = av.CodecContext.create(codec, "w")
     context.width, context.height, context.pix_fmt = frame.width, frame.height, pix_fmt
     context.time_base = Fraction(1, 25)  # encoders insist on one, even for a single still
+    context.thread_count = 1  # (one still: a thread per core would only cost their start-up)
     packets = context.encode(frame.reformat(format=pix_fmt)) + context.encode(None)
     return b"".join(bytes(packet) for packet in packets)
 
