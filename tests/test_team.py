@@ -146,3 +146,25 @@ def test_four_machines_one_ledger_one_bucket(
     assert link.exit_code == 0, link.stderr
     got = httpx.get(link.stdout.strip(), timeout=30)
     assert got.status_code == 200 and got.content[4:8] == b"ftyp"
+
+
+def test_machines_started_at_once_each_end_with_every_file_in_one_run(
+    sim_factory: Any,
+    postgres_url: str,
+    bucket: Bucket,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """A render one machine waited for while another made it is fetched from the bucket as
+    soon as the maker has uploaded it: no second run needed."""
+    sim = sim_factory(speed=25.0)
+    machines = [_machine(tmp_path, n) for n in range(2)]
+    for _, folder in machines:
+        (folder / "prompts.txt").write_text("\n".join(SHARED[:4]) + "\n")
+    started = [_batch(sim, home, folder, postgres_url) for home, folder in machines]
+    for process in started:
+        said = process.communicate(timeout=180)[1].decode()
+        assert process.returncode == 0, said
+    assert sim_stats(sim)["submissions"] == 4
+    made = [_rendered(folder) for _, folder in machines]
+    assert set(made[0]) == set(made[1]) == set(SHARED[:4])
+    assert made[0] == made[1] and all(made[0].values())

@@ -3,6 +3,7 @@ renders a run reuses that this folder lacks, upload what it finished."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Annotated
@@ -17,6 +18,10 @@ from imagine.jobs import Brief, Job, Status
 from imagine.session import Session
 
 MIB = 1 << 20
+# A render another machine made for its own project is uploaded as that machine's run ends:
+# how long a run that waited for it waits for that upload, and how often it looks.
+SHARED_WAIT_SECONDS = 60.0
+SHARED_POLL_SECONDS = 0.5
 
 Jobs = Annotated[
     list[str],
@@ -163,9 +168,34 @@ class RunStorage:
                 )
                 if not job_ids or any(job.id in job_ids for job, _ in uploads.failed):
                     self.problems.append(error)  # (earlier runs' leftovers only warn)
+            self._fetch_others(location, job_ids)
         if code is not ExitCode.OK or not self.problems:
             return code
         return self.problems[0].exit_code
+
+    def _fetch_others(self, location: object, job_ids: Sequence[str]) -> None:
+        """Bring here the renders this run waited for that another machine made (for its own
+        project: it uploads them as its run ends), once they are in the bucket; waiting for
+        that at most ``SHARED_WAIT_SECONDS``."""
+        ledger, root = self.session.ledger, str(self.session.project.root)
+        waiting = set(job_ids)
+        deadline = time.monotonic() + SHARED_WAIT_SECONDS
+        while waiting:
+            jobs = [job for job in map(ledger.get, waiting) if job is not None]
+            jobs = [j for j in jobs if j.status is Status.COMPLETE and j.project_dir != root]
+            for job in jobs:
+                if job.stored_at is not None:
+                    self._fetched(plan.Planned.of(job, plan.Action.ATTACHED))
+            waiting = {job.id for job in jobs if job.stored_at is None}
+            if not waiting or time.monotonic() > deadline:
+                break
+            time.sleep(SHARED_POLL_SECONDS)
+        if waiting:
+            refs = " ".join(ids.short(job_id) for job_id in sorted(waiting))
+            output.warn(
+                f"{refs}: made on another machine and not in {location} yet;"
+                f" `imagine fetch {refs}` brings them here once they are"
+            )
 
 
 def _refs(failed: Sequence[tuple[Job, ImagineError]]) -> str:
