@@ -3,7 +3,8 @@
 Each machine is a process with its own IMAGINE_HOME and project folder; all run `imagine batch`
 at once on an overlapping prompt file (a shared list, plus prompts of their own), through one
 simulator (its rate limit set to the client's --rps), on one PostgreSQL ledger and one bucket
-(moto's server), or on one SQLite file (the same machine, no bucket: what one machine can do).
+(moto's server), or on one SQLite file (processes of one machine: what one machine can do) with
+the same bucket.
 
 Checked for every run: submissions = distinct requests (0 sent twice), renders in flight never
 above the shared cap (from the simulator's own job times), 0 rate-limited (the pacing held),
@@ -246,14 +247,14 @@ def main() -> None:
                 ledger = storage = None
                 if backend == "postgresql":
                     _, ledger = postgres.new_schema(url)
-                    if moto is not None:
-                        os.environ.update(
-                            AWS_ENDPOINT_URL=moto[0],
-                            AWS_ACCESS_KEY_ID="bench",
-                            AWS_SECRET_ACCESS_KEY="bench-secret",
-                            AWS_DEFAULT_REGION="us-east-1",
-                        )
-                        storage = _bucket(moto[0])
+                if moto is not None:  # both: a render one machine made reaches the others
+                    os.environ.update(
+                        AWS_ENDPOINT_URL=moto[0],
+                        AWS_ACCESS_KEY_ID="bench",
+                        AWS_SECRET_ACCESS_KEY="bench-secret",
+                        AWS_DEFAULT_REGION="us-east-1",
+                    )
+                    storage = _bucket(moto[0])
                 cpu0 = _server_cpu(pid) if pid and backend == "postgresql" else None
                 result = run(n, args.shared, args.own, root, ledger, storage)
                 server_cpu = (
