@@ -77,14 +77,32 @@ def primary_key(conn: Connection, table: str) -> list[str]:
 
 def copy(source: Ledger, target: Ledger) -> list[TableCopy]:
     """Copy every row of ``source`` missing from ``target``; then count and checksum both."""
-    names = [name for name in tables(source.conn) if name in set(tables(target.conn))]
+    theirs = set(tables(target.conn))
+    shapes = [
+        _shape(source.conn, target.conn, name) for name in tables(source.conn) if name in theirs
+    ]
     _check_target(source, target)
     with transaction(target.conn):
-        for name in names:
-            _copy_table(source.conn, target.conn, name)
+        for shape in shapes:
+            _copy_table(source.conn, target.conn, shape)
         if target.conn.dialect == "postgresql":
-            _move_sequences(target.conn, names)
-    return [_compare(source.conn, target.conn, name) for name in names]
+            _move_sequences(target.conn, [shape.name for shape in shapes])
+    return [_compare(source.conn, target.conn, shape) for shape in shapes]
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What is copied of a table: its data columns both sides have, and the target's key."""
+
+    name: str
+    columns: list[str]
+    key: list[str]
+
+
+def _shape(source: Connection, target: Connection, name: str) -> _Shape:
+    theirs = set(columns(target, name))
+    wanted = [column for column in columns(source, name) if column in theirs]
+    return _Shape(name, wanted, primary_key(target, name))
 
 
 def _check_target(source: Ledger, target: Ledger) -> None:
@@ -101,9 +119,8 @@ def _check_target(source: Ledger, target: Ledger) -> None:
         )
 
 
-def _copy_table(source: Connection, target: Connection, name: str) -> None:
-    wanted = [c for c in columns(source, name) if c in set(columns(target, name))]
-    key = primary_key(target, name)
+def _copy_table(source: Connection, target: Connection, shape: _Shape) -> None:
+    name, wanted, key = shape.name, shape.columns, shape.key
     listed = ", ".join(wanted)
     marks = ", ".join("?" for _ in wanted)
     conflict = f" ON CONFLICT ({', '.join(key)}) DO NOTHING" if key else ""
@@ -168,9 +185,7 @@ def _canonical(value: Any) -> str:
     return str(value)
 
 
-def _compare(source: Connection, target: Connection, name: str) -> TableCopy:
-    wanted = [c for c in columns(source, name) if c in set(columns(target, name))]
-    key = primary_key(target, name)
-    rows, total = checksum(source, name, wanted, key)
-    copied, copied_total = checksum(target, name, wanted, key)
-    return TableCopy(name, rows, copied, total, copied_total)
+def _compare(source: Connection, target: Connection, shape: _Shape) -> TableCopy:
+    rows, total = checksum(source, shape.name, shape.columns, shape.key)
+    copied, copied_total = checksum(target, shape.name, shape.columns, shape.key)
+    return TableCopy(shape.name, rows, copied, total, copied_total)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, ClassVar
@@ -299,12 +299,6 @@ class PostgresConnection:
             self._conn.close()
         finally:
             self._conn = self._connect()
-
-    def tables(self) -> Iterator[str]:
-        rows = self._conn.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
-        )
-        return (row[0] for row in rows)
 
 
 def connect(url: str) -> PostgresConnection:
