@@ -30,8 +30,8 @@ import time
 from pathlib import Path
 
 from imagine import ids
-from imagine.jobs import Status
 from imagine.ledger.store import Ledger
+from imagine.lifecycle import Status
 
 STATUS_MIX = (
     [Status.COMPLETE] * 90 + [Status.FAILED] * 6 + [Status.UNKNOWN] * 2 + [Status.RUNNING] * 2

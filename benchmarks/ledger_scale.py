@@ -55,13 +55,14 @@ from _harness import (
     workspace,
 )
 
-from imagine import ids, plan, sidecar
+from imagine import ids, sidecar
 from imagine.config import DEFAULT_OUTPUT
-from imagine.jobs import Job, Status
 from imagine.ledger.store import Ledger
+from imagine.lifecycle import Job, Status
 from imagine.pricing import DEFAULT_PRICES
 from imagine.project import Project
 from imagine.spec import Mode, RenderSpec
+from imagine.workflow import plan
 
 LOOKUP_TARGET_MS = 5.0
 GEN_TARGET_RATIO = 1.03

@@ -1,6 +1,6 @@
 """Overhead: the engine's own CPU time per job, and whether its memory stays flat as jobs go by.
 
-What it measures: N jobs recorded and driven IN-PROCESS, as `imagine batch` does it (imagine.render:
+What it measures: N jobs recorded and driven IN-PROCESS, as `imagine batch` does it (imagine.workflow.steps:
 preview → record → drive, EngineOptions(rps=1000, concurrency=64)) against a simulator in its own
 process with a tiny render time (0.05 s), so the client's work dominates. CPU is
 time.process_time() of the process driving the jobs (every thread: the event loop, the worker
@@ -82,13 +82,13 @@ from _harness import (
     workspace,
 )
 
-from imagine import render
 from imagine.api.client import http_transport
 from imagine.engine import finish
 from imagine.engine.runner import EngineOptions
-from imagine.plan import Planned, Request
 from imagine.session import Session
 from imagine.spec import Mode, RenderSpec
+from imagine.workflow import steps
+from imagine.workflow.plan import Planned, Request
 
 TARGET_CPU_MS = 5.0
 TARGET_RETAINED_KIB_PER_JOB = 1.0
@@ -163,14 +163,14 @@ class Driver:
         ]
 
     def record(self, requests: list[Request]) -> list[Planned]:
-        return render.record(self.session, render.preview(self.session, requests))
+        return steps.record(self.session, steps.preview(self.session, requests))
 
     def drive(self, planned: list[Planned]) -> dict[str, int]:
         """Drive the jobs; how many ended in each status. Like a CLI run, it holds the plan
         until the end, and sums the run up from it and the outcomes."""
         job_ids = [item.job.id for item in planned if item.needs_engine]
-        outcomes = asyncio.run(render.drive(self.session, job_ids, options=self.options))
-        found = render.results(planned, outcomes)
+        outcomes = asyncio.run(steps.drive(self.session, job_ids, options=self.options))
+        found = steps.results(planned, outcomes)
         return dict(Counter(str(result.job.status) for result in found))
 
     def run(self, count: int) -> dict[str, int]:

@@ -48,10 +48,10 @@ from typing import Any
 
 from _harness import Row, Workspace, imagine_command, machine, print_table, verdict, workspace
 
-from imagine import clock, ids, stats
-from imagine.jobs import BlockSource, EventKind, Status
+from imagine import clock, ids, metrics
 from imagine.ledger import summary
 from imagine.ledger.store import Ledger
+from imagine.lifecycle import BlockSource, EventKind, Status
 
 REPO = Path(__file__).resolve().parent.parent
 # The last revision whose `imagine stats` read every job (one pass over the jobs_stats index).
@@ -211,13 +211,18 @@ def medians_ms(call: Callable[[], object], rounds: int) -> tuple[float, float]:
 
 def stats_before(revision: str) -> types.ModuleType:
     """The stats module as it was at ``revision``, importable beside today's."""
-    source = subprocess.run(
-        ["git", "show", f"{revision}:src/imagine/stats.py"],
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    # (named metrics.py since the workflow package: a revision before it has stats.py)
+    for name in ("metrics", "stats"):
+        found = subprocess.run(
+            ["git", "show", f"{revision}:src/imagine/{name}.py"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+        )
+        if found.returncode == 0:
+            break
+    found.check_returncode()
+    source = found.stdout
     module = types.ModuleType("stats_before")
     sys.modules[module.__name__] = module  # dataclasses look their module up
     exec(compile(source, f"{revision}:stats.py", "exec"), module.__dict__)
@@ -248,8 +253,8 @@ def _differences(found: Any, expected: Any, where: str = "") -> list[str]:
 def in_process(space: Workspace, rounds: int, before: types.ModuleType) -> list[Row]:
     forms: dict[str, dict[str, Any]] = {
         "all jobs": {},
-        "--by model": {"by": stats.GroupBy.MODEL},
-        "--by template": {"by": stats.GroupBy.TEMPLATE},
+        "--by model": {"by": metrics.GroupBy.MODEL},
+        "--by template": {"by": metrics.GroupBy.TEMPLATE},
         "--since 7d": {"since": _iso(START + 23 * DAY)},
     }
     rows: list[Row] = []
@@ -257,9 +262,9 @@ def in_process(space: Workspace, rounds: int, before: types.ModuleType) -> list[
         for form, kw in forms.items():
             old_kw = {**kw, "by": before.GroupBy(kw["by"])} if "by" in kw else kw
             old_wall, old_cpu = medians_ms(lambda kw=old_kw: before.report(ledger, **kw), rounds)
-            wall, cpu = medians_ms(lambda kw=kw: stats.report(ledger, **kw), rounds)
+            wall, cpu = medians_ms(lambda kw=kw: metrics.report(ledger, **kw), rounds)
             differ = _differences(
-                stats.report(ledger, **kw).as_dict(), before.report(ledger, **old_kw).as_dict()
+                metrics.report(ledger, **kw).as_dict(), before.report(ledger, **old_kw).as_dict()
             )
             rows.append(
                 (

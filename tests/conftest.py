@@ -131,10 +131,10 @@ def shared_clips(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 def simulator_bugs_fail_the_test(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """A bug in the simulator answers 500, as a failing server would, and a test of retries or
     lost answers would take that in its stride: here it fails the test, with its traceback."""
-    from imagine.sim import server
+    from imagine.sim import http_server
 
     bugs: list[Exception] = []
-    real = server.dispatch
+    real = http_server.dispatch
 
     def dispatch(state: Any, request: Any) -> Any:
         try:
@@ -143,7 +143,7 @@ def simulator_bugs_fail_the_test(monkeypatch: pytest.MonkeyPatch) -> Iterator[No
             bugs.append(error)
             raise
 
-    monkeypatch.setattr(server, "dispatch", dispatch)
+    monkeypatch.setattr(http_server, "dispatch", dispatch)
     yield
     if bugs:
         raise bugs[0]

@@ -15,7 +15,7 @@ from typer.testing import CliRunner, Result
 
 from imagine import ids
 from imagine.cli.app import app
-from imagine.jobs import Status
+from imagine.lifecycle import Status
 from tests import plain
 
 

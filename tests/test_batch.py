@@ -82,7 +82,7 @@ def test_a_new_request_does_not_read_the_sidecars_of_renders_the_ledger_has(
 ) -> None:
     """The project's renders are looked up by their sidecars only when the ledger does not know
     them (a restored folder): a new prompt in a project of many renders reads none of them."""
-    from imagine import reuse
+    from imagine.workflow import reuse
 
     assert _batch(cli, sim, str(_txt(project, PROMPTS[:4]))).exit_code == 0
     read: list[Path] = []
@@ -389,10 +389,10 @@ def test_cancel_and_rm(cli: Cli, sim_factory: Any, project: Path, imagine_home: 
 def test_cancel_a_queued_job_before_it_is_sent(
     cli: Cli, sim: Any, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from imagine.plan import Request
-    from imagine.render import preview, record
     from imagine.session import Session
     from imagine.spec import Mode, RenderSpec
+    from imagine.workflow.plan import Request
+    from imagine.workflow.steps import preview, record
 
     monkeypatch.setenv("XAI_API_KEY", sim.api_key)
     with Session(base_url=sim.url) as session:
@@ -413,10 +413,10 @@ def test_a_batch_larger_than_the_active_limit_still_finishes_every_job(
     import asyncio
 
     from imagine.engine.runner import EngineOptions
-    from imagine.plan import Request
-    from imagine.render import drive, preview, record
     from imagine.session import Session
     from imagine.spec import Mode, RenderSpec
+    from imagine.workflow.plan import Request
+    from imagine.workflow.steps import drive, preview, record
 
     monkeypatch.setenv("XAI_API_KEY", sim.api_key)
     with Session(base_url=sim.url) as session:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from imagine.batchfile import BatchEntry, BatchFile, BatchProblem, read_batch
 from imagine.errors import ExitCode, UsageError
+from imagine.workflow.batchfile import BatchEntry, BatchFile, BatchProblem, read_batch
 
 
 def write(folder: Path, name: str, text: str) -> Path:

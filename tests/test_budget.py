@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from imagine import budget
-from imagine.budget import Budget, Cap, Period
-from imagine.jobs import EventKind, Status
+from imagine import caps
+from imagine.caps import Budget, Cap, Period
 from imagine.ledger import leases
-from imagine.ledger.budget import admit, spend_ticks
+from imagine.ledger.reserve import admit, spend_ticks
 from imagine.ledger.store import Ledger
+from imagine.lifecycle import EventKind, Status
 from tests.helpers import Cli, job_values, read_jobs, sim_stats
 
 # The check: 10 two-second prompts at $0.05/s (the simulator's default price for
@@ -223,17 +223,17 @@ def test_a_reservation_is_held_while_sent_and_settled_when_the_charge_arrives(
     tmp_path: Path,
 ) -> None:
     with Ledger.open(tmp_path / "l.sqlite3") as ledger:
-        caps = Budget((Cap(Period.DAY, 0.25),))
+        daily = Budget((Cap(Period.DAY, 0.25),))
         first = _queued(ledger, 0.10)
-        assert leases.try_start(ledger, first, "m", rps=100, cap=9, budget=caps).wait == 0
+        assert leases.try_start(ledger, first, "m", rps=100, cap=9, budget=daily).wait == 0
         assert ledger.require(first).reserved_usd == pytest.approx(0.10)
         # Reserved, not yet charged: a second $0.10 fits, a third would not.
         ledger.conn.execute("DELETE FROM pacing")
         second = _queued(ledger, 0.10, fingerprint="2" * 64)
-        assert leases.try_start(ledger, second, "m", rps=100, cap=9, budget=caps).wait == 0
+        assert leases.try_start(ledger, second, "m", rps=100, cap=9, budget=daily).wait == 0
         ledger.conn.execute("DELETE FROM pacing")
         third = _queued(ledger, 0.10, fingerprint="3" * 64)
-        start = leases.try_start(ledger, third, "m", rps=100, cap=9, budget=caps)
+        start = leases.try_start(ledger, third, "m", rps=100, cap=9, budget=daily)
         assert start.refused is not None and ledger.require(third).status is Status.BLOCKED
         assert start.refused.reserved_usd == pytest.approx(0.20)
         # The charge of the first arrives lower than its estimate: the reservation is settled
@@ -242,14 +242,14 @@ def test_a_reservation_is_held_while_sent_and_settled_when_the_charge_arrives(
         values = {"status": Status.RUNNING.value, "request_id": "r1"}
         job = ledger.move(job, EventKind.SUBMITTED, **values) or job
         charged = {"status": Status.DOWNLOADING.value, "cost_ticks": 200_000_000}
-        ledger.move(job, EventKind.RENDERED, **charged, **budget.settled(charged))
+        ledger.move(job, EventKind.RENDERED, **charged, **caps.settled(charged))
         assert ledger.require(first).reserved_usd is None
         with ledger.transaction() as conn:
-            window = caps.window(Period.DAY, __import__("time").time())
+            window = daily.window(Period.DAY, __import__("time").time())
             assert spend_ticks(conn, *window) == (200_000_000, 1_000_000_000)
         ledger.conn.execute("DELETE FROM pacing")
         fourth = _queued(ledger, 0.03, fingerprint="4" * 64)
-        assert leases.try_start(ledger, fourth, "m", rps=100, cap=9, budget=caps).wait == 0
+        assert leases.try_start(ledger, fourth, "m", rps=100, cap=9, budget=daily).wait == 0
 
 
 @pytest.mark.parametrize(
@@ -265,11 +265,11 @@ def test_a_reservation_is_held_while_sent_and_settled_when_the_charge_arrives(
     ],
 )
 def test_the_rule_for_jobs_whose_charge_never_arrives(status: Status, kept: bool) -> None:
-    assert (budget.settled({"status": status.value}) == {}) is kept
+    assert (caps.settled({"status": status.value}) == {}) is kept
 
 
 def test_jobs_of_the_in_process_simulator_count_toward_nothing(tmp_path: Path) -> None:
-    from imagine.ledger.budget import FREE_BASE_URL
+    from imagine.ledger.reserve import FREE_BASE_URL
     from imagine.session import SIM_BASE_URL
 
     assert FREE_BASE_URL == SIM_BASE_URL

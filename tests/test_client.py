@@ -11,7 +11,7 @@ import httpx
 import pytest
 from pytest_httpx import HTTPXMock
 
-from imagine.api import errors
+from imagine.api import http_errors
 from imagine.api.client import RetryPolicy, XAIClient
 from imagine.errors import ExitCode
 
@@ -118,14 +118,14 @@ def test_poll_failed_both_vintages(httpx_mock: HTTPXMock, body: dict[str, Any]) 
         (
             400,
             {"code": "invalid-argument", "error": "Duration must be between 1 and 15 seconds"},
-            errors.InvalidRequest,
+            http_errors.InvalidRequest,
             ExitCode.USAGE,
             "Duration must be between 1 and 15 seconds",
         ),
         (
             400,
             {"code": "Client specified an invalid argument", "error": "Malformed request ID"},
-            errors.InvalidRequest,
+            http_errors.InvalidRequest,
             ExitCode.USAGE,
             "Malformed request ID",
         ),
@@ -136,21 +136,21 @@ def test_poll_failed_both_vintages(httpx_mock: HTTPXMock, body: dict[str, Any]) 
                 "error": "Incorrect API key provided: xa***op. You can "
                 "obtain an API key from https://console.x.ai.",
             },
-            errors.AuthenticationFailed,
+            http_errors.AuthenticationFailed,
             ExitCode.AUTH,
             "Incorrect API key provided",
         ),
         (
             401,
             {"code": "unauthenticated", "error": "Missing bearer token"},
-            errors.AuthenticationFailed,
+            http_errors.AuthenticationFailed,
             ExitCode.AUTH,
             "Missing bearer token",
         ),
         (
             403,
             {"code": "permission-denied", "error": "Your team has run out of credits"},
-            errors.PermissionDenied,
+            http_errors.PermissionDenied,
             ExitCode.AUTH,
             "run out of credits",
         ),
@@ -161,14 +161,14 @@ def test_poll_failed_both_vintages(httpx_mock: HTTPXMock, body: dict[str, Any]) 
                 "error": "The model grok-9 does not exist or your team T does "
                 "not have access to it.",
             },
-            errors.NotFound,
+            http_errors.NotFound,
             ExitCode.USAGE,
             "grok-9 does not exist",
         ),
         (
             404,
             {"error": {"code": 404, "message": "No route for /v1/nope"}},
-            errors.NotFound,
+            http_errors.NotFound,
             ExitCode.USAGE,
             "No route for /v1/nope",
         ),
@@ -178,7 +178,7 @@ def test_error_answers_map_to_typed_one_line_errors(
     httpx_mock: HTTPXMock,
     status: int,
     body: Any,
-    kind: type[errors.APIError],
+    kind: type[http_errors.APIError],
     code: ExitCode,
     text: str,
 ) -> None:
@@ -197,13 +197,13 @@ def test_plain_text_422_is_kept_as_the_message(httpx_mock: HTTPXMock) -> None:
         "`auto`, expected one of `1:1`, `16:9`"
     )
     httpx_mock.add_response(method="POST", status_code=422, text=text)
-    with pytest.raises(errors.InvalidRequest, match="unknown variant `auto`"):
+    with pytest.raises(http_errors.InvalidRequest, match="unknown variant `auto`"):
         run(lambda c: c.submit("/v1/videos/generations", BODY))
 
 
 def test_wrong_method_405_with_empty_body(httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_response(method="POST", status_code=405, content=b"")
-    with pytest.raises(errors.UnexpectedAnswer, match="405"):
+    with pytest.raises(http_errors.UnexpectedAnswer, match="405"):
         run(lambda c: c.submit("/v1/videos/generations", BODY))
 
 
@@ -234,14 +234,14 @@ def test_retry_after_is_honoured(httpx_mock: HTTPXMock) -> None:
 def test_post_5xx_is_not_resent(httpx_mock: HTTPXMock) -> None:
     """A 500 after sending may mean it was accepted: resending could bill twice."""
     httpx_mock.add_response(method="POST", status_code=500, json={"code": "internal", "error": "x"})
-    with pytest.raises(errors.ServerError):
+    with pytest.raises(http_errors.ServerError):
         run(lambda c: c.submit("/v1/videos/generations", BODY))
     assert len(httpx_mock.get_requests()) == 1
 
 
 def test_post_answer_lost_after_sending_is_not_resent(httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_exception(httpx.ReadTimeout("timed out"), method="POST")
-    with pytest.raises(errors.AnswerLost) as caught:
+    with pytest.raises(http_errors.AnswerLost) as caught:
         run(lambda c: c.submit("/v1/videos/generations", BODY))
     assert caught.value.exit_code == ExitCode.UNREACHABLE
     assert len(httpx_mock.get_requests()) == 1
@@ -256,7 +256,7 @@ def test_post_is_retried_when_the_connection_never_opened(httpx_mock: HTTPXMock)
 def test_unreachable_after_retries(httpx_mock: HTTPXMock) -> None:
     for _ in range(FAST.attempts):
         httpx_mock.add_exception(httpx.ConnectError("connection refused"))
-    with pytest.raises(errors.Unreachable, match=r"cannot reach https://api\.x\.ai") as caught:
+    with pytest.raises(http_errors.Unreachable, match=r"cannot reach https://api\.x\.ai") as caught:
         run(lambda c: c.poll(RID))
     assert caught.value.exit_code == ExitCode.UNREACHABLE
 
@@ -282,7 +282,7 @@ def test_the_retry_time_budget_counts_the_first_try(httpx_mock: HTTPXMock) -> No
         async with XAIClient(API, KEY, retry=policy) as client:
             await client.poll(RID)
 
-    with pytest.raises(errors.APIError, match="503"):
+    with pytest.raises(http_errors.APIError, match="503"):
         asyncio.run(go())
     assert len(httpx_mock.get_requests()) == 1  # 0.3 s spent of 0.2: no time left to retry
 

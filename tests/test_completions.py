@@ -167,8 +167,8 @@ MARKUP = ["rich markup [bold]here[/bold]", "an emoji code :smile: inside"]
 @pytest.fixture
 def mixed_ledger(imagine_home: Path) -> list[str]:
     """Jobs in every status a completer filters on, with prompts that need escaping."""
-    from imagine.jobs import EventKind, Status
     from imagine.ledger.store import Ledger
+    from imagine.lifecycle import EventKind, Status
     from tests.helpers import job_values
 
     made = []
@@ -293,7 +293,7 @@ def test_every_command_that_completes_jobs_has_the_quick_path(
 
 def test_the_statuses_each_command_is_offered_are_the_lifecycles() -> None:
     from imagine.cli import complete_words as words
-    from imagine.jobs import FINAL, LIVE, UNSUCCESSFUL, Status
+    from imagine.lifecycle import FINAL, LIVE, UNSUCCESSFUL, Status
 
     assert {*LIVE, Status.UNKNOWN} == words.UNFINISHED
     assert {*UNSUCCESSFUL, Status.CANCELED, Status.UNKNOWN} == words.RETRYABLE
@@ -303,7 +303,7 @@ def test_the_statuses_each_command_is_offered_are_the_lifecycles() -> None:
 def test_a_tab_on_a_job_reference_does_not_import_typer(one_job: str, imagine_home: Path) -> None:
     program = (
         "import sys\nfrom imagine.cli import main\nmain()\n"
-        "print(*(name in sys.modules for name in ('typer', 'imagine.ledger.store', 'imagine.jobs')))"
+        "print(*(name in sys.modules for name in ('typer', 'imagine.ledger.store', 'imagine.lifecycle')))"
     )
     env = {
         **os.environ,
@@ -337,7 +337,7 @@ def test_the_table_holds_every_setting_and_its_values_as_config_py_defines_them(
     from imagine.api import contract
     from imagine.cli.complete_table import ARGUMENTS, OPTIONS
     from imagine.config import BUDGET_SETTINGS, SETTINGS
-    from imagine.jobs import Status
+    from imagine.lifecycle import Status
 
     defined = {key: setting.help for key, setting in {**SETTINGS, **BUDGET_SETTINGS}.items()}
     for command in ("config get", "config set", "config unset"):

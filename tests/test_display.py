@@ -333,9 +333,9 @@ def _closed_port() -> int:
 
 
 def _planned(session: Any, prompt: str) -> Any:
-    from imagine.plan import Request
-    from imagine.render import preview, record
     from imagine.spec import Mode, RenderSpec
+    from imagine.workflow.plan import Request
+    from imagine.workflow.steps import preview, record
 
     spec = RenderSpec(mode=Mode.TEXT, model="grok-imagine-video", prompt=prompt, duration=1)
     return record(session, preview(session, [Request(spec, "renders/{slug}")]))
@@ -347,7 +347,7 @@ def test_an_unreachable_host_says_so_once(
     """Not four retry lines, then `failed`, then `✗ failed`, then `stalled`: one line for the
     retries, the job's last word once, the summary."""
     from imagine.api.client import RetryPolicy
-    from imagine.cli.run import Presentation, drive
+    from imagine.cli.drive import Presentation, drive
     from imagine.errors import ExitCode
     from imagine.session import Session
 
@@ -448,7 +448,7 @@ def test_messages_made_of_parts_read_as_sentences(parts: tuple[str | None, ...],
 def test_an_error_and_its_hint_are_two_sentences() -> None:
     from imagine.config import Settings
     from imagine.errors import PolicyError
-    from imagine.policy import check_budget
+    from imagine.workflow.spend_checks import check_budget
 
     with pytest.raises(PolicyError) as refused:
         check_budget(0.6, Settings(max_cost_usd=0.5))

@@ -11,12 +11,12 @@ import pytest
 
 from imagine.engine.finish import Finisher
 from imagine.engine.runner import Engine, EngineOptions
-from imagine.jobs import Job, Status
 from imagine.ledger import leases
-from imagine.plan import Request
-from imagine.render import preview, record
+from imagine.lifecycle import Job, Status
 from imagine.session import Session
 from imagine.spec import Mode, RenderSpec
+from imagine.workflow.plan import Request
+from imagine.workflow.steps import preview, record
 
 
 def _requests(count: int) -> list[Request]:

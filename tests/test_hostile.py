@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from imagine.api.client import RetryPolicy, XAIClient
-from imagine.api.errors import AnswerLost, MalformedRequestId, NotTheAPI
+from imagine.api.http_errors import AnswerLost, MalformedRequestId, NotTheAPI
 from imagine.engine.download import DownloadError, Limits, fetch
 from imagine.printable import printable
 from tests import hostile, plain

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 
 from imagine.engine.runner import Engine, EngineOptions
-from imagine.plan import Request
-from imagine.render import preview, record
 from imagine.session import Session
 from imagine.spec import Mode, RenderSpec
+from imagine.workflow.plan import Request
+from imagine.workflow.steps import preview, record
 from tests import hostile
 from tests.helpers import Cli, read_jobs, sim_stats
 

@@ -359,10 +359,10 @@ def test_an_input_changed_before_sending_is_not_sent(
     """Jobs keep inputs by reference: if the file changes before the job is sent (say, a queued
     job resumed later), the job fails instead of rendering something else under the same name."""
     from imagine.media.inputs import image_input
-    from imagine.plan import Request
-    from imagine.render import preview, record
     from imagine.session import Session
     from imagine.spec import Mode, RenderSpec
+    from imagine.workflow.plan import Request
+    from imagine.workflow.steps import preview, record
 
     monkeypatch.setenv("XAI_API_KEY", sim.api_key)
     with Session(base_url=sim.url) as session:

@@ -15,11 +15,11 @@ import pytest
 
 from imagine import clock
 from imagine.errors import JobNotFound
-from imagine.jobs import Status
 from imagine.ledger import leases
 from imagine.ledger.db import connect
 from imagine.ledger.migrations import MIGRATIONS, migrate
 from imagine.ledger.store import Ledger, StaleTransition
+from imagine.lifecycle import Status
 from tests.helpers import job_values
 
 

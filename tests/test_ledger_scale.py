@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from imagine import reuse
 from imagine.ledger import db
+from imagine.workflow import reuse
 from tests.helpers import Cli, read_jobs, sim_stats
 
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from imagine.jobs import NOTES, TRANSITIONS, EventKind, IllegalTransition, Status
 from imagine.ledger import leases
 from imagine.ledger.store import Ledger
+from imagine.lifecycle import NOTES, TRANSITIONS, EventKind, IllegalTransition, Status
 from tests.helpers import job_values
 
 STATES: list[Status | None] = [None, *Status]

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from imagine import plan
-from imagine.plan import Request
-from imagine.render import preview, record
 from imagine.session import Session
 from imagine.spec import Mode, RenderSpec
+from imagine.workflow import plan
+from imagine.workflow.plan import Request
+from imagine.workflow.steps import preview, record
 
 
 def _request(prompt: str) -> Request:

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from imagine.errors import LedgerUnreachable
-from imagine.jobs import EventKind, Status
 from imagine.ledger.store import Ledger
+from imagine.lifecycle import EventKind, Status
 from tests.helpers import Cli, job_values, sim_stats
 
 psycopg = pytest.importorskip("psycopg")

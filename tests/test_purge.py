@@ -18,8 +18,8 @@ import pytest
 
 from imagine import clock
 from imagine.cli import output
-from imagine.jobs import EventKind, Status
 from imagine.ledger.store import Ledger
+from imagine.lifecycle import EventKind, Status
 from imagine.media.synth import write_image
 from tests.helpers import Cli, job_values, read_jobs
 

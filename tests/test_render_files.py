@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from imagine import manage
-from imagine.plan import Request
-from imagine.render import preview, record
 from imagine.render_files import RenderFiles, taken_in
 from imagine.session import Session
 from imagine.spec import RenderSpec
+from imagine.workflow import job_control
+from imagine.workflow.plan import Request
+from imagine.workflow.steps import preview, record
 
 
 def _request(prompt: str) -> Request:
@@ -67,8 +67,8 @@ def test_rm_files_deletes_every_file_of_the_render_and_nothing_else(
             path.write_bytes(b"x")
         neighbour = files.video.with_name("reef-other.mp4")
         neighbour.write_bytes(b"x")
-        canceled = manage.cancel(session.ledger, job).job
-        removed = manage.remove(session.ledger, canceled, delete_files=True)
+        canceled = job_control.cancel(session.ledger, job).job
+        removed = job_control.remove(session.ledger, canceled, delete_files=True)
     assert sorted(removed.files) == sorted(files.all())
     assert not any(path.exists() for path in files.all())
     assert neighbour.exists()

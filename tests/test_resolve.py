@@ -15,8 +15,8 @@ import pytest
 
 from imagine import ids
 from imagine.errors import JobNotFound
-from imagine.jobs import EventKind, Status
 from imagine.ledger.store import Ledger
+from imagine.lifecycle import EventKind, Status
 from tests.helpers import Cli, failed_renders, read_jobs
 
 SHORT = re.compile(r"\b[0-9a-hjkmnp-tv-z]{8}\b")  # an id's last 8 characters, as printed
@@ -52,7 +52,7 @@ def test_the_short_id_a_no_wait_hint_prints_finishes_the_job(
 def test_the_short_id_imagine_list_shows_works_in_every_command(
     cli: Cli, sim: Any, project: Path, imagine_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import imagine.cli.jobs as jobs_cli
+    import imagine.cli.listing as jobs_cli
 
     assert cli.gen(sim, "a red kite", "-d", "1").exit_code == 0
     failed_renders(cli, sim, "a grey owl")
@@ -122,21 +122,21 @@ def test_the_id_a_timeout_hint_prints_resumes_the_wait(
 def test_the_ids_an_interrupt_prints_resume_every_job(
     cli: Cli, sim: Any, project: Path, imagine_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from imagine import render
+    from imagine.workflow import steps
 
-    real = render.drive
+    real = steps.drive
 
     async def interrupted(*args: Any, **kwargs: Any) -> Any:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(render, "drive", interrupted)
+    monkeypatch.setattr(steps, "drive", interrupted)
     result = cli.gen(sim, "a small boat", "-d", "1", "-n", "2")
     assert result.exit_code == 130
     match = re.search(r"Resume with: imagine wait (.+)", result.stderr)
     assert match, result.stderr
     refs = match.group(1).split()
     assert len(refs) == 2 and all(SHORT.fullmatch(ref) for ref in refs)
-    monkeypatch.setattr(render, "drive", real)
+    monkeypatch.setattr(steps, "drive", real)
     waited = cli.run("wait", *refs, env={"XAI_API_KEY": sim.api_key})
     assert waited.exit_code == 0, waited.stderr
     assert [row["status"] for row in read_jobs(imagine_home)] == ["complete"] * 2

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from imagine import clock
-from imagine.jobs import BlockReason, BlockSource, EventKind, Status
 from imagine.ledger import db, summary
 from imagine.ledger.migrations import MIGRATIONS, migrate
 from imagine.ledger.store import Ledger
+from imagine.lifecycle import BlockReason, BlockSource, EventKind, Status
 from tests.helpers import Cli, failed_renders, job_values, sim_stats
 
 TICKS_PER_USD = 10_000_000_000

@@ -325,8 +325,8 @@ def test_a_big_render_goes_up_in_parts_and_comes_back_checked(
     bucket: Bucket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from imagine.bucket import sync, transfer
-    from imagine.jobs import Status
     from imagine.ledger.store import Ledger
+    from imagine.lifecycle import Status
     from tests.helpers import job_values
 
     monkeypatch.setattr(transfer, "PART_BYTES", 5 * 1024 * 1024)  # S3's smallest part

@@ -46,7 +46,7 @@ class Settings:
     max_download_mb: int = 2048
     retention_days: int | None = None
     prices: Mapping[str, Mapping[str, float]] = field(default_factory=lambda: DEFAULT_PRICES)
-    # [budget] caps (imagine.budget): the user config's count every job in the ledger, a
+    # [budget] caps (imagine.caps): the user config's count every job in the ledger, a
     # project's imagine.toml's count only that project's jobs.
     daily_usd: float | None = None
     monthly_usd: float | None = None
@@ -240,7 +240,7 @@ def _storage(value: Any) -> str:
 
 def _ledger(value: Any) -> str:
     """A PostgreSQL URL (no password: PGPASSWORD or ~/.pgpass), or a SQLite file's path."""
-    from imagine.ledger.location import check_url, is_postgres
+    from imagine.ledger.address import check_url, is_postgres
 
     text = _text(value)
     if is_postgres(text):
@@ -422,7 +422,10 @@ def flatten(table: Mapping[str, Any]) -> dict[str, Any]:
                 )
             if "level" in value:
                 flat["policy"] = value["level"]
-        elif key not in ("project", "templates"):  # (templates: imagine.templates reads them)
+        elif key not in (
+            "project",
+            "templates",
+        ):  # (templates: imagine.workflow.templating reads them)
             flat[key] = value
     return flat
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import platformdirs
 
 from imagine.errors import ConfigError
-from imagine.ledger.location import is_postgres
+from imagine.ledger.address import is_postgres
 
 APP_NAME = "imagine"
 

@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from imagine import auth, config, paths
+from imagine import config, credentials, paths
 from imagine.admin import Admin
 from imagine.admin import load as load_admin
 from imagine.api.client import RetryHook, RetryPolicy, XAIClient
@@ -88,7 +88,7 @@ class Session:
     def require_credentials(self, base_url: str | None = None) -> None:
         """Fail before anything is recorded when the key a request would need is missing."""
         if (base_url or self.base_url) != SIM_BASE_URL:
-            auth.require_key()
+            credentials.require_key()
 
     def client(self, base_url: str) -> XAIClient:
         if base_url == SIM_BASE_URL:
@@ -96,7 +96,7 @@ class Session:
             return XAIClient(
                 simulator.url, simulator.api_key, retry=self.retry, on_retry=self.on_retry
             )
-        key = auth.require_key()
+        key = credentials.require_key()
         return XAIClient(base_url, key.value, retry=self.retry, on_retry=self.on_retry)
 
     def simulator(self) -> Simulator:

@@ -12,7 +12,7 @@ from typing import Any
 
 from imagine import __version__, clock, pricing
 from imagine.atomic import write_atomic
-from imagine.jobs import Job
+from imagine.lifecycle import Job
 
 SCHEMA = "imagine.sidecar"
 SCHEMA_VERSION = 1

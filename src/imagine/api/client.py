@@ -31,7 +31,7 @@ from tenacity import (
 
 from imagine import __version__
 from imagine.api import contract
-from imagine.api.errors import (
+from imagine.api.http_errors import (
     AnswerLost,
     APIError,
     MalformedRequestId,

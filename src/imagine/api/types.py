@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from imagine.api.errors import UnexpectedAnswer
+from imagine.api.http_errors import UnexpectedAnswer
 from imagine.storage import file_output
 
 PENDING = "pending"

@@ -11,8 +11,8 @@ from enum import StrEnum
 from pathlib import Path
 
 from imagine import clock
-from imagine.jobs import EventKind, Job, Status
 from imagine.ledger.store import Ledger
+from imagine.lifecycle import EventKind, Job, Status
 
 
 class Role(StrEnum):

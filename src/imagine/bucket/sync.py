@@ -13,8 +13,8 @@ from imagine.bucket.location import Location, parse
 from imagine.bucket.objects import Role, StoredObject
 from imagine.bucket.transfer import StorageError, Store, client
 from imagine.errors import ImagineError, UsageError
-from imagine.jobs import Job, Status
 from imagine.ledger.store import Ledger
+from imagine.lifecycle import Job, Status
 from imagine.render_files import RenderFiles
 
 UPLOAD_THREADS = 4  # renders uploaded at once (each in parts, in parallel, by boto3)

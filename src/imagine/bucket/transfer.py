@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from imagine.bucket.location import Location
 from imagine.bucket.objects import Role, StoredObject
 from imagine.errors import AuthError, ConfigError, ExitCode, ImagineError
-from imagine.jobs import Job
+from imagine.lifecycle import Job
 from imagine.render_files import RenderFiles
 
 INSTALL_HINT = "Install the s3 extra: pip install 'imagine[s3]'"

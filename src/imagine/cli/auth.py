@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from imagine import auth as keys
+from imagine import credentials as keys
 from imagine.api.client import XAIClient
 from imagine.cli import options as opt
 from imagine.cli import output

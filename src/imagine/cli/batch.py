@@ -8,12 +8,11 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from imagine.batch import Line, Templating, collect, stream
-from imagine.batchfile import BatchProblem, BatchStream, LineMode, stream_batch
 from imagine.cli import options as opt
 from imagine.cli import output
 from imagine.cli.consent import ask_consent, consent_record
-from imagine.cli.render import (
+from imagine.cli.drive import Presentation, drive
+from imagine.cli.rendering import (
     Flags,
     confirm_cost,
     execute,
@@ -25,14 +24,15 @@ from imagine.cli.render import (
     settings_with,
     warn_if_changed,
 )
-from imagine.cli.run import Presentation, drive
 from imagine.config import Settings
 from imagine.errors import ExitCode, UsageError
-from imagine.plan import Action, Planned, Request
-from imagine.render import Preview, preview, record
 from imagine.session import Session
 from imagine.spec import Mode
-from imagine.templates import Applied, parse_vars
+from imagine.workflow.batchfile import BatchProblem, BatchStream, LineMode, stream_batch
+from imagine.workflow.entries import Line, Templating, collect, stream
+from imagine.workflow.plan import Action, Planned, Request
+from imagine.workflow.steps import Preview, preview, record
+from imagine.workflow.templating import Applied, parse_vars
 
 
 def batch(

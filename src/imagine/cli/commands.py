@@ -36,9 +36,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "imagine.cli.wait:wait",
         "Resume polling and downloading until the jobs are finished.",
     ),
-    "list": ("imagine.cli.jobs:list_jobs", "List jobs, newest first."),
+    "list": ("imagine.cli.listing:list_jobs", "List jobs, newest first."),
     "show": (
-        "imagine.cli.jobs:show",
+        "imagine.cli.listing:show",
         "Show one job: its request, state, cost, file and history.",
     ),
     "cancel": ("imagine.cli.manage:cancel", "Stop waiting for jobs and mark them canceled."),
@@ -51,7 +51,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Remove finished jobs from the ledger (their files stay unless --files).",
     ),
     "audit": (
-        "imagine.cli.jobs:audit",
+        "imagine.cli.listing:audit",
         "Show the audit log of edits: who edited which video (by hash), when, how consent was given.",
     ),
     "report": (
@@ -67,7 +67,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Purge finished jobs older than the retention_days setting, with their files.",
     ),
     "init": (
-        "imagine.cli.project:init",
+        "imagine.cli.initialise:init",
         "Create imagine.toml (project settings) and renders/ in a folder.",
     ),
     "models": (

@@ -7,7 +7,7 @@ COMPLETE_VAR = "_IMAGINE_COMPLETE"
 JOBS_OFFERED = 30
 DESCRIPTION_WIDTH = 60
 
-# Statuses spelled out rather than imported: building imagine.jobs' dataclasses costs a TAB
+# Statuses spelled out rather than imported: building imagine.lifecycle' dataclasses costs a TAB
 # 15 ms. tests/test_completions.py checks each set against jobs.py.
 UNFINISHED = frozenset({"queued", "submitting", "running", "downloading", "unknown"})
 RETRYABLE = frozenset({"failed", "blocked", "expired", "canceled", "unknown"})

@@ -137,13 +137,13 @@ def policy_levels(incomplete: str) -> list[str]:
 
 
 def usage_groupings(incomplete: str) -> list[str]:
-    from imagine.usage import By
+    from imagine.spending import By
 
     return _among((by.value for by in By), incomplete)
 
 
 def status_names(incomplete: str) -> list[str]:
-    from imagine.jobs import Status
+    from imagine.lifecycle import Status
 
     return _among((s.value for s in Status), incomplete)
 
@@ -156,9 +156,9 @@ def progress_modes(incomplete: str) -> list[str]:
 
 def templates(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
     """Template names for -t, each described by its version and description."""
-    from imagine import templates as found
     from imagine.errors import ImagineError
     from imagine.project import find_project
+    from imagine.workflow import templating as found
 
     try:
         defined = found.load(find_project(ctx.params.get("project")).config_file)

@@ -11,12 +11,12 @@ from imagine.cli import completion as complete
 from imagine.cli import options as opt
 from imagine.cli import output
 from imagine.cli.consent import ask_consent
-from imagine.cli.render import Flags, execute, job_finder, settings_with, use_template
+from imagine.cli.rendering import Flags, execute, job_finder, settings_with, use_template
 from imagine.media.inputs import EDIT_RULES, EXTEND_RULES, video_input
-from imagine.plan import variations as take_variations
-from imagine.promote import shaped
 from imagine.session import Session
 from imagine.spec import Mode, RenderSpec
+from imagine.workflow.plan import variations as take_variations
+from imagine.workflow.promotion import shaped
 
 Video = Annotated[
     str,

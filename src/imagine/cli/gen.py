@@ -8,13 +8,13 @@ import typer
 
 from imagine import storage
 from imagine.cli import options as opt
-from imagine.cli.render import Flags, execute, job_finder, settings_with, use_template
+from imagine.cli.rendering import Flags, execute, job_finder, settings_with, use_template
 from imagine.keyframes import split_keyframe, voice_id
 from imagine.media.inputs import image_input, keyframe_input
-from imagine.plan import variations as take_variations
-from imagine.promote import shaped
 from imagine.session import Session
 from imagine.spec import Mode, RenderSpec
+from imagine.workflow.plan import variations as take_variations
+from imagine.workflow.promotion import shaped
 
 
 def gen(

@@ -12,7 +12,7 @@ from imagine.cli import options as opt
 from imagine.cli import output
 from imagine.cli.helptext import ImagineCommand
 from imagine.errors import ConfigError, ExitCode
-from imagine.ledger.location import check_url, describe, is_postgres
+from imagine.ledger.address import check_url, describe, is_postgres
 
 app = typer.Typer(
     help="Say where the ledger is, or copy it into a PostgreSQL ledger that machines share.\n\n"

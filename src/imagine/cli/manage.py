@@ -6,15 +6,16 @@ from typing import Annotated
 
 import typer
 
-from imagine import ids, manage, plan, policy, purge, render
+from imagine import ids
 from imagine.cli import completion as complete
 from imagine.cli import options as opt
 from imagine.cli import output
-from imagine.cli.render import settings_with
-from imagine.cli.run import Presentation, drive, shown_path
+from imagine.cli.drive import Presentation, drive, shown_path
+from imagine.cli.rendering import settings_with
 from imagine.errors import ExitCode
-from imagine.jobs import Job, Status
+from imagine.lifecycle import Job, Status
 from imagine.session import Session
+from imagine.workflow import job_control, plan, retention, spend_checks, steps
 
 Jobs = Annotated[
     list[str],
@@ -36,7 +37,7 @@ def cancel(jobs: Jobs) -> None:
     with Session() as session:
         targets = session.ledger.resolve_all(jobs)
         for target in targets:
-            done = manage.cancel(session.ledger, target)
+            done = job_control.cancel(session.ledger, target)
             job = done.job
             if done.paid:
                 output.message(
@@ -64,13 +65,13 @@ def retry(
     with Session() as session:
         old = session.ledger.resolve_all(jobs)
         for job in old:  # every job checked before any is sent
-            manage.check_retry(session.ledger, job)
-            render.check_again(session, job)
+            job_control.check_retry(session.ledger, job)
+            steps.check_again(session, job)
             session.require_credentials(job.base_url)
         settings = settings_with(session, max_cost_usd=max_cost)
-        policy.check_budget(sum(job.cost_estimate_usd or 0.0 for job in old), settings)
+        spend_checks.check_budget(sum(job.cost_estimate_usd or 0.0 for job in old), settings)
         _confirm_unknown([job for job in old if job.status is Status.UNKNOWN], yes=yes)
-        fresh = [manage.retry(session.ledger, job) for job in old]
+        fresh = [job_control.retry(session.ledger, job) for job in old]
         for before, after in zip(old, fresh, strict=True):
             if not quiet:
                 output.message(f"#{before.seq} retried as #{after.seq} ({ids.short(after.id)})")
@@ -106,10 +107,10 @@ def rm(
     with Session() as session:
         targets = session.ledger.resolve_all(jobs)
         for job in targets:  # every job checked before any is removed
-            manage.check_remove(job)
+            job_control.check_remove(job)
         for job in targets:
-            removed = manage.remove(
-                session.ledger, job, delete_files=files, audit=purge.remove_audit()
+            removed = job_control.remove(
+                session.ledger, job, delete_files=files, audit=retention.remove_audit()
             )
             extra = f" and {len(removed.files)} file(s)" if removed.files else ""
             if removed.objects:

@@ -6,16 +6,16 @@ from typing import Annotated, Any
 
 import typer
 
-from imagine import promote as core
 from imagine.cli import completion as complete
 from imagine.cli import options as opt
 from imagine.cli import output
-from imagine.cli.render import Flags, execute, job_finder, settings_with
+from imagine.cli.rendering import Flags, execute, job_finder, settings_with
 from imagine.config import parse_value
-from imagine.plan import Planned, Request, estimate
 from imagine.pricing import format_usd
 from imagine.session import SIM_BASE_URL, Session
 from imagine.spec import validate
+from imagine.workflow import promotion as core
+from imagine.workflow.plan import Planned, Request, estimate
 
 
 def promote(

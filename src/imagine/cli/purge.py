@@ -8,14 +8,14 @@ from typing import Annotated
 import typer
 
 from imagine import config
-from imagine import purge as core
 from imagine.cli import completion as complete
 from imagine.cli import output
-from imagine.cli.jobs import parse_since
-from imagine.cli.run import shown_path
+from imagine.cli.drive import shown_path
+from imagine.cli.listing import parse_since
 from imagine.errors import ExitCode, UsageError
 from imagine.ledger.store import Ledger
 from imagine.project import find_project
+from imagine.workflow import retention as core
 
 JobRef = Annotated[
     str,

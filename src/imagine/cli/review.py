@@ -14,10 +14,10 @@ from imagine import ids, paths
 from imagine.cli import completion as complete
 from imagine.cli import options as opt
 from imagine.cli import output
-from imagine.cli.jobs import parse_since
+from imagine.cli.listing import parse_since
 from imagine.errors import UsageError
-from imagine.jobs import Status
 from imagine.ledger.store import Ledger
+from imagine.lifecycle import Status
 from imagine.project import find_project
 from imagine.review import decide, launch
 from imagine.review.takes import select

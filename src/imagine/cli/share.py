@@ -10,12 +10,13 @@ from typing import Annotated
 
 import typer
 
-from imagine import ids, plan
+from imagine import ids
 from imagine.cli import completion as complete
 from imagine.cli import output
 from imagine.errors import ExitCode, ImagineError, UsageError
-from imagine.jobs import Brief, Job, Status
+from imagine.lifecycle import Brief, Job, Status
 from imagine.session import Session
+from imagine.workflow import plan
 
 MIB = 1 << 20
 # A render another machine made for its own project is uploaded as that machine's run ends:
@@ -79,7 +80,7 @@ def fetch(jobs: Jobs) -> None:
     Example: imagine fetch @3
     """
     from imagine.bucket import sync
-    from imagine.cli.run import shown_path
+    from imagine.cli.drive import shown_path
 
     with Session() as session:
         targets = session.ledger.resolve_all(jobs)

@@ -8,7 +8,7 @@ import typer
 
 from imagine.cli import output
 from imagine.errors import UsageError
-from imagine.jobs import Status
+from imagine.lifecycle import Status
 
 
 def sim(

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from imagine.cli import output
-from imagine.cli.jobs import parse_since
+from imagine.cli.listing import parse_since
 from imagine.ledger.store import Ledger
+from imagine.metrics import Group, GroupBy, Outcome, Report, Spread, report
 from imagine.pricing import format_usd
-from imagine.stats import Group, GroupBy, Outcome, Report, Spread, report
 
 if TYPE_CHECKING:
     from rich.console import RenderableType

@@ -8,21 +8,19 @@ from typing import Annotated
 
 import typer
 
-from imagine import batch
 from imagine.cli import options as opt
 from imagine.cli import output
-from imagine.cli.render import confirm_cost, job_finder, print_dry_run_total, warn_if_changed
-from imagine.cli.run import Presentation, drive, shown_path
+from imagine.cli.drive import Presentation, drive, shown_path
+from imagine.cli.rendering import confirm_cost, job_finder, print_dry_run_total, warn_if_changed
 from imagine.errors import ExitCode
-from imagine.jobs import Job, Status
+from imagine.lifecycle import Job, Status
 from imagine.pricing import format_usd
-from imagine.render import Preview, preview, record
 from imagine.session import Session
 from imagine.spec import recorded
-from imagine.storyboard import store
+from imagine.storyboard import boards
 from imagine.storyboard.film import Film, assemble
 from imagine.storyboard.parse import Storyboard, read_storyboard
-from imagine.storyboard.plan import (
+from imagine.storyboard.waves import (
     BoardPlan,
     Step,
     make_plan,
@@ -30,6 +28,8 @@ from imagine.storyboard.plan import (
     request_for,
     reusable_in,
 )
+from imagine.workflow import entries
+from imagine.workflow.steps import Preview, preview, record
 
 
 def storyboard(
@@ -74,9 +74,9 @@ def storyboard(
     with Session(project_dir=project, base_url=base_url, use_sim=sim) as session:
         settings = session.settings
         board = read_storyboard(file, default_duration=settings.duration)
-        inputs = batch.Inputs(job_finder(session))
+        inputs = entries.Inputs(job_finder(session))
         reusable = None if force else reusable_in(session.ledger, session.base_url)
-        templating = batch.Templating(
+        templating = entries.Templating(
             project_file=session.project.config_file,
             settings_for=lambda applied: (
                 settings.with_overrides(**applied.template.defaults) if applied else settings
@@ -100,7 +100,7 @@ def storyboard(
         jobs, actions, code = _render(
             session, planned, inputs, show, force, timeout, rps, concurrency, templating
         )
-        board_id = store.save(
+        board_id = boards.save(
             session.ledger,
             title=board.title,
             slug=board.slug,
@@ -151,13 +151,13 @@ def _report(board: Storyboard, film: Film, *, json_output: bool, quiet: bool) ->
 def _render(
     session: Session,
     planned: BoardPlan,
-    inputs: batch.Inputs,
+    inputs: entries.Inputs,
     show: Presentation,
     force: bool,
     timeout: float | None,
     rps: float | None,
     concurrency: int | None,
-    templating: batch.Templating | None = None,
+    templating: entries.Templating | None = None,
 ) -> tuple[dict[int, Job], dict[int, str], ExitCode]:
     """Each wave recorded and driven in turn; the panels' jobs, what this run did with each,
     and the worst exit status. A panel whose parent did not finish is not asked for, and

@@ -6,16 +6,16 @@ from pathlib import Path
 
 from imagine.cli import output
 from imagine.ledger.store import Ledger
-from imagine.storyboard import store
+from imagine.storyboard import boards
 
 
 def show_storyboard(ledger: Ledger, ref: str, *, json_output: bool, by_id: bool) -> bool:
     """Print the storyboard ``ref`` names (by slug, or with ``by_id`` by id or its prefix) and
     its panels; False when there is none."""
-    board = store.find(ledger, ref, by_id=by_id)
+    board = boards.find(ledger, ref, by_id=by_id)
     if board is None:
         return False
-    panels = store.panels(ledger, board.id)
+    panels = boards.panels(ledger, board.id)
     if json_output:
         from imagine import sidecar
 
@@ -56,7 +56,7 @@ def show_storyboard(ledger: Ledger, ref: str, *, json_output: bool, by_id: bool)
     return True
 
 
-def _panel_line(row: store.PanelRow) -> str:
+def _panel_line(row: boards.PanelRow) -> str:
     job = row.job
     if job is None:
         return f"{row.index:>12}  job {row.job_id} (removed from the ledger)"
@@ -69,6 +69,6 @@ def _panel_line(row: store.PanelRow) -> str:
 
 
 def _shown(path: str) -> str:
-    from imagine.cli.run import shown_path  # the render path's module, as `show` loads it
+    from imagine.cli.drive import shown_path  # the render path's module, as `show` loads it
 
     return shown_path(path)

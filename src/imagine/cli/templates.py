@@ -9,7 +9,7 @@ import typer
 from imagine.cli import options as opt
 from imagine.cli import output
 from imagine.project import find_project
-from imagine.templates import PROMPT_FIELD, Template, load
+from imagine.workflow.templating import PROMPT_FIELD, Template, load
 
 
 def templates(

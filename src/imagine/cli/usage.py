@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from imagine import budget, usage
+from imagine import caps, spending
 from imagine.cli import completion as complete
 from imagine.cli import options as opt
 from imagine.cli import output
@@ -17,8 +17,8 @@ BAR_WIDTH = 40  # characters of the longest bar
 
 
 def _by(value: str | None) -> str | None:
-    if value is not None and value not in set(usage.By):
-        raise typer.BadParameter(f"{value!r} is not one of {', '.join(usage.By)}")
+    if value is not None and value not in set(spending.By):
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(spending.By)}")
     return value
 
 
@@ -51,21 +51,21 @@ def usage_command(
     apart. Example: imagine usage --since 7d --by model
     """
     with Session(project_dir=project) as session:
-        caps = budget.of_settings(session.settings, str(session.project.root))
-        found = usage.report(
-            session.ledger.conn, caps, since=since, by=usage.By(by or usage.By.DAY)
+        in_force = caps.of_settings(session.settings, str(session.project.root))
+        found = spending.report(
+            session.ledger.conn, in_force, since=since, by=spending.By(by or spending.By.DAY)
         )
     if json_output:
         output.json_pretty(found.as_json())
         return
     _summary(found)
-    if found.by is usage.By.DAY:
+    if found.by is spending.By.DAY:
         _chart(found)
     else:
         _table(found)
 
 
-def _summary(found: usage.Usage) -> None:
+def _summary(found: spending.Usage) -> None:
     output.data(
         f"today       {format_usd(found.today.charged_usd):>9} charged"
         f"   (+ {format_usd(found.today.reserved_usd)} reserved for jobs not yet charged)"
@@ -90,10 +90,10 @@ def _summary(found: usage.Usage) -> None:
 
 
 def _this(period: str) -> str:
-    return "today" if period == budget.Period.DAY else "this month"
+    return "today" if period == caps.Period.DAY else "this month"
 
 
-def _chart(found: usage.Usage) -> None:
+def _chart(found: spending.Usage) -> None:
     """A bar per day of the window (30 by default), its length the day's recorded charges."""
     from rich.table import Table
     from rich.text import Text
@@ -111,7 +111,7 @@ def _chart(found: usage.Usage) -> None:
     output.out().print(table)
 
 
-def _table(found: usage.Usage) -> None:
+def _table(found: spending.Usage) -> None:
     from rich.table import Table
     from rich.text import Text
 

@@ -6,14 +6,14 @@ from typing import Annotated
 
 import typer
 
-from imagine import plan
 from imagine.cli import completion as complete
 from imagine.cli import options as opt
 from imagine.cli import output
-from imagine.cli.run import Presentation, drive
+from imagine.cli.drive import Presentation, drive
 from imagine.errors import ExitCode, UsageError
-from imagine.jobs import LIVE
+from imagine.lifecycle import LIVE
 from imagine.session import Session
+from imagine.workflow import plan
 
 
 def wait(

@@ -16,8 +16,8 @@ from typing import Any
 
 from imagine.api.client import XAIClient
 from imagine.errors import UsageError
-from imagine.jobs import EventKind, Job
 from imagine.ledger.store import Ledger
+from imagine.lifecycle import EventKind, Job
 
 
 class InputChanged(UsageError):

@@ -25,7 +25,7 @@ from imagine.engine.download import (
 )
 from imagine.engine.events import UpdateKind
 from imagine.errors import MediaError, sentences
-from imagine.jobs import EventKind, Job, Status
+from imagine.lifecycle import EventKind, Job, Status
 from imagine.media import label
 from imagine.render_files import RenderFiles
 
@@ -215,6 +215,6 @@ def _describe(path: Path) -> dict[str, Any]:
 
 
 def _stalled(error: DownloadError) -> Exception:
-    from imagine.api.errors import Unreachable
+    from imagine.api.http_errors import Unreachable
 
     return Unreachable(f"the download did not finish: {error}", hint="Resume with `imagine wait`.")

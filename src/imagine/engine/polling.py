@@ -7,12 +7,19 @@ from typing import TYPE_CHECKING, Any
 
 from imagine import clock
 from imagine.api import contract
-from imagine.api.errors import AnswerLost, APIError, NotFound, RateLimited, ServerError, Unreachable
+from imagine.api.http_errors import (
+    AnswerLost,
+    APIError,
+    NotFound,
+    RateLimited,
+    ServerError,
+    Unreachable,
+)
 from imagine.api.types import DONE, EXPIRED, FAILED, PENDING, Poll, for_ledger
 from imagine.engine import schedule
 from imagine.engine.events import UpdateKind
 from imagine.errors import sentences
-from imagine.jobs import BlockReason, BlockSource, EventKind, Job, Status
+from imagine.lifecycle import BlockReason, BlockSource, EventKind, Job, Status
 from imagine.printable import printable
 
 if TYPE_CHECKING:

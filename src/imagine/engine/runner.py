@@ -23,7 +23,7 @@ import httpx
 
 from imagine import clock, ids
 from imagine.api.client import XAIClient
-from imagine.api.errors import (
+from imagine.api.http_errors import (
     AnswerLost,
     APIError,
     AuthenticationFailed,
@@ -35,7 +35,7 @@ from imagine.api.errors import (
     Unreachable,
 )
 from imagine.api.types import for_ledger
-from imagine.budget import Budget, Refusal, settled
+from imagine.caps import Budget, Refusal, settled
 from imagine.engine import schedule, workers
 from imagine.engine.bodies import InputChanged, request_body
 from imagine.engine.download import Limits, SaveFailed, new_http
@@ -43,9 +43,9 @@ from imagine.engine.events import Reason, Sink, Update, UpdateKind, null_sink
 from imagine.engine.finish import Finisher
 from imagine.engine.polling import Poller
 from imagine.errors import ImagineError, LedgerUnreachable, PolicyError, sentences
-from imagine.jobs import Brief, EventKind, Job, Status
 from imagine.ledger import leases
 from imagine.ledger.store import HISTORY, Ledger, render_time
+from imagine.lifecycle import Brief, EventKind, Job, Status
 from imagine.spec import recorded
 
 ClientFactory = Callable[[str], XAIClient]
@@ -68,7 +68,7 @@ class EngineOptions:
     # Jobs driven at once (rendering, polled, downloading, or waiting for a slot); the rest of a
     # batch waits as ledger rows only.
     max_active: int = 256
-    # Spending caps, checked and reserved as each job is sent (imagine.budget).
+    # Spending caps, checked and reserved as each job is sent (imagine.caps).
     budget: Budget = field(default_factory=Budget)
 
 

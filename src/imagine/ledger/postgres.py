@@ -35,8 +35,8 @@ from psycopg import adapt, pq
 from psycopg.rows import RowMaker
 
 from imagine.errors import ConfigError, LedgerUnreachable
+from imagine.ledger.address import redacted
 from imagine.ledger.db import Lock
-from imagine.ledger.location import redacted
 
 RECONNECT_SECONDS = 30.0  # how long a command keeps trying to reach the ledger's server
 CONNECT_TIMEOUT = 5  # seconds, per attempt

@@ -13,10 +13,10 @@ from typing import Any
 
 from imagine import clock, ids, paths
 from imagine.errors import JobNotFound
-from imagine.jobs import COLUMNS, EventKind, Job, Status, check_move
 from imagine.ledger import summary
 from imagine.ledger.db import Connection, Lock, open_ledger, transaction
 from imagine.ledger.migrations import migrate
+from imagine.lifecycle import COLUMNS, EventKind, Job, Status, check_move
 
 _MAX_SEQ = 2**63 - 1  # the largest integer SQLite stores
 _MAX_SEQ_DIGITS = len(str(_MAX_SEQ))

@@ -20,7 +20,7 @@ from imagine import paths
 from imagine.api import contract
 from imagine.atomic import write_atomic
 from imagine.errors import MediaError, UsageError
-from imagine.jobs import Job, Status
+from imagine.lifecycle import Job, Status
 from imagine.spec import MediaInput
 
 INLINE_LIMIT = 1024 * 1024

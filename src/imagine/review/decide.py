@@ -9,10 +9,10 @@ from pathlib import Path
 
 from imagine import clock, sidecar
 from imagine.errors import UsageError
-from imagine.jobs import Job, Status
 from imagine.ledger.store import Ledger
-from imagine.manage import requeue
+from imagine.lifecycle import Job, Status
 from imagine.review.takes import ReviewState
+from imagine.workflow.job_control import requeue
 
 
 class Verdict(StrEnum):

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from imagine.jobs import Job, Status
 from imagine.ledger.store import Ledger
+from imagine.lifecycle import Job, Status
 from imagine.render_files import RenderFiles
 
 

@@ -7,7 +7,7 @@ media route; fault knobs (429s, 5xx, lost answers, truncated downloads) and coun
 
 from __future__ import annotations
 
-from imagine.sim.config import SimConfig
-from imagine.sim.server import Simulator
+from imagine.sim.http_server import Simulator
+from imagine.sim.knobs import SimConfig
 
 __all__ = ["SimConfig", "Simulator"]

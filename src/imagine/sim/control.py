@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from imagine.sim.config import as_json
+from imagine.sim.knobs import as_json
 from imagine.sim.state import SimState
 from imagine.sim.wire import Request, Response, json_response
 

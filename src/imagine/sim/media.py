@@ -13,8 +13,8 @@ import time
 from imagine.errors import MediaError
 from imagine.media.synth import ClipSpec
 from imagine.sim.clips import job_trailer
-from imagine.sim.jobs import DONE, Job
 from imagine.sim.state import SimState
+from imagine.sim.timeline import DONE, Job
 from imagine.sim.wire import Delivery, Request, Response, empty_response, error_response
 
 MEDIA_PATH = "/media/{request_id}.mp4"

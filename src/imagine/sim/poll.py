@@ -7,9 +7,9 @@ import time
 from typing import Any
 
 from imagine.api import contract as c
-from imagine.sim.jobs import DONE, FAILED, PENDING, Job
 from imagine.sim.media import media_url
 from imagine.sim.state import SimState
+from imagine.sim.timeline import DONE, FAILED, PENDING, Job
 from imagine.sim.wire import Request, Response, empty_response, json_response
 
 REQUEST_ID = re.compile(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")

@@ -11,11 +11,11 @@ from typing import Any
 
 from imagine.atomic import write_atomic
 from imagine.sim.clips import ClipCache, shared_cache_folder
-from imagine.sim.config import SimConfig, updated
+from imagine.sim.counters import Stats
 from imagine.sim.files import FileStore
-from imagine.sim.jobs import Job, JobStore
+from imagine.sim.knobs import SimConfig, updated
 from imagine.sim.ratelimit import StartLimiter
-from imagine.sim.stats import Stats
+from imagine.sim.timeline import Job, JobStore
 from imagine.sim.wire import Response, error_response
 
 

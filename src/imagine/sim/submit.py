@@ -16,8 +16,10 @@ from imagine import pricing
 from imagine.api import contract as c
 from imagine.sim import rules
 from imagine.sim.decode import Storage, Undeserializable, VideoRequest, decode_request
-from imagine.sim.inputs import FETCH_FAILURE, InputMedia, InputSources, resolve
-from imagine.sim.jobs import (
+from imagine.sim.input_media import FETCH_FAILURE, InputMedia, InputSources, resolve
+from imagine.sim.media import url_is_valid
+from imagine.sim.state import SimState
+from imagine.sim.timeline import (
     DONE,
     FAILED,
     GENERIC_FAILURE,
@@ -25,8 +27,6 @@ from imagine.sim.jobs import (
     Job,
     mean_render_seconds,
 )
-from imagine.sim.media import url_is_valid
-from imagine.sim.state import SimState
 from imagine.sim.wire import (
     Delivery,
     Request,

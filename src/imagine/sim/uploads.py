@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from imagine.api.contract import MAX_FILE_UPLOAD_BYTES
 from imagine.sim.files import parse_upload
-from imagine.sim.inputs import MSG_UNKNOWN_FILE
+from imagine.sim.input_media import MSG_UNKNOWN_FILE
 from imagine.sim.state import SimState
 from imagine.sim.wire import Request, Response, empty_response, json_response
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from imagine import __version__, clock
 from imagine.atomic import write_atomic
-from imagine.jobs import Job
+from imagine.lifecycle import Job
 from imagine.pricing import ticks_to_usd
 from imagine.project import Project
 from imagine.storyboard.parse import Continuity, Storyboard

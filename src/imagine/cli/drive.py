@@ -14,7 +14,7 @@ from pathlib import Path
 
 import typer
 
-from imagine import budget, clock, ids, plan, render, sidecar, tracing
+from imagine import caps, clock, ids, sidecar, tracing
 from imagine.cli import output
 from imagine.cli.display import Display, make_display
 from imagine.cli.tracking import FINAL_KINDS, Entry
@@ -23,9 +23,10 @@ from imagine.engine.download import MIB, Limits
 from imagine.engine.events import Reason, Update, UpdateKind
 from imagine.engine.runner import EngineOptions, Outcome
 from imagine.errors import ExitCode, sentences
-from imagine.jobs import Brief, Job, Status
+from imagine.lifecycle import Brief, Job, Status
 from imagine.pricing import format_usd, ticks_to_usd
 from imagine.session import Session
+from imagine.workflow import plan, steps
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class Reporter:
         self.display = display
         self.printed: set[str] = set()
 
-    def report(self, job: Job, result: render.Result | None = None) -> None:
+    def report(self, job: Job, result: steps.Result | None = None) -> None:
         """The job as the ledger has it now (a run keeps only briefs); ``result`` says why the
         engine let go of it, when it did."""
         self.printed.add(job.id)
@@ -98,7 +99,7 @@ def drive(
         wait=wait,
         timeout=timeout,
         download=Limits(max_bytes=session.settings.max_download_mb * MIB),
-        budget=budget.of_settings(session.settings, str(session.project.root)),
+        budget=caps.of_settings(session.settings, str(session.project.root)),
     )
     display = make_display(
         entries(session, planned),
@@ -155,7 +156,7 @@ def drive(
     async def run() -> list[Outcome]:
         stop.task = asyncio.current_task()
         jobs = to_drive if more is None else intake(more)
-        return await render.drive(session, jobs, options=options, sink=sink)
+        return await steps.drive(session, jobs, options=options, sink=sink)
 
     try:
         with display, _closing(tracer):
@@ -168,7 +169,7 @@ def drive(
             raise
         _interrupted(session, to_drive, reporter.printed, why="stdout closed")
         raise BrokenPipeError from None
-    found = render.results(kept, outcomes, not_taken=Reason.TIMEOUT)
+    found = steps.results(kept, outcomes, not_taken=Reason.TIMEOUT)
     for result in found:
         if result.job.id not in reporter.printed:
             reporter.report(session.ledger.require(result.job.id), result)
@@ -176,7 +177,7 @@ def drive(
             _error_detail(result)
     _resume_hints(found)
     display.close(display.state.summary(clock.now()))
-    return storage.finish([result.job.id for result in found], render.exit_code(found, waited=wait))
+    return storage.finish([result.job.id for result in found], steps.exit_code(found, waited=wait))
 
 
 def _tracer() -> tracing.JobTracer | None:
@@ -342,13 +343,13 @@ def _interrupted(
             output.warn(job.error_message or f"#{job.seq} is unknown")
 
 
-def _error_detail(result: render.Result) -> None:
+def _error_detail(result: steps.Result) -> None:
     """A refusal reported as a failed job gets its full error line too (the fix it names)."""
     if result.error is not None and str(result.error) != result.job.error_message:
         output.error(str(result.error))
 
 
-def _resume_hints(found: Sequence[render.Result]) -> None:
+def _resume_hints(found: Sequence[steps.Result]) -> None:
     """Jobs left unfinished, one line per reason, naming every one to paste into `imagine wait`."""
     groups: dict[str | None, list[Brief]] = {}
     for result in found:

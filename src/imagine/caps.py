@@ -3,7 +3,7 @@
 A cap counts, over its calendar period (a day or a month in the budget's time zone):
 the provider's recorded charges, plus the reservations of jobs sent and not yet charged, plus
 the estimate of the job about to be sent. The check and the reservation are one write in the
-ledger (``imagine.ledger.budget.admit``, inside the transaction that marks the job submitting),
+ledger (``imagine.ledger.reserve.admit``, inside the transaction that marks the job submitting),
 so no number of processes can together cross a cap.
 
 A reservation (``jobs.reserved_usd``, the job's estimate) is held from the moment the job is
@@ -27,7 +27,7 @@ from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from imagine.jobs import Status
+from imagine.lifecycle import Status
 from imagine.pricing import format_usd, ticks_to_usd
 
 if TYPE_CHECKING:

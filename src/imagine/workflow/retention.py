@@ -12,11 +12,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from imagine import clock, manage
+from imagine import clock
 from imagine.errors import UsageError
-from imagine.jobs import FINAL, Job, Status
 from imagine.ledger.store import Ledger
+from imagine.lifecycle import FINAL, Job, Status
 from imagine.render_files import RenderFiles
+from imagine.workflow import job_control
 
 DAY = 86400
 MAX_REASON = 500  # characters of a report's reason kept
@@ -175,7 +176,7 @@ def purge(ledger: Ledger, planned: Iterable[Planned], criteria: Criteria) -> lis
                 "sha256": job.file_sha256,
             },
         }
-        removed = manage.remove(ledger, job, delete_files=True, audit=audit)
+        removed = job_control.remove(ledger, job, delete_files=True, audit=audit)
         done.append(Purged(job, tuple(removed.files)))
     return done
 

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from imagine import ids, pricing
-from imagine.jobs import BlockReason, BlockSource, Brief, EventKind, Job, Status
 from imagine.ledger.store import Ledger
+from imagine.lifecycle import BlockReason, BlockSource, Brief, EventKind, Job, Status
 from imagine.project import Outputs, Project, plan_output, slugify
 from imagine.render_files import taken_in
-from imagine.reuse import Found, SidecarIndex, import_render
 from imagine.rules import Hit
 from imagine.spec import Mode, Origin, RenderSpec
+from imagine.workflow.reuse import Found, SidecarIndex, import_render
 
 
 class Action(StrEnum):

@@ -33,11 +33,11 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from imagine.api.contract import TICKS_PER_USD
-from imagine.jobs import EventKind
 from imagine.ledger import summary
 from imagine.ledger.store import Ledger
 from imagine.ledger.summary import HISTOGRAM_EDGES, Figures
 from imagine.ledger.summary import Outcome as Outcome  # `imagine stats` names its outcomes
+from imagine.lifecycle import EventKind
 
 if TYPE_CHECKING:
     from imagine.ledger.db import Connection

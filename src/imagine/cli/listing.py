@@ -12,8 +12,8 @@ from imagine import clock, ids, sidecar
 from imagine.cli import completion as complete
 from imagine.cli import output
 from imagine.errors import JobNotFound, UsageError
-from imagine.jobs import Job, Status
 from imagine.ledger.store import Ledger
+from imagine.lifecycle import Job, Status
 from imagine.pricing import format_usd, ticks_to_usd
 
 if TYPE_CHECKING:
@@ -286,7 +286,7 @@ def _job_or_storyboard(ledger: Ledger, ref: str, json_output: bool) -> Job | Non
 
 
 def _fields(job: Job, parent: Job | None = None) -> list[tuple[str, str]]:
-    from imagine.cli.run import shown_path  # the render path's module: `list` need not load it
+    from imagine.cli.drive import shown_path  # the render path's module: `list` need not load it
 
     info = job.file_info or {}
     rows = [
@@ -383,7 +383,7 @@ def _stored_facts(stored: dict[str, Any]) -> list[str]:
 
 
 def _input(item: dict[str, Any]) -> str:
-    from imagine.cli.run import shown_path
+    from imagine.cli.drive import shown_path
 
     where = item.get("path") or item.get("url") or item.get("source") or "?"
     shown = shown_path(where) if item.get("path") else str(where)

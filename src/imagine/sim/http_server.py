@@ -13,8 +13,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from imagine.api.contract import MAX_FILE_UPLOAD_BYTES
-from imagine.sim.app import dispatch
-from imagine.sim.config import SimConfig
+from imagine.sim.knobs import SimConfig
+from imagine.sim.routing import dispatch
 from imagine.sim.state import SimState
 from imagine.sim.wire import Delivery, Request, Response, error_response
 

@@ -15,16 +15,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from imagine import batch
-from imagine import plan as jobs_plan
 from imagine.api import contract
-from imagine.batchfile import BatchEntry, LineMode
 from imagine.config import Settings
 from imagine.errors import UsageError
-from imagine.jobs import Job
 from imagine.ledger.store import Ledger
+from imagine.lifecycle import Job
 from imagine.spec import MediaInput, Mode, RenderSpec, validate
 from imagine.storyboard.parse import Continuity, Panel, Storyboard, panel_duration
+from imagine.workflow import entries
+from imagine.workflow import plan as jobs_plan
+from imagine.workflow.batchfile import BatchEntry, LineMode
 
 
 @dataclass(frozen=True)
@@ -78,10 +78,10 @@ Reusable = Callable[[RenderSpec], Job | None]
 def make_plan(
     board: Storyboard,
     settings: Settings,
-    inputs: batch.Inputs,
+    inputs: entries.Inputs,
     prices: Mapping[str, Mapping[str, float]],
     reusable: Reusable | None = None,
-    templating: batch.Templating | None = None,
+    templating: entries.Templating | None = None,
 ) -> BoardPlan:
     """Every panel checked and priced; raises a UsageError naming the first panel that cannot be.
 
@@ -135,14 +135,14 @@ def request_for(
     board: Storyboard,
     panel: Panel,
     settings: Settings,
-    inputs: batch.Inputs,
+    inputs: entries.Inputs,
     parent: Job | None,
-    templating: batch.Templating | None = None,
+    templating: entries.Templating | None = None,
 ) -> jobs_plan.Request:
     """The request a panel makes; a chained panel's ``parent`` is the finished job it continues.
     A panel's ``template`` (and ``vars``) fill its prompt as `gen -t` does (``templating``)."""
     entry = _entry(panel, settings, parent, board.source.parent)
-    made = batch.entry_requests(entry, settings, inputs, templating)
+    made = entries.entry_requests(entry, settings, inputs, templating)
     return jobs_plan.Request(made[0].spec, output_template(board, panel))
 
 
@@ -184,7 +184,7 @@ def _beside(folder: Path, image: str | None) -> str | None:
 
 
 def _stand_in(
-    panel: Panel, settings: Settings, parent: Step, templating: batch.Templating | None
+    panel: Panel, settings: Settings, parent: Step, templating: entries.Templating | None
 ) -> RenderSpec:
     """A chained panel's request with a stand-in for the input it will be given (its prompt as
     it will be sent: through its template, if it names one)."""

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from imagine.api import contract
-from imagine.batchfile import BatchEntry, BatchFile, BatchProblem, LineMode, Result
 from imagine.config import Settings
 from imagine.errors import UsageError
 from imagine.media.inputs import (
@@ -25,11 +24,12 @@ from imagine.media.inputs import (
     keyframe_input,
     video_input,
 )
-from imagine.plan import Request, template_fields, variations
 from imagine.project import render_template
-from imagine.promote import shaped
 from imagine.spec import MediaInput, Mode, RenderSpec, validate
-from imagine.templates import Applied, Template
+from imagine.workflow.batchfile import BatchEntry, BatchFile, BatchProblem, LineMode, Result
+from imagine.workflow.plan import Request, template_fields, variations
+from imagine.workflow.promotion import shaped
+from imagine.workflow.templating import Applied, Template
 
 
 @dataclass
@@ -49,7 +49,7 @@ class Templating:
 
     def apply(self, entry: BatchEntry) -> tuple[Applied | None, Settings | None]:
         """The line's template filled in, and the settings it brings (None: no template)."""
-        from imagine import templates
+        from imagine.workflow import templating
 
         name = entry.template or self.name
         if name is None:
@@ -57,11 +57,11 @@ class Templating:
                 raise UsageError("vars fill a template's fields: add a template field")
             return None, None
         if self._found is None:
-            self._found = templates.load(self.project_file)
-        chosen = templates.choose(self._found, name, self.project_file)
+            self._found = templating.load(self.project_file)
+        chosen = templating.choose(self._found, name, self.project_file)
         # The command's --var fill its own -t; a line naming another template brings its own.
         values = {**self.values, **dict(entry.vars)} if name == self.name else dict(entry.vars)
-        applied = templates.apply(chosen, entry.prompt, values)
+        applied = templating.apply(chosen, entry.prompt, values)
         if name not in self._used:
             self.first_use(chosen)
             self._used[name] = self.settings_for(applied)

@@ -11,8 +11,8 @@ from typing import Any
 
 from imagine import clock, ids
 from imagine.errors import UsageError
-from imagine.jobs import EventKind, Job, Status
 from imagine.ledger.store import Ledger, StaleTransition
+from imagine.lifecycle import EventKind, Job, Status
 from imagine.project import Project, plan_output
 from imagine.render_files import RenderFiles, taken_in
 

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from imagine import clock
 from imagine.api.contract import TICKS_PER_USD
-from imagine.budget import Budget, Cap, Refusal, refusal
-from imagine.jobs import BlockReason, BlockSource, EventKind, Status
+from imagine.caps import Budget, Cap, Refusal, refusal
 from imagine.ledger.store import Ledger
+from imagine.lifecycle import BlockReason, BlockSource, EventKind, Status
 from imagine.pricing import usd_to_ticks
 
 if TYPE_CHECKING:

@@ -15,11 +15,11 @@ from typing import Any
 from imagine import sidecar
 from imagine.config import Settings
 from imagine.errors import UsageError
-from imagine.jobs import EventKind, Job, Status
 from imagine.ledger.store import Ledger
+from imagine.lifecycle import EventKind, Job, Status
 from imagine.media.inputs import EDIT_RULES, EXTEND_RULES, JobFinder, image_input, video_input
 from imagine.spec import MediaInput, Mode, Origin, RenderSpec
-from imagine.templates import Applied
+from imagine.workflow.templating import Applied
 
 
 def shaped(

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from imagine import clock, ids
 from imagine.errors import JobNotFound
-from imagine.jobs import Job
 from imagine.ledger.store import Ledger
+from imagine.lifecycle import Job
 
 
 @dataclass(frozen=True)

@@ -8,20 +8,21 @@ from typing import Any
 
 import typer
 
-from imagine import admin, templates
+from imagine import admin
 from imagine.cli import output
-from imagine.cli.run import Presentation, drive
+from imagine.cli.drive import Presentation, drive
 from imagine.config import Settings, parse_value
 from imagine.errors import ExitCode, JobNotFound, PolicyError, UsageError
-from imagine.jobs import Job
+from imagine.lifecycle import Job
 from imagine.media.inputs import JobFinder
-from imagine.plan import Action, Planned, Request
 from imagine.pricing import format_usd
-from imagine.render import Preview, preview, record
 from imagine.rules import PolicyLevel
 from imagine.session import Session
 from imagine.spec import recorded
-from imagine.templates import Applied, Template
+from imagine.workflow import templating
+from imagine.workflow.plan import Action, Planned, Request
+from imagine.workflow.steps import Preview, preview, record
+from imagine.workflow.templating import Applied, Template
 
 FLAGS = {
     "duration": "-d/--duration",
@@ -88,21 +89,21 @@ def use_template(
             raise UsageError("--var fills a template's fields: add -t/--template NAME")
         return None
     file = session.project.config_file
-    chosen = templates.choose(templates.load(file), name, file)
-    applied = templates.apply(chosen, prompt, templates.parse_vars(var))
+    chosen = templating.choose(templating.load(file), name, file)
+    applied = templating.apply(chosen, prompt, templating.parse_vars(var))
     warn_if_changed(session, chosen, dry_run=dry_run)
     return applied
 
 
 def warn_if_changed(session: Session, template: Template, *, dry_run: bool = False) -> None:
     """One line when a template's text changed since it was last used, its version did not."""
-    if templates.text_changed(session.ledger, template, remember=not dry_run):
-        output.warn(templates.changed_warning(template))
+    if templating.text_changed(session.ledger, template, remember=not dry_run):
+        output.warn(templating.changed_warning(template))
 
 
 def _check_locks(session: Session, checked: dict[str, Any]) -> None:
     """A flag may not change what the admin policy file locks, nor pass a limit (exit 5)."""
-    from imagine.render import limits
+    from imagine.workflow.steps import limits
 
     for key, value in checked.items():
         if key == "policy":
@@ -240,7 +241,7 @@ def confirm_cost(
     """On a terminal, ask before spending more than confirm_above_usd; a script must say --yes
     for such a command. Nobody is asked in the simulator, where nothing is paid. A budget that
     cannot hold the whole command is said up front (the jobs that fit will be sent)."""
-    from imagine.policy import check_budget, check_script_consent, needs_confirmation
+    from imagine.workflow.spend_checks import check_budget, check_script_consent, needs_confirmation
 
     check_budget(checked.total_usd, settings)
     if simulated:
@@ -262,10 +263,11 @@ def confirm_cost(
 
 
 def _budget_note(checked: Preview, settings: Settings, session: Session) -> None:
-    from imagine import budget, policy
+    from imagine import caps
+    from imagine.workflow import spend_checks
 
-    caps = budget.of_settings(settings, str(session.project.root))
-    tightest = policy.tightest(session.ledger.conn, caps)
+    in_force = caps.of_settings(settings, str(session.project.root))
+    tightest = spend_checks.tightest(session.ledger.conn, in_force)
     if tightest is not None and checked.total_usd > tightest.left_usd:
         output.warn(
             f"this command's estimate {format_usd(checked.total_usd)} is more than the "

@@ -12,16 +12,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from imagine import admin, plan, policy
+from imagine import admin
 from imagine.config import Settings
 from imagine.engine.events import Reason, Sink, null_sink
 from imagine.engine.runner import Engine, EngineOptions, Outcome
 from imagine.errors import ExitCode, ImagineError, PolicyError
-from imagine.jobs import UNSUCCESSFUL, Brief, Job, Status
+from imagine.lifecycle import UNSUCCESSFUL, Brief, Job, Status
 from imagine.project import Outputs, ensure_writable
 from imagine.rules import Hit, PolicyLevel
 from imagine.session import Session
 from imagine.spec import RenderSpec, validate
+from imagine.workflow import plan, spend_checks
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,7 @@ def record(
     this command (its --max-cost), if not the session's."""
     if preview_.requests:
         session.require_credentials()
-    policy.check_budget(preview_.total_usd, settings or session.settings)
+    spend_checks.check_budget(preview_.total_usd, settings or session.settings)
     target = plan.Target(
         project=session.project,
         base_url=preview_.base_url,

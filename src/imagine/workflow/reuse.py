@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from imagine.ids import new_id
-from imagine.jobs import Job, Status
 from imagine.ledger.store import Ledger
+from imagine.lifecycle import Job, Status
 from imagine.project import Project
 from imagine.render_files import RenderFiles
 from imagine.sidecar import SCHEMA, upgrade
