@@ -72,15 +72,13 @@ def final_spec(preview: Job, changes: Changes, find_job: JobFinder) -> RenderSpe
             f"job #{preview.seq} was blocked: its final would be too; change the prompt "
             "and make a new preview"
         )
-    mode = Mode(preview.mode)
-    if mode is Mode.EXTEND and changes.resolution:
-        raise UsageError("an extension keeps its input's resolution: drop -r/--resolution")
     intent = preview.params.get("final_options") or {}
     inputs = _inputs(preview, find_job)
-    return RenderSpec(
-        mode=mode,
-        model=changes.model or preview.model,
+    return RenderSpec.build(
+        Mode(preview.mode),  # (an extension given -r is refused: it keeps its input's resolution)
+        defaults=None,  # every value is the preview's, or a change of it
         prompt=preview.prompt_sent,
+        model=changes.model or preview.model,
         duration=changes.duration or intent.get("duration") or preview.duration,
         aspect_ratio=preview.aspect_ratio,
         resolution=changes.resolution or intent.get("resolution") or preview.resolution,
