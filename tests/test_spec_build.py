@@ -233,3 +233,21 @@ def test_an_extension_without_d_adds_six_seconds_whatever_the_template_says(
     assert result.exit_code == 0, result.stderr
     body = json.loads(result.stdout)
     assert (body["duration"], body["prompt"]) == (6, "it leaps, slowly")
+
+
+def test_the_final_of_a_preview_keeps_its_keyframes_voices_and_storage(
+    cli: Cli, sim: Any, project: Path
+) -> None:
+    from imagine.media.synth import write_image
+
+    write_image(project / "k.png", width=320, height=240, fmt="png", seed=1)
+    m15 = ("-m", contract.MODEL_15, "--preview")
+    keyed = cli.gen(sim, "a fox", *m15, "--keyframe", "k.png@2", "--store", "--store-public")
+    assert keyed.exit_code == 0, keyed.stderr
+    voiced = cli.gen(sim, "<IMAGE_1> says hello", *m15, "--ref", "k.png", "--voice", "ara")
+    assert voiced.exit_code == 0, voiced.stderr
+    finals = [json.loads(cli.run("promote", job, "--dry-run").stdout) for job in ("@1", "@2")]
+    assert [frame["timestamp_s"] for frame in finals[0]["keyframes"]] == [2.0]
+    assert finals[0]["storage_options"] == {"public_url": True}
+    assert finals[1]["reference_audios"] == [{"voice_id": "ara"}]
+    assert finals[0]["duration"] == finals[1]["duration"] == contract.DEFAULT_DURATION

@@ -209,13 +209,14 @@ class RenderSpec:
         last_frame: MediaInput | None = None,
         voices: Sequence[str] = (),
         store: StoreOptions | None = None,
+        user: str | None = None,
         variation: int = 1,
         origin: Origin | None = None,
     ) -> RenderSpec:
         """The request of one kind: ``mode`` edit or extend (``video`` is the clip), or a
         generation (None, or any of text, image and reference: which one follows from ``image``
         and ``references``). A value not given is the kind's default: ``duration_for``, else the
-        ``defaults`` (None: every value the kind takes is given). A value the kind keeps from its
+        ``defaults`` (None: every value the kind takes is given; ``user``: none). A value the kind keeps from its
         input (``KEEPS``) is refused with the flag to drop; what the API refuses is ``validate``'s."""
         if mode is None or mode in GENERATIONS:
             mode = generation_mode(image, references)
@@ -242,7 +243,7 @@ class RenderSpec:
             last_frame=last_frame,
             voices=tuple(voices),
             store=store,
-            user=defaults.user if defaults else None,
+            user=user or (defaults.user if defaults else None),
         )
 
     @property
@@ -266,7 +267,7 @@ class RenderSpec:
             return float(self.video.seconds or 0) if self.video else 0.0
         if self.mode == Mode.EXTEND:
             base = float(self.video.seconds or 0) if self.video else 0.0
-            return base + float(self.duration or contract.EXTENSION_DEFAULT_DURATION)
+            return base + float(duration_for(Mode.EXTEND, self.duration) or 0)
         return float(self.duration or contract.DEFAULT_DURATION)
 
     @property
