@@ -216,8 +216,10 @@ class RenderSpec:
         """The request of one kind: ``mode`` edit or extend (``video`` is the clip), or a
         generation (None, or any of text, image and reference: which one follows from ``image``
         and ``references``). A value not given is the kind's default: ``duration_for``, else the
-        ``defaults`` (None: every value the kind takes is given; ``user``: none). A value the kind keeps from its
-        input (``KEEPS``) is refused with the flag to drop; what the API refuses is ``validate``'s."""
+        ``defaults`` (None: every value the kind takes is given, and no ``user``). A value the
+        kind keeps from its input (``KEEPS``) is refused with the flag to drop; what the API
+        refuses is ``validate``'s, called once the request has its final shape (a template
+        filled in, a --preview made short)."""
         if mode is None or mode in GENERATIONS:
             mode = generation_mode(image, references)
         _refuse_kept(mode, duration=duration, aspect_ratio=aspect_ratio, resolution=resolution)
