@@ -2,6 +2,11 @@
 
 Validation here happens before anything is recorded or sent; where the API has its own message for a
 rule, the message is the API's, followed by what would work instead.
+
+Every request is made by ``RenderSpec.build``: `gen`, `edit`, `extend`, a batch line, a storyboard
+panel and a promoted preview alike. It holds what a kind of request takes and keeps (an edit keeps its
+input's length, aspect and resolution; an extension its aspect and resolution, and adds 6 s unless
+told) and what it takes from the settings when it does not say; ``validate`` holds what the API refuses.
 """
 
 from __future__ import annotations
@@ -9,11 +14,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from imagine.api import contract
@@ -31,6 +36,8 @@ class Mode(StrEnum):
     EDIT = "edit"
     EXTEND = "extend"
 
+
+GENERATIONS = (Mode.TEXT, Mode.IMAGE, Mode.REFERENCE)
 
 ROUTES = {
     Mode.TEXT: contract.ROUTE_GENERATIONS,
@@ -106,8 +113,65 @@ class Origin:
     preview_of: str | None = None  # the preview this final render was promoted from
 
 
+class Defaults(Protocol):
+    """What a request takes where it does not say: the settings in force (``config.Settings``:
+    built-in, config files, a template's defaults, then the command's flags)."""
+
+    @property
+    def model(self) -> str: ...
+    @property
+    def duration(self) -> int: ...
+    @property
+    def aspect(self) -> str: ...
+    @property
+    def resolution(self) -> str: ...
+    @property
+    def audio(self) -> bool: ...
+    @property
+    def user(self) -> str | None: ...
+
+
+# What an edit and an extension keep of their input video, and so are never given: the field, the
+# words for it, and the flag that would give it.
+KEEPS: dict[Mode, tuple[tuple[str, str, str], ...]] = {
+    Mode.EDIT: (
+        ("duration", "length", "-d/--duration"),
+        ("aspect_ratio", "aspect ratio", "-a/--aspect"),
+        ("resolution", "resolution", "-r/--resolution"),
+    ),
+    Mode.EXTEND: (
+        ("aspect_ratio", "aspect ratio", "-a/--aspect"),
+        ("resolution", "resolution", "-r/--resolution"),
+    ),
+}
+_NAMED = {Mode.EDIT: "an edit", Mode.EXTEND: "an extension"}
+
+
+def generation_mode(image: MediaInput | None, references: Sequence[MediaInput]) -> Mode:
+    """Which generation a request is, by its inputs: reference images, a first frame, or text."""
+    return Mode.REFERENCE if references else Mode.IMAGE if image else Mode.TEXT
+
+
+def duration_for(mode: Mode, given: int | None, default: int | None = None) -> int | None:
+    """The seconds a request renders: what it says; else a generation's ``default`` (the
+    settings'), an extension's EXTENSION_DEFAULT_DURATION added seconds (the settings' duration is
+    a generation's), and an edit none: it keeps its input's length."""
+    if mode is Mode.EDIT:
+        return None
+    if given is not None:
+        return given
+    if mode is Mode.EXTEND:
+        return contract.EXTENSION_DEFAULT_DURATION
+    if default is None:
+        raise ValueError(f"a {mode} request needs a duration or a default one")
+    return default
+
+
 @dataclass(frozen=True)
 class RenderSpec:
+    """One request as it will be sent. Made by ``RenderSpec.build``, which applies the rules of
+    its kind; the constructor takes any values (tests, and the ledger's own records)."""
+
     mode: Mode
     model: str
     prompt: str | None
@@ -125,6 +189,64 @@ class RenderSpec:
     voices: tuple[str, ...] = ()
     store: StoreOptions | None = None
     user: str | None = None  # the end user, for xAI's abuse monitoring
+
+    @classmethod
+    def build(
+        cls,
+        mode: Mode | None = None,
+        *,
+        defaults: Defaults | None,
+        prompt: str | None,
+        model: str | None = None,
+        duration: int | None = None,
+        aspect_ratio: str | None = None,
+        resolution: str | None = None,
+        generate_audio: bool | None = None,
+        image: MediaInput | None = None,
+        references: Sequence[MediaInput] = (),
+        video: MediaInput | None = None,
+        keyframes: Sequence[MediaInput] = (),
+        last_frame: MediaInput | None = None,
+        voices: Sequence[str] = (),
+        store: StoreOptions | None = None,
+        user: str | None = None,
+        variation: int = 1,
+        origin: Origin | None = None,
+    ) -> RenderSpec:
+        """The request of one kind: ``mode`` edit or extend (``video`` is the clip), or a
+        generation (None, or any of text, image and reference: which one follows from ``image``
+        and ``references``). A value not given is the kind's default: ``duration_for``, else the
+        ``defaults`` (None: every value the kind takes is given, and no ``user``). A value the
+        kind keeps from its input (``KEEPS``) is refused with the flag to drop; what the API
+        refuses is ``validate``'s, called once the request has its final shape (a template
+        filled in, a --preview made short)."""
+        if mode is None or mode in GENERATIONS:
+            mode = generation_mode(image, references)
+        _refuse_kept(mode, duration=duration, aspect_ratio=aspect_ratio, resolution=resolution)
+        generation = mode in GENERATIONS
+        if (video is None) != generation:
+            raise ValueError(f"a {mode} request {'takes no' if video else 'needs a'} video")
+        return cls(
+            mode=mode,
+            model=model or _default(defaults, "model"),
+            prompt=prompt,
+            duration=duration_for(mode, duration, defaults.duration if defaults else None),
+            aspect_ratio=(aspect_ratio or _default(defaults, "aspect")) if generation else None,
+            resolution=(resolution or _default(defaults, "resolution")) if generation else None,
+            generate_audio=(
+                generate_audio if generate_audio is not None else _default(defaults, "audio")
+            ),
+            image=image,
+            references=tuple(references),
+            video=video,
+            variation=variation,
+            origin=origin,
+            keyframes=tuple(keyframes),
+            last_frame=last_frame,
+            voices=tuple(voices),
+            store=store,
+            user=user or (defaults.user if defaults else None),
+        )
 
     @property
     def route(self) -> str:
@@ -147,7 +269,7 @@ class RenderSpec:
             return float(self.video.seconds or 0) if self.video else 0.0
         if self.mode == Mode.EXTEND:
             base = float(self.video.seconds or 0) if self.video else 0.0
-            return base + float(self.duration or contract.EXTENSION_DEFAULT_DURATION)
+            return base + float(duration_for(Mode.EXTEND, self.duration) or 0)
         return float(self.duration or contract.DEFAULT_DURATION)
 
     @property
@@ -241,6 +363,19 @@ class RenderSpec:
             identity["store"] = self.store.record()
         canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _refuse_kept(mode: Mode, **given: Any) -> None:
+    """An edit or an extension given what it keeps from its input video: the flag to drop."""
+    for key, words, flag in KEEPS.get(mode, ()):
+        if given[key] is not None:
+            raise UsageError(f"{_NAMED[mode]} keeps its input's {words}: drop {flag}")
+
+
+def _default(defaults: Defaults | None, key: str) -> Any:
+    if defaults is None:
+        raise ValueError(f"no {key} given and no defaults to take it from")
+    return getattr(defaults, key)
 
 
 def _identity(item: MediaInput) -> list[Any]:

@@ -124,7 +124,15 @@ def batch(
                 flags=Flags(dry_run=dry_run, dry_run_full=dry_run_full),
             )  # fmt: skip
             _end(parsed, problems, code)
-        flags = Flags(no_wait, timeout, json_output, quiet, progress, yes, force)
+        flags = Flags(
+            no_wait=no_wait,
+            timeout=timeout,
+            json=json_output,
+            quiet=quiet,
+            progress=progress,
+            yes=yes,
+            force=force,
+        )
         again = stream_batch(file, text=text, fmt=file_format)  # (the file read a second time)
         run = _Streamed(session, parsed, settings, templating, flags)
         code = run.go(again, strict=strict, consent=consent, rps=rps, concurrency=concurrency)

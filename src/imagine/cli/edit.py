@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from imagine.api import contract
 from imagine.cli import completion as complete
 from imagine.cli import options as opt
 from imagine.cli import output
@@ -14,7 +13,7 @@ from imagine.cli.consent import ask_consent
 from imagine.cli.rendering import Flags, execute, job_finder, settings_with, use_template
 from imagine.media.inputs import EDIT_RULES, EXTEND_RULES, video_input
 from imagine.session import Session
-from imagine.spec import Mode, RenderSpec
+from imagine.spec import Mode, RenderSpec, duration_for
 from imagine.workflow.plan import variations as take_variations
 from imagine.workflow.promotion import shaped
 
@@ -86,21 +85,19 @@ def edit(
             policy=policy_level,
         )
         source = video_input(video, EDIT_RULES, job_finder(session))
-        spec = RenderSpec(
-            mode=Mode.EDIT,
-            model=settings.model,
-            prompt=prompt,
-            duration=None,
-            aspect_ratio=None,
-            resolution=None,
-            generate_audio=settings.audio,
-            video=source,
-            user=settings.user,
-        )
+        spec = RenderSpec.build(Mode.EDIT, defaults=settings, prompt=prompt, video=source)
         spec = shaped(spec, applied, settings, preview=False)
         requests = take_variations(spec, settings.output, variations)
         flags = Flags(
-            no_wait, timeout, json_output, quiet, progress, yes, force, dry_run, dry_run_full
+            no_wait=no_wait,
+            timeout=timeout,
+            json=json_output,
+            quiet=quiet,
+            progress=progress,
+            yes=yes,
+            force=force,
+            dry_run=dry_run,
+            dry_run_full=dry_run_full,
         )
         code = execute(session, requests, settings, flags, consent=lambda: ask_consent(consent))
     raise typer.Exit(int(code))
@@ -154,7 +151,8 @@ def extend(
             policy=policy_level,
             model=model,
             output=output_template,
-            duration=duration if duration is not None else contract.EXTENSION_DEFAULT_DURATION,
+            # (the default too is checked against the admin's locks, as -d would be)
+            duration=duration_for(Mode.EXTEND, duration),
         )
         if not 2 <= settings.duration <= 10 and not quiet:
             output.warn(
@@ -162,21 +160,21 @@ def extend(
                 "the API accepts 1-15"
             )
         source = video_input(video, EXTEND_RULES, job_finder(session))
-        spec = RenderSpec(
-            mode=Mode.EXTEND,
-            model=settings.model,
-            prompt=prompt,
-            duration=settings.duration,
-            aspect_ratio=None,
-            resolution=None,
-            generate_audio=settings.audio,
-            video=source,
-            user=settings.user,
+        spec = RenderSpec.build(
+            Mode.EXTEND, defaults=settings, prompt=prompt, duration=settings.duration, video=source
         )
         spec = shaped(spec, applied, settings, preview=preview)
         requests = take_variations(spec, settings.output, variations)
         flags = Flags(
-            no_wait, timeout, json_output, quiet, progress, yes, force, dry_run, dry_run_full
+            no_wait=no_wait,
+            timeout=timeout,
+            json=json_output,
+            quiet=quiet,
+            progress=progress,
+            yes=yes,
+            force=force,
+            dry_run=dry_run,
+            dry_run_full=dry_run_full,
         )
         code = execute(session, requests, settings, flags)
     raise typer.Exit(int(code))

@@ -12,7 +12,7 @@ from imagine.cli.rendering import Flags, execute, job_finder, settings_with, use
 from imagine.keyframes import split_keyframe, voice_id
 from imagine.media.inputs import image_input, keyframe_input
 from imagine.session import Session
-from imagine.spec import Mode, RenderSpec
+from imagine.spec import RenderSpec
 from imagine.workflow.plan import variations as take_variations
 from imagine.workflow.promotion import shaped
 
@@ -98,27 +98,28 @@ def gen(
         refs = tuple(image_input(item, "reference", "--ref", find) for item in ref or ())
         keyframes = tuple(keyframe_input(*split_keyframe(item), find) for item in keyframe or ())
         last = image_input(last_frame, "last_frame", "--last-frame", find) if last_frame else None
-        mode = Mode.REFERENCE if refs else Mode.IMAGE if first else Mode.TEXT
-        spec = RenderSpec(
-            mode=mode,
-            model=settings.model,
+        spec = RenderSpec.build(
+            defaults=settings,
             prompt=prompt,
-            duration=settings.duration,
-            aspect_ratio=settings.aspect,
-            resolution=settings.resolution,
-            generate_audio=settings.audio,
             image=first,
             references=refs,
             keyframes=keyframes,
             last_frame=last,
             voices=tuple(voice_id(item) for item in voice or ()),
             store=storage.options(store, store_public, store_expires),
-            user=settings.user,
         )
         spec = shaped(spec, applied, settings, preview=preview)
         requests = take_variations(spec, settings.output, variations)
         flags = Flags(
-            no_wait, timeout, json_output, quiet, progress, yes, force, dry_run, dry_run_full
+            no_wait=no_wait,
+            timeout=timeout,
+            json=json_output,
+            quiet=quiet,
+            progress=progress,
+            yes=yes,
+            force=force,
+            dry_run=dry_run,
+            dry_run_full=dry_run_full,
         )
         code = execute(session, requests, settings, flags)
     raise typer.Exit(int(code))

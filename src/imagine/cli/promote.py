@@ -79,7 +79,15 @@ def promote(
                 core.link(session.ledger, preview, session.ledger.require(item.job.id))
 
         flags = Flags(
-            no_wait, timeout, json_output, quiet, progress, yes, force, dry_run, dry_run_full
+            no_wait=no_wait,
+            timeout=timeout,
+            json=json_output,
+            quiet=quiet,
+            progress=progress,
+            yes=yes,
+            force=force,
+            dry_run=dry_run,
+            dry_run_full=dry_run_full,
         )
         requests = [Request(spec, settings.output)]
         code = execute(session, requests, settings, flags, on_recorded=linked)

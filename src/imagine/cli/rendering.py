@@ -35,8 +35,10 @@ FLAGS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Flags:
+    """How a render command runs: waiting, showing, confirming, or only showing what it would send."""
+
     no_wait: bool = False
     timeout: float | None = None
     json: bool = False

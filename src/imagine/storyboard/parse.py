@@ -24,6 +24,7 @@ from imagine import config
 from imagine.api import contract
 from imagine.errors import ConfigError, UsageError
 from imagine.project import slugify
+from imagine.spec import Mode, duration_for
 
 MAX_PANELS = 100
 MAX_FILE_BYTES = 1024 * 1024  # a storyboard is words; a bigger file is a mistake
@@ -342,12 +343,11 @@ def _incoming(panels: tuple[Panel, ...], panel: Panel) -> float:
 
 def panel_duration(panel: Panel, default_duration: int) -> int:
     """The seconds a panel renders (an extension: the seconds it adds to its parent's clip)."""
-    duration = panel.options.get("duration")
-    if duration is not None:
-        return int(duration)
-    if panel.continuity is Continuity.EXTEND:
-        return contract.EXTENSION_DEFAULT_DURATION
-    return default_duration
+    given = panel.options.get("duration")
+    mode = Mode.EXTEND if panel.continuity is Continuity.EXTEND else Mode.TEXT
+    seconds = duration_for(mode, None if given is None else int(given), default_duration)
+    assert seconds is not None  # (only an edit has no duration of its own)
+    return seconds
 
 
 def nominal_seconds(panel: Panel, default_duration: int) -> float:

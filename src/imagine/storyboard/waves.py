@@ -200,8 +200,7 @@ def _stand_in(
         )
         applied, _ = templating.apply(entry)
         prompt = applied.prompt_sent if applied is not None else prompt
-    model = panel.options.get("model", settings.model)
-    audio = panel.options.get("audio", settings.audio)
+    model, audio = panel.options.get("model"), panel.options.get("audio")
     duration = panel_duration(panel, settings.duration)
     source = f"panel {parent.panel.index}"
     if panel.continuity is Continuity.EXTEND:
@@ -223,13 +222,12 @@ def _stand_in(
             width=width,
             height=height,
         )
-        return RenderSpec(
-            mode=Mode.EXTEND,
-            model=model,
+        return RenderSpec.build(
+            Mode.EXTEND,
+            defaults=settings,
             prompt=prompt,
+            model=model,
             duration=duration,
-            aspect_ratio=None,
-            resolution=None,
             generate_audio=audio,
             video=video,
         )
@@ -242,13 +240,13 @@ def _stand_in(
         width=width,
         height=height,
     )
-    return RenderSpec(
-        mode=Mode.IMAGE,
-        model=model,
+    return RenderSpec.build(
+        defaults=settings,
         prompt=prompt,
+        model=model,
         duration=duration,
-        aspect_ratio=panel.options.get("aspect", settings.aspect),
-        resolution=panel.options.get("resolution", settings.resolution),
+        aspect_ratio=panel.options.get("aspect"),
+        resolution=panel.options.get("resolution"),
         generate_audio=audio,
         image=image,
     )

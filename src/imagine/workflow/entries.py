@@ -10,9 +10,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from imagine.api import contract
 from imagine.config import Settings
 from imagine.errors import UsageError
 from imagine.media.inputs import (
@@ -178,47 +176,32 @@ def entry_requests(
     return variations(spec, entry.output or settings.output, entry.n)
 
 
-def _extras(entry: BatchEntry, settings: Settings, inputs: Inputs) -> dict[str, Any]:
-    """The line's keyframes, last frame, voices and storage (the rules are the spec's)."""
-    last = entry.last_frame
-    return {
-        "keyframes": tuple(inputs.keyframe(image, at) for image, at in entry.keyframes),
-        "last_frame": inputs.image(last, "last_frame") if last else None,
-        "voices": entry.voices,
-        "store": entry.store,
-        "user": settings.user,
-    }
-
-
 def _spec(entry: BatchEntry, settings: Settings, inputs: Inputs) -> RenderSpec:
-    model = entry.model or settings.model
-    audio = settings.audio if entry.audio is None else entry.audio
-    extras = _extras(entry, settings, inputs)
-    if entry.mode in (LineMode.EDIT, LineMode.EXTEND):
+    """The line's request: its own fields, the command's (``settings``) where it says nothing.
+    Its keyframes, last frame, voices and storage go in whatever the mode: the rules are the spec's."""
+    last = entry.last_frame
+    keyframes = tuple(inputs.keyframe(image, at) for image, at in entry.keyframes)
+    last_frame = inputs.image(last, "last_frame") if last else None
+    mode = None if entry.mode == LineMode.GEN else Mode(entry.mode)
+    video = None
+    if mode is not None:
         assert entry.video is not None  # the parser requires it for edit and extend
-        editing = entry.mode == LineMode.EDIT
-        return RenderSpec(
-            mode=Mode.EDIT if editing else Mode.EXTEND,
-            model=model,
-            prompt=entry.prompt,
-            duration=None if editing else entry.duration or contract.EXTENSION_DEFAULT_DURATION,
-            aspect_ratio=None,
-            resolution=None,
-            generate_audio=audio,
-            video=inputs.video(entry.video, EDIT_RULES if editing else EXTEND_RULES),
-            **extras,
-        )
+        video = inputs.video(entry.video, EDIT_RULES if mode is Mode.EDIT else EXTEND_RULES)
     image = inputs.image(entry.image, "image") if entry.image else None
-    refs = tuple(inputs.image(ref, "reference") for ref in entry.refs)
-    return RenderSpec(
-        mode=Mode.REFERENCE if refs else Mode.IMAGE if image else Mode.TEXT,
-        model=model,
+    return RenderSpec.build(
+        mode,
+        defaults=settings,
         prompt=entry.prompt,
-        duration=entry.duration or settings.duration,
-        aspect_ratio=entry.aspect or settings.aspect,
-        resolution=entry.resolution or settings.resolution,
-        generate_audio=audio,
+        model=entry.model,
+        duration=entry.duration,
+        aspect_ratio=entry.aspect,
+        resolution=entry.resolution,
+        generate_audio=entry.audio,
         image=image,
-        references=refs,
-        **extras,
+        references=tuple(inputs.image(ref, "reference") for ref in entry.refs),
+        video=video,
+        keyframes=keyframes,
+        last_frame=last_frame,
+        voices=entry.voices,
+        store=entry.store,
     )

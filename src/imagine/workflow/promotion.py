@@ -19,6 +19,7 @@ from imagine.ledger.store import Ledger
 from imagine.lifecycle import EventKind, Job, Status
 from imagine.media.inputs import EDIT_RULES, EXTEND_RULES, JobFinder, image_input, video_input
 from imagine.spec import MediaInput, Mode, Origin, RenderSpec
+from imagine.storage import StoreOptions
 from imagine.workflow.templating import Applied
 
 
@@ -72,15 +73,14 @@ def final_spec(preview: Job, changes: Changes, find_job: JobFinder) -> RenderSpe
             f"job #{preview.seq} was blocked: its final would be too; change the prompt "
             "and make a new preview"
         )
-    mode = Mode(preview.mode)
-    if mode is Mode.EXTEND and changes.resolution:
-        raise UsageError("an extension keeps its input's resolution: drop -r/--resolution")
-    intent = preview.params.get("final_options") or {}
+    params = preview.params
+    intent = params.get("final_options") or {}
     inputs = _inputs(preview, find_job)
-    return RenderSpec(
-        mode=mode,
-        model=changes.model or preview.model,
+    return RenderSpec.build(
+        Mode(preview.mode),  # (an extension given -r is refused: it keeps its input's resolution)
+        defaults=None,  # every value is the preview's, or a change of it
         prompt=preview.prompt_sent,
+        model=changes.model or preview.model,
         duration=changes.duration or intent.get("duration") or preview.duration,
         aspect_ratio=preview.aspect_ratio,
         resolution=changes.resolution or intent.get("resolution") or preview.resolution,
@@ -88,6 +88,11 @@ def final_spec(preview: Job, changes: Changes, find_job: JobFinder) -> RenderSpe
         image=next((item for item in inputs if item.role == "image"), None),
         references=tuple(item for item in inputs if item.role == "reference"),
         video=next((item for item in inputs if item.role == "video"), None),
+        keyframes=tuple(item for item in inputs if item.role == "keyframe"),
+        last_frame=next((item for item in inputs if item.role == "last_frame"), None),
+        voices=tuple(str(voice) for voice in params.get("voices") or ()),
+        store=_store(params.get("store")),
+        user=params.get("user"),
         variation=preview.variation,
         origin=Origin(
             prompt=preview.prompt,
@@ -128,7 +133,23 @@ def _input(recorded: dict[str, Any], preview: Job, find_job: JobFinder) -> Media
     if role == "video":
         rules = EDIT_RULES if preview.mode == Mode.EDIT else EXTEND_RULES
         return video_input(text, rules, find_job)
-    return image_input(text, role, "--image" if role == "image" else "--ref", find_job)
+    made = image_input(text, role, _FLAGS.get(role, "--ref"), find_job)
+    at = recorded.get("at")
+    return replace(made, at=float(at)) if isinstance(at, int | float) else made
+
+
+_FLAGS = {"image": "--image", "keyframe": "--keyframe", "last_frame": "--last-frame"}
+
+
+def _store(record: Any) -> StoreOptions | None:
+    """The preview's --store, as its parameters recorded it (the file name is the final's own)."""
+    if not isinstance(record, dict):
+        return None
+    expires = record.get("expires_after")
+    return StoreOptions(
+        public=record.get("public") is True,
+        expires_after=expires if isinstance(expires, int) else None,
+    )
 
 
 def link(ledger: Ledger, preview: Job, final: Job) -> None:
