@@ -290,37 +290,3 @@ def _cost(usd: Any, estimated: bool) -> str | None:
 def _clip(text: str, width: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def make_display(
-    entries: Iterable[Entry],
-    *,
-    quiet: bool,
-    progress: str | None = None,
-    concurrency: int = 4,
-    rps: float = 1.0,
-    simulated: bool = False,
-) -> Display:
-    entries = list(entries)
-
-    def state() -> RunState:
-        made = RunState(entries, concurrency=concurrency, rps=rps, now=clock.now())
-        made.simulated = simulated
-        return made
-
-    shown = _display(state(), quiet=quiet, progress=progress)
-    if output.logging():  # its own state: a job's last word is logged once, as it is shown once
-        return LoggedDisplay(shown, JsonDisplay(state(), emit=output.log_event))
-    return shown
-
-
-def _display(state: RunState, *, quiet: bool, progress: str | None) -> Display:
-    if progress == "json":
-        return JsonDisplay(state)
-    if quiet or progress == "none":
-        return NullDisplay(state)
-    if progress == "plain" or not output.stderr_is_terminal():
-        return PlainDisplay(state)
-    from imagine.cli.live import LiveDisplay
-
-    return LiveDisplay(state)

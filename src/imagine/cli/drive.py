@@ -7,17 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import typer
 
 from imagine import caps, clock, ids, sidecar, tracing
 from imagine.cli import output
-from imagine.cli.display import Display, make_display
-from imagine.cli.tracking import FINAL_KINDS, Entry
+from imagine.cli.display import Display, JsonDisplay, LoggedDisplay, NullDisplay, PlainDisplay
+from imagine.cli.output import shown_path
+from imagine.cli.tracking import FINAL_KINDS, Entry, RunState
 from imagine.engine import schedule
 from imagine.engine.download import MIB, Limits
 from imagine.engine.events import Reason, Update, UpdateKind
@@ -369,9 +368,35 @@ def _resume_hints(found: Sequence[steps.Result]) -> None:
         output.message(f"{numbers} {said} imagine wait {refs}")
 
 
-def shown_path(path: str) -> str:
-    """Paths relative to the current folder when inside it, else absolute."""
-    try:
-        return os.path.relpath(path) if Path(path).resolve().is_relative_to(Path.cwd()) else path
-    except ValueError:
-        return path
+def make_display(
+    entries: Iterable[Entry],
+    *,
+    quiet: bool,
+    progress: str | None = None,
+    concurrency: int = 4,
+    rps: float = 1.0,
+    simulated: bool = False,
+) -> Display:
+    entries = list(entries)
+
+    def state() -> RunState:
+        made = RunState(entries, concurrency=concurrency, rps=rps, now=clock.now())
+        made.simulated = simulated
+        return made
+
+    shown = _display(state(), quiet=quiet, progress=progress)
+    if output.logging():  # its own state: a job's last word is logged once, as it is shown once
+        return LoggedDisplay(shown, JsonDisplay(state(), emit=output.log_event))
+    return shown
+
+
+def _display(state: RunState, *, quiet: bool, progress: str | None) -> Display:
+    if progress == "json":
+        return JsonDisplay(state)
+    if quiet or progress == "none":
+        return NullDisplay(state)
+    if progress == "plain" or not output.stderr_is_terminal():
+        return PlainDisplay(state)
+    from imagine.cli.live import LiveDisplay  # Rich's live view, only on a terminal
+
+    return LiveDisplay(state)

@@ -286,7 +286,7 @@ def _job_or_storyboard(ledger: Ledger, ref: str, json_output: bool) -> Job | Non
 
 
 def _fields(job: Job, parent: Job | None = None) -> list[tuple[str, str]]:
-    from imagine.cli.drive import shown_path  # the render path's module: `list` need not load it
+    from imagine.cli.output import shown_path
 
     info = job.file_info or {}
     rows = [
@@ -383,7 +383,7 @@ def _stored_facts(stored: dict[str, Any]) -> list[str]:
 
 
 def _input(item: dict[str, Any]) -> str:
-    from imagine.cli.drive import shown_path
+    from imagine.cli.output import shown_path
 
     where = item.get("path") or item.get("url") or item.get("source") or "?"
     shown = shown_path(where) if item.get("path") else str(where)

@@ -10,7 +10,8 @@ from imagine import ids
 from imagine.cli import completion as complete
 from imagine.cli import options as opt
 from imagine.cli import output
-from imagine.cli.drive import Presentation, drive, shown_path
+from imagine.cli.drive import Presentation, drive
+from imagine.cli.output import shown_path
 from imagine.cli.rendering import settings_with
 from imagine.errors import ExitCode
 from imagine.lifecycle import Job, Status

@@ -9,6 +9,7 @@ import json
 import os
 import sys
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from imagine import clock
@@ -192,3 +193,11 @@ def ask_secret(question: str) -> str:
     except typer.Abort:
         raise KeyboardInterrupt from None
     return answer
+
+
+def shown_path(path: str) -> str:
+    """Paths relative to the current folder when inside it, else absolute."""
+    try:
+        return os.path.relpath(path) if Path(path).resolve().is_relative_to(Path.cwd()) else path
+    except ValueError:
+        return path

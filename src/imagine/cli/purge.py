@@ -10,8 +10,8 @@ import typer
 from imagine import config
 from imagine.cli import completion as complete
 from imagine.cli import output
-from imagine.cli.drive import shown_path
 from imagine.cli.listing import parse_since
+from imagine.cli.output import shown_path
 from imagine.errors import ExitCode, UsageError
 from imagine.ledger.store import Ledger
 from imagine.project import find_project

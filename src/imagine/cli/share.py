@@ -80,7 +80,7 @@ def fetch(jobs: Jobs) -> None:
     Example: imagine fetch @3
     """
     from imagine.bucket import sync
-    from imagine.cli.drive import shown_path
+    from imagine.cli.output import shown_path
 
     with Session() as session:
         targets = session.ledger.resolve_all(jobs)

@@ -10,7 +10,8 @@ import typer
 
 from imagine.cli import options as opt
 from imagine.cli import output
-from imagine.cli.drive import Presentation, drive, shown_path
+from imagine.cli.drive import Presentation, drive
+from imagine.cli.output import shown_path
 from imagine.cli.rendering import confirm_cost, job_finder, print_dry_run_total, warn_if_changed
 from imagine.errors import ExitCode
 from imagine.lifecycle import Job, Status

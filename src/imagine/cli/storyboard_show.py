@@ -69,6 +69,6 @@ def _panel_line(row: boards.PanelRow) -> str:
 
 
 def _shown(path: str) -> str:
-    from imagine.cli.drive import shown_path  # the render path's module, as `show` loads it
+    from imagine.cli.output import shown_path
 
     return shown_path(path)

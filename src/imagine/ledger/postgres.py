@@ -28,7 +28,7 @@ import time
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import psycopg
 from psycopg import adapt, pq
@@ -36,7 +36,9 @@ from psycopg.rows import RowMaker
 
 from imagine.errors import ConfigError, LedgerUnreachable
 from imagine.ledger.address import redacted
-from imagine.ledger.db import Lock
+
+if TYPE_CHECKING:
+    from imagine.ledger.db import Lock  # (db opens this module: a type only, no import cycle)
 
 RECONNECT_SECONDS = 30.0  # how long a command keeps trying to reach the ledger's server
 CONNECT_TIMEOUT = 5  # seconds, per attempt
