@@ -43,6 +43,11 @@ EDIT_RULES = VideoRules("edit", 0.0, contract.MAX_EDIT_INPUT_SECONDS)
 EXTEND_RULES = VideoRules("extend", *contract.EXTENSION_INPUT_SECONDS)
 
 
+def video_rules(mode: str) -> VideoRules:
+    """What an input video must be for an edit (``"edit"``) or an extension (``"extend"``)."""
+    return {EDIT_RULES.purpose: EDIT_RULES, EXTEND_RULES.purpose: EXTEND_RULES}[mode]
+
+
 def _mb(size: int) -> str:
     return f"{size / 1_000_000:.1f} MB"
 

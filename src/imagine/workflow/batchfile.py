@@ -22,6 +22,7 @@ from imagine import config, storage
 from imagine.api import contract
 from imagine.errors import ConfigError, UsageError
 from imagine.keyframes import keyframe_time, split_keyframe, voice_id
+from imagine.spec import KEEPS, Mode
 from imagine.storage import StoreOptions
 
 
@@ -621,14 +622,17 @@ def _whole(value: Any) -> int | None:
     return int(text) if text.isdecimal() and len(text) <= MAX_DIGITS else None
 
 
+# A line's own names for the fields an edit or extension keeps from its input (spec.KEEPS is the
+# rule; a batch line also takes no images with a video).
+_LINE_KEYS = {"duration": "duration", "aspect_ratio": "aspect", "resolution": "resolution"}
 _NOT_FOR = {
     LineMode.GEN: (("video",), "set mode to edit or extend to change a video"),
     LineMode.EDIT: (
-        ("duration", "aspect", "resolution", "image", "refs"),
+        (*(_LINE_KEYS[kept] for kept, _, _ in KEEPS[Mode.EDIT]), "image", "refs"),
         "an edit keeps the input video's length, aspect and resolution and takes no images",
     ),
     LineMode.EXTEND: (
-        ("aspect", "resolution", "image", "refs"),
+        (*(_LINE_KEYS[kept] for kept, _, _ in KEEPS[Mode.EXTEND]), "image", "refs"),
         "an extension keeps the input video's aspect and resolution and takes no images",
     ),
 }

@@ -14,13 +14,12 @@ from pathlib import Path
 from imagine.config import Settings
 from imagine.errors import UsageError
 from imagine.media.inputs import (
-    EDIT_RULES,
-    EXTEND_RULES,
     JobFinder,
     VideoRules,
     image_input,
     keyframe_input,
     video_input,
+    video_rules,
 )
 from imagine.project import render_template
 from imagine.spec import MediaInput, Mode, RenderSpec, validate
@@ -186,7 +185,7 @@ def _spec(entry: BatchEntry, settings: Settings, inputs: Inputs) -> RenderSpec:
     video = None
     if mode is not None:
         assert entry.video is not None  # the parser requires it for edit and extend
-        video = inputs.video(entry.video, EDIT_RULES if mode is Mode.EDIT else EXTEND_RULES)
+        video = inputs.video(entry.video, video_rules(mode))
     image = inputs.image(entry.image, "image") if entry.image else None
     return RenderSpec.build(
         mode,

@@ -17,7 +17,7 @@ from imagine.config import Settings
 from imagine.errors import UsageError
 from imagine.ledger.store import Ledger
 from imagine.lifecycle import EventKind, Job, Status
-from imagine.media.inputs import EDIT_RULES, EXTEND_RULES, JobFinder, image_input, video_input
+from imagine.media.inputs import JobFinder, image_input, video_input, video_rules
 from imagine.spec import MediaInput, Mode, Origin, RenderSpec
 from imagine.storage import StoreOptions
 from imagine.workflow.templating import Applied
@@ -131,7 +131,7 @@ def _input(recorded: dict[str, Any], preview: Job, find_job: JobFinder) -> Media
     if not isinstance(text, str) or not text:
         raise UsageError(f"job #{preview.seq}: its {role} input cannot be found again")
     if role == "video":
-        rules = EDIT_RULES if preview.mode == Mode.EDIT else EXTEND_RULES
+        rules = video_rules(preview.mode)
         return video_input(text, rules, find_job)
     made = image_input(text, role, _FLAGS.get(role, "--ref"), find_job)
     at = recorded.get("at")
