@@ -196,6 +196,7 @@ def test_every_form_of_reference_resolves(ledger: Ledger) -> None:
     assert ledger.resolve("#2").id == owl.id
     assert ledger.resolve(f"/p/renders/{owl.id}.json").id == owl.id
     assert ledger.resolve(f"/p/renders/{owl.id}.jpg").id == owl.id
+    assert ledger.resolve(f"/p/renders/{owl.id}.mp4.part").id == owl.id  # a download under way
 
 
 def test_an_ambiguous_reference_names_the_candidates(ledger: Ledger) -> None:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+SUFFIXES = (".mp4", ".json", ".jpg", ".part")  # the endings of a render's files
+
 
 @dataclass(frozen=True, slots=True)
 class RenderFiles:
@@ -20,6 +22,13 @@ class RenderFiles:
     @classmethod
     def of_sidecar(cls, sidecar: Path) -> RenderFiles:
         return cls(sidecar.with_suffix(".mp4"))
+
+    @classmethod
+    def of_file(cls, path: Path) -> RenderFiles:
+        """The render that ``path`` is one of the files of (its MP4, sidecar, poster or part)."""
+        if path.name.endswith(".mp4.part"):
+            return cls(path.with_name(path.name.removesuffix(".part")))
+        return cls(path.with_suffix(".mp4")) if path.name else cls(path)
 
     @property
     def sidecar(self) -> Path:

@@ -11,12 +11,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from imagine import clock, ids, paths
+from imagine import clock, ids, paths, render_files
 from imagine.errors import JobNotFound
 from imagine.ledger import summary
 from imagine.ledger.db import Connection, Lock, open_ledger, transaction
 from imagine.ledger.migrations import migrate
 from imagine.lifecycle import COLUMNS, EventKind, Job, Status, check_move
+from imagine.render_files import RenderFiles
 
 _MAX_SEQ = 2**63 - 1  # the largest integer SQLite stores
 _MAX_SEQ_DIGITS = len(str(_MAX_SEQ))
@@ -25,7 +26,6 @@ SHORT_ID = ids.SHORT_LENGTH
 # Spelled exactly as in the index jobs_short_id (migration 006), or SQLite will not use it.
 _SHORT_ID_SQL = f"substr(id, -{SHORT_ID})"
 _CANDIDATES = 5  # jobs named when a reference matches several
-_FILE_SUFFIXES = (".mp4", ".json", ".jpg", ".part")  # a render's files (sidecar, poster, partial)
 # Renders of one shape whose times predict the next one's.
 HISTORY = 20
 # Statuses whose planned output path is spoken for. Failed, canceled, blocked and expired jobs
@@ -376,7 +376,9 @@ class Ledger:
             real = absolute.resolve()
         except (OSError, RuntimeError, ValueError):  # a symlink loop: the path as given is all
             real = absolute
-        names = {str(p) for base in (absolute, real) for p in (base, _video_of(base))}
+        names = {
+            str(p) for base in (absolute, real) for p in (base, RenderFiles.of_file(base).video)
+        }
         marks = ", ".join("?" for _ in names)
         rows = self.conn.execute(
             f"SELECT * FROM jobs WHERE output_path IN ({marks}) ORDER BY seq DESC", tuple(names)
@@ -560,12 +562,7 @@ def _next_seq(conn: Connection) -> int:
 
 
 def _looks_like_path(text: str) -> bool:
-    return "/" in text or os.sep in text or text.lower().endswith(_FILE_SUFFIXES)
-
-
-def _video_of(path: Path) -> Path:
-    """The MP4 a render's file belongs to (the sidecar, poster or partial download beside it)."""
-    return path.with_suffix(".mp4") if path.name else path
+    return "/" in text or os.sep in text or text.lower().endswith(render_files.SUFFIXES)
 
 
 def _ambiguous(ref: str, jobs: Iterable[Job]) -> str:
