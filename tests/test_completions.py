@@ -68,6 +68,10 @@ def test_commands_options_and_closed_values(cli: Cli) -> None:
     assert _bash(cli, "gen", "--model", "") == ["grok-imagine-video", "grok-imagine-video-1.5"]
     assert _bash(cli, "completion", "") == ["bash", "zsh", "fish"]
     assert _bash(cli, "list", "--status", "un") == ["unknown"]
+    assert _bash(cli, "list", "--review", "") == ["approved", "rejected", "pending"]
+    assert _bash(cli, "batch", "f.txt", "--format", "") == ["txt", "jsonl", "csv"]
+    assert _bash(cli, "gen", "fox", "-d", "1") == ["1", "10", "11", "12", "13", "14", "15"]
+    assert _bash(cli, "extend", "@1", "--duration", "") == [str(s) for s in range(1, 16)]
 
 
 def test_config_set_offers_setting_names_then_their_values(cli: Cli) -> None:
@@ -455,6 +459,9 @@ def test_a_setting_is_described_in_full(cli: Cli) -> None:
         (["usage", "--by", "m"], ["model"]),
         (["config", "set", "max_resolution", ""], ["480p", "720p", "1080p"]),
         (["batch", "f.txt", "--policy", ""], ["standard", "strict"]),
+        (["list", "--review", "r"], ["rejected"]),
+        (["batch", "f.txt", "--format", "j"], ["jsonl"]),
+        (["promote", "@1", "-d", "1"], ["1", "10", "11", "12", "13", "14", "15"]),
     ],
 )
 def test_a_tab_on_a_fixed_list_imports_neither_typer_nor_config(
@@ -491,10 +498,12 @@ def test_bash_completes_settings_and_option_values(imagine_home: Path) -> None:
     assert tab("config", "set", "max_") == ["max_cost_usd", "max_download_mb", "max_resolution"]
     assert tab("config", "set", "audio", "") == ["true", "false"]
     assert tab("gen", "fox", "-r", "7") == ["720p"]
+    assert tab("list", "--review", "") == ["approved", "rejected", "pending"]
+    assert tab("batch", "shots.csv", "--format", "c") == ["csv"]
 
 
 @pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")
-def test_zsh_completes_settings_with_their_descriptions(imagine_home: Path) -> None:
+def test_zsh_completes_settings_with_descriptions_and_option_values(imagine_home: Path) -> None:
     program = (
         'compdef() { :; }; _arguments() { print -r -- "$@"; }; '
         f"source {COMPLETIONS / FILES['zsh']}; words=(imagine config set st); CURRENT=4; "
@@ -502,6 +511,11 @@ def test_zsh_completes_settings_with_their_descriptions(imagine_home: Path) -> N
     )
     shown = _real_shell(["zsh", "-c", program], imagine_home)
     assert '"storage":"shared bucket for finished renders, s3\\\\://bucket/prefix"' in shown
+    program = program.replace(
+        "words=(imagine config set st); CURRENT=4", "words=(imagine list --review ''); CURRENT=4"
+    )
+    shown = _real_shell(["zsh", "-c", program], imagine_home)
+    assert shown.strip() == '*: :(("approved" "rejected" "pending"))'
 
 
 @pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed")
@@ -512,8 +526,9 @@ def test_fish_completes_option_values_and_setting_values(imagine_home: Path) -> 
             "fish",
             "-c",
             f"{source}; complete -C 'imagine gen --model '; complete -C "
-            "'imagine config set aspect 16'",
+            "'imagine config set aspect 16'; complete -C 'imagine list --review p'; "
+            "complete -C 'imagine batch shots.txt --format j'",
         ],
         imagine_home,
     ).splitlines()
-    assert shown == ["grok-imagine-video", "grok-imagine-video-1.5", "16:9"]
+    assert shown == ["grok-imagine-video", "grok-imagine-video-1.5", "16:9", "pending", "jsonl"]
