@@ -532,3 +532,71 @@ def test_fish_completes_option_values_and_setting_values(imagine_home: Path) -> 
         imagine_home,
     ).splitlines()
     assert shown == ["grok-imagine-video", "grok-imagine-video-1.5", "16:9", "pending", "jsonl"]
+
+
+# -- the ledger's part of a TAB: only the rows it shows ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def big_ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """4,000 jobs a second apart: 90% complete, then failed and unknown ones among them."""
+    from imagine import ids
+    from imagine.ledger.store import Ledger
+    from tests.helpers import job_values
+
+    path = tmp_path_factory.mktemp("big") / "ledger.sqlite3"
+    with Ledger.open(path) as ledger, ledger.transaction() as conn:
+        for n in range(4000):
+            ledger.insert(job_values(id=ids.new_id(1.7e9 + n), prompt=f"scene {n}"))
+        conn.execute("UPDATE jobs SET status = 'complete'")
+        conn.execute("UPDATE jobs SET status = 'failed' WHERE seq % 20 = 3")
+        conn.execute("UPDATE jobs SET status = 'unknown' WHERE seq % 50 = 7")
+    return path
+
+
+def test_a_tab_reads_only_the_jobs_it_offers(big_ledger: Path) -> None:
+    """Whatever is typed (nothing, an id prefix shared by many or few jobs, @N) and whichever
+    jobs the command acts on, the query reads about as many rows as it offers: SQLite's
+    virtual machine runs a bounded number of steps, where walking a status's index from the
+    newest job (rm @12, rm on an old prefix) took hundreds of thousands. The answer is the
+    newest jobs the reference can become, as a scan of every job finds them."""
+    import sqlite3
+
+    from imagine.cli.complete_words import statuses
+    from imagine.ledger.choices import job_choices
+
+    conn = sqlite3.connect(f"file:{big_ledger}?mode=ro", uri=True)
+    jobs = conn.execute("SELECT seq, id, prompt, status FROM jobs ORDER BY seq").fetchall()
+    steps = 0
+
+    def step() -> int:
+        nonlocal steps
+        steps += 1
+        return 0
+
+    conn.set_progress_handler(step, 100)  # called every 100 instructions
+    old, late = jobs[500][1], jobs[3990][1]
+    for typed in ["", "@", "@12", "@3", old[:6], old[:8], old[:9], late[:9], old, "zz"]:
+        for command in ("show", "rm", "retry", "wait"):
+            wanted = statuses(command)
+            steps = 0
+            found = job_choices(conn, typed, sorted(wanted or ()) or None, 30)
+            assert steps < 100, (command, typed, steps)  # 49 at most now; 340 and more before
+
+            def fits(
+                seq: int,
+                job_id: str,
+                status: str,
+                typed: str = typed,
+                wanted: frozenset[str] | None = wanted,
+            ) -> bool:
+                if wanted is not None and status not in wanted:
+                    return False
+                if typed.startswith("@"):
+                    return str(seq).startswith(typed[1:])
+                return job_id.startswith(typed)
+
+            newest = [row[:3] for row in reversed(jobs) if fits(row[0], row[1], row[3])][:30]
+            by_id = typed and not typed.startswith("@")
+            expected = sorted(newest, key=lambda row: row[1] if by_id else row[0], reverse=True)
+            assert found == expected, (command, typed)

@@ -107,13 +107,11 @@ def ledger_file() -> Path | str:
 
 def ledger_location() -> str:
     """ledger_file() as a str, without pathlib: the quick completion path reads this."""
+    from imagine.ledger.location import is_postgres
+
     value = os.environ.get("IMAGINE_LEDGER", "").strip() or _configured_ledger()
     if value:
-        return (
-            value
-            if value.lower().startswith(("postgresql://", "postgres://"))
-            else os.path.expanduser(value)
-        )
+        return value if is_postgres(value) else os.path.expanduser(value)
     return os.path.join(_home() or user_dir("data"), LEDGER_NAME)
 
 

@@ -178,12 +178,13 @@ def _choices(
     incomplete: str, statuses: frozenset[str] | None
 ) -> list[tuple[int, str, str | None]] | None:
     from imagine import paths
+    from imagine.ledger.location import is_postgres
 
     try:
         where = paths.ledger_location()
     except Exception:  # a config file that cannot be read: Typer's path says what is wrong
         return None
-    if where.lower().startswith(("postgresql://", "postgres://")):  # Typer's path asks it
+    if is_postgres(where):  # Typer's path asks it
         return None
     if not os.path.exists(where):  # completing must not create a ledger
         return []
