@@ -600,3 +600,51 @@ def test_a_tab_reads_only_the_jobs_it_offers(big_ledger: Path) -> None:
             by_id = typed and not typed.startswith("@")
             expected = sorted(newest, key=lambda row: row[1] if by_id else row[0], reverse=True)
             assert found == expected, (command, typed)
+
+
+def test_the_ledger_offers_the_same_jobs_on_both_backends(
+    each_ledger: str, imagine_home: Path
+) -> None:
+    """The narrow and broad id prefixes, @N by spans and the status filters, through
+    Ledger.job_choices on SQLite and PostgreSQL (which Typer's completion asks)."""
+    from imagine import ids, paths
+    from imagine.ledger.choices import NARROW
+    from imagine.ledger.store import Ledger
+    from tests.helpers import job_values
+
+    count = NARROW + 100
+    with Ledger.open(paths.ledger_file()) as ledger:
+        with ledger.transaction() as conn:
+            for n in range(count):
+                ledger.insert(job_values(id=ids.new_id(1.7e9 + n), prompt=f"scene {n}"))
+            conn.execute("UPDATE jobs SET status = 'failed' WHERE seq % ? = ?", (7, 3))
+        jobs = [(job.seq, job.id, job.status) for job in ledger.jobs(limit=count)]
+        newest = jobs[0][1]
+        shared = next(  # the longest prefix every id shares: a broad one
+            newest[:k]
+            for k in range(10, 0, -1)
+            if all(j.startswith(newest[:k]) for _, j, _ in jobs)
+        )
+        for typed, statuses in [
+            (newest[:12], {"queued"}),
+            (newest[:12], {"failed"}),
+            (shared, {"failed"}),
+            (shared, None),
+            ("@12", {"failed", "queued"}),
+            ("@3", {"queued"}),
+        ]:
+            found = ledger.job_choices(typed, statuses, 30)
+
+            def fits(seq: int, job_id: str, status: str, typed: str = typed) -> bool:
+                if typed.startswith("@"):
+                    return str(seq).startswith(typed[1:])
+                return job_id.startswith(typed)
+
+            wanted = [
+                (seq, job_id)
+                for seq, job_id, status in jobs
+                if fits(seq, job_id, status) and (statuses is None or status in statuses)
+            ][:30]
+            by_id = not typed.startswith("@")
+            expected = sorted(wanted, key=lambda row: row[1] if by_id else row[0], reverse=True)
+            assert [(seq, job_id) for seq, job_id, _ in found] == expected, (each_ledger, typed)
