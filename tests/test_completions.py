@@ -68,6 +68,10 @@ def test_commands_options_and_closed_values(cli: Cli) -> None:
     assert _bash(cli, "gen", "--model", "") == ["grok-imagine-video", "grok-imagine-video-1.5"]
     assert _bash(cli, "completion", "") == ["bash", "zsh", "fish"]
     assert _bash(cli, "list", "--status", "un") == ["unknown"]
+    assert _bash(cli, "list", "--review", "") == ["approved", "rejected", "pending"]
+    assert _bash(cli, "batch", "f.txt", "--format", "") == ["txt", "jsonl", "csv"]
+    assert _bash(cli, "gen", "fox", "-d", "1") == ["1", "10", "11", "12", "13", "14", "15"]
+    assert _bash(cli, "extend", "@1", "--duration", "") == [str(s) for s in range(1, 16)]
 
 
 def test_config_set_offers_setting_names_then_their_values(cli: Cli) -> None:
@@ -300,22 +304,57 @@ def test_the_statuses_each_command_is_offered_are_the_lifecycles() -> None:
     assert {*FINAL, Status.UNKNOWN} == words.REMOVABLE
 
 
-def test_a_tab_on_a_job_reference_does_not_import_typer(one_job: str, imagine_home: Path) -> None:
+# What a TAB on a job reference must not import: each costs it milliseconds (pathlib and
+# urllib.parse 10 ms, platformdirs 18, typing 7, tomllib 30, Typer and pydantic 100 and more).
+NOT_ON_A_TAB = (
+    "typer",
+    "imagine.ledger.store",
+    "imagine.lifecycle",
+    "imagine.errors",
+    "pathlib",
+    "platformdirs",
+    "typing",
+    "tomllib",
+    "urllib.parse",
+)
+
+
+@pytest.mark.parametrize("where", ["IMAGINE_HOME", "XDG_DATA_HOME", "HOME", "IMAGINE_LEDGER"])
+def test_a_tab_on_a_job_reference_imports_only_what_it_reads(
+    where: str, one_job: str, imagine_home: Path, tmp_path: Path
+) -> None:
+    """Wherever the ledger is found (IMAGINE_HOME, platformdirs' XDG folder, under the home
+    folder, or IMAGINE_LEDGER naming a file whose path holds what a file: URI escapes), the
+    quick path finds it with os.path alone and reads it with sqlite3 alone."""
     program = (
         "import sys\nfrom imagine.cli import main\nmain()\n"
-        "print(*(name in sys.modules for name in ('typer', 'imagine.ledger.store', 'imagine.lifecycle')))"
+        f"print(*(name in sys.modules for name in {NOT_ON_A_TAB!r}))"
     )
     env = {
         **os.environ,
-        "IMAGINE_HOME": str(imagine_home),
         "_IMAGINE_COMPLETE": "complete_bash",
         "COMP_WORDS": f"imagine show {one_job[:6]}",
         "COMP_CWORD": "2",
     }
+    if where == "IMAGINE_LEDGER":  # SQLite opens it read-only by a URI, where ?, # and % mean
+        odd = tmp_path / "a ?odd# 100%/folder"  # something
+        odd.mkdir(parents=True)
+        shutil.copy(imagine_home / "ledger.sqlite3", odd / "ledger.sqlite3")
+        env["IMAGINE_LEDGER"] = str(odd / "ledger.sqlite3")
+    elif where != "IMAGINE_HOME":  # the same ledger, found where platformdirs puts it
+        del env["IMAGINE_HOME"]
+        env.pop("XDG_DATA_HOME", None)
+        env.pop("XDG_CONFIG_HOME", None)
+        env["HOME"] = str(tmp_path / "user")
+        data = tmp_path / "xdg" if where == "XDG_DATA_HOME" else tmp_path / "user/.local/share"
+        if where == "XDG_DATA_HOME":
+            env["XDG_DATA_HOME"] = str(data)
+        (data / "imagine").mkdir(parents=True)
+        shutil.copy(imagine_home / "ledger.sqlite3", data / "imagine/ledger.sqlite3")
     done = subprocess.run(
         [sys.executable, "-c", program], capture_output=True, text=True, env=env, check=True
     )
-    assert done.stdout.split() == [one_job, "False", "False", "False"]
+    assert done.stdout.split() == [one_job, *["False"] * len(NOT_ON_A_TAB)]
 
 
 # -- the quick path for fixed lists: option values, setting names and values ---------------------
@@ -420,6 +459,9 @@ def test_a_setting_is_described_in_full(cli: Cli) -> None:
         (["usage", "--by", "m"], ["model"]),
         (["config", "set", "max_resolution", ""], ["480p", "720p", "1080p"]),
         (["batch", "f.txt", "--policy", ""], ["standard", "strict"]),
+        (["list", "--review", "r"], ["rejected"]),
+        (["batch", "f.txt", "--format", "j"], ["jsonl"]),
+        (["promote", "@1", "-d", "1"], ["1", "10", "11", "12", "13", "14", "15"]),
     ],
 )
 def test_a_tab_on_a_fixed_list_imports_neither_typer_nor_config(
@@ -456,10 +498,12 @@ def test_bash_completes_settings_and_option_values(imagine_home: Path) -> None:
     assert tab("config", "set", "max_") == ["max_cost_usd", "max_download_mb", "max_resolution"]
     assert tab("config", "set", "audio", "") == ["true", "false"]
     assert tab("gen", "fox", "-r", "7") == ["720p"]
+    assert tab("list", "--review", "") == ["approved", "rejected", "pending"]
+    assert tab("batch", "shots.csv", "--format", "c") == ["csv"]
 
 
 @pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")
-def test_zsh_completes_settings_with_their_descriptions(imagine_home: Path) -> None:
+def test_zsh_completes_settings_with_descriptions_and_option_values(imagine_home: Path) -> None:
     program = (
         'compdef() { :; }; _arguments() { print -r -- "$@"; }; '
         f"source {COMPLETIONS / FILES['zsh']}; words=(imagine config set st); CURRENT=4; "
@@ -467,6 +511,11 @@ def test_zsh_completes_settings_with_their_descriptions(imagine_home: Path) -> N
     )
     shown = _real_shell(["zsh", "-c", program], imagine_home)
     assert '"storage":"shared bucket for finished renders, s3\\\\://bucket/prefix"' in shown
+    program = program.replace(
+        "words=(imagine config set st); CURRENT=4", "words=(imagine list --review ''); CURRENT=4"
+    )
+    shown = _real_shell(["zsh", "-c", program], imagine_home)
+    assert shown.strip() == '*: :(("approved" "rejected" "pending"))'
 
 
 @pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed")
@@ -477,8 +526,125 @@ def test_fish_completes_option_values_and_setting_values(imagine_home: Path) -> 
             "fish",
             "-c",
             f"{source}; complete -C 'imagine gen --model '; complete -C "
-            "'imagine config set aspect 16'",
+            "'imagine config set aspect 16'; complete -C 'imagine list --review p'; "
+            "complete -C 'imagine batch shots.txt --format j'",
         ],
         imagine_home,
     ).splitlines()
-    assert shown == ["grok-imagine-video", "grok-imagine-video-1.5", "16:9"]
+    assert shown == ["grok-imagine-video", "grok-imagine-video-1.5", "16:9", "pending", "jsonl"]
+
+
+# -- the ledger's part of a TAB: only the rows it shows ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def big_ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """4,000 jobs a second apart: 90% complete, then failed and unknown ones among them."""
+    from imagine import ids
+    from imagine.ledger.store import Ledger
+    from tests.helpers import job_values
+
+    path = tmp_path_factory.mktemp("big") / "ledger.sqlite3"
+    with Ledger.open(path) as ledger, ledger.transaction() as conn:
+        for n in range(4000):
+            ledger.insert(job_values(id=ids.new_id(1.7e9 + n), prompt=f"scene {n}"))
+        conn.execute("UPDATE jobs SET status = 'complete'")
+        conn.execute("UPDATE jobs SET status = 'failed' WHERE seq % 20 = 3")
+        conn.execute("UPDATE jobs SET status = 'unknown' WHERE seq % 50 = 7")
+    return path
+
+
+def test_a_tab_reads_only_the_jobs_it_offers(big_ledger: Path) -> None:
+    """Whatever is typed (nothing, an id prefix shared by many or few jobs, @N) and whichever
+    jobs the command acts on, the query reads about as many rows as it offers: SQLite's
+    virtual machine runs a bounded number of steps, where walking a status's index from the
+    newest job (rm @12, rm on an old prefix) took hundreds of thousands. The answer is the
+    newest jobs the reference can become, as a scan of every job finds them."""
+    import sqlite3
+
+    from imagine.cli.complete_words import statuses
+    from imagine.ledger.choices import job_choices
+
+    conn = sqlite3.connect(f"file:{big_ledger}?mode=ro", uri=True)
+    jobs = conn.execute("SELECT seq, id, prompt, status FROM jobs ORDER BY seq").fetchall()
+    steps = 0
+
+    def step() -> int:
+        nonlocal steps
+        steps += 1
+        return 0
+
+    conn.set_progress_handler(step, 100)  # called every 100 instructions
+    old, late = jobs[500][1], jobs[3990][1]
+    for typed in ["", "@", "@12", "@3", old[:6], old[:8], old[:9], late[:9], old, "zz"]:
+        for command in ("show", "rm", "retry", "wait"):
+            wanted = statuses(command)
+            steps = 0
+            found = job_choices(conn, typed, sorted(wanted or ()) or None, 30)
+            assert steps < 100, (command, typed, steps)  # 49 at most now; 340 and more before
+
+            def fits(
+                seq: int,
+                job_id: str,
+                status: str,
+                typed: str = typed,
+                wanted: frozenset[str] | None = wanted,
+            ) -> bool:
+                if wanted is not None and status not in wanted:
+                    return False
+                if typed.startswith("@"):
+                    return str(seq).startswith(typed[1:])
+                return job_id.startswith(typed)
+
+            newest = [row[:3] for row in reversed(jobs) if fits(row[0], row[1], row[3])][:30]
+            by_id = typed and not typed.startswith("@")
+            expected = sorted(newest, key=lambda row: row[1] if by_id else row[0], reverse=True)
+            assert found == expected, (command, typed)
+
+
+def test_the_ledger_offers_the_same_jobs_on_both_backends(
+    each_ledger: str, imagine_home: Path
+) -> None:
+    """The narrow and broad id prefixes, @N by spans and the status filters, through
+    Ledger.job_choices on SQLite and PostgreSQL (which Typer's completion asks)."""
+    from imagine import ids, paths
+    from imagine.ledger.choices import NARROW
+    from imagine.ledger.store import Ledger
+    from tests.helpers import job_values
+
+    count = NARROW + 100
+    with Ledger.open(paths.ledger_file()) as ledger:
+        with ledger.transaction() as conn:
+            for n in range(count):
+                ledger.insert(job_values(id=ids.new_id(1.7e9 + n), prompt=f"scene {n}"))
+            conn.execute("UPDATE jobs SET status = 'failed' WHERE seq % ? = ?", (7, 3))
+        jobs = [(job.seq, job.id, job.status) for job in ledger.jobs(limit=count)]
+        newest = jobs[0][1]
+        shared = next(  # the longest prefix every id shares: a broad one
+            newest[:k]
+            for k in range(10, 0, -1)
+            if all(j.startswith(newest[:k]) for _, j, _ in jobs)
+        )
+        for typed, statuses in [
+            (newest[:12], {"queued"}),
+            (newest[:12], {"failed"}),
+            (shared, {"failed"}),
+            (shared, None),
+            ("@12", {"failed", "queued"}),
+            ("@3", {"queued"}),
+        ]:
+            found = ledger.job_choices(typed, statuses, 30)
+
+            def fits(seq: int, job_id: str, status: str, typed: str = typed) -> bool:
+                if typed.startswith("@"):
+                    return str(seq).startswith(typed[1:])
+                return job_id.startswith(typed)
+
+            wanted = [
+                (seq, job_id)
+                for seq, job_id, status in jobs
+                if fits(seq, job_id, status) and (statuses is None or status in statuses)
+            ][:30]
+            by_id = not typed.startswith("@")
+            expected = sorted(wanted, key=lambda row: row[1] if by_id else row[0], reverse=True)
+            assert [(seq, job_id) for seq, job_id, _ in found] == expected, (each_ledger, typed)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -375,27 +374,8 @@ def _price(key: str, value: Any, *, source: str) -> float:
 
 
 def read_toml(path: Path) -> dict[str, Any]:
-    """The file's table, or {} when it does not exist."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return {}
-    except OSError as error:
-        raise ConfigError(f"cannot read {path}: {error.strerror}") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise ConfigError(
-            f"{path} is not UTF-8 text (bad byte at offset {error.start}): save it as UTF-8"
-        ) from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path} is not valid TOML ({error}); fix or remove it") from None
-    except (RecursionError, ValueError) as error:
-        # Values nested thousands deep, or a number of thousands of digits: no setting looks so.
-        why = "nested too deep" if isinstance(error, RecursionError) else "a number too long"
-        raise ConfigError(f"{path} cannot be read ({why}); fix or remove it") from None
+    """The file's table, or {} when it does not exist (read and parsed once: paths.read_table)."""
+    return paths.read_table(path)
 
 
 def flatten(table: Mapping[str, Any]) -> dict[str, Any]:
@@ -580,3 +560,4 @@ def _write_toml(path: Path, document: Any) -> None:
 
     text = tomlkit.dumps(document)
     write_atomic(path, (text if text.endswith("\n") or not text else text + "\n").encode())
+    paths.forget(path)  # the one reader of config files read it before

@@ -8,6 +8,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
+from imagine.cli import completion as complete
 from imagine.cli import options as opt
 from imagine.cli import output
 from imagine.cli.consent import ask_consent, consent_record
@@ -50,7 +51,12 @@ def batch(
     ] = False,
     file_format: Annotated[
         str | None,
-        typer.Option("--format", metavar="FMT", help="txt, jsonl or csv [default: by extension]."),
+        typer.Option(
+            "--format",
+            metavar="FMT",
+            help="txt, jsonl or csv [default: by extension].",
+            autocompletion=complete.batch_formats,
+        ),
     ] = None,
     concurrency: opt.Concurrency = None,
     rps: opt.Rps = None,

@@ -142,6 +142,25 @@ def usage_groupings(incomplete: str) -> list[str]:
     return _among((by.value for by in By), incomplete)
 
 
+def durations(incomplete: str) -> list[str]:
+    from imagine.api import contract
+
+    seconds = range(contract.MIN_DURATION, contract.MAX_DURATION + 1)
+    return _among((str(s) for s in seconds), incomplete)
+
+
+def batch_formats(incomplete: str) -> list[str]:
+    from imagine.workflow.batchfile import FORMATS
+
+    return _among(FORMATS, incomplete)
+
+
+def review_states(incomplete: str) -> list[str]:
+    from imagine.cli.listing import REVIEW_STATES
+
+    return _among(REVIEW_STATES, incomplete)
+
+
 def status_names(incomplete: str) -> list[str]:
     from imagine.lifecycle import Status
 

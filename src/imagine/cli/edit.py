@@ -113,6 +113,7 @@ def extend(
             "--duration",
             metavar="SECONDS",
             help="Seconds to add, 1-15 (2-10 documented) [default: 6].",
+            autocompletion=complete.durations,
         ),
     ] = None,
     model: opt.Model = None,

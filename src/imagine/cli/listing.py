@@ -86,6 +86,7 @@ def list_jobs(
             "--review",
             metavar="STATE",
             help="Only renders in this review state: approved, rejected or pending.",
+            autocompletion=complete.review_states,
         ),
     ] = None,
     reported: Annotated[
@@ -130,13 +131,15 @@ def list_jobs(
     console.print(_table(jobs, console.width))
 
 
+REVIEW_STATES = ("approved", "rejected", "pending")
+
+
 def _review_state(value: str | None) -> str | None:
-    choices = ("approved", "rejected", "pending")
     if value is None:
         return None
-    if value.strip().lower() not in choices:
+    if value.strip().lower() not in REVIEW_STATES:
         raise UsageError(
-            f"--review {value!r} is not a review state: choose from {', '.join(choices)}"
+            f"--review {value!r} is not a review state: choose from {', '.join(REVIEW_STATES)}"
         )
     return value.strip().lower()
 

@@ -44,7 +44,11 @@ def finite(value: float | None) -> float | None:
 Duration = Annotated[
     int | None,
     typer.Option(
-        "-d", "--duration", metavar="SECONDS", help="Seconds of video, 1-15 [default: 8]."
+        "-d",
+        "--duration",
+        metavar="SECONDS",
+        help="Seconds of video, 1-15 [default: 8].",
+        autocompletion=complete.durations,
     ),
 ]
 Aspect = Annotated[

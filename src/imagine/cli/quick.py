@@ -177,24 +177,40 @@ def _argument(
 def _choices(
     incomplete: str, statuses: frozenset[str] | None
 ) -> list[tuple[int, str, str | None]] | None:
+    from imagine import paths
+    from imagine.ledger.address import is_postgres
+
+    try:
+        where = paths.ledger_location()
+    except Exception:  # a config file that cannot be read: Typer's path says what is wrong
+        return None
+    if is_postgres(where):  # Typer's path asks it
+        return None
+    if not os.path.exists(where):  # completing must not create a ledger
+        return []
     import sqlite3  # here: a TAB on a setting or an option's value needs no ledger
 
-    from imagine import paths
     from imagine.ledger.choices import job_choices
 
-    where = paths.ledger_file()
-    if isinstance(where, str):  # a PostgreSQL ledger: Typer's path asks it
-        return None
-    if not where.exists():  # completing must not create a ledger
-        return []
     try:
-        conn = sqlite3.connect(f"{where.resolve().as_uri()}?mode=ro", uri=True, timeout=0.2)
+        conn = sqlite3.connect(_read_only_uri(where), uri=True, timeout=0.2)
         try:
             return job_choices(conn, incomplete, sorted(statuses or ()) or None, JOBS_OFFERED)
         finally:
             conn.close()
     except (sqlite3.Error, ValueError, OSError):
         return None  # Typer answers, and says what is wrong with the ledger
+
+
+def _read_only_uri(where: str) -> str:
+    """SQLite's URI for the file, opened read-only (Path.as_uri would import pathlib and
+    urllib.parse: 10 ms a TAB). SQLite decodes %HH and ends the path at ? or #."""
+    path = os.path.realpath(where)
+    if os.name == "nt":  # file:///C:/Users/... (SQLite's form of a Windows path)
+        path = "/" + path.replace("\\", "/")
+    for char, code in (("%", "%25"), ("?", "%3F"), ("#", "%23")):
+        path = path.replace(char, code)
+    return f"file://{path}?mode=ro"  # an empty authority, then the absolute path
 
 
 def _zsh(offered: Sequence[tuple[str, str | None]]) -> str:
