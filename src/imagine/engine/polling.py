@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from imagine import clock
 from imagine.api import contract
@@ -11,39 +11,39 @@ from imagine.api.errors import AnswerLost, APIError, NotFound, RateLimited, Serv
 from imagine.api.types import DONE, EXPIRED, FAILED, PENDING, Poll, for_ledger
 from imagine.engine import schedule
 from imagine.engine.events import UpdateKind
+from imagine.engine.stage import Run, answer_lost
 from imagine.errors import sentences
 from imagine.jobs import BlockReason, BlockSource, EventKind, Job, Status
 from imagine.printable import printable
-
-if TYPE_CHECKING:
-    from imagine.engine.runner import Engine
 
 MAX_STALLED_POLLS = 4
 
 
 class Poller:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, run: Run, times: schedule.RenderTimes, policy: schedule.PollPolicy) -> None:
+        self.run = run
+        self.times = times
+        self.policy = policy
         self._stalls: dict[str, int] = {}
         self._warned: set[str] = set()
 
     async def poll(self, job: Job) -> Job | None:
         """Poll when the job's schedule says; the job as the answer left it (None if unmoved)."""
-        engine = self.engine
+        run = self.run
         if job.next_poll_at:
-            await engine.sleep(clock.parse(job.next_poll_at) - clock.now())
+            await run.sleep(clock.parse(job.next_poll_at) - clock.now())
         if not contract.is_request_id(job.request_id):
             # Never polled with the key: an id like `../../x` would reach another route.
-            engine.answer_lost(job, "no valid request id was recorded")
+            answer_lost(run, job, "no valid request id was recorded")
             return None
         assert job.request_id is not None
         try:
-            answer = await engine.client(job).poll(job.request_id)
+            answer = await run.client(job).poll(job.request_id)
         except (Unreachable, ServerError, RateLimited, AnswerLost) as error:
             self._stalled(job, error)
             return None
         except NotFound as error:
-            moved = engine.move(
+            moved = run.move(
                 job,
                 EventKind.NOT_FOUND,
                 status=Status.FAILED,
@@ -51,7 +51,7 @@ class Poller:
                 error_message=f"the API no longer knows this request: {error}",
             )
             if moved:
-                engine.emit(moved, UpdateKind.FAILED, message=moved.error_message)
+                run.emit(moved, UpdateKind.FAILED, message=moved.error_message)
             return moved
         self._stalls.pop(job.id, None)
         return self.apply(job, answer)
@@ -64,8 +64,8 @@ class Poller:
         if rounds > MAX_STALLED_POLLS:
             raise error
         delay = min(60.0, 5.0 * 2 ** (rounds - 1))
-        self.engine.move(job, EventKind.UPDATE, next_poll_at=clock.iso(clock.now() + delay))
-        self.engine.emit(
+        self.run.move(job, EventKind.UPDATE, next_poll_at=clock.iso(clock.now() + delay))
+        self.run.emit(
             job,
             UpdateKind.STALLED,
             message=sentences(str(error), f"polling again in {delay:.0f}s"),
@@ -93,7 +93,6 @@ class Poller:
         return self._pending(job, answer, common)
 
     def _pending(self, job: Job, answer: Poll, common: dict[str, Any]) -> Job | None:
-        engine = self.engine
         now = clock.now()
         elapsed = now - clock.parse(job.submitted_at or job.created_at)
         delay = answer.retry_after
@@ -101,11 +100,11 @@ class Poller:
             delay = schedule.next_delay(
                 elapsed,
                 answer.progress,
-                engine.expected(job),
+                self.times.expected(job),
                 common["poll_count"],
-                engine.options.poll,
+                self.policy,
             )
-        moved = engine.move(
+        moved = self.run.move(
             job,
             EventKind.UPDATE,
             progress=answer.progress if answer.progress is not None else job.progress,
@@ -117,12 +116,12 @@ class Poller:
             return None
         if answer.status != PENDING and job.id not in self._warned:
             self._warned.add(job.id)
-            engine.emit(
+            self.run.emit(
                 moved,
                 UpdateKind.WARNING,
                 message=f"unexpected status {answer.status!r}; still polling",
             )
-        engine.emit(moved, UpdateKind.PROGRESS, progress=moved.progress)
+        self.run.emit(moved, UpdateKind.PROGRESS, progress=moved.progress)
         return moved
 
     def _done(self, job: Job, answer: Poll, common: dict[str, Any]) -> Job | None:
@@ -147,7 +146,7 @@ class Poller:
                 block_reason=BlockReason.MODERATION,
                 **fields,
             )
-        moved = self.engine.move(
+        moved = self.run.move(
             job,
             EventKind.RENDERED,
             status=Status.DOWNLOADING,
@@ -156,8 +155,8 @@ class Poller:
             **fields,
         )
         if moved:
-            self.engine.learned(moved)
-            self.engine.emit(moved, UpdateKind.RENDERED, progress=100)
+            self.times.learned(moved)
+            self.run.emit(moved, UpdateKind.RENDERED, progress=100)
         return moved
 
     def _failed(self, job: Job, answer: Poll, common: dict[str, Any]) -> Job | None:
@@ -179,9 +178,9 @@ class Poller:
     def _finish(
         self, job: Job, event: EventKind, status: Status, code: str, message: str, **values: Any
     ) -> Job | None:
-        moved = self.engine.move(
+        moved = self.run.move(
             job, event, status=status, error_code=code, error_message=message, **values
         )
         if moved:
-            self.engine.emit(moved, UpdateKind(event), message=message)
+            self.run.emit(moved, UpdateKind(event), message=message)
         return moved
