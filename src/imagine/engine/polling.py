@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import replace
 from typing import Any
 
 from imagine import clock
@@ -17,6 +19,12 @@ from imagine.jobs import BlockReason, BlockSource, EventKind, Job, Status
 from imagine.printable import printable
 
 MAX_STALLED_POLLS = 4
+# What a poll answer may say and be believed (a hostile or broken server says anything): a wait
+# longer than the client ever heeds, or a cost past what the ledger holds, is no real answer.
+MAX_POLL_DELAY = 300.0  # seconds
+MAX_COST_TICKS = 2**63 - 1
+MAX_VIDEO_SECONDS = 3600.0
+CODE_CHARS = 64
 
 
 class Poller:
@@ -73,6 +81,7 @@ class Poller:
 
     def apply(self, job: Job, answer: Poll) -> Job | None:
         """Record one poll answer and move the job on (None if someone else moved it first)."""
+        answer = _believable(answer)
         common: dict[str, Any] = {
             "poll_count": job.poll_count + 1,
             "response_json": for_ledger(answer.raw) if answer.raw else job.response_json,
@@ -166,7 +175,7 @@ class Poller:
             job,
             EventKind.BLOCKED if blocked else EventKind.FAILED,
             Status.BLOCKED if blocked else Status.FAILED,
-            answer.error_code or "failed",
+            printable(answer.error_code or "failed", CODE_CHARS),
             message,
             moderation="blocked" if blocked else None,
             block_source=BlockSource.PROVIDER if blocked else None,
@@ -184,3 +193,22 @@ class Poller:
         if moved:
             self.run.emit(moved, UpdateKind(event), message=message)
         return moved
+
+
+def _believable(answer: Poll) -> Poll:
+    """The answer without the numbers no real answer gives, each then taken as not given: a
+    progress outside 0-100, a negative or unstorable cost, an impossible video length. A
+    Retry-After is heeded for at most ``MAX_POLL_DELAY``."""
+    progress, ticks, seconds = answer.progress, answer.cost_ticks, answer.video_duration
+    wait = answer.retry_after
+    return replace(
+        answer,
+        progress=progress if progress is not None and 0 <= progress <= 100 else None,
+        cost_ticks=ticks if ticks is not None and 0 <= ticks <= MAX_COST_TICKS else None,
+        video_duration=(
+            seconds if seconds is not None and 0 <= seconds <= MAX_VIDEO_SECONDS else None
+        ),
+        retry_after=None
+        if wait is None or math.isnan(wait)
+        else min(max(wait, 0.0), MAX_POLL_DELAY),
+    )
