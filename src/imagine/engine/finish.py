@@ -42,6 +42,8 @@ Apply = Callable[[Job, Poll], Job | None]
 
 
 class Finisher:
+    """Downloads and records finished renders over the run's HTTP client."""
+
     def __init__(
         self,
         run: Run,

@@ -28,6 +28,8 @@ CODE_CHARS = 64
 
 
 class Poller:
+    """Polls running jobs for a run; one per run (stalls and warnings are counted per job)."""
+
     def __init__(self, run: Run, times: schedule.RenderTimes, policy: schedule.PollPolicy) -> None:
         self.run = run
         self.times = times

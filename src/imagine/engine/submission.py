@@ -45,6 +45,9 @@ class NoSlot(Exception):
 
 
 class Submitter:
+    """Sends queued jobs for a run; one per run, shared by all its jobs (the gate, the wake-up
+    when a slot is freed and the 429 rounds are per run)."""
+
     def __init__(
         self, run: Run, ledger: Ledger, times: schedule.RenderTimes, options: EngineOptions
     ) -> None:
