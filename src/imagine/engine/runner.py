@@ -186,18 +186,8 @@ class Engine:
             await asyncio.sleep(interval)
             leases.renew(self.ledger, self.owner, self.options.lease_seconds)
 
-    def left(self) -> float | None:
-        """Seconds until the deadline (None: no deadline). It bounds everything a job does,
-        whatever a server does: a dripping answer, a body that never comes."""
-        return None if self._deadline is None else self._deadline - clock.now()
-
     def _time_up(self) -> bool:
         return self._deadline is not None and clock.now() >= self._deadline
-
-    def client(self, job: Job) -> XAIClient:
-        if job.base_url not in self._clients:
-            self._clients[job.base_url] = self._client_factory(job.base_url)
-        return self._clients[job.base_url]
 
     async def _drive(self, job_id: str) -> Outcome:
         try:
@@ -283,7 +273,17 @@ class Engine:
             self._http = new_http()
         return self._http
 
-    # -- shared by the stages ------------------------------------------------------------------
+    # -- what the stages may ask of the run (stage.Run) ----------------------------------------
+
+    def left(self) -> float | None:
+        """Seconds until the deadline (None: no deadline). It bounds everything a job does,
+        whatever a server does: a dripping answer, a body that never comes."""
+        return None if self._deadline is None else self._deadline - clock.now()
+
+    def client(self, job: Job) -> XAIClient:
+        if job.base_url not in self._clients:
+            self._clients[job.base_url] = self._client_factory(job.base_url)
+        return self._clients[job.base_url]
 
     def move(self, job: Job, event: EventKind, **values: Any) -> Job | None:
         """Change the job if it is still in the state we last saw; None if someone moved it
