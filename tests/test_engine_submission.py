@@ -23,7 +23,7 @@ from imagine.api.errors import (
 )
 from imagine.engine import schedule
 from imagine.engine.events import UpdateKind
-from imagine.engine.options import EngineOptions
+from imagine.engine.run_options import EngineOptions
 from imagine.engine.stage import Deadline
 from imagine.engine.submission import NoSlot, Submitter
 from imagine.jobs import EventKind, Job, Status

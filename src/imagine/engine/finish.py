@@ -25,7 +25,7 @@ from imagine.engine.download import (
     sha256_file,
 )
 from imagine.engine.events import UpdateKind
-from imagine.engine.options import EngineOptions
+from imagine.engine.run_options import EngineOptions
 from imagine.engine.stage import Run
 from imagine.errors import MediaError, sentences
 from imagine.jobs import EventKind, Job, Status

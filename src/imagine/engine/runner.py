@@ -31,10 +31,10 @@ from imagine.engine import schedule, workers
 from imagine.engine.download import new_http
 from imagine.engine.events import Reason, Sink, Update, UpdateKind, null_sink
 from imagine.engine.finish import Finisher
-from imagine.engine.options import EngineOptions as EngineOptions  # (where callers find it)
 from imagine.engine.outcome import Outcome as Outcome  # (where callers find it)
 from imagine.engine.outcome import stopped
 from imagine.engine.polling import Poller
+from imagine.engine.run_options import EngineOptions as EngineOptions  # (where callers find it)
 from imagine.engine.stage import Deadline, answer_lost
 from imagine.engine.submission import NoSlot, Submitter
 from imagine.errors import ImagineError, LedgerUnreachable

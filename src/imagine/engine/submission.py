@@ -28,7 +28,7 @@ from imagine.budget import Refusal
 from imagine.engine import schedule
 from imagine.engine.bodies import InputChanged, request_body
 from imagine.engine.events import UpdateKind
-from imagine.engine.options import EngineOptions
+from imagine.engine.run_options import EngineOptions
 from imagine.engine.stage import Deadline, Run, answer_lost
 from imagine.errors import ImagineError, PolicyError
 from imagine.jobs import EventKind, Job, Status
