@@ -43,13 +43,13 @@ def test_render_times_learned_during_a_run_match_the_ledger(
         engine = Engine(
             session.ledger, session.client, options=EngineOptions(rps=50, concurrency=1)
         )
-        assert engine.expected(first) is None  # nothing of this shape has rendered yet
+        assert engine.times.expected(first) is None  # nothing of this shape has rendered yet
 
         outcomes = asyncio.run(engine.run([item.job.id for item in planned]))
         assert [str(outcome.job.status) for outcome in outcomes] == ["complete"] * 3
 
-        learned = engine.expected(first)
-        fresh = Engine(session.ledger, session.client).expected(first)
+        learned = engine.times.expected(first)
+        fresh = Engine(session.ledger, session.client).times.expected(first)
         assert learned is not None and fresh is not None
         assert learned == pytest.approx(fresh, abs=1e-9)
         assert 0 < learned < 5
@@ -80,8 +80,8 @@ def test_a_full_engine_waits_for_a_freed_slot_before_asking_the_ledger(
         )
 
         async def go() -> None:
-            assert await engine._take_slot(first)
-            waiting = asyncio.create_task(engine._take_slot(second))
+            assert await engine.submitter.take_slot(first)
+            waiting = asyncio.create_task(engine.submitter.take_slot(second))
             await asyncio.sleep(0.2)  # under the 0.5 s recheck
             assert asked == [first.id] and not waiting.done()
             running = session.ledger.require(first.id)

@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
 from imagine import clock, sidecar
-from imagine.api.types import DONE, EXPIRED, for_ledger
+from imagine.api.types import DONE, EXPIRED, Poll, for_ledger
 from imagine.engine import workers
 from imagine.engine.download import (
     Downloaded,
@@ -24,7 +25,10 @@ from imagine.engine.download import (
     sha256_file,
 )
 from imagine.engine.events import UpdateKind
+from imagine.engine.run_options import EngineOptions
+from imagine.engine.stage import Run
 from imagine.errors import MediaError, sentences
+from imagine.ledger.store import Ledger
 from imagine.lifecycle import EventKind, Job, Status
 from imagine.media import label
 from imagine.render_files import RenderFiles
@@ -33,24 +37,36 @@ from imagine.render_files import RenderFiles
 RESUME_FIRST = 0.3
 RESUME_MAX = 8.0
 
-if TYPE_CHECKING:
-    from imagine.engine.runner import Engine
+# What the poll stage makes of a poll answer (``Poller.apply``): the job as it then stands.
+Apply = Callable[[Job, Poll], Job | None]
 
 
 class Finisher:
-    def __init__(self, engine: Engine, http: httpx.AsyncClient) -> None:
-        self.engine = engine
+    """Downloads and records finished renders over the run's HTTP client."""
+
+    def __init__(
+        self,
+        run: Run,
+        ledger: Ledger,
+        http: httpx.AsyncClient,
+        apply: Apply,
+        options: EngineOptions,
+    ) -> None:
+        self.run = run
+        self.ledger = ledger
         self.http = http
+        self.apply = apply  # for a poll answer that is neither a new URL nor the result gone
+        self.options = options
 
     async def finish(self, job: Job) -> Job | None:
         """Download, check and record the file; the job as it then stands (None if unmoved)."""
         final = Path(job.output_path)
         if final.exists() and await asyncio.to_thread(_already_saved, final, job.id):
             return await self._complete(job, final, None)
-        attempts = self.engine.options.download_attempts
+        attempts = self.options.download_attempts
         for attempt in range(1, attempts + 1):
             if attempt > 1:  # a new URL, or someone else's move, may have come in between
-                job = self.engine.ledger.require(job.id)
+                job = self.ledger.require(job.id)
                 if job.status is not Status.DOWNLOADING:
                     return job
             try:
@@ -59,7 +75,7 @@ class Finisher:
                     job.video_url or "",
                     final,
                     self._progress(job),
-                    self.engine.options.download,
+                    self.options.download,
                 )
             except LinkExpired:
                 if not await self._refresh(job):
@@ -70,7 +86,7 @@ class Finisher:
                     return self._fail(job, error)
                 if attempt == attempts:
                     raise _stalled(error) from None
-                self.engine.emit(job, UpdateKind.RETRY, message=sentences(str(error), "resuming"))
+                self.run.emit(job, UpdateKind.RETRY, message=sentences(str(error), "resuming"))
                 pause = min(RESUME_MAX, RESUME_FIRST * 2**attempt)
                 await asyncio.sleep(pause * random.uniform(0.8, 1.2))
                 continue
@@ -80,7 +96,7 @@ class Finisher:
     def _fail(self, job: Job, error: DownloadError) -> Job | None:
         """A download that cannot succeed (a URL we will not fetch, a file over the size cap):
         the job fails with the reason, said once."""
-        moved = self.engine.move(
+        moved = self.run.move(
             job,
             EventKind.DOWNLOAD_FAILED,
             status=Status.FAILED,
@@ -88,26 +104,26 @@ class Finisher:
             error_message=str(error),
         )
         if moved:
-            self.engine.emit(moved, UpdateKind.FAILED, message=str(error))
+            self.run.emit(moved, UpdateKind.FAILED, message=str(error))
         return moved
 
     def _progress(self, job: Job) -> Any:
         def report(have: int, total: int | None) -> None:
-            self.engine.emit(job, UpdateKind.DOWNLOADING, data={"bytes": have, "total": total})
+            self.run.emit(job, UpdateKind.DOWNLOADING, data={"bytes": have, "total": total})
 
         return report
 
     async def _refresh(self, job: Job) -> bool:
         """The video URL expired: ask the API for a fresh one (or learn the result is gone)."""
         assert job.request_id is not None
-        poll = await self.engine.client(job).poll(job.request_id)
+        poll = await self.run.client(job).poll(job.request_id)
         if poll.status == DONE and poll.video_url:
-            moved = self.engine.move(
+            moved = self.run.move(
                 job, EventKind.NEW_URL, video_url=poll.video_url, response_json=for_ledger(poll.raw)
             )
             return moved is not None
         if poll.status in (EXPIRED, DONE):
-            moved = self.engine.move(
+            moved = self.run.move(
                 job,
                 EventKind.EXPIRED,
                 status=Status.EXPIRED,
@@ -115,9 +131,9 @@ class Finisher:
                 error_message="the video URL expired and the provider no longer holds the result",
             )
             if moved:
-                self.engine.emit(moved, UpdateKind.EXPIRED, message=moved.error_message)
+                self.run.emit(moved, UpdateKind.EXPIRED, message=moved.error_message)
             return False
-        self.engine.poller.apply(job, poll)
+        self.apply(job, poll)
         return False
 
     async def _complete(self, job: Job, final: Path, done: Downloaded | None) -> Job | None:
@@ -129,11 +145,11 @@ class Finisher:
             )
         except OSError as error:
             raise save_failed(error, final.parent) from None
-        moved = self.engine.move(job, EventKind.COMPLETE, **values)
+        moved = self.run.move(job, EventKind.COMPLETE, **values)
         if "note" in info:
-            self.engine.note_once(info["note"])
+            self.run.note_once(info["note"])
         if moved:
-            self.engine.emit(moved, UpdateKind.COMPLETE, progress=100)
+            self.run.emit(moved, UpdateKind.COMPLETE, progress=100)
         return moved
 
 

@@ -4,88 +4,46 @@ Every transition is committed to the ledger before the next network call, so a c
 leaves each job in a state `imagine wait` can carry on from. A job whose POST may have landed without
 an answer becomes ``unknown`` and is never sent again by the engine.
 
-Three stages share one event loop: submissions, paced per model and capped in flight across every
-process sharing the ledger (``leases.try_start``); polls, each at the job's ``next_poll_at``; and
-downloads. A job is driven by one process at a time, the holder of its lease; another process that
-wants it watches the ledger until it is finished, or takes it over if its holder dies.
+Three stages share one event loop, each a module of its own that sees only ``stage.Run`` (this
+engine: move, emit, note_once, client, sleep, left) and the collaborators it is given:
+``submission.Submitter`` (paced per model and capped in flight across every process sharing the
+ledger, ``leases.try_start``), ``polling.Poller`` (each job at its ``next_poll_at``) and
+``finish.Finisher`` (download, check, record). This module composes them and keeps the driving:
+which jobs are taken in and how many at once, their leases, the deadline, and what each stage
+hands on to the next. A job is driven by one process at a time, the holder of its lease; another
+process that wants it watches the ledger until it is finished, or takes it over if its holder
+dies.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
 
-from imagine import clock, ids
+from imagine import clock
 from imagine.api.client import XAIClient
-from imagine.api.http_errors import (
-    AnswerLost,
-    APIError,
-    AuthenticationFailed,
-    InvalidRequest,
-    NotFound,
-    PermissionDenied,
-    RateLimited,
-    ServerError,
-    Unreachable,
-)
-from imagine.api.types import for_ledger
-from imagine.caps import Budget, Refusal, settled
+from imagine.caps import settled
 from imagine.engine import schedule, workers
-from imagine.engine.bodies import InputChanged, request_body
-from imagine.engine.download import Limits, SaveFailed, new_http
+from imagine.engine.download import new_http
 from imagine.engine.events import Reason, Sink, Update, UpdateKind, null_sink
 from imagine.engine.finish import Finisher
+from imagine.engine.outcome import Outcome as Outcome  # (where callers find it)
+from imagine.engine.outcome import stopped
 from imagine.engine.polling import Poller
-from imagine.errors import ImagineError, LedgerUnreachable, PolicyError, sentences
+from imagine.engine.run_options import EngineOptions as EngineOptions  # (where callers find it)
+from imagine.engine.stage import Deadline, answer_lost
+from imagine.engine.submission import NoSlot, Submitter
+from imagine.errors import ImagineError, LedgerUnreachable
 from imagine.ledger import leases
-from imagine.ledger.store import HISTORY, Ledger, render_time
-from imagine.lifecycle import Brief, EventKind, Job, Status
-from imagine.spec import recorded
+from imagine.ledger.store import Ledger
+from imagine.lifecycle import EventKind, Job, Status
 
 ClientFactory = Callable[[str], XAIClient]
-Shape = tuple[str, str | None, float | None]  # model, resolution, seconds of video
-MAX_RATE_LIMITED_ROUNDS = 6
-SLOT_RECHECK = 0.5  # seconds between looks at the shared ledger while every slot is taken
 WATCH_INTERVAL = 1.0  # seconds between looks at a job another process is driving
-
-
-@dataclass(frozen=True)
-class EngineOptions:
-    rps: float = 1.0
-    concurrency: int = 4
-    wait: bool = True
-    timeout: float | None = None
-    lease_seconds: float = 60.0
-    poll: schedule.PollPolicy = field(default_factory=lambda: schedule.DEFAULT)
-    download_attempts: int = 6
-    download: Limits = field(default_factory=Limits)
-    # Jobs driven at once (rendering, polled, downloading, or waiting for a slot); the rest of a
-    # batch waits as ledger rows only.
-    max_active: int = 256
-    # Spending caps, checked and reserved as each job is sent (imagine.caps).
-    budget: Budget = field(default_factory=Budget)
-
-
-@dataclass(frozen=True, slots=True)  # (one per job of a run)
-class Outcome:
-    """Where a job stands when the engine let go of it, and why if it is not final. Only the
-    job's brief is kept, so that a run's outcomes stay small however long the batch."""
-
-    job: Brief
-    reason: Reason | None = None  # None when settled
-    error: ImagineError | None = None
-
-    @classmethod
-    def of(
-        cls, job: Job, reason: Reason | None = None, error: ImagineError | None = None
-    ) -> Outcome:
-        return cls(Brief.of(job), reason, error)
 
 
 async def _at_once(job_ids: list[str]) -> AsyncIterator[list[str]]:
@@ -97,21 +55,6 @@ async def _close_source(source: AsyncIterator[Sequence[str]]) -> None:
     close = getattr(source, "aclose", None)
     if close is not None:
         await close()
-
-
-class _Deadline(Exception):
-    pass
-
-
-_CUT_SHORT = {
-    Status.RUNNING: "the API had not finished answering a poll",
-    Status.DOWNLOADING: "the file host was still sending the video",
-    Status.UNKNOWN: "the request was being sent (it may have been accepted)",
-}
-
-
-class _NoSlot(Exception):
-    """With --no-wait, every render slot is taken: the job is left queued for `imagine wait`."""
 
 
 class Engine:
@@ -130,18 +73,15 @@ class Engine:
         self.owner = owner or leases.new_owner()
         self._client_factory = clients
         self._clients: dict[str, XAIClient] = {}
-        self._gate = asyncio.Lock()
-        self._freed = asyncio.Event()
-        self._full = False  # the last start took the last free slot
         self._deadline: float | None = None
         self._http: httpx.AsyncClient | None = None
-        self._limited: dict[str, int] = {}  # 429 rounds per job at submit
         self._noted: set[str] = set()
-        self._history: dict[Shape, list[float]] = {}
-        self._expected: dict[Shape, float | None] = {}
         self._unsent: set[str] = set()  # queued jobs taken in, whose sending is not yet settled
         self._sent_one = asyncio.Event()
-        self.poller = Poller(self)
+        # The stages, each given only what it uses (stage.Run: this engine).
+        self.times = schedule.RenderTimes(ledger)
+        self.submitter = Submitter(self, ledger, self.times, self.options)
+        self.poller = Poller(self, self.times, self.options.poll)
 
     # -- running -------------------------------------------------------------------------------
 
@@ -219,7 +159,7 @@ class Engine:
         while len(self._unsent) > most and not self._time_up():
             self._sent_one.clear()
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._left()):
+                async with asyncio.timeout(self.left()):
                     await self._sent_one.wait()
 
     def _settled_sending(self, job_id: str) -> None:
@@ -246,18 +186,8 @@ class Engine:
             await asyncio.sleep(interval)
             leases.renew(self.ledger, self.owner, self.options.lease_seconds)
 
-    def _left(self) -> float | None:
-        """Seconds until the deadline (None: no deadline). It bounds everything a job does,
-        whatever a server does: a dripping answer, a body that never comes."""
-        return None if self._deadline is None else self._deadline - clock.now()
-
     def _time_up(self) -> bool:
         return self._deadline is not None and clock.now() >= self._deadline
-
-    def client(self, job: Job) -> XAIClient:
-        if job.base_url not in self._clients:
-            self._clients[job.base_url] = self._client_factory(job.base_url)
-        return self._clients[job.base_url]
 
     async def _drive(self, job_id: str) -> Outcome:
         try:
@@ -272,7 +202,7 @@ class Engine:
                 return Outcome.of(self.ledger.require(job_id))
             job: Job | None = None
             try:
-                async with asyncio.timeout(self._left()):
+                async with asyncio.timeout(self.left()):
                     job = await self._advance(claimed)
                 return Outcome.of(job)
             finally:
@@ -282,28 +212,11 @@ class Engine:
                 if job is None or job.status is not Status.COMPLETE:
                     # Its lease may have held a render slot until now, or another process moved
                     # it. (A complete job freed its slot when its render finished.)
-                    self.slot_freed()
-        except _Deadline:
-            return Outcome.of(self.ledger.require(job_id), reason=Reason.TIMEOUT)
-        except TimeoutError:
-            # The deadline cut a request or a download short: say which, since the server's
-            # silence is the news.
-            job = self.ledger.require(job_id)
-            doing = _CUT_SHORT.get(job.status)
-            if doing:
-                self.emit(job, UpdateKind.STALLED, message=f"--timeout ran out while {doing}")
-            return Outcome.of(job, reason=Reason.TIMEOUT)
-        except (Unreachable, ServerError, RateLimited, AnswerLost, SaveFailed) as error:
-            job = self.ledger.require(job_id)
-            if job.status.live:  # a job already failed or unknown has said its last word
-                self.emit(job, UpdateKind.STALLED, message=str(error))
-            return Outcome.of(job, reason=Reason.UNREACHABLE, error=error)
-        except (AuthenticationFailed, PermissionDenied) as error:
-            return Outcome.of(self.ledger.require(job_id), reason=Reason.AUTH, error=error)
+                    self.submitter.slot_freed()
         except LedgerUnreachable:
             raise  # the command stops (exit 4): no job's outcome can be read or written
-        except ImagineError as error:
-            return Outcome.of(self.ledger.require(job_id), reason=Reason.REFUSED, error=error)
+        except (Deadline, TimeoutError, ImagineError) as error:
+            return stopped(self, self.ledger.require(job_id), error)
 
     async def _claim(self, job_id: str) -> Job | None:
         """Take the job's lease; while another live process holds it, watch the ledger instead.
@@ -327,22 +240,24 @@ class Engine:
         """Run the job's stages in turn; the job as the engine leaves it. Each stage hands back
         the job as its last move left it; when it has none (nothing moved, or someone else moved
         the job first), the ledger says where the job stands."""
-        finisher = Finisher(self, self._require_http())
+        finisher = Finisher(
+            self, self.ledger, self._require_http(), self.poller.apply, self.options
+        )
         while True:
             after: Job | None = None
             if job.status is Status.QUEUED:
                 try:
-                    after = await self._submit(job)
+                    after = await self.submitter.submit(job)
                     if after is not None:
                         self._settled_sending(job.id)
-                except _NoSlot:
+                except NoSlot:
                     self.note_once(
                         f"every render slot is taken (-c {self.options.concurrency}); jobs left "
                         "queued are sent by `imagine wait`"
                     )
                     return job
             elif job.status is Status.SUBMITTING:
-                self.answer_lost(job, "the process sending it stopped before the answer came")
+                answer_lost(self, job, "the process sending it stopped before the answer came")
             elif job.status is Status.RUNNING:
                 if not self.options.wait:
                     return job
@@ -358,165 +273,17 @@ class Engine:
             self._http = new_http()
         return self._http
 
-    # -- submitting ----------------------------------------------------------------------------
+    # -- what the stages may ask of the run (stage.Run) ----------------------------------------
 
-    async def _submit(self, job: Job) -> Job | None:
-        if not await self._take_slot(job):
-            return None
-        job = replace(job, status=Status.SUBMITTING)  # as try_start left it
-        self.emit(job, UpdateKind.SUBMITTING)
-        try:
-            body = await request_body(job, self.client(job), self.ledger)
-        except InputChanged as error:
-            self._refused(job, error, code="input_changed")
-            raise
-        except APIError as error:
-            self._refused(job, error, code="upload_failed")
-            raise
-        if job.inputs:
-            job = self.ledger.require(job.id)  # with the file ids of any uploads
-        try:
-            answer = await self.client(job).submit(job.route, body)
-        except asyncio.CancelledError:
-            self.answer_lost(job, "interrupted while the request was being sent")
-            raise
-        except RateLimited as error:
-            if self._rate_limited(job, error):
-                return None
-            self._refused(job, error, code="not_submitted")
-            raise
-        except Unreachable as error:
-            self._refused(job, error, code="not_submitted")
-            raise
-        except (InvalidRequest, NotFound, AuthenticationFailed, PermissionDenied) as error:
-            self._refused(job, error, code=error.code or type(error).__name__)
-            raise
-        except APIError as error:  # 5xx, a lost answer, an answer without a request id
-            self.answer_lost(job, str(error))
-            raise
-        return self._submitted(job, answer, body)
+    def left(self) -> float | None:
+        """Seconds until the deadline (None: no deadline). It bounds everything a job does,
+        whatever a server does: a dripping answer, a body that never comes."""
+        return None if self._deadline is None else self._deadline - clock.now()
 
-    async def _take_slot(self, job: Job) -> bool:
-        """Wait for a free slot and the model's next start time; then the job is `submitting`.
-
-        One task per process asks at a time (the gate), so a thousand queued jobs cost one look
-        at the ledger, not a thousand. A slot freed in this process wakes the asker at once; one
-        freed elsewhere is seen at the next look. After a start that took the last free slot, the
-        next asker waits for a slot to be freed before it looks: that look could only say no.
-        """
-        async with self._gate:
-            while True:
-                if self._time_up():
-                    raise _Deadline  # nothing new is sent once the time is up
-                if self._full:
-                    await self._nap(SLOT_RECHECK)
-                    self._full = False
-                self._freed.clear()
-                start = leases.try_start(
-                    self.ledger,
-                    job.id,
-                    job.model,
-                    rps=self.options.rps,
-                    cap=self.options.concurrency,
-                    budget=self.options.budget,
-                )
-                if start.refused is not None:
-                    self._over_budget(job, start.refused)
-                if start.wait == 0:
-                    self._full = start.slots_left <= 0
-                    return True
-                if start.wait < 0:
-                    return False
-                if start.slots_left <= 0 and not self.options.wait:
-                    # Nothing here follows the renders in flight, so no slot would be freed.
-                    raise _NoSlot
-                await self._nap(min(start.wait, SLOT_RECHECK))
-
-    async def _nap(self, seconds: float) -> None:
-        """Sleep up to ``seconds``, waking early when a slot is freed in this process."""
-        if self._deadline is not None and clock.now() + seconds > self._deadline:
-            await self.sleep(seconds)  # sleeps to the deadline, then raises
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
-                await self._freed.wait()
-
-    def slot_freed(self) -> None:
-        self._freed.set()
-
-    def _over_budget(self, job: Job, refused: Refusal) -> None:
-        """The job was blocked, not sent: a cap would be crossed (exit 5)."""
-        blocked = replace(job, status=Status.BLOCKED, error_message=refused.message())
-        self.emit(blocked, UpdateKind.BLOCKED, message=refused.message())
-        raise PolicyError(f"#{job.seq} {refused.message()}")
-
-    def _rate_limited(self, job: Job, error: RateLimited) -> bool:
-        """Still limited after the client's retries: slow every process down and queue the job
-        again (it was refused, so nothing was paid), a few times before giving up."""
-        rounds = self._limited.get(job.id, 0) + 1
-        self._limited[job.id] = rounds
-        if rounds > MAX_RATE_LIMITED_ROUNDS:
-            return False
-        delay = error.retry_after or min(60.0, 2.0**rounds)
-        leases.slow_down(self.ledger, job.model, delay)
-        moved = self.move(
-            job, EventKind.RATE_LIMITED, status=Status.QUEUED, detail={"retry_in": delay}
-        )
-        if moved:
-            self.emit(
-                moved, UpdateKind.RETRY, message=f"rate limited; trying again in {delay:.0f}s"
-            )
-        return True
-
-    def _submitted(self, job: Job, answer: dict[str, Any], body: dict[str, Any]) -> Job | None:
-        now = clock.now()
-        first = schedule.first_delay(self.expected(job), self.options.poll)
-        values: dict[str, Any] = {
-            "request_id": answer["request_id"],
-            "request_json": json.dumps(recorded(body)),
-            "submitted_at": clock.iso(now),
-            "submit_response_json": for_ledger(answer),
-            "next_poll_at": clock.iso(now + first),
-        }
-        moved = self.move(job, EventKind.SUBMITTED, status=Status.RUNNING, **values)
-        if moved is None:
-            # Canceled while the request was in flight: the provider has it all the same, so the
-            # request id is kept (for the cost, and in case the user wants the video after all).
-            self.ledger.update(job.id, EventKind.SUBMITTED_AFTER_CANCEL, **values)
-            return None
-        self.emit(moved, UpdateKind.SUBMITTED, progress=0)
-        return moved
-
-    def _refused(self, job: Job, error: ImagineError, *, code: str) -> None:
-        """Not accepted, so not paid for: the job fails with the reason."""
-        moved = self.move(
-            job,
-            EventKind.REFUSED,
-            status=Status.FAILED,
-            error_code=code,
-            error_message=str(error),
-            detail={"http_status": getattr(error, "status", None)},
-        )
-        if moved:
-            self.emit(moved, UpdateKind.FAILED, message=str(error))
-
-    def answer_lost(self, job: Job, reason: str) -> None:
-        message = sentences(
-            f"the answer was lost after sending: {reason}",
-            "it may be rendering, and billed",
-            f"Run `imagine retry {ids.short(job.id)}` to send it again, "
-            f"or `imagine cancel {ids.short(job.id)}`.",
-        )
-        moved = self.move(
-            job,
-            EventKind.ANSWER_LOST,
-            status=Status.UNKNOWN,
-            error_code="answer_lost",
-            error_message=message,
-        )
-        if moved:
-            self.emit(moved, UpdateKind.UNKNOWN, message=message)
-
-    # -- shared by the stages ------------------------------------------------------------------
+    def client(self, job: Job) -> XAIClient:
+        if job.base_url not in self._clients:
+            self._clients[job.base_url] = self._client_factory(job.base_url)
+        return self._clients[job.base_url]
 
     def move(self, job: Job, event: EventKind, **values: Any) -> Job | None:
         """Change the job if it is still in the state we last saw; None if someone moved it
@@ -529,35 +296,15 @@ class Engine:
         values.update(settled(values))
         moved = self.ledger.move(job, event, **values)
         if moved and job.status in leases.IN_FLIGHT and moved.status not in leases.IN_FLIGHT:
-            self.slot_freed()
+            self.submitter.slot_freed()
         return moved
-
-    def expected(self, job: Job) -> float | None:
-        """The expected render time for the job's shape, from its recent renders: read from the
-        ledger once per run, then kept up to date as this run's renders finish."""
-        shape = (job.model, job.resolution, job.output_seconds)
-        if shape not in self._history:
-            self._history[shape] = self.ledger.render_seconds(*shape)
-            self._expected[shape] = schedule.expected_seconds(self._history[shape])
-        return self._expected[shape]
-
-    def learned(self, job: Job) -> None:
-        """A render finished: its time joins the history of its shape (as the ledger would
-        give it: the newest first, by the duration the provider reports)."""
-        shape = (job.model, job.resolution, job.video_duration)
-        history = self._history.get(shape)
-        if history is None or not (job.submitted_at and job.completed_at):
-            return
-        history.insert(0, render_time(job.submitted_at, job.completed_at, job.last_pending_at))
-        del history[HISTORY:]
-        self._expected[shape] = schedule.expected_seconds(history)
 
     async def sleep(self, seconds: float) -> None:
         if seconds <= 0:
             return
         if self._deadline is not None and clock.now() + seconds > self._deadline:
             await asyncio.sleep(max(0.0, self._deadline - clock.now()))
-            raise _Deadline
+            raise Deadline
         await asyncio.sleep(seconds)
 
     def emit(self, job: Job, kind: UpdateKind, **kw: Any) -> None:

@@ -8,6 +8,11 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from imagine.ledger.store import HISTORY, Ledger, render_time
+from imagine.lifecycle import Job
+
+Shape = tuple[str, str | None, float | None]  # model, resolution, seconds of video
+
 
 @dataclass(frozen=True)
 class PollPolicy:
@@ -57,3 +62,31 @@ def next_delay(
 
 def _clamp(seconds: float, policy: PollPolicy) -> float:
     return min(policy.maximum, max(policy.minimum, seconds))
+
+
+class RenderTimes:
+    """The expected render time of each shape of job, from its recent renders: read from the
+    ledger once per run, then kept up to date as this run's renders finish."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+        self._history: dict[Shape, list[float]] = {}
+        self._expected: dict[Shape, float | None] = {}
+
+    def expected(self, job: Job) -> float | None:
+        shape = (job.model, job.resolution, job.output_seconds)
+        if shape not in self._history:
+            self._history[shape] = self._ledger.render_seconds(*shape)
+            self._expected[shape] = expected_seconds(self._history[shape])
+        return self._expected[shape]
+
+    def learned(self, job: Job) -> None:
+        """A render finished: its time joins the history of its shape (as the ledger would
+        give it: the newest first, by the duration the provider reports)."""
+        shape = (job.model, job.resolution, job.video_duration)
+        history = self._history.get(shape)
+        if history is None or not (job.submitted_at and job.completed_at):
+            return
+        history.insert(0, render_time(job.submitted_at, job.completed_at, job.last_pending_at))
+        del history[HISTORY:]
+        self._expected[shape] = expected_seconds(history)
