@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from imagine.api import contract
 from imagine.errors import ConfigError, PolicyError
-from imagine.rules import Rule, rules_from_file
+from imagine.rules import Rule
 
 if TYPE_CHECKING:
     from imagine.config import Settings
@@ -167,14 +167,3 @@ def admin_file() -> Path | None:
             raise ConfigError(f"{ENV} names {path}, which is not a file: fix or unset it")
         return path
     return DEFAULT_FILE if DEFAULT_FILE.is_file() else None
-
-
-def load() -> Admin | None:
-    """The admin policy in force, checked as strictly as any config file, or None."""
-    from imagine import config
-
-    path = admin_file()
-    if path is None:
-        return None
-    values = config.checked_values(config.read_toml(path), source=str(path))
-    return Admin(path=path, values=values, rules=tuple(rules_from_file(path, "admin file")))

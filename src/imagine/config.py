@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from imagine import paths
@@ -22,6 +22,9 @@ from imagine.atomic import write_atomic
 from imagine.errors import ConfigError
 from imagine.pricing import DEFAULT_PRICES
 from imagine.rules.ruleset import PolicyLevel
+
+if TYPE_CHECKING:
+    from imagine.admin import Admin
 
 DEFAULT_BASE_URL = "https://api.x.ai"
 DEFAULT_OUTPUT = "renders/{date}-{slug}-{short}"
@@ -441,17 +444,27 @@ def apply_values(
     return replace(settings, prices=prices, **changes)
 
 
+def load_admin() -> Admin | None:
+    """The admin policy in force (imagine.admin), checked as strictly as any config file, or None."""
+    from imagine import admin
+    from imagine.rules import rules_from_file
+
+    path = admin.admin_file()
+    if path is None:
+        return None
+    values = checked_values(read_toml(path), source=str(path))
+    return admin.Admin(path=path, values=values, rules=tuple(rules_from_file(path, "admin file")))
+
+
 def load(project_file: Path | None = None) -> Settings:
     """Defaults < user config < project file < the admin policy file, which nobody overrides."""
-    from imagine import admin
-
     settings = apply_file(Settings(), paths.config_file())
     if project_file is not None:
         settings = apply_file(settings, project_file, project=True)
     user = os.environ.get("IMAGINE_USER")
     if user:
         settings = replace(settings, user=parse_value("user", user, source="IMAGINE_USER"))
-    locked = admin.load()
+    locked = load_admin()
     if locked is not None:
         settings = apply_values(settings, locked.values)
     storage = os.environ.get("IMAGINE_STORAGE")

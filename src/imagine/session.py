@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 from imagine import config, credentials, paths
 from imagine.admin import Admin
-from imagine.admin import load as load_admin
 from imagine.api.client import RetryHook, RetryPolicy, XAIClient
 from imagine.config import Settings
 from imagine.errors import UsageError
@@ -58,7 +57,7 @@ class Session:
     @cached_property
     def admin(self) -> Admin | None:
         """The admin policy file in force, if any (docs/policy.md)."""
-        return load_admin()
+        return config.load_admin()
 
     def rules(self, level: PolicyLevel) -> RuleSet:
         """The prompt rules in force here: shipped, user, project and admin."""

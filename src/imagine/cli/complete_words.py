@@ -7,7 +7,7 @@ COMPLETE_VAR = "_IMAGINE_COMPLETE"
 JOBS_OFFERED = 30
 DESCRIPTION_WIDTH = 60
 
-# Statuses spelled out rather than imported: building imagine.lifecycle' dataclasses costs a TAB
+# Statuses spelled out rather than imported: building imagine.lifecycle's dataclasses costs a TAB
 # 15 ms. tests/test_completions.py checks each set against jobs.py.
 UNFINISHED = frozenset({"queued", "submitting", "running", "downloading", "unknown"})
 RETRYABLE = frozenset({"failed", "blocked", "expired", "canceled", "unknown"})
@@ -53,3 +53,8 @@ def description(seq: int, prompt: str | None) -> str:
     if len(text) > DESCRIPTION_WIDTH:
         text = text[: DESCRIPTION_WIDTH - 1] + "…"
     return f"#{seq} {text}".rstrip()
+
+
+# Values of options with a fixed set, here so that their commands and TAB share one spelling.
+PROGRESS_MODES = ("auto", "plain", "json", "none")  # --progress
+REVIEW_STATES = ("approved", "rejected", "pending")  # list --review

@@ -156,7 +156,7 @@ def batch_formats(incomplete: str) -> list[str]:
 
 
 def review_states(incomplete: str) -> list[str]:
-    from imagine.cli.listing import REVIEW_STATES
+    from imagine.cli.complete_words import REVIEW_STATES
 
     return _among(REVIEW_STATES, incomplete)
 
@@ -168,7 +168,7 @@ def status_names(incomplete: str) -> list[str]:
 
 
 def progress_modes(incomplete: str) -> list[str]:
-    from imagine.cli.options import PROGRESS_MODES
+    from imagine.cli.complete_words import PROGRESS_MODES
 
     return _among(PROGRESS_MODES, incomplete)
 

@@ -66,7 +66,7 @@ def _effective() -> tuple[Settings, dict[str, str]]:
         if path is not None:
             for key in config.flatten(config.read_toml(path)):
                 sources[key] = name
-    locked = admin.load()
+    locked = config.load_admin()
     if locked is not None:
         for key in locked.locked:
             sources[key] = f"locked by admin file {locked.path}"
@@ -75,7 +75,7 @@ def _effective() -> tuple[Settings, dict[str, str]]:
 
 def _refuse_locked(key: str, raw: str) -> None:
     """`config set` of what the admin policy file locks is refused (exit 5) and audited."""
-    locked = admin.load()
+    locked = config.load_admin()
     if locked is None or key.startswith("prices."):
         return
     from imagine.errors import PolicyError
@@ -165,7 +165,7 @@ def list_(
     Example: imagine config list
     """
     settings, sources = _effective()
-    locked = admin.load()
+    locked = config.load_admin()
     if json_output:
         values = {key: getattr(settings, key) for key in SETTINGS}
         values["prices"] = {m: dict(row) for m, row in settings.prices.items()}

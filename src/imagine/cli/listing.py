@@ -11,6 +11,7 @@ import typer
 from imagine import clock, ids, sidecar
 from imagine.cli import completion as complete
 from imagine.cli import output
+from imagine.cli.complete_words import REVIEW_STATES
 from imagine.errors import JobNotFound, UsageError
 from imagine.ledger.store import Ledger
 from imagine.lifecycle import Job, Status
@@ -129,9 +130,6 @@ def list_jobs(
         return
     console = output.out()
     console.print(_table(jobs, console.width))
-
-
-REVIEW_STATES = ("approved", "rejected", "pending")
 
 
 def _review_state(value: str | None) -> str | None:

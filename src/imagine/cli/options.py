@@ -11,6 +11,7 @@ import typer
 from imagine.api import contract
 from imagine.cli import completion as complete
 from imagine.cli import output
+from imagine.cli.complete_words import PROGRESS_MODES
 from imagine.errors import UsageError
 
 MAX_STDIN_PROMPT = 64 * 1024  # characters; a prompt is a paragraph, not a file
@@ -124,7 +125,6 @@ Json = Annotated[
 Quiet = Annotated[
     bool, typer.Option("-q", "--quiet", help="No progress or messages, only results and errors.")
 ]
-PROGRESS_MODES = ("auto", "plain", "json", "none")
 
 
 def _progress_mode(value: str | None) -> str | None:

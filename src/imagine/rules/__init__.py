@@ -36,9 +36,9 @@ __all__ = [
 
 def rules_from_file(path: Path, label: str) -> list[Rule]:
     """The ``[policy]`` rules of one TOML file (none when it does not exist)."""
-    from imagine.config import read_toml
+    from imagine.paths import read_table
 
-    return rules_from_table(read_toml(path).get("policy"), f"{label} {path}")
+    return rules_from_table(read_table(path).get("policy"), f"{label} {path}")
 
 
 def in_force(
