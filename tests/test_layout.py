@@ -100,6 +100,29 @@ def test_the_import_graph_has_no_cycles_not_even_through_lazy_imports() -> None:
     assert _cycles(graph) == []
 
 
+# What each layer of the core must never import (docs/architecture.md: one way only).
+BELOW = {
+    "workflow": ("cli",),
+    "engine": ("cli", "workflow"),
+    "api": ("cli", "workflow", "engine", "ledger"),
+    "ledger": ("cli", "workflow", "engine"),
+    "media": ("cli", "workflow", "engine", "ledger"),
+}
+
+
+def test_the_layers_import_one_way() -> None:
+    known = _modules()
+    wrong = []
+    for module, path in known.items():
+        parts = module.split(".")
+        layer = parts[1] if len(parts) > 2 else None
+        for name, _ in _imports(path, known):
+            above = name.split(".")[1] if name.count(".") >= 1 else None
+            if layer in BELOW and above in BELOW[layer]:
+                wrong.append(f"{module} imports {name}")
+    assert wrong == []
+
+
 def test_only_the_command_line_imports_typer_or_rich() -> None:
     offenders = []
     for path in PACKAGE.rglob("*.py"):
