@@ -59,7 +59,7 @@ from imagine import ids, sidecar
 from imagine.config import DEFAULT_OUTPUT
 from imagine.ledger.store import Ledger
 from imagine.lifecycle import Job, Status
-from imagine.pricing import DEFAULT_PRICES
+from imagine.money.pricing import DEFAULT_PRICES
 from imagine.project import Project
 from imagine.spec import Mode, RenderSpec
 from imagine.workflow import plan

@@ -48,10 +48,11 @@ from typing import Any
 
 from _harness import Row, Workspace, imagine_command, machine, print_table, verdict, workspace
 
-from imagine import clock, ids, metrics
+from imagine import clock, ids
 from imagine.ledger import summary
 from imagine.ledger.store import Ledger
 from imagine.lifecycle import BlockSource, EventKind, Status
+from imagine.observability import metrics
 
 REPO = Path(__file__).resolve().parent.parent
 # The last revision whose `imagine stats` read every job (one pass over the jobs_stats index).

@@ -61,7 +61,7 @@ def test_end_of_input_at_the_consent_question_is_an_interruption(
 
 
 def test_costs_are_always_in_cents_with_more_digits_only_below_a_cent() -> None:
-    from imagine.pricing import format_usd
+    from imagine.money.pricing import format_usd
 
     assert [format_usd(v) for v in (0.05, 0.1, 2, 0.3, 0, 0.005, 12.345)] == [
         "$0.05", "$0.10", "$2.00", "$0.30", "$0.00", "$0.005", "$12.35",

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from imagine import caps
-from imagine.caps import Budget, Cap, Period
 from imagine.ledger import leases
 from imagine.ledger.reserve import admit, spend_ticks
 from imagine.ledger.store import Ledger
 from imagine.lifecycle import EventKind, Status
+from imagine.money import caps
+from imagine.money.caps import Budget, Cap, Period
 from tests.helpers import Cli, job_values, read_jobs, sim_stats
 
 # The check: 10 two-second prompts at $0.05/s (the simulator's default price for

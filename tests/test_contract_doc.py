@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from imagine import pricing
 from imagine.api import contract
+from imagine.money import pricing
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = (ROOT / "docs" / "xai-api.md").read_text()

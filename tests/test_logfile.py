@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from imagine.logfile import LogFile
+from imagine.observability.logfile import LogFile
 from tests.helpers import Cli, read_jobs, sim_stats
 
 PROMPT = "a zebra reading the secret plans aloud"

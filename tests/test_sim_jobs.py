@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from imagine import pricing
 from imagine.api import contract as c
 from imagine.media.probe import probe_video
 from imagine.media.synth import write_clip, write_image
+from imagine.money import pricing
 from imagine.sim import SimConfig, Simulator
 from tests import plain
 

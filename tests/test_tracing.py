@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
-from imagine import tracing
+from imagine.observability import tracing
 from tests.helpers import Cli, read_jobs
 
 

@@ -20,7 +20,7 @@ from imagine import paths
 from imagine.api import contract
 from imagine.atomic import write_atomic
 from imagine.errors import ConfigError
-from imagine.pricing import DEFAULT_PRICES
+from imagine.money.pricing import DEFAULT_PRICES
 from imagine.rules.ruleset import PolicyLevel
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ class Settings:
     max_download_mb: int = 2048
     retention_days: int | None = None
     prices: Mapping[str, Mapping[str, float]] = field(default_factory=lambda: DEFAULT_PRICES)
-    # [budget] caps (imagine.caps): the user config's count every job in the ledger, a
+    # [budget] caps (imagine.money.caps): the user config's count every job in the ledger, a
     # project's imagine.toml's count only that project's jobs.
     daily_usd: float | None = None
     monthly_usd: float | None = None

@@ -10,9 +10,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from imagine import __version__, clock, pricing
+from imagine import __version__, clock
 from imagine.atomic import write_atomic
 from imagine.lifecycle import Job
+from imagine.money import pricing
 
 SCHEMA = "imagine.sidecar"
 SCHEMA_VERSION = 1

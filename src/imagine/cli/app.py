@@ -180,7 +180,7 @@ def _open_log(ctx: typer.Context, path: str) -> None:
     from pathlib import Path
 
     from imagine.cli import output
-    from imagine.logfile import LogFile
+    from imagine.observability.logfile import LogFile
 
     output.log_to(LogFile.open(Path(path)))
     ctx.call_on_close(lambda: output.log_to(None))

@@ -137,7 +137,7 @@ def policy_levels(incomplete: str) -> list[str]:
 
 
 def usage_groupings(incomplete: str) -> list[str]:
-    from imagine.spending import By
+    from imagine.money.spending import By
 
     return _among((by.value for by in By), incomplete)
 

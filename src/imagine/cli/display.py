@@ -14,7 +14,7 @@ from imagine import clock
 from imagine.cli import output
 from imagine.cli.tracking import FINAL_KINDS, Entry, RunState, Summary, Track, ordered_counts
 from imagine.engine.events import Update
-from imagine.pricing import format_usd
+from imagine.money.pricing import format_usd
 
 SUBJECT_WIDTH = 60  # of a prompt quoted in a plain line
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 import typer
 
-from imagine import caps, clock, ids, sidecar, tracing
+from imagine import clock, ids, sidecar
 from imagine.cli import output
 from imagine.cli.display import Display, JsonDisplay, LoggedDisplay, NullDisplay, PlainDisplay
 from imagine.cli.output import shown_path
@@ -23,7 +23,9 @@ from imagine.engine.events import Reason, Update, UpdateKind
 from imagine.engine.runner import EngineOptions, Outcome
 from imagine.errors import ExitCode, sentences
 from imagine.lifecycle import Brief, Job, Status
-from imagine.pricing import format_usd, ticks_to_usd
+from imagine.money import caps
+from imagine.money.pricing import format_usd, ticks_to_usd
+from imagine.observability import tracing
 from imagine.session import Session
 from imagine.workflow import plan, steps
 

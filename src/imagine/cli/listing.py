@@ -15,7 +15,7 @@ from imagine.cli.complete_words import REVIEW_STATES
 from imagine.errors import JobNotFound, UsageError
 from imagine.ledger.store import Ledger
 from imagine.lifecycle import Job, Status
-from imagine.pricing import format_usd, ticks_to_usd
+from imagine.money.pricing import format_usd, ticks_to_usd
 
 if TYPE_CHECKING:
     from imagine.media.label import Outcome

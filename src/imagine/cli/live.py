@@ -20,7 +20,7 @@ from imagine.cli import output
 from imagine.cli.display import NullDisplay, clock_time, finished_line, summary_line
 from imagine.cli.tracking import FINAL_KINDS, Entry, RunState, Summary, Track
 from imagine.engine.events import Update
-from imagine.pricing import format_usd
+from imagine.money.pricing import format_usd
 
 if TYPE_CHECKING:
     from rich.console import RenderableType

@@ -18,7 +18,7 @@ from imagine.printable import printable
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from imagine.logfile import LogFile
+    from imagine.observability.logfile import LogFile
 
 
 def _no_color() -> bool:

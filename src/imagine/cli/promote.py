@@ -11,7 +11,7 @@ from imagine.cli import options as opt
 from imagine.cli import output
 from imagine.cli.rendering import Flags, execute, job_finder, settings_with
 from imagine.config import parse_value
-from imagine.pricing import format_usd
+from imagine.money.pricing import format_usd
 from imagine.session import SIM_BASE_URL, Session
 from imagine.spec import validate
 from imagine.workflow import promotion as core

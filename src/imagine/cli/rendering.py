@@ -15,7 +15,7 @@ from imagine.config import Settings, parse_value
 from imagine.errors import ExitCode, JobNotFound, PolicyError, UsageError
 from imagine.lifecycle import Job
 from imagine.media.inputs import JobFinder
-from imagine.pricing import format_usd
+from imagine.money.pricing import format_usd
 from imagine.rules import PolicyLevel
 from imagine.session import Session
 from imagine.spec import recorded
@@ -265,7 +265,7 @@ def confirm_cost(
 
 
 def _budget_note(checked: Preview, settings: Settings, session: Session) -> None:
-    from imagine import caps
+    from imagine.money import caps
     from imagine.workflow import spend_checks
 
     in_force = caps.of_settings(settings, str(session.project.root))

@@ -9,8 +9,8 @@ import typer
 from imagine.cli import output
 from imagine.cli.listing import parse_since
 from imagine.ledger.store import Ledger
-from imagine.metrics import Group, GroupBy, Outcome, Report, Spread, report
-from imagine.pricing import format_usd
+from imagine.money.pricing import format_usd
+from imagine.observability.metrics import Group, GroupBy, Outcome, Report, Spread, report
 
 if TYPE_CHECKING:
     from rich.console import RenderableType

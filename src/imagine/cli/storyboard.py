@@ -15,7 +15,7 @@ from imagine.cli.output import shown_path
 from imagine.cli.rendering import confirm_cost, job_finder, print_dry_run_total, warn_if_changed
 from imagine.errors import ExitCode
 from imagine.lifecycle import Job, Status
-from imagine.pricing import format_usd
+from imagine.money.pricing import format_usd
 from imagine.session import Session
 from imagine.spec import recorded
 from imagine.storyboard import boards

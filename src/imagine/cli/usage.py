@@ -6,11 +6,11 @@ from typing import Annotated
 
 import typer
 
-from imagine import caps, spending
 from imagine.cli import completion as complete
 from imagine.cli import options as opt
 from imagine.cli import output
-from imagine.pricing import format_usd, ticks_to_usd
+from imagine.money import caps, spending
+from imagine.money.pricing import format_usd, ticks_to_usd
 from imagine.session import Session
 
 BAR_WIDTH = 40  # characters of the longest bar

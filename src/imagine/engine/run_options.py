@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from imagine.caps import Budget
 from imagine.engine import schedule
 from imagine.engine.download import Limits
+from imagine.money.caps import Budget
 
 
 @dataclass(frozen=True)
@@ -22,5 +22,5 @@ class EngineOptions:
     # Jobs driven at once (rendering, polled, downloading, or waiting for a slot); the rest of a
     # batch waits as ledger rows only.
     max_active: int = 256
-    # Spending caps, checked and reserved as each job is sent (imagine.caps).
+    # Spending caps, checked and reserved as each job is sent (imagine.money.caps).
     budget: Budget = field(default_factory=Budget)

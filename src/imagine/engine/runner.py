@@ -26,7 +26,6 @@ import httpx
 
 from imagine import clock
 from imagine.api.client import XAIClient
-from imagine.caps import settled
 from imagine.engine import schedule, workers
 from imagine.engine.download import new_http
 from imagine.engine.events import Reason, Sink, Update, UpdateKind, null_sink
@@ -41,6 +40,7 @@ from imagine.errors import ImagineError, LedgerUnreachable
 from imagine.ledger import leases
 from imagine.ledger.store import Ledger
 from imagine.lifecycle import EventKind, Job, Status
+from imagine.money.caps import settled
 
 ClientFactory = Callable[[str], XAIClient]
 WATCH_INTERVAL = 1.0  # seconds between looks at a job another process is driving

@@ -24,7 +24,6 @@ from imagine.api.http_errors import (
     Unreachable,
 )
 from imagine.api.types import for_ledger
-from imagine.caps import Refusal
 from imagine.engine import schedule
 from imagine.engine.bodies import InputChanged, request_body
 from imagine.engine.events import UpdateKind
@@ -34,6 +33,7 @@ from imagine.errors import ImagineError, PolicyError
 from imagine.ledger import leases
 from imagine.ledger.store import Ledger
 from imagine.lifecycle import EventKind, Job, Status
+from imagine.money.caps import Refusal
 from imagine.spec import recorded
 
 MAX_RATE_LIMITED_ROUNDS = 6

@@ -15,11 +15,11 @@ import socket
 from dataclasses import dataclass, replace
 
 from imagine import clock
-from imagine.caps import Budget, Refusal
 from imagine.errors import JobNotFound
 from imagine.ledger import reserve as spending
 from imagine.ledger.store import Ledger
 from imagine.lifecycle import EventKind, Job, Status
+from imagine.money.caps import Budget, Refusal
 
 # Renders in flight at the provider. A job being downloaded has finished rendering: it no longer
 # holds a slot, so the next render can start while the file comes down.

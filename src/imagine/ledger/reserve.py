@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from imagine import clock
 from imagine.api.contract import TICKS_PER_USD
-from imagine.caps import Budget, Cap, Refusal, refusal
 from imagine.ledger.store import Ledger
 from imagine.lifecycle import BlockReason, BlockSource, EventKind, Status
-from imagine.pricing import usd_to_ticks
+from imagine.money.caps import Budget, Cap, Refusal, refusal
+from imagine.money.pricing import usd_to_ticks
 
 if TYPE_CHECKING:
     from imagine.ledger.db import Connection

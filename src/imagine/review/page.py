@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from imagine import ids
-from imagine.pricing import format_usd, ticks_to_usd
+from imagine.money.pricing import format_usd, ticks_to_usd
 from imagine.review.takes import Request, Take
 
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from imagine import pricing
 from imagine.api import contract as c
+from imagine.money import pricing
 from imagine.sim import rules
 from imagine.sim.decode import Storage, Undeserializable, VideoRequest, decode_request
 from imagine.sim.input_media import FETCH_FAILURE, InputMedia, InputSources, resolve

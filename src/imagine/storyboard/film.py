@@ -18,7 +18,7 @@ from typing import Any
 from imagine import __version__, clock
 from imagine.atomic import write_atomic
 from imagine.lifecycle import Job
-from imagine.pricing import ticks_to_usd
+from imagine.money.pricing import ticks_to_usd
 from imagine.project import Project
 from imagine.storyboard.parse import Continuity, Storyboard
 from imagine.storyboard.stitch import Clip, Placed, Stitched, clip_seconds, stitch

@@ -6,7 +6,7 @@ none of them printing:
 
 1. **preview** (``steps.preview``): the requests are checked and priced before anything is
    written — the spec's rules (``imagine.spec``), the admin limits (``imagine.admin``), the
-   content rules (``imagine.rules``), the estimate (``imagine.pricing``). A dry run stops here.
+   content rules (``imagine.rules``), the estimate (``imagine.money.pricing``). A dry run stops here.
 2. **record** (``steps.record`` → ``plan.plan``): the estimate against the spending limits
    (``spend_checks``), then, in one ledger transaction per request, a render already paid for is
    reused (``reuse``: by fingerprint, even from sidecars alone), one still running is attached

@@ -15,9 +15,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from imagine import ids, pricing
+from imagine import ids
 from imagine.ledger.store import Ledger
 from imagine.lifecycle import BlockReason, BlockSource, Brief, EventKind, Job, Status
+from imagine.money import pricing
 from imagine.project import Outputs, Project, plan_output, slugify
 from imagine.render_files import taken_in
 from imagine.rules import Hit

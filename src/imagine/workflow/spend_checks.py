@@ -1,6 +1,6 @@
 """Local spending policy, checked before anything is recorded or sent.
 
-Caps over days and months are checked again as each job is sent (imagine.caps); these checks
+Caps over days and months are checked again as each job is sent (imagine.money.caps); these checks
 come first, on the whole command's estimate.
 """
 
@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from imagine.caps import Budget
 from imagine.config import Settings
 from imagine.errors import PolicyError
-from imagine.pricing import format_usd
-from imagine.spending import Allowance, allowances, left
+from imagine.money.caps import Budget
+from imagine.money.pricing import format_usd
+from imagine.money.spending import Allowance, allowances, left
 
 if TYPE_CHECKING:
     from imagine.ledger.db import Connection

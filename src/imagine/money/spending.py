@@ -17,10 +17,10 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from imagine import clock
-from imagine.caps import Budget, Cap, Period
 from imagine.errors import UsageError
 from imagine.ledger.reserve import FREE_BASE_URL, SPEND_TICKS, spend_ticks
-from imagine.pricing import ticks_to_usd
+from imagine.money.caps import Budget, Cap, Period
+from imagine.money.pricing import ticks_to_usd
 
 if TYPE_CHECKING:
     from imagine.ledger.db import Connection

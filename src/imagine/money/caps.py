@@ -28,7 +28,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from imagine.lifecycle import Status
-from imagine.pricing import format_usd, ticks_to_usd
+from imagine.money.pricing import format_usd, ticks_to_usd
 
 if TYPE_CHECKING:
     from imagine.config import Settings
