@@ -17,7 +17,7 @@ import pytest
 from imagine.errors import LedgerUnreachable
 from imagine.jobs import EventKind, Status
 from imagine.ledger.store import Ledger
-from tests.helpers import Cli, job_values, sim_stats
+from tests.helpers import Cli, job_values, sim_stats, write_config
 
 psycopg = pytest.importorskip("psycopg")
 
@@ -32,8 +32,7 @@ def _terminate(url: str, ledger: Ledger) -> None:
 def test_the_ledger_setting_selects_postgresql(
     cli: Cli, postgres_url: str, imagine_home: Path
 ) -> None:
-    imagine_home.mkdir(parents=True, exist_ok=True)
-    (imagine_home / "config.toml").write_text(f'ledger = "{postgres_url}"\n')
+    write_config(imagine_home, f'ledger = "{postgres_url}"\n')
     shown = cli.run("ledger", "path", "--json")
     assert shown.exit_code == 0, shown.stderr
     assert json.loads(shown.stdout) == {"backend": "postgresql", "location": postgres_url}
