@@ -83,6 +83,9 @@ def _kill_between_sends(process: subprocess.Popen[bytes], ledger_url: str) -> No
             ).fetchone()[0]
             if not sending:
                 process.send_signal(signal.SIGKILL)
+                # Reaped at once, as a killed command's shell reaps it: a zombie still answers
+                # kill(pid, 0), so its leases would look alive to the others for their minute.
+                process.wait()
                 return
             process.send_signal(signal.SIGCONT)
             time.sleep(0.01)
