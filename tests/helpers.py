@@ -98,6 +98,21 @@ def failed_renders(cli: Cli, sim: Any, *prompts: str) -> None:
     sim.configure(fail_rate=0.0)
 
 
+def write_config(home: Path, text: str) -> Path:
+    """The user's config file under ``home`` (IMAGINE_HOME, made if missing), holding ``text``."""
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / "config.toml"
+    path.write_text(text)
+    return path
+
+
+def write_prompts(folder: Path, prompts: list[str], head: str = "") -> Path:
+    """A batch file ``prompts.txt`` in ``folder``: ``head`` (e.g. comments), then a prompt a line."""
+    path = folder / "prompts.txt"
+    path.write_text(head + "\n".join(prompts) + "\n")
+    return path
+
+
 def job_values(**overrides: Any) -> dict[str, Any]:
     """A queued text job's row for Ledger.insert, with ``overrides``."""
     values: dict[str, Any] = {

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import Cli, read_jobs, sim_stats
+from tests.helpers import Cli, read_jobs, sim_stats, write_config
 
 
 @pytest.fixture
@@ -30,19 +30,12 @@ def _audit(imagine_home: Path) -> list[dict[str, Any]]:
         conn.close()
 
 
-def _user_config(imagine_home: Path, text: str) -> Path:
-    imagine_home.mkdir(exist_ok=True)
-    path = imagine_home / "config.toml"
-    path.write_text(text)
-    return path
-
-
 def test_an_admin_file_disabling_edits_wins_over_a_user_config_enabling_them(
     cli: Cli, sim: Any, project: Path, imagine_home: Path, admin_file: Path
 ) -> None:
     assert cli.gen(sim, "a red fox", "-d", "1").exit_code == 0
     admin_file.write_text("allow_edits = false\n")
-    _user_config(imagine_home, "allow_edits = true\n")
+    write_config(imagine_home, "allow_edits = true\n")
     prompt = "make it snow over the hills"
 
     result = cli.run(
@@ -66,7 +59,7 @@ def test_config_set_of_a_locked_setting_is_refused_and_audited(
     cli: Cli, project: Path, imagine_home: Path, admin_file: Path
 ) -> None:
     admin_file.write_text("allow_edits = false\nmax_cost_usd = 2.0\n")
-    user = _user_config(imagine_home, "# mine\n")
+    user = write_config(imagine_home, "# mine\n")
 
     for key, value in (("allow_edits", "true"), ("max_cost_usd", "50")):
         result = cli.run("config", "set", key, value)
@@ -87,7 +80,7 @@ def test_a_model_the_admin_file_does_not_allow_is_refused_by_flag_and_by_config(
     admin_file.write_text('allow_models = ["grok-imagine-video"]\n')
 
     by_flag = cli.gen(sim, "a red fox", "-d", "1", "-m", "grok-imagine-video-1.5")
-    _user_config(imagine_home, 'model = "grok-imagine-video-1.5"\n')
+    write_config(imagine_home, 'model = "grok-imagine-video-1.5"\n')
     by_config = cli.gen(sim, "a red fox", "-d", "1")
     by_set = cli.run("config", "set", "model", "grok-imagine-video-1.5")
 
@@ -139,7 +132,7 @@ def test_config_list_shows_what_is_locked_and_by_which_file(
     cli: Cli, project: Path, imagine_home: Path, admin_file: Path
 ) -> None:
     admin_file.write_text('allow_edits = false\nmax_resolution = "720p"\n')
-    _user_config(imagine_home, 'resolution = "720p"\n')
+    write_config(imagine_home, 'resolution = "720p"\n')
 
     listing = cli.run("config", "list")
     as_json = cli.run("config", "list", "--json")

@@ -15,15 +15,13 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import Cli, failed_renders, read_jobs, sim_stats
+from tests.helpers import Cli, failed_renders, read_jobs, sim_stats, write_prompts
 
 PROMPTS = [f"scene {n}: a lantern drifting over water" for n in range(1, 7)]
 
 
 def _txt(folder: Path, prompts: list[str] = PROMPTS) -> Path:
-    path = folder / "prompts.txt"
-    path.write_text("# a batch\n\n" + "\n".join(prompts) + "\n")
-    return path
+    return write_prompts(folder, prompts, head="# a batch\n\n")
 
 
 def _batch(cli: Cli, sim: Any, *args: str) -> Any:

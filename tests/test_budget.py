@@ -18,22 +18,11 @@ from imagine.ledger.store import Ledger
 from imagine.lifecycle import EventKind, Status
 from imagine.money import caps
 from imagine.money.caps import Budget, Cap, Period
-from tests.helpers import Cli, job_values, read_jobs, sim_stats
+from tests.helpers import Cli, job_values, read_jobs, sim_stats, write_config, write_prompts
 
 # The issue's check: 10 two-second prompts at $0.05/s (the simulator's default price for
 # grok-imagine-video at 480p) are $0.10 each; a daily cap of $0.30 lets exactly 3 through.
 PROMPTS = [f"shot {n}: a paper boat on a canal" for n in range(1, 11)]
-
-
-def _config(home: Path, text: str) -> None:
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "config.toml").write_text(text)
-
-
-def _txt(folder: Path, prompts: list[str]) -> Path:
-    path = folder / "prompts.txt"
-    path.write_text("\n".join(prompts) + "\n")
-    return path
 
 
 def _batch(cli: Cli, sim: Any, *args: str) -> Any:
@@ -53,8 +42,8 @@ def _batch(cli: Cli, sim: Any, *args: str) -> Any:
 def test_a_batch_crossing_the_daily_cap_renders_what_fits_and_refuses_the_rest(
     cli: Cli, sim: Any, project: Path, imagine_home: Path, each_ledger: str
 ) -> None:
-    _config(imagine_home, "[budget]\ndaily_usd = 0.30\n")
-    result = _batch(cli, sim, str(_txt(project, PROMPTS)))
+    write_config(imagine_home, "[budget]\ndaily_usd = 0.30\n")
+    result = _batch(cli, sim, str(write_prompts(project, PROMPTS)))
     assert result.exit_code == 5, result.stderr
     rows = read_jobs(imagine_home)
     statuses = [row["status"] for row in rows]
@@ -80,8 +69,8 @@ def test_a_batch_crossing_the_daily_cap_renders_what_fits_and_refuses_the_rest(
 def test_the_next_run_the_same_day_sends_nothing(
     cli: Cli, sim: Any, project: Path, imagine_home: Path
 ) -> None:
-    _config(imagine_home, "[budget]\ndaily_usd = 0.30\n")
-    assert _batch(cli, sim, str(_txt(project, PROMPTS[:3]))).exit_code == 0
+    write_config(imagine_home, "[budget]\ndaily_usd = 0.30\n")
+    assert _batch(cli, sim, str(write_prompts(project, PROMPTS[:3]))).exit_code == 0
     again = cli.run(
         "gen", "one more", "-d", "1", "--base-url", sim.url, env={"XAI_API_KEY": sim.api_key}
     )
@@ -96,7 +85,7 @@ def test_a_project_cap_counts_only_the_project_s_jobs(
     other.mkdir()
     (other / "imagine.toml").write_text("[budget]\ndaily_usd = 0.10\n")
     # $0.20 spent elsewhere does not count against the other project's own $0.10 …
-    assert _batch(cli, sim, str(_txt(project, PROMPTS[:2]))).exit_code == 0
+    assert _batch(cli, sim, str(write_prompts(project, PROMPTS[:2]))).exit_code == 0
     first = cli.run(
         "gen", "x", "-d", "2", "--project", str(other), "--base-url", sim.url,
         env={"XAI_API_KEY": sim.api_key},
@@ -115,8 +104,8 @@ def test_a_project_cap_counts_only_the_project_s_jobs(
 
 
 def test_a_monthly_cap(cli: Cli, sim: Any, project: Path, imagine_home: Path) -> None:
-    _config(imagine_home, "[budget]\nmonthly_usd = 0.2\ndaily_usd = 100\n")
-    result = _batch(cli, sim, str(_txt(project, PROMPTS[:4])))
+    write_config(imagine_home, "[budget]\nmonthly_usd = 0.2\ndaily_usd = 100\n")
+    result = _batch(cli, sim, str(write_prompts(project, PROMPTS[:4])))
     assert result.exit_code == 5
     rows = read_jobs(imagine_home)
     assert [row["status"] for row in rows].count("complete") == 2
@@ -141,13 +130,13 @@ def test_four_processes_on_one_ledger_never_cross_the_cap_together(
 ) -> None:
     """Run on SQLite (one machine) and on PostgreSQL (the processes could be machines)."""
     sim = sim_factory(speed=20.0)
-    _config(imagine_home, "[budget]\ndaily_usd = 0.30\n")
+    write_config(imagine_home, "[budget]\ndaily_usd = 0.30\n")
     processes = []
     for n in range(4):
         folder = project / f"p{n}"
         folder.mkdir()
         prompts = [f"process {n} take {k}: gulls over a harbour" for k in range(10)]
-        processes.append(_process(sim, folder, _txt(folder, prompts)))
+        processes.append(_process(sim, folder, write_prompts(folder, prompts)))
     codes = [process.wait(timeout=120) for process in processes]
     assert all(code in (0, 5) for code in codes) and 5 in codes, codes
     stats = sim_stats(sim)
@@ -172,7 +161,7 @@ def test_a_bad_max_cost_is_one_line_and_nothing_is_sent(
 def test_a_bad_cap_in_the_config_is_one_line_and_nothing_is_sent(
     cli: Cli, sim: Any, project: Path, imagine_home: Path, bad: str, key: str
 ) -> None:
-    _config(imagine_home, f"[budget]\n{key} = {bad}\n")
+    write_config(imagine_home, f"[budget]\n{key} = {bad}\n")
     result = cli.gen(sim, "a fox", "-d", "1")
     assert result.exit_code == 2
     assert len(result.stderr.strip().splitlines()) == 1
@@ -192,7 +181,7 @@ def test_a_bad_cap_in_the_project_file_too(
 def test_max_cost_caps_one_command_over_the_setting(
     cli: Cli, sim: Any, project: Path, imagine_home: Path
 ) -> None:
-    _config(imagine_home, "max_cost_usd = 0.01\n")
+    write_config(imagine_home, "max_cost_usd = 0.01\n")
     refused = cli.gen(sim, "a fox", "-d", "2")
     assert refused.exit_code == 5 and "max_cost_usd" in refused.stderr
     allowed = cli.gen(sim, "a fox", "-d", "2", "--max-cost", "0.5")
@@ -324,7 +313,7 @@ def test_a_ledger_from_before_budgets_counts_its_sent_jobs(tmp_path: Path) -> No
 def test_a_script_above_confirm_above_usd_must_say_yes(
     cli: Cli, sim: Any, project: Path, imagine_home: Path
 ) -> None:
-    _config(imagine_home, "confirm_above_usd = 0.15\n")
+    write_config(imagine_home, "confirm_above_usd = 0.15\n")
     refused = cli.gen(sim, "a fox", "-d", "4")
     assert refused.exit_code == 5
     assert "confirm_above_usd" in refused.stderr and "--yes" in refused.stderr
@@ -336,8 +325,8 @@ def test_a_script_above_confirm_above_usd_must_say_yes(
 def test_a_command_bigger_than_what_is_left_is_warned_up_front(
     cli: Cli, sim: Any, project: Path, imagine_home: Path
 ) -> None:
-    _config(imagine_home, "[budget]\ndaily_usd = 0.15\n")
-    result = _batch(cli, sim, str(_txt(project, PROMPTS[:3])))
+    write_config(imagine_home, "[budget]\ndaily_usd = 0.15\n")
+    result = _batch(cli, sim, str(write_prompts(project, PROMPTS[:3])))
     assert result.exit_code == 5
     assert "estimate $0.30 is more than the $0.15 left of daily_usd" in result.stderr
     assert sim_stats(sim)["submissions"] == 1
@@ -346,7 +335,7 @@ def test_a_command_bigger_than_what_is_left_is_warned_up_front(
 def test_an_unknown_job_keeps_its_reservation_and_a_failed_one_releases_it(
     cli: Cli, sim: Any, project: Path, imagine_home: Path
 ) -> None:
-    _config(imagine_home, "[budget]\ndaily_usd = 0.15\n")
+    write_config(imagine_home, "[budget]\ndaily_usd = 0.15\n")
     sim.configure(fail_rate=1.0)
     assert cli.gen(sim, "a fox that fails", "-d", "2").exit_code == 1
     assert read_jobs(imagine_home)[0]["reserved_usd"] is None  # released: nothing was made
@@ -366,7 +355,7 @@ def test_an_unknown_job_keeps_its_reservation_and_a_failed_one_releases_it(
 def test_a_bad_max_cost_on_any_render_command(
     cli: Cli, sim: Any, project: Path, imagine_home: Path, command: str
 ) -> None:
-    target = "a fox" if command == "gen" else str(_txt(project, PROMPTS[:2]))
+    target = "a fox" if command == "gen" else str(write_prompts(project, PROMPTS[:2]))
     result = cli.run(
         command, target, "--max-cost", "nan", "--base-url", sim.url,
         env={"XAI_API_KEY": sim.api_key},
@@ -378,7 +367,7 @@ def test_a_bad_max_cost_on_any_render_command(
 def test_a_job_refused_by_the_budget_is_sent_by_retry_once_the_cap_is_raised(
     cli: Cli, sim: Any, project: Path, imagine_home: Path
 ) -> None:
-    _config(imagine_home, "[budget]\ndaily_usd = 0.05\n")
+    write_config(imagine_home, "[budget]\ndaily_usd = 0.05\n")
     assert cli.gen(sim, "a fox", "-d", "2").exit_code == 5
     env = {"XAI_API_KEY": sim.api_key}
     capped = cli.run("retry", "@1", "--max-cost", "0.01", env=env)

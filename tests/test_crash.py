@@ -35,7 +35,8 @@ def _start_gen(sim: Any, folder: Path, *args: str) -> subprocess.Popen[bytes]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _wait_for_status(home: Path, status: str, timeout: float = 20) -> None:
+def _wait_for_status(home: Path, status: str, timeout: float = 60) -> None:
+    # (a minute: a child's start-up on a machine busy with the rest of the suite took over 20 s)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

@@ -11,9 +11,10 @@ from imagine.cli.reference import command_paths, help_text, reference
 from tests.helpers import Cli
 
 ROOT = Path(__file__).resolve().parents[1]
+PATHS = command_paths()  # (once: every worker collects this module)
 
 
-@pytest.mark.parametrize("path", command_paths(), ids=lambda p: " ".join(p) or "imagine")
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: " ".join(p) or "imagine")
 def test_every_command_has_help(cli: Cli, path: list[str]) -> None:
     result = cli.run(*path, "--help")
     assert result.exit_code == 0
@@ -25,7 +26,7 @@ def test_every_command_has_help(cli: Cli, path: list[str]) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    [p for p in command_paths() if (p and p[0] not in ("config", "auth")) or len(p) == 2],
+    [p for p in PATHS if (p and p[0] not in ("config", "auth")) or len(p) == 2],
     ids=lambda p: " ".join(p),
 )
 def test_every_leaf_command_shows_an_example(path: list[str]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 from imagine.errors import LedgerUnreachable
 from imagine.ledger.store import Ledger
 from imagine.lifecycle import EventKind, Status
-from tests.helpers import Cli, job_values, sim_stats
+from tests.helpers import Cli, job_values, sim_stats, write_config
 
 psycopg = pytest.importorskip("psycopg")
 
@@ -31,8 +32,7 @@ def _terminate(url: str, ledger: Ledger) -> None:
 def test_the_ledger_setting_selects_postgresql(
     cli: Cli, postgres_url: str, imagine_home: Path
 ) -> None:
-    imagine_home.mkdir(parents=True, exist_ok=True)
-    (imagine_home / "config.toml").write_text(f'ledger = "{postgres_url}"\n')
+    write_config(imagine_home, f'ledger = "{postgres_url}"\n')
     shown = cli.run("ledger", "path", "--json")
     assert shown.exit_code == 0, shown.stderr
     assert json.loads(shown.stdout) == {"backend": "postgresql", "location": postgres_url}
@@ -101,6 +101,13 @@ def test_a_connection_lost_inside_a_write_stops_it_and_keeps_the_last_state(
         assert [e.event for e in ledger.events(job.id)] == [EventKind.CREATED]
 
 
+def _owner_that_has_ended() -> str:
+    """A lease owner naming a process of this machine that has run and ended."""
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    return f"{socket.gethostname()}:{ended.pid}:0e0e0e"
+
+
 class _Proxy:
     """A TCP relay between imagine and the server, to cut the network and mend it."""
 
@@ -159,7 +166,7 @@ def test_a_network_cut_mid_render_is_exit_4_and_a_later_run_carries_on(
 ) -> None:
     from urllib.parse import urlsplit
 
-    from imagine.ledger import postgres
+    from imagine.ledger import leases, postgres
 
     monkeypatch.setattr(postgres, "RECONNECT_SECONDS", 0.5)
     sim = sim_factory(speed=5.0)  # a 1-second clip renders for a while
@@ -179,7 +186,12 @@ def test_a_network_cut_mid_render_is_exit_4_and_a_later_run_carries_on(
 
     cutter = threading.Thread(target=cut_once_running)
     cutter.start()
-    result = cli.gen(sim, "a lantern on a pier", "-d", "1")
+    with monkeypatch.context() as gone:
+        # The command runs in this process, which lives on: its lease names a process that has
+        # ended instead, as the real command's would once it exited (else the later run waits
+        # the lease out, a minute).
+        gone.setattr(leases, "new_owner", _owner_that_has_ended)
+        result = cli.gen(sim, "a lantern on a pier", "-d", "1")
     cutter.join()
     assert result.exit_code == 4, result.stderr
     assert "cannot reach the ledger" in result.stderr and "run the command again" in result.stderr

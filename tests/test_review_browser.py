@@ -7,6 +7,7 @@ chromium or the playwright package cannot be found.
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import struct
 from collections.abc import Iterator
@@ -20,9 +21,11 @@ from imagine.review.server import ReviewServer
 from tests.helpers import Cli
 from tests.review_helpers import HOSTILE_PROMPT, Started, make_renders, serve, stop
 
-sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="the playwright package is not installed (pip install -e .[dev])"
-)
+# Looked for here, imported by the browser fixture: every worker collects this module, one runs it.
+if importlib.util.find_spec("playwright") is None:
+    pytest.skip(
+        "the playwright package is not installed (pip install -e .[dev])", allow_module_level=True
+    )
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 if CHROMIUM is None:
     pytest.skip("no chromium on PATH (apt-get install chromium)", allow_module_level=True)
@@ -30,11 +33,19 @@ if CHROMIUM is None:
 VIEWPORT = {"width": 1280, "height": 800}  # a laptop screen
 
 
+def _expect(target: Any) -> Any:
+    from playwright.sync_api import expect
+
+    return expect(target)
+
+
 @pytest.fixture(scope="module")
 def browser(library: tuple[Path, Path]) -> Iterator[Any]:
     """One headless chromium for the module (each xdist worker starts its own). The renders
     are made first: Playwright's sync API keeps an event loop running in this thread, and the
     engine runs its own."""
+    from playwright import sync_api
+
     with sync_api.sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
         yield launched
@@ -145,13 +156,13 @@ def test_clicking_approve_writes_the_ledger(
     page.goto(server.url)
     card = _card(page, library, 1)
     card.get_by_role("button", name="Approve").click()
-    sync_api.expect(card).to_have_attribute("data-state", "approved")
+    _expect(card).to_have_attribute("data-state", "approved")
     assert _state(library, 1) == "approved"
     home = library[0]
     listed = Cli().run("list", "--review", "approved", env={"IMAGINE_HOME": str(home)})
     assert [line.split("\t")[0] for line in listed.stdout.splitlines()] == ["1"]
     page.reload()  # the page is drawn from the ledger
-    sync_api.expect(_card(page, library, 1)).to_have_attribute("data-state", "approved")
+    _expect(_card(page, library, 1)).to_have_attribute("data-state", "approved")
 
 
 def test_the_keyboard_moves_and_decides(
@@ -159,20 +170,20 @@ def test_the_keyboard_moves_and_decides(
 ) -> None:
     page.goto(server.url)
     first = _card(page, library, 3)
-    sync_api.expect(first).to_be_focused()
+    _expect(first).to_be_focused()
     page.keyboard.press("r")
-    sync_api.expect(first).to_have_attribute("data-state", "rejected")
+    _expect(first).to_have_attribute("data-state", "rejected")
     page.keyboard.press("ArrowRight")
     page.keyboard.press("ArrowRight")
     second = _card(page, library, 2)
-    sync_api.expect(second).to_be_focused()
+    _expect(second).to_be_focused()
     page.keyboard.press("a")
-    sync_api.expect(second).to_have_attribute("data-state", "approved")
+    _expect(second).to_have_attribute("data-state", "approved")
     assert (_state(library, 3), _state(library, 2)) == ("rejected", "approved")
     page.keyboard.press("u")
-    sync_api.expect(second).to_have_attribute("data-state", "pending")
+    _expect(second).to_have_attribute("data-state", "pending")
     page.keyboard.press("p")  # promote is not in this build: the page says so
-    sync_api.expect(page.locator("#status")).to_contain_text("not here")
+    _expect(page.locator("#status")).to_contain_text("not here")
 
 
 def test_without_the_token_or_outside_the_renders_nothing_is_served(

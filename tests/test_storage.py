@@ -8,6 +8,7 @@ AWS_ENDPOINT_URL with fake credentials, a new bucket per test."""
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import socket
@@ -26,8 +27,11 @@ import pytest
 from tests import plain
 from tests.helpers import Cli, sim_stats
 
-pytest.importorskip("boto3")
-pytest.importorskip("moto")
+# Looked for, not imported (a second of CPU): every worker collects this module (and
+# tests/test_team.py, which uses its fixtures), while one or two run its tests.
+for _needed in ("boto3", "moto"):
+    if importlib.util.find_spec(_needed) is None:
+        pytest.skip(f"could not import {_needed!r}", allow_module_level=True)
 
 SECRET = "sEcReT-storage-key-1234567890"
 

@@ -51,14 +51,21 @@ def _env(sim: Any, home: Path, ledger: str) -> dict[str, str]:
     return env
 
 
-def _batch(sim: Any, home: Path, folder: Path, ledger: str) -> subprocess.Popen[bytes]:
+def _batch(
+    sim: Any, home: Path, folder: Path, ledger: str, shared_wait: float | None = None
+) -> subprocess.Popen[bytes]:
+    """A machine's `imagine batch` (with ``shared_wait``: waiting that long at most for the
+    renders another machine makes, instead of a minute)."""
+    env, module = _env(sim, home, ledger), "imagine"
+    if shared_wait is not None:  # (tests/child.py runs imagine so)
+        env["IMAGINE_TEST_SHARED_WAIT"], module = str(shared_wait), "tests.child"
     return subprocess.Popen(
         [
-            *(sys.executable, "-m", "imagine", "batch", "prompts.txt", "--base-url", sim.url),
+            *(sys.executable, "-m", module, "batch", "prompts.txt", "--base-url", sim.url),
             *("--rps", "20", "-d", "1", "-y", "--progress", "none", "--timeout", "120"),
         ],
         cwd=folder,
-        env=_env(sim, home, ledger),
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -76,6 +83,9 @@ def _kill_between_sends(process: subprocess.Popen[bytes], ledger_url: str) -> No
             ).fetchone()[0]
             if not sending:
                 process.send_signal(signal.SIGKILL)
+                # Reaped at once, as a killed command's shell reaps it: a zombie still answers
+                # kill(pid, 0), so its leases would look alive to the others for their minute.
+                process.wait()
                 return
             process.send_signal(signal.SIGCONT)
             time.sleep(0.01)
@@ -101,7 +111,9 @@ def test_four_machines_one_ledger_one_bucket(
 ) -> None:
     sim = sim_factory(speed=25.0)
     machines = [_machine(tmp_path, n) for n in range(4)]
-    started = [_batch(sim, home, folder, postgres_url) for home, folder in machines]
+    # The others wait for the renders the killed machine made and never uploads: a few seconds,
+    # not a minute (the test below shows a wait that ends in a fetch).
+    started = [_batch(sim, home, folder, postgres_url, shared_wait=3) for home, folder in machines]
     # Kill one machine mid-run, once the ledger holds work in flight, but not between a POST
     # and its answer: a job killed there is rightly `unknown` (it may be billed; only the user
     # may send it again), which is not what this test is about (tests/test_crash.py is).

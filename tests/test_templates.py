@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import Cli, read_jobs, sim_stats
+from tests.helpers import Cli, read_jobs, sim_stats, write_config
 
 AD_V2 = """
 [templates.ad]
@@ -85,8 +85,7 @@ def test_the_same_text_sent_again_is_the_same_render(
 def test_flags_beat_template_defaults_which_beat_the_config(
     cli: Cli, sim: Any, project: Path, imagine_home: Path
 ) -> None:
-    imagine_home.mkdir(parents=True, exist_ok=True)
-    (imagine_home / "config.toml").write_text('aspect = "9:16"\nduration = 2\n')
+    write_config(imagine_home, 'aspect = "9:16"\nduration = 2\n')
     _project_templates(project, AD_V2 + 'aspect = "1:1"\n')
     result = cli.gen(sim, "a fox", "-t", "ad", "--var", "style=noir", "-r", "480p")
     assert result.exit_code == 0, result.stderr
@@ -179,11 +178,10 @@ def test_changing_the_text_without_the_version_is_warned_about_once(
 def test_templates_lists_name_version_fields_and_where_a_project_overrides_the_user(
     cli: Cli, project: Path, imagine_home: Path
 ) -> None:
-    imagine_home.mkdir(parents=True, exist_ok=True)
-    user = imagine_home / "config.toml"
-    user.write_text(
+    user = write_config(
+        imagine_home,
         '[templates.ad]\nversion = 1\ntext = "{prompt}"\n'
-        '[templates.loop]\nversion = 5\ntext = "{subject} on a loop"\nduration = 4\n'
+        '[templates.loop]\nversion = 5\ntext = "{subject} on a loop"\nduration = 4\n',
     )
     _project_templates(project, AD_V2)
     listed = cli.run("templates")

@@ -13,15 +13,14 @@ import pytest
 
 from imagine import clock, ids
 from imagine.ledger.store import Ledger
-from tests.helpers import Cli, job_values
+from tests.helpers import Cli, job_values, write_config
 
 ZONE = "Asia/Tokyo"  # not the machine's: days must follow the budget's calendar
 TICKS = 10_000_000_000
 
 
 def _setup(home: Path, extra: str = "") -> None:
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "config.toml").write_text(f'[budget]\ntimezone = "{ZONE}"\ndaily_usd = 5\n{extra}')
+    write_config(home, f'[budget]\ntimezone = "{ZONE}"\ndaily_usd = 5\n{extra}')
 
 
 def _iso_local(day: date, hour: int = 0) -> str:
