@@ -203,6 +203,12 @@ def whole_batch(
                     name = f"{jobs:,} jobs, -c {concurrency}, {kind}" + (
                         f", {code_name} code" if before else ""
                     )
+                    # Each run as it ends: a series of hour-long runs cut short keeps its figures.
+                    print(
+                        f"{name}: exit {code}, {jobs / wall:.1f} jobs/s, {cpu_ms:.2f} ms CPU/job"
+                        f" (simulator {sim_ms:.2f}), peak RSS {rss:.0f} MB",
+                        flush=True,
+                    )
                     rows += [
                         (f"{name}: exit code, jobs/s", f"{code}, {jobs / wall:.1f}", "0", ""),
                         (

@@ -149,3 +149,35 @@ def test_a_url_http_client_refuses_fails_the_job_once(tmp_path: Path) -> None:
     with pytest.raises(download.DownloadError, match="cannot be fetched") as caught:
         asyncio.run(go())
     assert not caught.value.resumable and caught.value.code == "bad_video_url"
+
+
+@pytest.mark.parametrize("size", [64 * 1024, 3 * download.CHUNK + 12345])
+def test_a_render_of_one_batch_is_written_without_a_writer_thread(
+    tmp_path: Path, size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A writer thread started and joined for every file was 4% of a big batch's CPU, for
+    # renders of a few hundred KB: only a body larger than one batch (CHUNK) gets one.
+    body = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    started: list[str] = []
+    start = threading.Thread.start
+
+    def spy(thread: threading.Thread) -> None:
+        started.append(thread.name)
+        start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", spy)
+
+    async def serve(path: str, headers: dict[str, str], writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body))
+        writer.write(body)
+        await writer.drain()
+
+    async def go() -> download.Downloaded:
+        async with host(serve) as url:
+            return await download.fetch(None, f"{url}/v.mp4", tmp_path / "v.mp4")
+
+    done = asyncio.run(go())
+    assert done.part.read_bytes() == body
+    assert (done.size, done.sha256) == (size, hashlib.sha256(body).hexdigest())
+    writers = [name for name in started if name.startswith("imagine-write")]
+    assert bool(writers) == (size > download.CHUNK)

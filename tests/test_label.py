@@ -230,3 +230,61 @@ def test_wait_finishes_a_job_whatever_a_crash_in_the_label_step_left(
     assert side["status"] == "complete"
     assert side["file"]["sha256"] == hashlib.sha256(video.read_bytes()).hexdigest()
     assert _tags(video)["imagine_job_id"] == row["id"]
+
+
+def _remux_as_before(source: Path, target: Path, tags: dict[str, str]) -> None:
+    """The label's remux with FFmpeg's default opening of the source (which reads and decodes
+    frames past the header): what every render was written with before the quick opening."""
+    with (
+        av.open(str(source)) as given,
+        av.open(str(target), "w", format="mp4", options={"movflags": label._MOVFLAGS}) as made,
+    ):
+        made.metadata.update({**dict(given.metadata), **tags})
+        copies = {}
+        for stream in given.streams:
+            copy = made.add_stream_from_template(stream)
+            copy.metadata.update(dict(stream.metadata))
+            copies[stream.index] = copy
+        for packet in given.demux(*given.streams):
+            if packet.dts is not None:
+                packet.stream = copies[packet.stream.index]
+                made.mux(packet)
+
+
+def _x264_clip(path: Path, options: dict[str, str]) -> None:
+    """An H.264 clip with B-frames as real encoders make them, colour described in the
+    bitstream only (no `colr` box): what FFmpeg learns only by decoding a frame."""
+    import numpy as np
+
+    with av.open(str(path), "w", format="mp4") as container:
+        video = container.add_stream("libx264", rate=24)
+        video.width, video.height, video.pix_fmt = 320, 180, "yuv420p"
+        video.options = options
+        for n in range(30):
+            pixels = np.random.default_rng(n).integers(0, 4, (180, 320, 3), dtype=np.uint8) * 64
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24").reformat(format="yuv420p")
+            frame.pts = n
+            container.mux(video.encode(frame))
+        container.mux(video.encode())
+
+
+@pytest.mark.parametrize("kind", ["simulator", "silent", "b-frames, bitstream colour"])
+def test_the_labelled_file_is_byte_for_byte_what_the_full_opening_wrote(
+    tmp_path: Path, kind: str
+) -> None:
+    # The remux opens its source without reading frames past the MP4's header (half its CPU
+    # on a simulator clip): the file it writes must not change by a byte.
+    source = tmp_path / "source.mp4"
+    if kind == "simulator":
+        write_clip(source, width=848, height=480, seconds=1, audio=True, seed=4)
+    elif kind == "silent":
+        write_clip(source, width=320, height=240, seconds=2, audio=False, seed=5)
+    else:
+        _x264_clip(source, {"x264-params": "bframes=3:colorprim=bt709:transfer=bt709"})
+    stamp = label.Label("job-1", "grok-imagine-video")
+    _remux_as_before(source, tmp_path / "before.mp4", stamp.tags())
+
+    outcome = label.apply(source, tmp_path / "now.mp4", stamp)
+
+    assert outcome.labeled
+    assert (tmp_path / "now.mp4").read_bytes() == (tmp_path / "before.mp4").read_bytes()

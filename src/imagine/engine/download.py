@@ -327,51 +327,61 @@ class _Transfer:
         return Downloaded(self.part, size, digest.hexdigest())
 
     def _stream(self, response: http.client.HTTPResponse, fd: int, have: int, digest: Any) -> int:
-        """Append the body to ``fd`` and hash it; the part file's size at the end."""
+        """Append the body to ``fd`` and hash it; the part file's size at the end. A body that
+        fits in one batch (every render of a few MB) is written and hashed on this thread once
+        it has all come: a writer thread pays only for a body larger than that."""
         limits, total = self.limits, self.total
         fresh = 0
         reported = self.clock()
         pending: collections.deque[concurrent.futures.Future[None]] = collections.deque()
+        writer: concurrent.futures.ThreadPoolExecutor | None = None
 
         def save(pieces: list[bytes]) -> None:
             _write_all(fd, pieces)
             for piece in pieces:
                 digest.update(piece)
 
-        with concurrent.futures.ThreadPoolExecutor(1, "imagine-write") as writer:
-            batch: list[bytes] = []
-            batched = 0
+        batch: list[bytes] = []
+        batched = 0
+        try:
+            # One read returns what the socket holds, up to READ: a slow host's bytes count
+            # toward the stall window as they come, a fast one's come in large pieces.
+            while piece := self._read(response):
+                have += len(piece)
+                if have > limits.max_bytes:
+                    batch = []
+                    _drain(pending)
+                    self.part.unlink(missing_ok=True)
+                    raise _too_large(have, limits)
+                batch.append(piece)
+                batched += len(piece)
+                fresh += len(piece)
+                if fresh >= limits.stall_bytes:
+                    fresh = 0
+                    self.moved = time.monotonic()
+                if batched < CHUNK and len(batch) < MAX_PIECES:
+                    continue
+                if writer is None:
+                    writer = concurrent.futures.ThreadPoolExecutor(1, "imagine-write")
+                pending.append(writer.submit(save, batch))
+                batch, batched = [], 0
+                if len(pending) > IN_FLIGHT:
+                    pending.popleft().result()
+                if self.on_progress and self.clock() - reported >= PROGRESS_EVERY:
+                    reported = self.clock()
+                    self.loop.call_soon_threadsafe(self.on_progress, have, total)
+        finally:
+            # What came is kept, also when the read failed or was stopped: a resume starts
+            # after it.
             try:
-                # One read returns what the socket holds, up to READ: a slow host's bytes count
-                # toward the stall window as they come, a fast one's come in large pieces.
-                while piece := self._read(response):
-                    have += len(piece)
-                    if have > limits.max_bytes:
-                        batch = []
-                        _drain(pending)
-                        self.part.unlink(missing_ok=True)
-                        raise _too_large(have, limits)
-                    batch.append(piece)
-                    batched += len(piece)
-                    fresh += len(piece)
-                    if fresh >= limits.stall_bytes:
-                        fresh = 0
-                        self.moved = time.monotonic()
-                    if batched < CHUNK and len(batch) < MAX_PIECES:
-                        continue
-                    pending.append(writer.submit(save, batch))
-                    batch, batched = [], 0
-                    if len(pending) > IN_FLIGHT:
-                        pending.popleft().result()
-                    if self.on_progress and self.clock() - reported >= PROGRESS_EVERY:
-                        reported = self.clock()
-                        self.loop.call_soon_threadsafe(self.on_progress, have, total)
-            finally:
-                # What came is kept, also when the read failed or was stopped: a resume
-                # starts after it.
-                if batch:
+                if batch and writer is None:
+                    save(batch)
+                elif batch and writer is not None:
                     pending.append(writer.submit(save, batch))
                 _drain(pending)
+            finally:
+                if writer is not None:
+                    writer.shutdown()
         return have
 
     def _read(self, response: http.client.HTTPResponse) -> bytes:

@@ -29,6 +29,13 @@ _MOVFLAGS = "use_metadata_tags+faststart"
 # provenance record is worth more than our tags, so such a file is left as it came.
 _C2PA_UUID = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")
 _BOX_SCAN_LIMIT = 64  # top-level boxes looked at; an MP4 has a handful
+# How the remux opens its source: an MP4's header already says all a stream copy needs, so
+# FFmpeg is not to read (and decode) frames past it to learn more. Its default, for an H.264
+# track without B-frames, decodes frames until it has guessed the decoder's delay: half the
+# remux's CPU for a simulator clip. The file written is byte for byte the same
+# (tests/test_label.py); the first frame is still decoded, so the stream's parameters come
+# from it as before.
+_QUICK_OPEN = {"probesize": "32", "analyzeduration": "0"}
 
 
 @dataclass(frozen=True)
@@ -115,7 +122,7 @@ def _remux(source: Path, target: Path, tags: dict[str, str]) -> None:
     import av
 
     with (
-        av.open(str(source)) as given,
+        av.open(str(source), container_options=_QUICK_OPEN) as given,
         atomic_target(target) as temp,
         av.open(str(temp), "w", format="mp4", options={"movflags": _MOVFLAGS}) as made,
     ):
