@@ -535,3 +535,25 @@ def test_a_row_changed_behind_the_ledger_s_back_is_mended_at_its_next_write(
         ledger.update(jobs[0].id, EventKind.CANCELED, status=Status.CANCELED)
     found = _agrees(cli, imagine_home)
     assert found["jobs_per_hour"][0] == {"hour": "2020-01-01T00:00Z", "jobs": 1}
+
+
+def test_a_finished_job_set_back_by_hand_finishes_again_without_a_clash(
+    cli: Cli, imagine_home: Path
+) -> None:
+    """A finished job put back to downloading by SQL of someone else's (as a crash test does):
+    its latencies are still in the summary, and finishing it again replaces them."""
+    times = {
+        "created_at": "2026-12-01T10:00:00.000Z",
+        "submitted_at": "2026-12-01T10:00:05.000Z",
+        "completed_at": "2026-12-01T10:01:00.000Z",
+        "downloaded_at": "2026-12-01T10:01:02.000Z",
+    }
+    with Ledger.open() as ledger:
+        job = ledger.insert(job_values(status=Status.COMPLETE, **times))
+        ledger.conn.execute(
+            "UPDATE jobs SET status = 'downloading', downloaded_at = NULL WHERE id = ?", (job.id,)
+        )
+        ledger.update(
+            job.id, EventKind.COMPLETE, status=Status.COMPLETE, downloaded_at=times["downloaded_at"]
+        )
+    _agrees(cli, imagine_home)

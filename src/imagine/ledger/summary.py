@@ -295,8 +295,9 @@ def _move_values(conn: Connection, before: Tally | None, after: Tally | None) ->
     old, new = (_values(one) if one else [] for one in (before, after))
     if old == new:
         return
-    if old:
-        conn.execute("DELETE FROM stats_values WHERE job_id = ?", (old[0][0],))
+    # Every row of the job goes, not just those its old fields predict: a row the fields no longer
+    # account for (the job's row changed by hand, or by an older imagine) would refuse the insert.
+    conn.execute("DELETE FROM stats_values WHERE job_id = ?", ((old or new)[0][0],))
     if new:
         conn.executemany(_INSERT_VALUES, new)
 
