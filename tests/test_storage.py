@@ -210,6 +210,41 @@ def test_another_machine_gets_the_render_from_the_bucket(
     assert sim_stats(sim)["submissions"] == 1
 
 
+def test_a_run_fetching_several_renders_opens_one_s3_client(
+    cli: Cli,
+    sim: Any,
+    tmp_path: Path,
+    bucket: Bucket,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """boto3 builds a session and a client in tens of milliseconds: a run makes one, not one per
+    render it fetches or uploads."""
+    from imagine.bucket import sync
+
+    made = []
+    real = sync.client
+
+    def counted() -> Any:
+        made.append(1)
+        return real()
+
+    monkeypatch.setattr(sync, "client", counted)
+    monkeypatch.setenv("IMAGINE_LEDGER", str(tmp_path / "shared-ledger.sqlite3"))
+    for name in ("a", "b"):
+        folder = tmp_path / name / "project"
+        (folder / "renders").mkdir(parents=True)
+        (folder / "imagine.toml").write_text("")
+        monkeypatch.setenv("IMAGINE_HOME", str(tmp_path / name / "home"))
+        monkeypatch.chdir(folder)
+        made.clear()
+        result = cli.gen(sim, "three takes of a lighthouse", "-d", "1", "-n", "3")
+        assert result.exit_code == 0, result.stderr
+        assert len(result.stdout.split()) == 3
+        assert result.stderr.count("fetched from shared storage") == (3 if name == "b" else 0)
+        assert len(made) == 1  # a: the uploads of three renders; b: the fetches of three
+    assert sim_stats(sim)["submissions"] == 3
+
+
 def test_a_deleted_local_file_is_fetched_back(
     cli: Cli, sim: Any, project: Path, bucket: Bucket
 ) -> None:

@@ -36,6 +36,7 @@ def upload(
     jobs: Sequence[Job],
     project_dir: Path,
     store: Store | None = None,
+    make_store: Callable[[], Store] | None = None,
 ) -> Uploads:
     """Upload each complete job of this project (several at once, in threads) and record them; a
     job whose upload fails stays complete, unstored, for the next run to try again."""
@@ -48,7 +49,7 @@ def upload(
     if not todo:
         return found
     try:
-        store = store or Store(client())
+        store = store or (make_store or _default_store)()
     except ImagineError as error:
         found.failed.extend((job, error) for job in todo)
         return found
@@ -124,6 +125,19 @@ def fetch(
 
 def _default_store() -> Store:
     return Store(client())
+
+
+def store_once() -> Callable[[], Store]:
+    """What makes the one Store of a run: its S3 client is built at the first transfer and then
+    shared (boto3 takes tens of milliseconds and megabytes per client), and goes with the run."""
+    made: list[Store] = []
+
+    def make() -> Store:
+        if not made:
+            made.append(_default_store())
+        return made[0]
+
+    return make
 
 
 def _intact(path: Path, stored: StoredObject) -> bool:

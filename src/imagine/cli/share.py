@@ -4,9 +4,9 @@ renders a run reuses that this folder lacks, upload what it finished."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,6 +17,9 @@ from imagine.errors import ExitCode, ImagineError, UsageError
 from imagine.lifecycle import Brief, Job, Status
 from imagine.session import Session
 from imagine.workflow import plan
+
+if TYPE_CHECKING:
+    from imagine.bucket.transfer import Store
 
 MIB = 1 << 20
 # A render another machine made for its own project is uploaded as that machine's run ends:
@@ -85,8 +88,10 @@ def fetch(jobs: Jobs) -> None:
     with Session() as session:
         targets = session.ledger.resolve_all(jobs)
         limit = session.settings.max_download_mb * MIB
+        make_store = sync.store_once()
         for target in targets:
-            job, fetched = sync.fetch(session.ledger, target, session.project.root, limit)
+            root = session.project.root
+            job, fetched = sync.fetch(session.ledger, target, root, limit, make_store=make_store)
             word = "fetched" if fetched else "already here"
             output.message(f"#{job.seq} {word}")
             output.data(shown_path(job.output_path))
@@ -100,12 +105,13 @@ class RunStorage:
     session: Session
     planned: list[plan.Planned]
     problems: list[ImagineError] = field(default_factory=list)
+    make_store: Callable[[], Store] | None = None  # the run's one S3 client, made when first used
 
     @classmethod
     def start(cls, session: Session, planned: Sequence[plan.Planned]) -> RunStorage:
-        from imagine.bucket import objects
+        from imagine.bucket import objects, sync
 
-        run = cls(session, list(planned))
+        run = cls(session, list(planned), make_store=sync.store_once())
         reused = any(item.job.status is Status.COMPLETE for item in planned)
         if reused and objects.any_stored(session.ledger):
             run.planned = [run._fetched(item) for item in planned]
@@ -133,7 +139,7 @@ class RunStorage:
             return item
         limit = self.session.settings.max_download_mb * MIB
         try:
-            job, fetched = sync.fetch(ledger, job, root, limit)
+            job, fetched = sync.fetch(ledger, job, root, limit, make_store=self.make_store)
         except ImagineError as error:
             self.problems.append(error)
             output.warn(
@@ -156,7 +162,8 @@ class RunStorage:
         location = sync.location_of(settings.storage)
         if location is not None:
             root = self.session.project.root
-            uploads = sync.upload(ledger, location, sync.pending(ledger, root, job_ids), root)
+            pending = sync.pending(ledger, root, job_ids)
+            uploads = sync.upload(ledger, location, pending, root, make_store=self.make_store)
             if uploads.stored:
                 numbers = " ".join(f"#{job.seq}" for job in uploads.stored)
                 output.message(f"stored {numbers} in {location}")
