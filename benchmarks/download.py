@@ -47,8 +47,7 @@ def progress(have, total):
     calls += 1
 
 async def main(url, final):
-    async with download.new_http() as http:
-        done = await download.fetch(http, url, final, progress)
+    done = await download.fetch(url, final, progress)
     await asyncio.to_thread(download.commit, done.part, final)
     print(done.size, calls)
 

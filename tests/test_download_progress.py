@@ -38,9 +38,9 @@ def _fetch(tmp_path: Path, clock: Callable[[], float]) -> tuple[list[int], downl
     seen: list[int] = []
 
     async def go() -> download.Downloaded:
-        async with file_host(BODY) as url, download.new_http() as http:
+        async with file_host(BODY) as url:
             return await download.fetch(
-                http, url, tmp_path / "v.mp4", lambda have, total: seen.append(have), clock=clock
+                url, tmp_path / "v.mp4", lambda have, total: seen.append(have), clock=clock
             )
 
     return seen, asyncio.run(go())

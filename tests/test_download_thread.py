@@ -60,7 +60,7 @@ def test_a_cancelled_download_ends_at_once_and_leaves_nothing_writing(tmp_path: 
 
     async def go() -> float:
         async with host(serve) as url:
-            task = asyncio.create_task(download.fetch(None, f"{url}/v.mp4", final))
+            task = asyncio.create_task(download.fetch(f"{url}/v.mp4", final))
             while not part.exists() or part.stat().st_size < download.CHUNK:
                 await asyncio.sleep(0.01)
             await asyncio.sleep(0.2)  # the rest of what was sent comes in, and waits for more
@@ -88,7 +88,7 @@ def test_a_host_dripping_its_headers_is_cut_off_at_the_stall_window(tmp_path: Pa
 
     async def go() -> None:
         async with host(serve) as url:
-            await download.fetch(None, f"{url}/v.mp4", tmp_path / "v.mp4", limits=limits)
+            await download.fetch(f"{url}/v.mp4", tmp_path / "v.mp4", limits=limits)
 
     started = time.monotonic()
     with pytest.raises(download.DownloadError, match="sent less than") as caught:
@@ -106,7 +106,7 @@ def test_a_redirect_to_ftp_fails_the_job_instead_of_retrying(tmp_path: Path) -> 
 
     async def go() -> None:
         async with host(serve) as url:
-            await download.fetch(None, f"{url}/v.mp4", tmp_path / "v.mp4")
+            await download.fetch(f"{url}/v.mp4", tmp_path / "v.mp4")
 
     with pytest.raises(download.DownloadError, match="redirected to a URL that is not http") as e:
         asyncio.run(go())
@@ -134,7 +134,7 @@ def test_a_resume_follows_a_redirect_with_its_range(tmp_path: Path) -> None:
 
     async def go() -> download.Downloaded:
         async with host(serve) as url:
-            return await download.fetch(None, f"{url}/v.mp4", final)
+            return await download.fetch(f"{url}/v.mp4", final)
 
     done = asyncio.run(go())
     assert seen == ["bytes=1000-"]
@@ -144,7 +144,7 @@ def test_a_resume_follows_a_redirect_with_its_range(tmp_path: Path) -> None:
 
 def test_a_url_http_client_refuses_fails_the_job_once(tmp_path: Path) -> None:
     async def go() -> None:
-        await download.fetch(None, "http://127.0.0.1:abc/v.mp4", tmp_path / "v.mp4")
+        await download.fetch("http://127.0.0.1:abc/v.mp4", tmp_path / "v.mp4")
 
     with pytest.raises(download.DownloadError, match="cannot be fetched") as caught:
         asyncio.run(go())
@@ -174,7 +174,7 @@ def test_a_render_of_one_batch_is_written_without_a_writer_thread(
 
     async def go() -> download.Downloaded:
         async with host(serve) as url:
-            return await download.fetch(None, f"{url}/v.mp4", tmp_path / "v.mp4")
+            return await download.fetch(f"{url}/v.mp4", tmp_path / "v.mp4")
 
     done = asyncio.run(go())
     assert done.part.read_bytes() == body

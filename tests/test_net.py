@@ -143,8 +143,8 @@ def test_a_plain_http_download_loads_no_ca_store(
     loaded = _no_ca_store(monkeypatch)
 
     async def go() -> download.Downloaded:
-        async with http_server() as server, download.new_http() as http:
-            return await download.fetch(http, f"{server.url}/v.mp4", tmp_path / "v.mp4")
+        async with http_server() as server:
+            return await download.fetch(f"{server.url}/v.mp4", tmp_path / "v.mp4")
 
     done = asyncio.run(go())
     assert done.part.read_bytes() == b"ok"

@@ -23,8 +23,6 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
 
-import httpx
-
 from imagine.errors import ExitCode, ImagineError
 from imagine.printable import printable
 from imagine.render_files import RenderFiles
@@ -41,7 +39,6 @@ MAX_PIECES = 256
 # Batches handed to the writer thread and not yet written: the memory a download may hold.
 IN_FLIGHT = 4
 PROGRESS_EVERY = 0.1  # seconds between progress events: a display needs no more than 10 a second
-DOWNLOAD_TIMEOUT = httpx.Timeout(connect=15.0, read=60.0, write=30.0, pool=30.0)
 _NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 ProgressHook = Callable[[int, int | None], None]
@@ -102,41 +99,7 @@ class Downloaded:
     sha256: str
 
 
-def new_http() -> httpx.AsyncClient:
-    """The engine's client for file hosts: no credentials at all, so it cannot leak the API key.
-    ``fetch`` no longer reads through it (see there); it is kept for the callers holding it."""
-    from imagine.api.client import proxy_verify
-
-    return httpx.AsyncClient(
-        timeout=DOWNLOAD_TIMEOUT,
-        follow_redirects=True,
-        transport=_ByScheme(),
-        verify=proxy_verify(),
-    )
-
-
-class _ByScheme(httpx.AsyncBaseTransport):
-    """httpx's transport for each scheme, made on its first request: the CA store is loaded on
-    the first https request, not for a loopback or LAN file host that never needs it."""
-
-    def __init__(self) -> None:
-        self._made: dict[str, httpx.AsyncBaseTransport] = {}
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        from imagine.api.client import http_transport
-
-        scheme = request.url.scheme
-        if scheme not in self._made:
-            self._made[scheme] = http_transport(str(request.url), httpx.Limits())
-        return await self._made[scheme].handle_async_request(request)
-
-    async def aclose(self) -> None:
-        for transport in self._made.values():
-            await transport.aclose()
-
-
 async def fetch(
-    http: httpx.AsyncClient | None,
     url: str,
     final: Path,
     on_progress: ProgressHook | None = None,
@@ -149,10 +112,9 @@ async def fetch(
     ``clock``, and once at the end.
 
     The file is fetched by the standard library's HTTP client on a thread of its own (see
-    ``_Transfer``), not through ``http``: httpx reads a body 64 KiB at a time through h11's
-    buffers, which cost 2.5 times curl's CPU per GiB; ``http`` is accepted, and unused, so that
-    callers holding ``new_http()``'s client need not change."""
-    del http
+    ``_Transfer``), not through httpx: httpx reads a body 64 KiB at a time through h11's
+    buffers, which cost 2.5 times curl's CPU per GiB. No credentials travel with it, so it
+    cannot leak the API key to a file host."""
     limits = limits or Limits()
     if urlsplit(url).scheme.lower() not in ("http", "https"):
         raise DownloadError(

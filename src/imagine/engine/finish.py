@@ -10,8 +10,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from imagine import clock, sidecar
 from imagine.api.types import DONE, EXPIRED, Poll, for_ledger
 from imagine.engine import workers
@@ -42,19 +40,17 @@ Apply = Callable[[Job, Poll], Job | None]
 
 
 class Finisher:
-    """Downloads and records finished renders over the run's HTTP client."""
+    """Downloads and records finished renders."""
 
     def __init__(
         self,
         run: Run,
         ledger: Ledger,
-        http: httpx.AsyncClient,
         apply: Apply,
         options: EngineOptions,
     ) -> None:
         self.run = run
         self.ledger = ledger
-        self.http = http
         self.apply = apply  # for a poll answer that is neither a new URL nor the result gone
         self.options = options
 
@@ -71,7 +67,6 @@ class Finisher:
                     return job
             try:
                 done = await fetch(
-                    self.http,
                     job.video_url or "",
                     final,
                     self._progress(job),

@@ -22,12 +22,9 @@ import contextlib
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from typing import Any
 
-import httpx
-
 from imagine import clock
 from imagine.api.client import XAIClient
 from imagine.engine import schedule, workers
-from imagine.engine.download import new_http
 from imagine.engine.events import Reason, Sink, Update, UpdateKind, null_sink
 from imagine.engine.finish import Finisher
 from imagine.engine.outcome import Outcome as Outcome  # (where callers find it)
@@ -74,7 +71,6 @@ class Engine:
         self._client_factory = clients
         self._clients: dict[str, XAIClient] = {}
         self._deadline: float | None = None
-        self._http: httpx.AsyncClient | None = None
         self._noted: set[str] = set()
         self._unsent: set[str] = set()  # queued jobs taken in, whose sending is not yet settled
         self._sent_one = asyncio.Event()
@@ -82,6 +78,7 @@ class Engine:
         self.times = schedule.RenderTimes(ledger)
         self.submitter = Submitter(self, ledger, self.times, self.options)
         self.poller = Poller(self, self.times, self.options.poll)
+        self.finisher = Finisher(self, ledger, self.poller.apply, self.options)
 
     # -- running -------------------------------------------------------------------------------
 
@@ -96,7 +93,6 @@ class Engine:
             self._deadline = clock.now() + self.options.timeout
         workers.adopt(asyncio.get_running_loop())
         heartbeat = asyncio.create_task(self._heartbeat())
-        self._http = new_http()
         try:
             if isinstance(job_ids, AsyncIterable):
                 return await self._drive_all(job_ids)
@@ -172,9 +168,6 @@ class Engine:
         return Outcome.of(self.ledger.require(job_id), reason=Reason.TIMEOUT)
 
     async def _close(self) -> None:
-        with contextlib.suppress(Exception):
-            if self._http is not None:
-                await self._http.aclose()
         for client in self._clients.values():
             with contextlib.suppress(Exception):
                 await client.aclose()
@@ -240,9 +233,6 @@ class Engine:
         """Run the job's stages in turn; the job as the engine leaves it. Each stage hands back
         the job as its last move left it; when it has none (nothing moved, or someone else moved
         the job first), the ledger says where the job stands."""
-        finisher = Finisher(
-            self, self.ledger, self._require_http(), self.poller.apply, self.options
-        )
         while True:
             after: Job | None = None
             if job.status is Status.QUEUED:
@@ -263,15 +253,10 @@ class Engine:
                     return job
                 after = await self.poller.poll(job)
             elif job.status is Status.DOWNLOADING:
-                after = await finisher.finish(job)
+                after = await self.finisher.finish(job)
             else:
                 return job
             job = after or self.ledger.require(job.id)
-
-    def _require_http(self) -> httpx.AsyncClient:
-        if self._http is None:
-            self._http = new_http()
-        return self._http
 
     # -- what the stages may ask of the run (stage.Run) ----------------------------------------
 
