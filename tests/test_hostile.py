@@ -20,7 +20,7 @@ from imagine.api.client import RetryPolicy, XAIClient
 from imagine.api.http_errors import AnswerLost, MalformedRequestId, NotTheAPI
 from imagine.engine.download import DownloadError, Limits, fetch
 from imagine.printable import printable
-from tests import hostile, plain
+from tests import hostile
 from tests.helpers import Cli, read_jobs
 
 RID = "3f1c2a9e-8b7d-4c6e-9a5f-0123456789ab"
@@ -160,8 +160,7 @@ def test_a_download_that_stalls_is_cut_off_and_resumable(
     limits = Limits(stall_bytes=64, stall_seconds=0.5)
 
     async def go() -> None:
-        async with plain.AsyncClient() as http:
-            await fetch(http, f"{server.url}/files/v.mp4", tmp_path / "v.mp4", limits=limits)
+        await fetch(f"{server.url}/files/v.mp4", tmp_path / "v.mp4", limits=limits)
 
     started = time.monotonic()
     with pytest.raises(DownloadError, match="sent less than") as caught:
