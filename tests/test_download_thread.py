@@ -43,7 +43,8 @@ async def host(serve: Serve) -> AsyncIterator[str]:
 
 
 def _downloads_running() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name.startswith("imagine-")]
+    # (only the download's own: a media worker an earlier test of this process started may live on)
+    return [t.name for t in threading.enumerate() if t.name.startswith("imagine-download")]
 
 
 def test_a_cancelled_download_ends_at_once_and_leaves_nothing_writing(tmp_path: Path) -> None:
