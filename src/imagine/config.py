@@ -376,11 +376,6 @@ def _price(key: str, value: Any, *, source: str) -> float:
         raise ConfigError(f"{error} ({_where(key, source)})") from None
 
 
-def read_toml(path: Path) -> dict[str, Any]:
-    """The file's table, or {} when it does not exist (read and parsed once: paths.read_table)."""
-    return paths.read_table(path)
-
-
 def flatten(table: Mapping[str, Any]) -> dict[str, Any]:
     """Settings as flat keys, prices as prices.<model>.<resolution>."""
     flat: dict[str, Any] = {}
@@ -423,7 +418,7 @@ def checked_values(table: Mapping[str, Any], *, source: str) -> dict[str, Any]:
 
 
 def apply_file(settings: Settings, path: Path, *, project: bool = False) -> Settings:
-    values = checked_values(read_toml(path), source=str(path))
+    values = checked_values(paths.read_table(path), source=str(path))
     return apply_values(settings, values, project=project)
 
 
@@ -452,7 +447,7 @@ def load_admin() -> Admin | None:
     path = admin.admin_file()
     if path is None:
         return None
-    values = checked_values(read_toml(path), source=str(path))
+    values = checked_values(paths.read_table(path), source=str(path))
     return admin.Admin(path=path, values=values, rules=tuple(rules_from_file(path, "admin file")))
 
 
@@ -523,7 +518,7 @@ def _editable(path: Path) -> Any:
     """The file as tomlkit's document (comments and layout included), or an empty one."""
     import tomlkit
 
-    read_toml(path)  # the same checks (and one-line errors) as every read
+    paths.read_table(path)  # the same checks (and one-line errors) as every read
     try:
         return tomlkit.parse(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

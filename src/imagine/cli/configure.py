@@ -64,7 +64,7 @@ def _effective() -> tuple[Settings, dict[str, str]]:
     sources = {key: "default" for key in SETTINGS}
     for path, name in ((paths.config_file(), "user"), (found.config_file, "project")):
         if path is not None:
-            for key in config.flatten(config.read_toml(path)):
+            for key in config.flatten(paths.read_table(path)):
                 sources[key] = name
     locked = config.load_admin()
     if locked is not None:

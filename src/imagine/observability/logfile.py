@@ -11,7 +11,6 @@ no prompt, and anything shaped like an API key is masked.
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import IO, Any
@@ -58,8 +57,3 @@ class LogFile:
 
     def close(self) -> None:
         self._stream.close()
-
-
-def from_environment() -> Path | None:
-    value = os.environ.get("IMAGINE_LOG", "").strip()
-    return Path(value) if value else None

@@ -131,7 +131,7 @@ def load(project_file: Path | None) -> dict[str, Template]:
 
 
 def _read(path: Path, scope: str) -> dict[str, Template]:
-    table = config.read_toml(path).get("templates")
+    table = paths.read_table(path).get("templates")
     if table is None:
         return {}
     if not isinstance(table, Mapping):
