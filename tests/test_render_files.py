@@ -27,7 +27,7 @@ def test_a_render_is_its_video_sidecar_poster_and_download() -> None:
         Path("/p/renders/fox.v2.jpg"),
         Path("/p/renders/fox.v2.mp4.part"),
     )
-    assert RenderFiles.of_sidecar(files.sidecar) == files
+    assert RenderFiles.of_file(files.sidecar) == files
 
 
 def test_a_download_left_on_disk_takes_the_name(tmp_path: Path) -> None:

@@ -20,10 +20,6 @@ class RenderFiles:
     video: Path
 
     @classmethod
-    def of_sidecar(cls, sidecar: Path) -> RenderFiles:
-        return cls(sidecar.with_suffix(".mp4"))
-
-    @classmethod
     def of_file(cls, path: Path) -> RenderFiles:
         """The render that ``path`` is one of the files of (its MP4, sidecar, poster or part)."""
         if path.name.endswith(".mp4.part"):

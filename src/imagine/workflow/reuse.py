@@ -40,7 +40,7 @@ def _sidecars(root: Path, passed_over: set[str]) -> Iterator[Path]:
         for name in files:
             if not name.endswith(".json"):
                 continue
-            # (RenderFiles.of_sidecar, spelled with strings)
+            # (RenderFiles.of_file, spelled with strings)
             if os.path.join(folder, name[: -len(".json")] + ".mp4") not in passed_over:
                 yield Path(folder) / name
 
@@ -105,7 +105,7 @@ class SidecarIndex:
                 and str(document.get("fingerprint")) == fingerprint
                 and _intact(document, path)
             ):
-                return Found(document, RenderFiles.of_sidecar(path).video, path)
+                return Found(document, RenderFiles.of_file(path).video, path)
         return None
 
 
@@ -113,7 +113,7 @@ def _intact(document: dict[str, Any], sidecar: Path) -> bool:
     """A complete render whose MP4 is beside its sidecar with the size the sidecar records."""
     if document.get("status") != "complete":
         return False
-    video = RenderFiles.of_sidecar(sidecar).video
+    video = RenderFiles.of_file(sidecar).video
     expected = (document.get("file") or {}).get("bytes")
     try:
         return video.is_file() and video.stat().st_size == expected
